@@ -1,0 +1,105 @@
+"""The command line (reports-v1 "The command line"), a thin layer over the stages.
+
+    coklit-dq nightly --source ROOT --date YYYY-MM-DD [--outbox ROOT] [--warehouse PATH]
+    coklit-dq simulate --out DIR --voters N --nights K --seed S
+    coklit-dq demo [--workdir DIR]
+    coklit-dq linkage train|evaluate ...
+
+Every subcommand imports its stage lazily, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+log = logging.getLogger("coklit_dq")
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="coklit-dq", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    n = sub.add_parser("nightly", help="run one night: ingest, check, link, publish")
+    n.add_argument("--source", required=True, help="export root (local path, s3://, sftp://)")
+    n.add_argument("--date", required=True, type=_date, dest="tanggal")
+    n.add_argument("--outbox", help="publish root (default: ./outbox)")
+    n.add_argument("--warehouse", help="DuckDB file (default: ./coklit-dq.duckdb)")
+    n.add_argument("--election", help="election settings (default: pilkada-2024)")
+
+    s = sub.add_parser("simulate", help="write synthetic export-v1 nights with planted problems")
+    s.add_argument("--out", required=True)
+    s.add_argument("--voters", type=int, default=20_000)
+    s.add_argument("--nights", type=int, default=2)
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--start", type=_date, default=date(2024, 7, 1), help="first night")
+    s.add_argument("--provinces", help="comma-separated kode_prov (default: a few)")
+
+    d = sub.add_parser("demo", help="simulate two nights and run the nightly job on both")
+    d.add_argument("--workdir", default="demo")
+    d.add_argument("--voters", type=int, default=50_000)
+
+    lk = sub.add_parser("linkage", help="train or evaluate the duplicate-person model")
+    lsub = lk.add_subparsers(dest="linkage_command", required=True)
+    t = lsub.add_parser("train", help="retrain the model from a night in the warehouse")
+    t.add_argument("--warehouse")
+    t.add_argument("--date", type=_date, dest="tanggal")
+    t.add_argument("--model", help="where to write the model JSON (default: linkage/model.json)")
+    e = lsub.add_parser("evaluate", help="precision/recall/F1 on simulated truth and FEBRL4")
+    e.add_argument("--voters", type=int, default=50_000)
+    e.add_argument("--seed", type=int, default=7)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "nightly":
+        from coklit_dq.run import run_nightly_cli
+
+        return run_nightly_cli(
+            source=args.source,
+            tanggal=args.tanggal,
+            outbox=args.outbox,
+            warehouse=args.warehouse,
+            election=args.election,
+        )
+    if args.command == "simulate":
+        from coklit_dq.simulate import simulate
+
+        provinces = args.provinces.split(",") if args.provinces else None
+        result = simulate(
+            args.out,
+            voters=args.voters,
+            nights=args.nights,
+            seed=args.seed,
+            start=args.start,
+            provinces=provinces,
+        )
+        sys.stdout.write(f"{result}\n")
+        return 0
+    if args.command == "demo":
+        from coklit_dq.run import run_demo
+
+        return run_demo(args.workdir, voters=args.voters)
+    if args.command == "linkage":
+        from coklit_dq.link import cli as link_cli
+
+        return link_cli.main(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Settings, resolved in one place and never at import time.
+
+Precedence: explicit arguments > environment (COKLIT_DQ_*) > files in config/.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+LINKAGE_DIR = PROJECT_ROOT / "linkage"
+
+DEFAULT_ELECTION = "pilkada-2024"
+DEFAULT_WAREHOUSE = "coklit-dq.duckdb"
+DEFAULT_OUTBOX = "outbox"
+
+
+@dataclass(frozen=True)
+class Election:
+    """The election the coklit is for (export-v1 "Election settings")."""
+
+    kode: str
+    nama: str
+    hari_pemungutan: date
+    maks_pemilih_per_tps: int
+    usia_minimum: int
+    kode_tms_valid: tuple[int, ...]
+
+    @property
+    def lahir_paling_lambat(self) -> date:
+        """The last birth date that is of age on polling day (29 Feb -> 28 Feb)."""
+        d = self.hari_pemungutan
+        year = d.year - self.usia_minimum
+        try:
+            return d.replace(year=year)
+        except ValueError:  # polling day on 29 Feb, target year not leap
+            return date(year, 2, 28)
+
+
+def load_elections(path: Path | None = None) -> dict[str, Election]:
+    raw: dict[str, dict[str, Any]] = yaml.safe_load(
+        (path or CONFIG_DIR / "elections.yaml").read_text(encoding="utf-8")
+    )
+    out = {}
+    for kode, v in raw.items():
+        hari = v["hari_pemungutan"]
+        out[kode] = Election(
+            kode=kode,
+            nama=v["nama"],
+            hari_pemungutan=hari if isinstance(hari, date) else date.fromisoformat(hari),
+            maks_pemilih_per_tps=int(v["maks_pemilih_per_tps"]),
+            usia_minimum=int(v["usia_minimum"]),
+            kode_tms_valid=tuple(int(x) for x in v["kode_tms_valid"]),
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a night needs to know that is not in the export."""
+
+    election: Election
+    warehouse: str = DEFAULT_WAREHOUSE
+    outbox: str = DEFAULT_OUTBOX
+    quarantine: str | None = None  # default: <outbox>/<date>/_karantina
+    mask_ids: bool = True  # reports-v1: nik/nkk masked unless configured otherwise
+    linkage_backend: str = "duckdb"  # or "spark"
+    recipients_file: Path = field(default=CONFIG_DIR / "recipients.yaml")
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    mail_from: str = "coklit-dq@kpu.go.id"
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    v = os.environ.get(name)
+    if v is None:
+        return default
+    return v.strip().lower() not in ("0", "false", "no", "off", "")
+
+
+def resolve_settings(**overrides: Any) -> Settings:
+    """Build Settings from config files, then COKLIT_DQ_* variables, then overrides.
+
+    Overrides whose value is None are ignored, so CLI flags can be passed as-is.
+    """
+    env = os.environ
+    election_code = overrides.pop("election", None) or env.get(
+        "COKLIT_DQ_ELECTION", DEFAULT_ELECTION
+    )
+    elections = load_elections()
+    if election_code not in elections:
+        raise ValueError(
+            f"unknown election {election_code!r}; configured: {', '.join(sorted(elections))}"
+        )
+    values: dict[str, Any] = {
+        "election": elections[election_code],
+        "warehouse": env.get("COKLIT_DQ_WAREHOUSE", DEFAULT_WAREHOUSE),
+        "outbox": env.get("COKLIT_DQ_OUTBOX", DEFAULT_OUTBOX),
+        "quarantine": env.get("COKLIT_DQ_QUARANTINE"),
+        "mask_ids": _env_bool("COKLIT_DQ_MASK_IDS", True),
+        "linkage_backend": env.get("COKLIT_DQ_LINKAGE_BACKEND", "duckdb"),
+        "smtp_host": env.get("COKLIT_DQ_SMTP_HOST"),
+        "smtp_port": int(env.get("COKLIT_DQ_SMTP_PORT", "25")),
+        "mail_from": env.get("COKLIT_DQ_MAIL_FROM", "coklit-dq@kpu.go.id"),
+    }
+    if env.get("COKLIT_DQ_RECIPIENTS"):
+        values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,174 @@
+"""The two fixed interfaces as data: export-v1 (input) and reports-v1 (findings).
+
+Everything that names a table, a column or a type of the contracts imports it
+from here, so the contracts are written down once. See
+../shared/contract/export-v1.md and reports-v1.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+EXPORT_FORMAT = "coklit-export/1"
+EXTENSIONS = ("parquet", "csv.gz")
+
+# TMS codes of the voter-list regulation (Pemilu 2024, kept for Pilkada 2024).
+TMS_MENINGGAL = 1
+TMS_GANDA = 2
+TMS_DI_BAWAH_UMUR = 3
+TMS_PINDAH = 4
+TMS_SALAH_TPS = 8
+
+STATUS_COKLIT = ("BELUM", "MS", "UBAH", "BARU", "TMS")
+STATUS_DITURUNKAN = ("BELUM", "MS", "UBAH", "TMS")  # handed-down records
+
+PROVINCE_CODES = (
+    "11", "12", "13", "14", "15", "16", "17", "18", "19", "21",
+    "31", "32", "33", "34", "35", "36",
+    "51", "52", "53",
+    "61", "62", "63", "64", "65",
+    "71", "72", "73", "74", "75", "76",
+    "81", "82",
+    "91", "92", "93", "94", "95", "96",
+)  # fmt: skip
+
+TIMESTAMP = pl.Datetime("us", "UTC")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    nullable: bool = True
+    digits: int | None = None  # a code of exactly this many digits
+
+
+def _c(name: str, dtype: pl.DataType, nullable: bool = True, digits: int | None = None) -> Column:
+    return Column(name, dtype, nullable, digits)
+
+
+# One table of the export: its columns in contract order.
+EXPORT_TABLES: dict[str, tuple[Column, ...]] = {
+    "wilayah": (
+        _c("kode_desa", pl.String(), False, 10),
+        _c("nama_desa", pl.String(), False),
+        _c("kode_kec", pl.String(), False, 6),
+        _c("nama_kec", pl.String(), False),
+        _c("kode_kab", pl.String(), False, 4),
+        _c("nama_kab", pl.String(), False),
+        _c("kode_prov", pl.String(), False, 2),
+        _c("nama_prov", pl.String(), False),
+    ),
+    "tps": (
+        _c("kode_desa", pl.String(), False, 10),
+        _c("no_tps", pl.Int32(), False),
+        _c("jumlah_diturunkan", pl.Int64(), False),
+    ),
+    "pantarlih": (
+        _c("id_pantarlih", pl.String(), False),
+        _c("kode_desa", pl.String(), False, 10),
+        _c("no_tps", pl.Int32(), False),
+        _c("terakhir_login", TIMESTAMP),
+        _c("terakhir_sinkron", TIMESTAMP),
+        _c("jumlah_tercoklit_app", pl.Int64(), False),
+    ),
+    # Value-level problems in pemilih (a 15-digit nik, an unknown TPS) are
+    # findings, not file errors, so only what makes a row unreadable is strict.
+    "pemilih": (
+        _c("id_pemilih", pl.String(), False),
+        _c("nik", pl.String()),
+        _c("nkk", pl.String()),
+        _c("nama", pl.String()),
+        _c("tempat_lahir", pl.String()),
+        _c("tanggal_lahir", pl.Date()),
+        _c("jenis_kelamin", pl.String()),
+        _c("status_kawin", pl.String()),
+        _c("alamat", pl.String()),
+        _c("rt", pl.String()),
+        _c("rw", pl.String()),
+        _c("disabilitas", pl.Int8()),
+        _c("kode_desa", pl.String(), False, 10),
+        _c("no_tps", pl.Int32()),
+        _c("status_coklit", pl.String(), False),
+        _c("kode_tms", pl.Int16()),
+        _c("dokumen_tms", pl.String()),
+        _c("id_pantarlih", pl.String()),
+        _c("waktu_coklit", TIMESTAMP),
+    ),
+}
+
+
+def schema(table: str) -> pl.Schema:
+    """The polars schema a table of the export is read into."""
+    return pl.Schema({c.name: c.dtype for c in EXPORT_TABLES[table]})
+
+
+# --- reports-v1 -------------------------------------------------------------
+
+TINGKAT = ("TINGGI", "SEDANG", "RENDAH")
+STATUS_TEMUAN = ("BARU", "BERULANG")
+
+# A finding as published (temuan.csv, temuan.parquet, selesai.csv), in order.
+FINDING_COLUMNS: tuple[str, ...] = (
+    "tanggal_ekspor",
+    "kode_temuan",
+    "tingkat",
+    "kode_prov",
+    "kode_kab",
+    "kode_kec",
+    "kode_desa",
+    "no_tps",
+    "id_pemilih",
+    "id_pantarlih",
+    "id_kelompok",
+    "keterangan",
+    "status_temuan",
+    "pertama_ditemukan",
+)
+
+FINDING_SCHEMA = pl.Schema(
+    {
+        "tanggal_ekspor": pl.Date(),
+        "kode_temuan": pl.String(),
+        "tingkat": pl.String(),
+        "kode_prov": pl.String(),
+        "kode_kab": pl.String(),
+        "kode_kec": pl.String(),
+        "kode_desa": pl.String(),
+        "no_tps": pl.Int32(),
+        "id_pemilih": pl.String(),
+        "id_pantarlih": pl.String(),
+        "id_kelompok": pl.String(),
+        "keterangan": pl.String(),
+        "status_temuan": pl.String(),
+        "pertama_ditemukan": pl.Date(),
+    }
+)
+
+# What a rule or the linkage produces for one night, before the lifecycle adds
+# tanggal_ekspor, status_temuan and pertama_ditemukan. `kunci` is the unit that
+# makes a finding "the same finding" on two nights (reports-v1): the record,
+# the TPS (kode_desa:no_tps), the officer, the desa; for a duplicate cluster the
+# pair of records. It is internal and never published.
+RAW_FINDING_SCHEMA = pl.Schema(
+    {
+        "kode_temuan": pl.String(),
+        "tingkat": pl.String(),
+        "kode_prov": pl.String(),
+        "kode_kab": pl.String(),
+        "kode_kec": pl.String(),
+        "kode_desa": pl.String(),
+        "no_tps": pl.Int32(),
+        "id_pemilih": pl.String(),
+        "id_pantarlih": pl.String(),
+        "id_kelompok": pl.String(),
+        "keterangan": pl.String(),
+        "kunci": pl.String(),
+    }
+)
+
+
+def empty_raw_findings() -> pl.DataFrame:
+    return pl.DataFrame(schema=RAW_FINDING_SCHEMA)

@@ -1,0 +1,43 @@
+"""Masking of identifiers shown to regions (reports-v1: first 6 and last 2 digits).
+
+One place for the rule, in Python and as a DuckDB macro, so every writer masks
+the same way.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+KEEP_HEAD = 6
+KEEP_TAIL = 2
+MASK_CHAR = "*"
+
+
+def mask_id(value: str | None, *, enabled: bool = True) -> str | None:
+    """Mask a nik/nkk to its first 6 and last 2 characters.
+
+    Values too short to keep both ends are masked whole, so a short junk value
+    never leaks more than a well-formed one would.
+    """
+    if value is None or not enabled:
+        return value
+    n = len(value)
+    if n <= KEEP_HEAD + KEEP_TAIL:
+        return MASK_CHAR * n
+    return value[:KEEP_HEAD] + MASK_CHAR * (n - KEEP_HEAD - KEEP_TAIL) + value[-KEEP_TAIL:]
+
+
+def register_mask_macro(con: duckdb.DuckDBPyConnection) -> None:
+    """Define `mask_id(x)` in DuckDB with the same behaviour as :func:`mask_id`."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE MACRO mask_id(x) AS
+          CASE
+            WHEN x IS NULL THEN NULL
+            WHEN length(x) <= {KEEP_HEAD + KEEP_TAIL} THEN repeat('{MASK_CHAR}', length(x))
+            ELSE left(x, {KEEP_HEAD})
+                 || repeat('{MASK_CHAR}', length(x) - {KEEP_HEAD + KEEP_TAIL})
+                 || right(x, {KEEP_TAIL})
+          END
+        """
+    )

@@ -1,0 +1,78 @@
+"""The findings catalog: expectations/rules/<KODE_TEMUAN>.yaml loaded into a typed form.
+
+Every finding code has one file named after it; this module only reads them.
+Producers (rules, linkage) take `tingkat` from here, publishers take the
+family (one xlsx sheet each) and the Indonesian title.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from coklit_dq.config import EXPECTATIONS_DIR
+from coklit_dq.contract import TINGKAT
+
+UNITS = ("pemilih", "tps", "desa", "pantarlih")
+
+
+@dataclass(frozen=True)
+class Rule:
+    kode_temuan: str
+    keluarga: str
+    tingkat: str
+    unit: str
+    judul: str
+    deskripsi: str
+    tindakan: str
+    parameter: dict[str, Any] = field(default_factory=dict)
+    # Everything else the file holds (how the rule is checked); read by the
+    # rule engine, opaque to everyone else.
+    spec: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+class CatalogError(ValueError):
+    pass
+
+
+_CORE = ("kode_temuan", "keluarga", "tingkat", "unit", "judul", "deskripsi", "tindakan")
+
+
+def load_rule(path: Path) -> Rule:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{path}: expected a mapping")
+    missing = [k for k in _CORE if k not in raw]
+    if missing:
+        raise CatalogError(f"{path}: missing {', '.join(missing)}")
+    if raw["kode_temuan"] != path.stem:
+        raise CatalogError(f"{path}: kode_temuan {raw['kode_temuan']!r} differs from file name")
+    if raw["tingkat"] not in TINGKAT:
+        raise CatalogError(f"{path}: tingkat must be one of {TINGKAT}")
+    if raw["unit"] not in UNITS:
+        raise CatalogError(f"{path}: unit must be one of {UNITS}")
+    spec = {k: v for k, v in raw.items() if k not in (*_CORE, "parameter")}
+    return Rule(
+        **{k: raw[k] for k in _CORE},
+        parameter=dict(raw.get("parameter") or {}),
+        spec=spec,
+        path=path,
+    )
+
+
+@cache
+def load_catalog(directory: Path = EXPECTATIONS_DIR) -> dict[str, Rule]:
+    rules = [load_rule(p) for p in sorted((directory / "rules").glob("*.yaml"))]
+    return {r.kode_temuan: r for r in rules}
+
+
+@cache
+def load_families(directory: Path = EXPECTATIONS_DIR) -> dict[str, str]:
+    """Family code -> sheet title, in sheet order."""
+    raw = yaml.safe_load((directory / "families.yaml").read_text(encoding="utf-8"))
+    return {str(k): str(v) for k, v in raw.items()}

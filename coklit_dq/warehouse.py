@@ -1,0 +1,146 @@
+"""The embedded warehouse: one DuckDB file holding what later nights need.
+
+Tables (all keyed by tanggal_ekspor, the night):
+  runs            one row per night: when it ran, its state, the manifest's `dibuat`
+  files           every file of a night: used / quarantined, rows, the reason
+  wilayah, tps, pantarlih, pemilih
+                  the snapshots; only tonight and the previous night are kept
+  agregat_desa    per-night counts per desa (kept for all nights: trends, drops)
+  temuan          the findings history (all nights), reports-v1 columns + kunci
+  temuan_selesai  per night, the previous night's findings that are gone
+Other stages may add their own tables (prefix them: link_*, gx_*).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from coklit_dq.contract import EXPORT_TABLES, TIMESTAMP, Column
+from coklit_dq.privacy import register_mask_macro
+
+import polars as pl  # isort: skip
+
+
+def _sql_type(col: Column) -> str:
+    t = col.dtype
+    if t == pl.String():
+        return "VARCHAR"
+    if t == pl.Date():
+        return "DATE"
+    if t == TIMESTAMP:
+        return "TIMESTAMPTZ"
+    if t == pl.Int8():
+        return "TINYINT"
+    if t == pl.Int16():
+        return "SMALLINT"
+    if t == pl.Int32():
+        return "INTEGER"
+    if t == pl.Int64():
+        return "BIGINT"
+    raise TypeError(f"no SQL type for {t}")
+
+
+def _snapshot_ddl(table: str, extra: str = "") -> str:
+    cols = ",\n  ".join(f"{c.name} {_sql_type(c)}" for c in EXPORT_TABLES[table])
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  tanggal_ekspor DATE NOT NULL,\n  {cols}{extra}\n)"
+
+
+FINDING_DDL_COLUMNS = """
+  tanggal_ekspor DATE NOT NULL,
+  kode_temuan VARCHAR NOT NULL,
+  tingkat VARCHAR NOT NULL,
+  kode_prov VARCHAR,
+  kode_kab VARCHAR,
+  kode_kec VARCHAR,
+  kode_desa VARCHAR,
+  no_tps INTEGER,
+  id_pemilih VARCHAR,
+  id_pantarlih VARCHAR,
+  id_kelompok VARCHAR,
+  keterangan VARCHAR,
+  status_temuan VARCHAR NOT NULL,
+  pertama_ditemukan DATE NOT NULL,
+  kunci VARCHAR NOT NULL
+"""
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS runs (
+  tanggal_ekspor DATE PRIMARY KEY,
+  dibuat TIMESTAMPTZ,
+  source VARCHAR,
+  started_at TIMESTAMPTZ,
+  finished_at TIMESTAMPTZ,
+  state VARCHAR,          -- running | done | failed
+  message VARCHAR
+)""",
+    """CREATE TABLE IF NOT EXISTS files (
+  tanggal_ekspor DATE NOT NULL,
+  path VARCHAR NOT NULL,  -- relative to the night folder, e.g. pemilih/32.parquet
+  tabel VARCHAR,          -- wilayah | tps | pantarlih | pemilih | NULL (unknown file)
+  kode_prov VARCHAR,      -- for pemilih files
+  rows BIGINT,
+  state VARCHAR NOT NULL, -- used | quarantined
+  reason VARCHAR,         -- JSON: {"file", "line", "column", "expected", "found", "message"}
+  PRIMARY KEY (tanggal_ekspor, path)
+)""",
+    _snapshot_ddl("wilayah"),
+    _snapshot_ddl("tps"),
+    _snapshot_ddl("pantarlih"),
+    # baris: 1-based data row of the record in its file (for messages)
+    _snapshot_ddl("pemilih", ",\n  baris BIGINT"),
+    """CREATE TABLE IF NOT EXISTS agregat_desa (
+  tanggal_ekspor DATE NOT NULL,
+  kode_prov VARCHAR, kode_kab VARCHAR, kode_kec VARCHAR, kode_desa VARCHAR NOT NULL,
+  n_rekaman BIGINT,      -- all records of the desa
+  n_belum BIGINT, n_ms BIGINT, n_ubah BIGINT, n_baru BIGINT, n_tms BIGINT,
+  n_aktif BIGINT,        -- records that are not TMS
+  n_diturunkan BIGINT,   -- records with a handed-down status (BELUM, MS, UBAH, TMS)
+  jumlah_diturunkan BIGINT, -- sum of tps.jumlah_diturunkan of the desa
+  n_tps INTEGER,
+  PRIMARY KEY (tanggal_ekspor, kode_desa)
+)""",
+    f"CREATE TABLE IF NOT EXISTS temuan ({FINDING_DDL_COLUMNS})",
+    f"""CREATE TABLE IF NOT EXISTS temuan_selesai ({FINDING_DDL_COLUMNS},
+  tanggal_selesai DATE NOT NULL
+)""",
+]
+
+SNAPSHOT_TABLES = ("wilayah", "tps", "pantarlih", "pemilih")
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the warehouse and make sure its schema exists."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        ensure_schema(con)
+    register_mask_macro(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for ddl in SCHEMA:
+        con.execute(ddl)
+
+
+def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
+    """The latest night before `tanggal` that the warehouse has a snapshot of."""
+    row = con.execute(
+        "SELECT max(tanggal_ekspor) FROM runs WHERE tanggal_ekspor < ? AND state <> 'running'",
+        [tanggal],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def loaded_provinces(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[str]:
+    """Provinces whose pemilih file was used on `tanggal`."""
+    rows = con.execute(
+        "SELECT DISTINCT kode_prov FROM files WHERE tanggal_ekspor = ? AND tabel = 'pemilih' "
+        "AND state = 'used' ORDER BY 1",
+        [tanggal],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,30 @@
+import duckdb
+import pytest
+
+from coklit_dq.privacy import mask_id, register_mask_macro
+
+
+@pytest.mark.parametrize(
+    ("value", "masked"),
+    [
+        ("3204054107880001", "320405********01"),
+        ("320405410788000", "320405*******00"),  # 15 digits: still only 6 + 2 shown
+        ("12345678", "********"),  # too short to keep both ends
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_mask_keeps_first_six_and_last_two(value, masked):
+    assert mask_id(value) == masked
+
+
+def test_masking_can_be_disabled():
+    assert mask_id("3204054107880001", enabled=False) == "3204054107880001"
+
+
+def test_sql_macro_masks_like_python():
+    con = duckdb.connect()
+    register_mask_macro(con)
+    values = ["3204054107880001", "320405410788000", "12345678", "", None]
+    got = [con.execute("SELECT mask_id(?::VARCHAR)", [v]).fetchone()[0] for v in values]
+    assert got == [mask_id(v) for v in values]

@@ -1,0 +1,62 @@
+"""The backfill flow: a range of nights, in order, each as a nightly subflow.
+
+Nights are the folders named YYYY-MM-DD under the source within [start, end].
+A failed night does not stop the later ones (each compares with the last
+night the warehouse holds); the backfill fails when any night failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from typing import Any
+
+import fsspec
+from prefect import flow
+
+from flows.nightly import nightly_coklit
+
+log = logging.getLogger("flows.backfill")
+NIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def nights_in(source: str, start: date, end: date) -> list[date]:
+    fs, base = fsspec.core.url_to_fs(source)
+    names = [p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(base, detail=False)]
+    nights = sorted(date.fromisoformat(n) for n in names if NIGHT.match(n))
+    return [n for n in nights if start <= n <= end]
+
+
+@flow(name="backfill-coklit", flow_run_name="backfill-{start}-{end}")
+def backfill_coklit(
+    source: str,
+    start: date,
+    end: date,
+    *,
+    outbox: str | None = None,
+    warehouse: str | None = None,
+    election: str | None = None,
+) -> dict[str, str]:
+    """Run every night of the source between start and end (inclusive), oldest first."""
+    nights = nights_in(source, start, end)
+    if not nights:
+        raise ValueError(f"no night folders under {source} between {start} and {end}")
+    outcome: dict[str, str] = {}
+    for night in nights:
+        state: Any = nightly_coklit(
+            source,
+            night,
+            outbox=outbox,
+            warehouse=warehouse,
+            election=election,
+            return_state=True,
+        )
+        outcome[night.isoformat()] = "done" if state.is_completed() else f"failed: {state.message}"
+    failed = {k: v for k, v in outcome.items() if v != "done"}
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} of {len(nights)} nights failed: "
+            + "; ".join(f"{k} {v}" for k, v in failed.items())
+        )
+    return outcome

@@ -186,7 +186,7 @@ def _guard(run: NightRun, step: str, fn: Callable[[], T]) -> T | None:
         with timed(run, step):
             return fn()
     except Exception as exc:
-        log.exception("step %s failed", step)
+        log.debug("step %s failed", step, exc_info=True)
         step_failed(run, step, exc)
         return None
 

@@ -51,6 +51,7 @@ STEP_LABELS = {
 def _quiet_prefect(interactive: bool) -> None:
     """Prefect's settings are read at import: set the CLI's defaults before that."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call otherwise
     if interactive:  # the progress display replaces Prefect's INFO lines on a terminal
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 

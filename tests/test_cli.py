@@ -1,0 +1,90 @@
+"""`coklit-dq nightly`: exit codes, reasons on stderr, defaults.
+
+In-process calls share the session's Prefect test server (flow_fixtures); one
+test runs the real console script in a child process against that server.
+"""
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flow_fixtures import break_file, make_night, require_stages, subprocess_env
+
+from coklit_dq.cli import main
+
+pytest_plugins = ["flow_fixtures"]
+
+N1 = date(2024, 7, 1)
+BIN = Path(sys.executable).parent
+
+
+def test_unknown_election_is_refused_before_any_work(tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["nightly", "--source", str(tmp_path), "--date", "2024-07-01",
+                 "--election", "pemilu-1955"])  # fmt: skip
+    assert code == 3
+    assert "unknown election 'pemilu-1955'" in capsys.readouterr().err
+    assert not (tmp_path / "coklit-dq.duckdb").exists()
+
+
+def test_bad_date_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["nightly", "--source", "x", "--date", "2024-13-01"])
+    assert exc.value.code == 2
+    assert "not a date" in capsys.readouterr().err
+
+
+def test_clean_night_exits_zero_with_default_outbox_and_warehouse(
+    prefect_api, tmp_path: Path, capsys, monkeypatch
+):
+    require_stages()
+    export = tmp_path / "export"
+    make_night(export, N1, voters=600)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("COKLIT_DQ_OUTBOX", raising=False)
+    monkeypatch.delenv("COKLIT_DQ_WAREHOUSE", raising=False)
+    code = main(["nightly", "--source", str(export), "--date", N1.isoformat()])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert (work / "coklit-dq.duckdb").is_file()  # default warehouse: ./coklit-dq.duckdb
+    assert (work / "outbox" / N1.isoformat() / "nasional" / "temuan.parquet").is_file()
+    assert f"outbox: outbox/{N1}" in out.out
+
+
+def test_quarantined_file_exits_nonzero_naming_it(prefect_api, tmp_path: Path, capsys):
+    require_stages()
+    export = tmp_path / "export"
+    night = make_night(export, N1, voters=600)
+    break_file(night, "pemilih/31.csv.gz")
+    args = ["--outbox", str(tmp_path / "o"), "--warehouse", str(tmp_path / "w.duckdb")]
+    code = main(["nightly", "--source", str(export), "--date", N1.isoformat(), *args])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "set aside: pemilih/31.csv.gz" in err
+
+
+def test_console_script_missing_night_folder_exits_nonzero(prefect_api, tmp_path: Path):
+    require_stages()
+    proc = subprocess.run(
+        [
+            str(BIN / "coklit-dq"),
+            "nightly",
+            "--source",
+            str(tmp_path / "nowhere"),
+            "--date",
+            "2024-07-09",
+        ],  # fmt: skip
+        cwd=tmp_path,
+        env=subprocess_env(prefect_api),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "coklit-dq: night 2024-07-09 failed" in proc.stderr
+    assert "2024-07-09" in proc.stderr.splitlines()[-1] or "nowhere" in proc.stderr

@@ -1,0 +1,261 @@
+"""The nightly and backfill flows: failure behaviour, rerun after a kill, a second trigger.
+
+Flow tests share one prefect_test_harness (the session fixture `prefect_api` of
+flow_fixtures); unit tests of tasks call `.fn()` with no server.
+"""
+
+import os
+import signal
+import subprocess
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from flow_fixtures import (
+    PYTHON,
+    REPO,
+    break_file,
+    make_night,
+    require_stages,
+    stop,
+    subprocess_env,
+)
+
+from coklit_dq import warehouse
+from coklit_dq.config import resolve_settings
+from coklit_dq.pipeline import NightResult, NightRun, WarehouseBusy, warehouse_lock
+from flows import tasks
+from flows.artifacts import render_summary
+from flows.nightly import default_night
+
+pytest_plugins = ["flow_fixtures"]
+
+N1, N2 = date(2024, 7, 1), date(2024, 7, 2)
+
+
+# --- unit tests: no server -----------------------------------------------------------
+
+
+def test_default_night_is_the_day_before_in_jakarta():
+    wib = timezone(timedelta(hours=7))
+    assert default_night(datetime(2024, 7, 2, 1, 0, tzinfo=wib)) == N1
+    # 18:30 UTC on 1 July is already 01:30 WIB on 2 July
+    assert default_night(datetime(2024, 7, 1, 18, 30, tzinfo=UTC)) == N1
+
+
+def test_warehouse_lock_refuses_a_second_holder(tmp_path: Path):
+    wh = str(tmp_path / "w.duckdb")
+    with warehouse_lock(wh), pytest.raises(WarehouseBusy, match="in use by pid"):
+        with warehouse_lock(wh):
+            pass
+    with warehouse_lock(wh):  # released
+        pass
+
+
+def test_retry_condition_retries_io_errors_only():
+    from prefect.states import Failed
+
+    def retried(exc: BaseException) -> bool:
+        return tasks.retry_on_io_error(tasks.publish, None, Failed(data=exc))  # type: ignore[arg-type]
+
+    assert retried(ConnectionResetError("peer reset"))
+    assert retried(TimeoutError("slow bucket"))
+    assert not retried(FileNotFoundError("no night folder"))
+    assert not retried(ValueError("bad manifest"))
+
+
+def test_finish_task_closes_the_night_in_runs(tmp_path: Path):
+    settings = resolve_settings(warehouse=str(tmp_path / "w.duckdb"), outbox=str(tmp_path / "o"))
+    con = warehouse.connect(settings.warehouse)
+    run = NightRun(con=con, settings=settings, source=str(tmp_path), tanggal=N1)
+    run.failures.append("link: RuntimeError: boom")
+    result = tasks.finish.fn(run)
+    assert result.state == "failed" and "link: RuntimeError: boom" in result.message
+    assert con.execute("SELECT state, message FROM runs").fetchall() == [("failed", result.message)]
+    con.close()
+
+
+def test_summary_names_files_and_counts_without_personal_data():
+    result = NightResult(
+        tanggal=N1,
+        state="failed",
+        message="night 2024-07-01 failed: set aside pemilih/32.parquet (truncated)",
+        used=["wilayah.parquet", "pemilih/31.csv.gz"],
+        quarantined=[{"path": "pemilih/32.parquet", "reason": "truncated; expected 120 rows"}],
+        findings_by_code={"GANDA_NIK": 4, "KK_TERPISAH": 2},
+        findings_by_kab={"3101": 6},
+        timings={"ingest": 1.5, "publish": 0.25},
+    )
+    md = render_summary(result)
+    for text in ("FAILED", "pemilih/32.parquet", "pemilih/31.csv.gz", "| GANDA_NIK | 4 |"):
+        assert text in md
+    assert "| 3101 | 6 |" in md and "| ingest | 1.50 |" in md
+
+
+# --- flow tests: one harness ------------------------------------------------------------
+
+
+def _run(export: Path, night: date, out: Path, wh: Path):
+    from coklit_dq.run import run_flow
+
+    return run_flow(str(export), night, str(out), str(wh))
+
+
+def state_of(outbox: Path, wh: Path) -> dict:
+    """Everything a rerun must reproduce: outbox files and the warehouse's history."""
+    files = sorted(str(p.relative_to(outbox)) for p in outbox.rglob("*") if p.is_file())
+    csvs = {str(p.relative_to(outbox)): p.read_bytes() for p in sorted(outbox.rglob("*.csv"))}
+    nasional = {
+        str(p.relative_to(outbox)): pl.read_parquet(p).sort(pl.all()).rows()
+        for p in sorted(outbox.rglob("nasional/temuan.parquet"))
+    }
+    con = duckdb.connect(str(wh), read_only=True)
+    q = {
+        "temuan": "SELECT * FROM temuan ORDER BY ALL",
+        "temuan_selesai": "SELECT * FROM temuan_selesai ORDER BY ALL",
+        "runs": "SELECT tanggal_ekspor, state, message FROM runs ORDER BY ALL",
+        "files": "SELECT tanggal_ekspor, path, state, rows FROM files ORDER BY ALL",
+        "pemilih": "SELECT tanggal_ekspor, count(*) FROM pemilih GROUP BY 1 ORDER BY 1",
+        "agregat": "SELECT * FROM agregat_desa ORDER BY ALL",
+    }
+    db = {k: con.execute(sql).fetchall() for k, sql in q.items()}
+    con.close()
+    return {"files": files, "csv": csvs, "nasional": nasional, "db": db}
+
+
+@pytest.fixture(scope="module")
+def two_nights(tmp_path_factory) -> Path:
+    export = tmp_path_factory.mktemp("export")
+    make_night(export, N1, voters=1200)
+    make_night(export, N2, voters=1200, drop=6)
+    return export
+
+
+@pytest.fixture(scope="module")
+def baseline(prefect_api, two_nights, tmp_path_factory):
+    """Both nights, uninterrupted, through the backfill flow."""
+    require_stages()
+    from flows.backfill import backfill_coklit
+
+    base = tmp_path_factory.mktemp("baseline")
+    out, wh = base / "outbox", base / "w.duckdb"
+    outcome = backfill_coklit(str(two_nights), N1, N2, outbox=str(out), warehouse=str(wh))
+    assert outcome == {N1.isoformat(): "done", N2.isoformat(): "done"}
+    return state_of(out, wh)
+
+
+def test_backfill_ran_both_nights_once(baseline):
+    runs = baseline["db"]["runs"]
+    assert [(r[0], r[1]) for r in runs] == [(N1, "done"), (N2, "done")]
+    assert baseline["db"]["temuan"], "the planted-free night still has findings? check stages"
+
+
+def test_quarantined_file_publishes_other_regions_and_fails_naming_it(prefect_api, tmp_path: Path):
+    require_stages()
+    from prefect.client.orchestration import get_client
+
+    export = tmp_path / "export"
+    night = make_night(export, N1, voters=1200)
+    break_file(night, "pemilih/32.parquet")
+    out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
+    code, result, message = _run(export, N1, out, wh)
+    assert code == 1
+    assert "pemilih/32.parquet" in message
+    assert [q["path"] for q in result["quarantined"]] == ["pemilih/32.parquet"]
+    # every other region is published: province 31's kabupaten/kota have their files
+    kabs = {p.parent.name for p in (out / N1.isoformat()).glob("31/*/temuan.csv")}
+    assert kabs == {"3101", "3171"}
+    assert (out / N1.isoformat() / "nasional" / "temuan.parquet").is_file()
+    assert not list((out / N1.isoformat()).rglob("*.reason.json"))  # quarantine stays out
+    con = duckdb.connect(str(wh), read_only=True)
+    (state, msg) = con.execute("SELECT state, message FROM runs").fetchone()
+    con.close()
+    assert state == "failed" and "pemilih/32.parquet" in msg
+
+    # the flow run itself ended FAILED, its message naming the file, with artifacts
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(limit=50)
+        mine = [r for r in runs if r.name == f"nightly-{N1}" and r.state and r.state.is_failed()]
+        assert mine and any("pemilih/32.parquet" in (r.state.message or "") for r in mine)
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[mine[0].id]))
+        )
+    keys = {a.key for a in arts}
+    assert {"coklit-nightly-summary", "coklit-nightly-provinces"} <= keys
+    md = next(a.data for a in arts if a.key == "coklit-nightly-summary")
+    assert "pemilih/32.parquet" in str(md)
+
+
+CHILD = """
+import logging, sys
+from datetime import date
+h = logging.StreamHandler(sys.stderr)
+h.setFormatter(logging.Formatter("STEP %(message)s"))
+logging.getLogger("coklit_dq.pipeline").addHandler(h)
+logging.getLogger("coklit_dq.pipeline").setLevel(logging.INFO)
+from coklit_dq.run import run_nightly_cli
+sys.exit(run_nightly_cli(sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[3], sys.argv[4]))
+"""
+
+
+def _start_child(api: str, export: Path, night: date, out: Path, wh: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [PYTHON, "-c", CHILD, str(export), night.isoformat(), str(out), str(wh)],
+        cwd=REPO,
+        env=subprocess_env(api),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_line(proc: subprocess.Popen, needle: str) -> list[str]:
+    seen = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"child ended before {needle!r}:\n{''.join(seen[-30:])}")
+
+
+def test_killed_midway_then_rerun_equals_uninterrupted(
+    prefect_api, two_nights, baseline, tmp_path: Path
+):
+    out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
+    assert _run(two_nights, N1, out, wh)[0] == 0
+    child = _start_child(prefect_api, two_nights, N2, out, wh)
+    try:
+        _wait_line(child, "STEP step ingest done")
+        os.kill(child.pid, signal.SIGKILL)  # midway: the night is loaded, nothing recorded yet
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        stop(child)
+    code, _, message = _run(two_nights, N2, out, wh)
+    assert code == 0, message
+    assert state_of(out, wh) == baseline
+
+
+def test_second_trigger_while_running_is_refused_and_corrupts_nothing(
+    prefect_api, two_nights, baseline, tmp_path: Path
+):
+    out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
+    assert _run(two_nights, N1, out, wh)[0] == 0
+    child = _start_child(prefect_api, two_nights, N2, out, wh)
+    try:
+        _wait_line(child, "STEP step ingest started")
+        code, result, message = _run(two_nights, N2, out, wh)  # the second trigger
+        assert code == 3 and result is None
+        assert "in use by pid" in message
+        # DuckDB itself would refuse a second writing process too
+        with pytest.raises(duckdb.IOException):
+            duckdb.connect(str(wh))
+        assert child.wait(timeout=120) == 0
+    finally:
+        stop(child)
+    assert state_of(out, wh) == baseline

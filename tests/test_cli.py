@@ -77,7 +77,7 @@ def test_console_script_missing_night_folder_exits_nonzero(prefect_api, tmp_path
             str(tmp_path / "nowhere"),
             "--date",
             "2024-07-09",
-        ],  # fmt: skip
+        ],
         cwd=tmp_path,
         env=subprocess_env(prefect_api),
         capture_output=True,

@@ -47,9 +47,11 @@ def test_default_night_is_the_day_before_in_jakarta():
 
 def test_warehouse_lock_refuses_a_second_holder(tmp_path: Path):
     wh = str(tmp_path / "w.duckdb")
-    with warehouse_lock(wh), pytest.raises(WarehouseBusy, match="in use by pid"):
-        with warehouse_lock(wh):
-            pass
+    outer = warehouse_lock(wh)
+    outer.__enter__()
+    with pytest.raises(WarehouseBusy, match="in use by pid"), warehouse_lock(wh):
+        pass
+    outer.__exit__(None, None, None)
     with warehouse_lock(wh):  # released
         pass
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -75,6 +77,32 @@ class _ProgressHandler(logging.Handler):
         elif step in self.ids:
             mark = "[green]✓[/]" if phase == "done" else "[red]✗[/]"
             self.progress.update(self.ids[step], completed=1, description=f"{mark} {label}")
+
+
+@contextmanager
+def _terminal_logging(handler: logging.Handler) -> Iterator[None]:
+    """On a terminal: steps drive the progress display; only warnings print as lines.
+
+    Prefect's own run loggers are silenced there: the command prints the
+    reasons of a failed night itself, without the traceback of NightFailed.
+    """
+    import flows.nightly  # noqa: F401  (Prefect configures its logging on import)
+
+    pipeline_log = logging.getLogger("coklit_dq.pipeline")
+    quiet = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
+    root = logging.getLogger()
+    saved = [(h, h.level) for h in root.handlers] + [(q, q.level) for q in quiet]
+    for h in root.handlers:
+        h.setLevel(max(h.level, logging.WARNING))
+    for q in quiet:
+        q.setLevel(logging.CRITICAL)
+    pipeline_log.addHandler(handler)
+    try:
+        yield
+    finally:
+        pipeline_log.removeHandler(handler)
+        for obj, level in saved:
+            obj.setLevel(level)
 
 
 def run_flow(
@@ -143,14 +171,8 @@ def run_nightly_cli(
             TimeElapsedColumn(),
             console=Console(stderr=True),
         )
-        handler = _ProgressHandler(progress)
-        pipeline_log = logging.getLogger("coklit_dq.pipeline")
-        pipeline_log.addHandler(handler)
-        try:
-            with progress:
-                code, result, message = run_flow(*args)
-        finally:
-            pipeline_log.removeHandler(handler)
+        with _terminal_logging(_ProgressHandler(progress)), progress:
+            code, result, message = run_flow(*args)
     else:
         code, result, message = run_flow(*args)
     if code == EXIT_OK:

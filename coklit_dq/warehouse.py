@@ -45,7 +45,9 @@ def _sql_type(col: Column) -> str:
 
 def _snapshot_ddl(table: str, extra: str = "") -> str:
     cols = ",\n  ".join(f"{c.name} {_sql_type(c)}" for c in EXPORT_TABLES[table])
-    return f"CREATE TABLE IF NOT EXISTS {table} (\n  tanggal_ekspor DATE NOT NULL,\n  {cols}{extra}\n)"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (\n  tanggal_ekspor DATE NOT NULL,\n  {cols}{extra}\n)"
+    )
 
 
 FINDING_DDL_COLUMNS = """

@@ -70,7 +70,7 @@ class Settings:
     election: Election
     warehouse: str = DEFAULT_WAREHOUSE
     outbox: str = DEFAULT_OUTBOX
-    quarantine: str | None = None  # default: <outbox>/<date>/_karantina
+    quarantine: str | None = None  # default: <warehouse dir>/quarantine (never in the outbox)
     mask_ids: bool = True  # reports-v1: nik/nkk masked unless configured otherwise
     linkage_backend: str = "duckdb"  # or "spark"
     recipients_file: Path = field(default=CONFIG_DIR / "recipients.yaml")

@@ -1,0 +1,10 @@
+"""Stages 2-3: the deterministic rules of reports-v1, run by Great Expectations.
+
+`run_rules(con, tanggal, settings)` is the stage's entry point; the catalog
+(`load_catalog`, `load_families`, `Rule`) is read by every other stage too.
+"""
+
+from coklit_dq.rules.catalog import Rule, load_catalog, load_families
+from coklit_dq.rules.engine import run_rules
+
+__all__ = ["Rule", "load_catalog", "load_families", "run_rules"]

@@ -1,0 +1,291 @@
+"""Stages 2-3: prepare in DuckDB, validate with Great Expectations, render findings.
+
+    run_rules(con, tanggal, settings) -> pl.DataFrame (contract.RAW_FINDING_SCHEMA)
+
+Every rule of expectations/rules/ that has a `periksa` block is run (the
+linkage codes have none). A rule's `periksa` names the prepared table it reads,
+the GX expectation that must hold there and the keterangan template. GX's
+failing row ids are joined back to the prepared table in DuckDB to build the
+findings, so no Python loop ever touches a record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from coklit_dq.config import Settings
+from coklit_dq.contract import RAW_FINDING_SCHEMA, empty_raw_findings
+from coklit_dq.rules.catalog import Rule, load_catalog
+from coklit_dq.rules.gx_adapter import Check, GxRunner, Outcome, resolve_kwargs
+from coklit_dq.rules.prepare import TABLES, Night, drop_prepared, night_of, prepare
+
+log = logging.getLogger(__name__)
+
+# Prepared tables validated one province at a time (records: the large ones).
+PER_PROVINCE = ("rekaman", "rekaman_lalu")
+
+GX_DDL = """CREATE TABLE IF NOT EXISTS gx_validasi (
+  tanggal_ekspor DATE NOT NULL,
+  tabel VARCHAR NOT NULL,      -- prepared table (suite coklit_<tabel>)
+  batch VARCHAR NOT NULL,      -- province code or 'semua'
+  kode_temuan VARCHAR NOT NULL,
+  expectation VARCHAR NOT NULL,
+  success BOOLEAN,
+  element_count BIGINT,
+  unexpected_count BIGINT,
+  hasil VARCHAR                -- the GX result as JSON, without per-row lists
+)"""
+
+
+@dataclass(frozen=True)
+class Periksa:
+    """A rule's `periksa` block in typed form."""
+
+    rule: Rule
+    tabel: str
+    check: Check
+    keterangan: str
+    nilai: Mapping[str, str]
+    id_kelompok: str | None
+    butuh_malam_lalu: bool
+
+
+def election_values(settings: Settings) -> dict[str, Any]:
+    e = settings.election
+    return {
+        "kode": e.kode,
+        "nama": e.nama,
+        "hari_pemungutan": e.hari_pemungutan.isoformat(),
+        "maks_pemilih_per_tps": e.maks_pemilih_per_tps,
+        "usia_minimum": e.usia_minimum,
+        "kode_tms_valid": list(e.kode_tms_valid),
+        "lahir_paling_lambat": e.lahir_paling_lambat.isoformat(),
+    }
+
+
+_SETTING = re.compile(r"\{(election|parameter)\.(\w+)\}")
+
+
+def _fill_settings(text: str, election: Mapping[str, Any], parameter: Mapping[str, Any]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        source = election if m.group(1) == "election" else parameter
+        if m.group(2) not in source:
+            raise ValueError(f"no {m.group(1)} setting {m.group(2)!r}")
+        return str(source[m.group(2)])
+
+    return _SETTING.sub(sub, text)
+
+
+def periksa_of(rule: Rule, settings: Settings) -> Periksa:
+    spec = rule.spec["periksa"]
+    tabel = spec["tabel"]
+    if tabel not in TABLES:
+        raise ValueError(f"{rule.kode_temuan}: unknown prepared table {tabel!r}")
+    exp = spec["expectation"]
+    election = election_values(settings)
+    kwargs = resolve_kwargs(exp.get("kwargs") or {}, election, rule.parameter)
+    return Periksa(
+        rule=rule,
+        tabel=tabel,
+        check=Check(rule.kode_temuan, exp["type"], kwargs),
+        keterangan=_fill_settings(spec["keterangan"], election, rule.parameter),
+        nilai={
+            k: _fill_settings(str(v), election, rule.parameter)
+            for k, v in (spec.get("nilai") or {}).items()
+        },
+        id_kelompok=spec.get("id_kelompok"),
+        butuh_malam_lalu=bool(spec.get("butuh_malam_lalu", False)),
+    )
+
+
+def rules_to_run(settings: Settings) -> list[Periksa]:
+    return [periksa_of(r, settings) for r in load_catalog().values() if "periksa" in r.spec]
+
+
+# --- rendering: failing rows -> findings ---------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def keterangan_sql(p: Periksa) -> str:
+    """The keterangan template as a DuckDB string expression over the prepared row `p`."""
+    parts: list[str] = []
+    pos = 0
+    text = " ".join(p.keterangan.split())
+    for m in _PLACEHOLDER.finditer(text):
+        if m.start() > pos:
+            parts.append(_lit(text[pos : m.start()]))
+        name = m.group(1)
+        expr = f"({p.nilai[name]})" if name in p.nilai else f'p."{name}"'
+        parts.append(f"coalesce(CAST({expr} AS VARCHAR), '-')")
+        pos = m.end()
+    if pos < len(text):
+        parts.append(_lit(text[pos:]))
+    parts.append(_lit(" " + " ".join(p.rule.tindakan.split())))
+    return " || ".join(parts)
+
+
+def findings_sql(p: Periksa) -> str:
+    t = TABLES[p.tabel]
+    return f"""
+SELECT {_lit(p.rule.kode_temuan)} AS kode_temuan, {_lit(p.rule.tingkat)} AS tingkat,
+       left(p.kode_desa, 2) AS kode_prov, left(p.kode_desa, 4) AS kode_kab,
+       left(p.kode_desa, 6) AS kode_kec, p.kode_desa,
+       {"p.no_tps" if t.no_tps else "NULL"}::INTEGER AS no_tps,
+       {"p.id_pemilih" if t.id_pemilih else "NULL"}::VARCHAR AS id_pemilih,
+       {"p.id_pantarlih" if t.id_pantarlih else "NULL"}::VARCHAR AS id_pantarlih,
+       ({p.id_kelompok or "NULL"})::VARCHAR AS id_kelompok,
+       {keterangan_sql(p)} AS keterangan,
+       ({t.kunci})::VARCHAR AS kunci,
+       p.rid
+FROM {t.table} p
+WHERE p.rid IN (SELECT rid FROM gx_gagal WHERE kode_temuan = {_lit(p.rule.kode_temuan)})
+"""
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def _batches(con: duckdb.DuckDBPyConnection, tabel: str) -> Iterator[tuple[str, str, list[Any]]]:
+    """(batch name, WHERE clause, params) for a prepared table."""
+    table = TABLES[tabel].table
+    if tabel in PER_PROVINCE:
+        provs = [
+            r[0]
+            for r in con.execute(f"SELECT DISTINCT kode_prov FROM {table} ORDER BY 1").fetchall()
+        ]
+        for prov in provs:
+            yield prov, "kode_prov = ?", [prov]
+    else:
+        yield "semua", "TRUE", []
+
+
+def validate_tables(
+    con: duckdb.DuckDBPyConnection, rules: list[Periksa], runner: GxRunner
+) -> tuple[pl.DataFrame, list[tuple[str, str, Outcome]]]:
+    """Run each prepared table's suite over its batches; (kode_temuan, rid) that failed."""
+    failed: list[pl.DataFrame] = []
+    outcomes: list[tuple[str, str, Outcome]] = []
+    by_table: dict[str, list[Periksa]] = {}
+    for p in rules:
+        by_table.setdefault(p.tabel, []).append(p)
+    for tabel, ps in by_table.items():
+        checks = [p.check for p in ps]
+        suite = runner.suite(f"coklit_{tabel}", checks)
+        cols = ["rid", *dict.fromkeys(c for ch in checks for c in ch.columns())]
+        select = ", ".join(f'"{c}"' for c in cols)
+        for batch, where, params in _batches(con, tabel):
+            frame = con.execute(
+                f"SELECT {select} FROM {TABLES[tabel].table} WHERE {where}", params
+            ).df()
+            if frame.empty:
+                continue
+            for o in runner.validate(tabel, frame, suite):
+                outcomes.append((tabel, batch, o))
+                if o.failed_rids:
+                    failed.append(
+                        pl.DataFrame(
+                            {"kode_temuan": o.kode_temuan, "rid": o.failed_rids},
+                            schema={"kode_temuan": pl.String, "rid": pl.Int64},
+                        )
+                    )
+    gagal = (
+        pl.concat(failed)
+        if failed
+        else pl.DataFrame(schema={"kode_temuan": pl.String, "rid": pl.Int64})
+    )
+    return gagal, outcomes
+
+
+def keep_results(
+    con: duckdb.DuckDBPyConnection, tanggal: date, outcomes: list[tuple[str, str, Outcome]]
+) -> None:
+    """Keep GX's validation results (without row lists) in gx_validasi, replacing the night."""
+    con.execute(GX_DDL)
+    con.execute("DELETE FROM gx_validasi WHERE tanggal_ekspor = ?", [tanggal])
+    if not outcomes:
+        return
+    rows = pl.DataFrame(
+        {
+            "tanggal_ekspor": [tanggal] * len(outcomes),
+            "tabel": [t for t, _, _ in outcomes],
+            "batch": [b for _, b, _ in outcomes],
+            "kode_temuan": [o.kode_temuan for _, _, o in outcomes],
+            "expectation": [o.expectation for _, _, o in outcomes],
+            "success": [o.success for _, _, o in outcomes],
+            "element_count": [o.element_count for _, _, o in outcomes],
+            "unexpected_count": [o.unexpected_count for _, _, o in outcomes],
+            "hasil": [o.result_json for _, _, o in outcomes],
+        }
+    )
+    con.register("gx_hasil_baru", rows.to_arrow())
+    try:
+        con.execute("INSERT INTO gx_validasi SELECT * FROM gx_hasil_baru")
+    finally:
+        con.unregister("gx_hasil_baru")
+
+
+def render(
+    con: duckdb.DuckDBPyConnection, rules: list[Periksa], gagal: pl.DataFrame
+) -> pl.DataFrame:
+    codes = set(gagal["kode_temuan"].unique().to_list())
+    selects = [findings_sql(p) for p in rules if p.rule.kode_temuan in codes]
+    if not selects:
+        return empty_raw_findings()
+    con.register("gx_gagal", gagal.to_arrow())
+    try:
+        union = " UNION ALL ".join(selects)
+        # One finding per code and unit: a record listed twice (GANDA_ID) is one unit.
+        sql = f"""
+        SELECT * EXCLUDE (rid) FROM ({union})
+        QUALIFY row_number() OVER (PARTITION BY kode_temuan, kunci ORDER BY rid) = 1
+        ORDER BY kode_temuan, kunci
+        """
+        out = pl.from_arrow(con.execute(sql).to_arrow_table())
+    finally:
+        con.unregister("gx_gagal")
+    assert isinstance(out, pl.DataFrame)
+    return out.select(pl.col(c).cast(t) for c, t in RAW_FINDING_SCHEMA.items())
+
+
+def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings) -> pl.DataFrame:
+    """Every deterministic finding of the night (all codes but GANDA_NIK and GANDA_ORANG)."""
+    t0 = time.perf_counter()
+    night: Night = night_of(con, tanggal)
+    rules = [p for p in rules_to_run(settings) if night.lalu is not None or not p.butuh_malam_lalu]
+    if night.dibuat is None:
+        log.warning(
+            "no manifest time (runs.dibuat) for %s: PANTARLIH_BELUM_SINKRON skipped", tanggal
+        )
+    prepare(con, night, settings)
+    t1 = time.perf_counter()
+    try:
+        runner = GxRunner()
+        gagal, outcomes = validate_tables(con, rules, runner)
+        t2 = time.perf_counter()
+        keep_results(con, tanggal, outcomes)
+        out = render(con, rules, gagal)
+    finally:
+        drop_prepared(con)
+    log.info(
+        "rules for %s: %d findings (prepare %.2f s, validate %.2f s, render %.2f s)",
+        tanggal,
+        out.height,
+        t1 - t0,
+        t2 - t1,
+        time.perf_counter() - t2,
+    )
+    return out

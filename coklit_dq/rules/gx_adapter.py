@@ -1,0 +1,176 @@
+"""The one module that speaks Great Expectations (1.24).
+
+It turns the typed rule form (a rule's `periksa.expectation`: type + kwargs)
+into GX expectations and suites, validates pandas batches with them and
+hands back, per finding code, the row ids (`rid`) that failed. An upgrade of
+GX touches this file only.
+
+Measured on GX 1.24.1: the SQL datasource on DuckDB does not work without
+patching GX, so batches are pandas frames (from Arrow, only the columns the
+suite reads); `result_format` COMPLETE with `unexpected_index_column_names`
+returns every failing row id on pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+ROW_ID = "rid"
+RESULT_FORMAT: dict[str, Any] = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": [ROW_ID],
+    "return_unexpected_index_query": False,
+    "partial_unexpected_count": 0,
+}
+# Keys of a GX result that hold per-row lists: dropped from what is kept.
+_ROW_KEYS = (
+    "partial_unexpected_list",
+    "partial_unexpected_counts",
+    "partial_unexpected_index_list",
+    "unexpected_list",
+    "unexpected_index_list",
+    "unexpected_index_query",
+)
+
+KODE_META = "kode_temuan"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule as GX sees it: the expectation type, its kwargs, the code it reports."""
+
+    kode_temuan: str
+    type: str  # e.g. expect_column_values_to_be_in_set
+    kwargs: Mapping[str, Any]
+
+    def columns(self) -> list[str]:
+        return [str(self.kwargs[k]) for k in ("column", "column_A", "column_B") if k in self.kwargs]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What GX said about one check on one batch."""
+
+    kode_temuan: str
+    expectation: str
+    success: bool
+    element_count: int
+    unexpected_count: int
+    failed_rids: list[int]
+    result_json: str  # the GX result without per-row lists
+
+
+def expectation_class(type_name: str) -> type:
+    """expect_column_values_to_be_in_set -> gx.expectations.ExpectColumnValuesToBeInSet."""
+    import great_expectations.expectations as gxe
+
+    camel = "".join(part[:1].upper() + part[1:] for part in type_name.split("_"))
+    cls = getattr(gxe, camel, None)
+    if cls is None:
+        raise ValueError(f"unknown Great Expectations expectation {type_name!r}")
+    return cls  # type: ignore[no-any-return]
+
+
+_PARAM = re.compile(r"^\$\{(election|parameter)\.(\w+)\}$")
+
+
+def resolve_kwargs(
+    kwargs: Mapping[str, Any], election: Mapping[str, Any], parameter: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Replace '${election.x}' / '${parameter.x}' values by the configured numbers."""
+    out = {}
+    for k, v in kwargs.items():
+        m = _PARAM.match(v) if isinstance(v, str) else None
+        if m:
+            source = election if m.group(1) == "election" else parameter
+            if m.group(2) not in source:
+                raise ValueError(f"kwarg {k}: no {m.group(1)} setting {m.group(2)!r}")
+            out[k] = source[m.group(2)]
+        else:
+            out[k] = v
+    return out
+
+
+class GxRunner:
+    """One ephemeral GX context for a run: suites per prepared table, pandas batches."""
+
+    def __init__(self) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self._gx = gx
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(
+            globally=False, metric_calculations=False
+        )
+        self._source = self.context.data_sources.add_pandas("coklit_dq")
+        self._suites: dict[str, Any] = {}
+        self._batch_defs: dict[str, Any] = {}
+
+    def suite(self, name: str, checks: Sequence[Check]) -> Any:
+        """The suite of a prepared table: one expectation per rule, tagged with its code."""
+        if name in self._suites:
+            return self._suites[name]
+        suite = self._gx.ExpectationSuite(name=name)
+        for c in checks:
+            cls = expectation_class(c.type)
+            suite.add_expectation(cls(**dict(c.kwargs), meta={KODE_META: c.kode_temuan}))
+        self._suites[name] = self.context.suites.add(suite)
+        return self._suites[name]
+
+    def _batch_definition(self, asset: str) -> Any:
+        if asset not in self._batch_defs:
+            a = self._source.add_dataframe_asset(asset)
+            self._batch_defs[asset] = a.add_batch_definition_whole_dataframe(asset)
+        return self._batch_defs[asset]
+
+    def validate(self, asset: str, frame: pd.DataFrame, suite: Any) -> list[Outcome]:
+        """Validate one batch; every failing row's `rid`, per code."""
+        batch = self._batch_definition(asset).get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(suite, result_format=RESULT_FORMAT)
+        outcomes = []
+        for r in result.results:
+            cfg = r.expectation_config
+            kode = str((cfg.meta or {}).get(KODE_META))
+            res = dict(r.result or {})
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                raise RuntimeError(
+                    f"Great Expectations failed on {kode} ({cfg.type}): "
+                    f"{r.exception_info.get('exception_message')}"
+                )
+            rids = [int(row[ROW_ID]) for row in res.get("unexpected_index_list") or []]
+            kept = {k: v for k, v in res.items() if k not in _ROW_KEYS}
+            outcomes.append(
+                Outcome(
+                    kode_temuan=kode,
+                    expectation=str(cfg.type),
+                    success=bool(r.success),
+                    element_count=int(res.get("element_count") or 0),
+                    unexpected_count=int(res.get("unexpected_count") or 0),
+                    failed_rids=rids,
+                    result_json=json.dumps(
+                        {"kwargs": _plain(cfg.kwargs), "result": _plain(kept)}, sort_keys=True
+                    ),
+                )
+            )
+        return outcomes
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly copy of a GX dict (numpy scalars to Python)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -1,0 +1,90 @@
+"""Stage 2: build the prepared tables the rules validate (sql/prepare.sql).
+
+Everything that needs a join, a window or last night is computed here in
+DuckDB, once; Great Expectations then only checks narrow columns of these
+tables. The prepared tables are TEMP tables of the connection (prefix prep_).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from coklit_dq import warehouse
+from coklit_dq.config import Settings
+from coklit_dq.contract import PROVINCE_CODES
+
+SQL_FILE = Path(__file__).with_name("sql") / "prepare.sql"
+
+
+@dataclass(frozen=True)
+class PreparedTable:
+    """How a prepared table becomes findings: its unit and where its columns come from."""
+
+    name: str  # rekaman | rekaman_lalu | tps | desa | pantarlih
+    no_tps: bool
+    id_pemilih: bool
+    id_pantarlih: bool
+    kunci: str  # SQL over the table's columns
+
+    @property
+    def table(self) -> str:
+        return f"prep_{self.name}"
+
+
+TABLES: dict[str, PreparedTable] = {
+    t.name: t
+    for t in (
+        PreparedTable("rekaman", True, True, True, "id_pemilih"),
+        PreparedTable("rekaman_lalu", True, True, True, "id_pemilih"),
+        PreparedTable("tps", True, False, False, "kode_desa || ':' || no_tps"),
+        PreparedTable("desa", False, False, False, "kode_desa"),
+        PreparedTable("pantarlih", True, False, True, "id_pantarlih"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Night:
+    """What the rules know about the night before they look at a record."""
+
+    tanggal: date
+    lalu: date | None  # the previous night, None on the first night
+    dibuat: datetime | None  # the manifest's timestamp
+    prov_kini: tuple[str, ...]  # provinces whose pemilih file was used tonight
+    prov_banding: tuple[str, ...]  # ... tonight and last night: the only ones compared
+
+
+def night_of(con: duckdb.DuckDBPyConnection, tanggal: date) -> Night:
+    lalu = warehouse.previous_night(con, tanggal)
+    kini = warehouse.loaded_provinces(con, tanggal)
+    banding = sorted(set(kini) & set(warehouse.loaded_provinces(con, lalu))) if lalu else []
+    row = con.execute("SELECT dibuat FROM runs WHERE tanggal_ekspor = ?", [tanggal]).fetchone()
+    return Night(tanggal, lalu, row[0] if row else None, tuple(kini), tuple(banding))
+
+
+def set_variables(con: duckdb.DuckDBPyConnection, night: Night, settings: Settings) -> None:
+    e = settings.election
+    con.execute("SET VARIABLE tanggal = CAST(? AS DATE)", [night.tanggal])
+    con.execute("SET VARIABLE lalu = CAST(? AS DATE)", [night.lalu])
+    con.execute("SET VARIABLE dibuat = CAST(? AS TIMESTAMPTZ)", [night.dibuat])
+    con.execute("SET VARIABLE prov_kini = CAST(? AS VARCHAR[])", [list(night.prov_kini)])
+    con.execute("SET VARIABLE prov_banding = CAST(? AS VARCHAR[])", [list(night.prov_banding)])
+    con.execute("SET VARIABLE prov_kode = CAST(? AS VARCHAR[])", [list(PROVINCE_CODES)])
+    con.execute("SET VARIABLE lahir_paling_lambat = CAST(? AS DATE)", [e.lahir_paling_lambat])
+    con.execute("SET VARIABLE kode_tms_valid = CAST(? AS INTEGER[])", [list(e.kode_tms_valid)])
+
+
+def prepare(con: duckdb.DuckDBPyConnection, night: Night, settings: Settings) -> None:
+    """Create the prep_* tables for `night` on this connection."""
+    set_variables(con, night, settings)
+    for statement in SQL_FILE.read_text(encoding="utf-8").split("\n;;\n"):
+        con.execute(statement)
+
+
+def drop_prepared(con: duckdb.DuckDBPyConnection) -> None:
+    for t in (*TABLES.values(), PreparedTable("basis", False, False, False, "")):
+        con.execute(f"DROP TABLE IF EXISTS {t.table}")

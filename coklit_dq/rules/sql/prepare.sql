@@ -1,0 +1,173 @@
+-- Stage 2: prepare. One row per thing a rule looks at, with what the rules need
+-- computed once in DuckDB (joins, windows, the previous night). Great
+-- Expectations then validates these tables (expectations/rules/<KODE>.yaml).
+--
+-- Inputs are DuckDB variables set by coklit_dq/rules/prepare.py:
+--   tanggal DATE, lalu DATE (NULL on the first night), dibuat TIMESTAMPTZ,
+--   prov_kini VARCHAR[] (pemilih loaded tonight), prov_banding VARCHAR[]
+--   (loaded tonight and last night: only these are compared), prov_kode VARCHAR[]
+--   (province codes in use), lahir_paling_lambat DATE, kode_tms_valid INTEGER[].
+-- Statements are separated by lines holding only ";;".
+
+-- Tonight's records, narrowed to the columns the rules use, with a row id.
+CREATE OR REPLACE TEMP TABLE prep_basis AS
+SELECT row_number() OVER () AS rid,
+       left(kode_desa, 2) AS kode_prov,
+       kode_desa, no_tps, id_pemilih, id_pantarlih, nik, nkk, tanggal_lahir, jenis_kelamin,
+       status_kawin, status_coklit, kode_tms, dokumen_tms, baris
+FROM pemilih
+WHERE tanggal_ekspor = getvariable('tanggal')
+;;
+-- Record level: one row per record of tonight, a flag per rule (true = a problem).
+CREATE OR REPLACE TEMP TABLE prep_rekaman AS
+WITH tps_kini AS (
+  SELECT DISTINCT kode_desa, no_tps FROM tps WHERE tanggal_ekspor = getvariable('tanggal')
+), id_ganda AS (
+  SELECT id_pemilih, count(*) AS n_id, min(rid) AS rid_pertama
+  FROM prep_basis GROUP BY id_pemilih HAVING count(*) > 1
+), keluarga AS (
+  SELECT kode_desa, nkk, count(DISTINCT no_tps) AS n_tps_kk
+  FROM prep_basis
+  WHERE status_coklit <> 'TMS' AND nkk IS NOT NULL AND nkk <> ''
+  GROUP BY kode_desa, nkk HAVING count(DISTINCT no_tps) > 1
+), tms8 AS (
+  SELECT rid, nik, kode_desa, no_tps FROM prep_basis WHERE kode_tms = 8
+), pengganti AS (
+  SELECT DISTINCT t.rid
+  FROM tms8 t JOIN prep_basis r ON r.nik = t.nik AND r.kode_desa = t.kode_desa
+  WHERE r.status_coklit <> 'TMS' AND r.no_tps IS DISTINCT FROM t.no_tps
+), lalu AS (
+  SELECT id_pemilih,
+         any_value(status_coklit) AS status_lalu,
+         any_value(kode_tms) AS kode_tms_lalu,
+         bool_or(status_coklit = 'TMS' AND kode_tms = 1) AS lalu_meninggal,
+         bool_or(status_coklit <> 'BELUM') AS lalu_dicoklit,
+         bool_or(status_coklit IN ('BELUM', 'MS', 'UBAH', 'TMS')) AS lalu_diturunkan
+  FROM pemilih
+  WHERE tanggal_ekspor = getvariable('lalu')
+    AND list_contains(getvariable('prov_banding'), left(kode_desa, 2))
+  GROUP BY id_pemilih
+), r AS (
+  SELECT b.*,
+         try_cast(substr(b.nik, 7, 2) AS INTEGER) AS nik_hari,
+         try_cast(substr(b.nik, 9, 2) AS INTEGER) AS nik_bulan,
+         try_cast(substr(b.nik, 11, 2) AS INTEGER) AS nik_tahun,
+         (b.nik IS NULL
+          OR NOT regexp_full_match(b.nik, '[0-9]{16}')
+          OR NOT list_contains(getvariable('prov_kode'), left(b.nik, 2))
+          OR substr(b.nik, 9, 2) NOT BETWEEN '01' AND '12'
+          OR NOT (substr(b.nik, 7, 2) BETWEEN '01' AND '31'
+                  OR substr(b.nik, 7, 2) BETWEEN '41' AND '71')
+          OR right(b.nik, 4) = '0000'
+          OR b.nik = repeat(left(b.nik, 1), 16)) AS nik_tidak_valid,
+         g.n_id, k.n_tps_kk, (p.rid IS NOT NULL) AS ada_pengganti, (t.no_tps IS NOT NULL) AS tps_dikenal,
+         l.status_lalu, l.kode_tms_lalu, l.lalu_meninggal, l.lalu_dicoklit, l.lalu_diturunkan
+  FROM prep_basis b
+  LEFT JOIN tps_kini t ON t.kode_desa = b.kode_desa AND t.no_tps = b.no_tps
+  LEFT JOIN id_ganda g ON g.rid_pertama = b.rid
+  LEFT JOIN keluarga k ON k.kode_desa = b.kode_desa AND k.nkk = b.nkk AND b.status_coklit <> 'TMS'
+  LEFT JOIN pengganti p ON p.rid = b.rid
+  LEFT JOIN lalu l ON l.id_pemilih = b.id_pemilih
+)
+SELECT *,
+  coalesce(NOT nik_tidak_valid AND (
+      (tanggal_lahir IS NOT NULL AND (
+          nik_hari - CASE WHEN nik_hari > 40 THEN 40 ELSE 0 END <> day(tanggal_lahir)
+          OR nik_bulan <> month(tanggal_lahir)
+          OR nik_tahun <> year(tanggal_lahir) % 100))
+      OR (jenis_kelamin IN ('L', 'P')
+          AND jenis_kelamin <> CASE WHEN nik_hari > 40 THEN 'P' ELSE 'L' END)), FALSE)
+    AS nik_tidak_sesuai,
+  (nkk IS NULL
+   OR NOT regexp_full_match(nkk, '[0-9]{16}')
+   OR NOT list_contains(getvariable('prov_kode'), left(nkk, 2))) AS nkk_tidak_valid,
+  (n_id IS NOT NULL) AS id_ganda,
+  NOT tps_dikenal AS tps_tidak_dikenal,
+  (n_tps_kk IS NOT NULL) AS kk_terpisah,
+  coalesce(status_coklit <> 'TMS'
+           AND tanggal_lahir > getvariable('lahir_paling_lambat')
+           AND coalesce(status_kawin, 'B') = 'B', FALSE) AS usia_belum_cukup,
+  coalesce((kode_tms = 3 AND (tanggal_lahir <= getvariable('lahir_paling_lambat')
+                              OR status_kawin IN ('S', 'P')))
+           OR (status_coklit = 'TMS' AND (kode_tms IS NULL
+                  OR NOT list_contains(getvariable('kode_tms_valid'), kode_tms)))
+           OR (status_coklit <> 'TMS' AND kode_tms IS NOT NULL), FALSE) AS tms_tidak_sesuai,
+  coalesce(kode_tms = 1 AND (dokumen_tms IS NULL OR trim(dokumen_tms) = ''), FALSE)
+    AS tms_tanpa_dokumen,
+  coalesce(kode_tms = 8 AND NOT ada_pengganti, FALSE) AS tms8_tanpa_pengganti,
+  coalesce((lalu_meninggal AND status_coklit <> 'TMS')
+           OR (status_coklit = 'BELUM' AND lalu_dicoklit)
+           OR (status_coklit = 'BARU' AND lalu_diturunkan), FALSE) AS status_tidak_wajar
+FROM r
+;;
+-- Last night's records of provinces loaded both nights, and whether each is still there.
+CREATE OR REPLACE TEMP TABLE prep_rekaman_lalu AS
+WITH kini AS (SELECT DISTINCT id_pemilih FROM prep_basis)
+SELECT row_number() OVER () AS rid,
+       left(l.kode_desa, 2) AS kode_prov,
+       l.kode_desa, l.no_tps, l.id_pemilih, l.id_pantarlih, l.status_coklit, l.kode_tms, l.baris,
+       (k.id_pemilih IS NULL) AS hilang
+FROM pemilih l LEFT JOIN kini k ON k.id_pemilih = l.id_pemilih
+WHERE l.tanggal_ekspor = getvariable('lalu')
+  AND list_contains(getvariable('prov_banding'), left(l.kode_desa, 2))
+;;
+-- TPS level: every TPS of the provinces loaded tonight, its counts and its officers' counters.
+CREATE OR REPLACE TEMP TABLE prep_tps AS
+WITH agg AS (
+  SELECT kode_desa, no_tps,
+         count(*) AS n_rekaman,
+         count(*) FILTER (WHERE status_coklit <> 'TMS') AS n_aktif,
+         count(*) FILTER (WHERE status_coklit IN ('BELUM', 'MS', 'UBAH', 'TMS')) AS n_diturunkan,
+         count(*) FILTER (WHERE status_coklit <> 'BELUM') AS n_tercoklit
+  FROM prep_basis GROUP BY kode_desa, no_tps
+), app AS (
+  SELECT kode_desa, no_tps, sum(jumlah_tercoklit_app) AS jumlah_app, count(*) AS n_pantarlih,
+         string_agg(id_pantarlih || ' (' || jumlah_tercoklit_app || ')', ', '
+                    ORDER BY id_pantarlih) AS rincian_app
+  FROM pantarlih WHERE tanggal_ekspor = getvariable('tanggal')
+  GROUP BY kode_desa, no_tps
+)
+SELECT row_number() OVER () AS rid,
+       left(t.kode_desa, 2) AS kode_prov, t.kode_desa, t.no_tps, t.jumlah_diturunkan,
+       coalesce(a.n_rekaman, 0) AS n_rekaman,
+       coalesce(a.n_aktif, 0) AS n_aktif,
+       coalesce(a.n_diturunkan, 0) AS n_diturunkan,
+       coalesce(a.n_tercoklit, 0) AS n_tercoklit,
+       p.jumlah_app, coalesce(p.n_pantarlih, 0) AS n_pantarlih, p.rincian_app
+FROM tps t
+LEFT JOIN agg a ON a.kode_desa = t.kode_desa AND a.no_tps = t.no_tps
+LEFT JOIN app p ON p.kode_desa = t.kode_desa AND p.no_tps = t.no_tps
+WHERE t.tanggal_ekspor = getvariable('tanggal')
+  AND list_contains(getvariable('prov_kini'), left(t.kode_desa, 2))
+;;
+-- Desa level: records that are not TMS, last night and tonight (provinces loaded both nights).
+CREATE OR REPLACE TEMP TABLE prep_desa AS
+WITH kini AS (
+  SELECT kode_desa, count(*) FILTER (WHERE status_coklit <> 'TMS') AS n_aktif
+  FROM prep_basis GROUP BY kode_desa
+), lalu AS (
+  SELECT kode_desa, count(*) FILTER (WHERE status_coklit <> 'TMS') AS n_aktif_lalu
+  FROM pemilih
+  WHERE tanggal_ekspor = getvariable('lalu')
+    AND list_contains(getvariable('prov_banding'), left(kode_desa, 2))
+  GROUP BY kode_desa
+)
+SELECT row_number() OVER () AS rid,
+       left(l.kode_desa, 2) AS kode_prov, l.kode_desa,
+       l.n_aktif_lalu, coalesce(k.n_aktif, 0) AS n_aktif,
+       CASE WHEN l.n_aktif_lalu > 0
+            THEN 100.0 * (l.n_aktif_lalu - coalesce(k.n_aktif, 0)) / l.n_aktif_lalu
+       END AS penurunan_persen
+FROM lalu l LEFT JOIN kini k ON k.kode_desa = l.kode_desa
+;;
+-- Officer level: every officer account of tonight.
+CREATE OR REPLACE TEMP TABLE prep_pantarlih AS
+SELECT row_number() OVER () AS rid,
+       left(kode_desa, 2) AS kode_prov, id_pantarlih, kode_desa, no_tps,
+       terakhir_login, terakhir_sinkron, jumlah_tercoklit_app,
+       CASE WHEN terakhir_login IS NOT NULL AND getvariable('dibuat') IS NOT NULL THEN
+         coalesce(date_diff('second', terakhir_sinkron, getvariable('dibuat')) / 3600.0,
+                  'infinity'::DOUBLE)
+       END AS jam_sejak_sinkron
+FROM pantarlih
+WHERE tanggal_ekspor = getvariable('tanggal')

@@ -13,7 +13,7 @@ Other stages may add their own tables (prefix them: link_*, gx_*).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -24,7 +24,8 @@ from coklit_dq.privacy import register_mask_macro
 import polars as pl  # isort: skip
 
 
-def _sql_type(col: Column) -> str:
+def sql_type(col: Column) -> str:
+    """The warehouse (DuckDB) type of a contract column."""
     t = col.dtype
     if t == pl.String():
         return "VARCHAR"
@@ -44,7 +45,7 @@ def _sql_type(col: Column) -> str:
 
 
 def _snapshot_ddl(table: str, extra: str = "") -> str:
-    cols = ",\n  ".join(f"{c.name} {_sql_type(c)}" for c in EXPORT_TABLES[table])
+    cols = ",\n  ".join(f"{c.name} {sql_type(c)}" for c in EXPORT_TABLES[table])
     return (
         f"CREATE TABLE IF NOT EXISTS {table} (\n  tanggal_ekspor DATE NOT NULL,\n  {cols}{extra}\n)"
     )
@@ -130,12 +131,90 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
-    """The latest night before `tanggal` that the warehouse has a snapshot of."""
+    """The latest night before `tanggal` that the warehouse has a snapshot of.
+
+    A night counts when its run finished (not 'running') and at least one of its
+    files was used; a night that could not be read at all has no snapshot.
+    """
     row = con.execute(
-        "SELECT max(tanggal_ekspor) FROM runs WHERE tanggal_ekspor < ? AND state <> 'running'",
+        "SELECT max(r.tanggal_ekspor) FROM runs r WHERE r.tanggal_ekspor < ? "
+        "AND r.state <> 'running' AND EXISTS (SELECT 1 FROM files f "
+        "WHERE f.tanggal_ekspor = r.tanggal_ekspor AND f.state = 'used')",
         [tanggal],
     ).fetchone()
     return row[0] if row else None
+
+
+def begin_run(
+    con: duckdb.DuckDBPyConnection,
+    tanggal: date,
+    *,
+    dibuat: datetime | None,
+    source: str,
+    started_at: datetime,
+) -> None:
+    """Insert or replace the night's `runs` row in state 'running'."""
+    con.execute(
+        "INSERT OR REPLACE INTO runs (tanggal_ekspor, dibuat, source, started_at, finished_at, "
+        "state, message) VALUES (?, ?, ?, ?, NULL, 'running', NULL)",
+        [tanggal, dibuat, source, started_at],
+    )
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, tanggal: date, state: str, message: str) -> None:
+    """Close the night's run: state 'done' or 'failed', a message, finished_at = now."""
+    if state not in ("done", "failed", "running"):
+        raise ValueError(f"unknown run state {state!r}")
+    updated = con.execute(
+        "UPDATE runs SET finished_at = now(), state = ?, message = ? WHERE tanggal_ekspor = ? "
+        "RETURNING 1",
+        [state, message, tanggal],
+    ).fetchall()
+    if not updated:
+        con.execute(
+            "INSERT INTO runs (tanggal_ekspor, started_at, finished_at, state, message) "
+            "VALUES (?, now(), now(), ?, ?)",
+            [tanggal, state, message],
+        )
+
+
+def snapshot_nights(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """Nights that still have rows in any snapshot table, oldest first."""
+    union = " UNION ".join(f"SELECT DISTINCT tanggal_ekspor FROM {t}" for t in SNAPSHOT_TABLES)
+    return [r[0] for r in con.execute(f"SELECT * FROM ({union}) ORDER BY 1").fetchall()]
+
+
+def nights_to_keep(con: duckdb.DuckDBPyConnection, tanggal: date) -> set[date]:
+    """Tonight, its previous night, and the latest night with its previous night.
+
+    The checks compare a night with its previous night only, so two full
+    snapshots are enough (loading an old night again keeps the newest pair too).
+    """
+    keep = {tanggal}
+    prev = previous_night(con, tanggal)
+    if prev:
+        keep.add(prev)
+    row = con.execute("SELECT max(tanggal_ekspor) FROM files WHERE state = 'used'").fetchone()
+    latest = row[0] if row else None
+    if latest and latest > tanggal:
+        keep.add(latest)
+        latest_prev = previous_night(con, latest)
+        if latest_prev:
+            keep.add(latest_prev)
+    return keep
+
+
+def prune_snapshots(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[date]:
+    """Drop snapshot rows of every night but `nights_to_keep`; returns the nights dropped.
+
+    runs, files, agregat_desa and the findings are kept for all nights.
+    """
+    keep = sorted(nights_to_keep(con, tanggal))
+    dropped = [d for d in snapshot_nights(con) if d not in keep]
+    if dropped:
+        for t in SNAPSHOT_TABLES:
+            con.execute(f"DELETE FROM {t} WHERE list_contains(?, tanggal_ekspor)", [dropped])
+    return dropped
 
 
 def loaded_provinces(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[str]:

@@ -1,0 +1,240 @@
+"""Stage 1: one night of export-v1 into the warehouse (docs/design.md).
+
+    ingest_night(con, source, tanggal, settings) -> IngestResult
+
+1. open `<source>/<YYYY-MM-DD>/` and its manifest (raises IngestError when the
+   night cannot be read at all: no folder, empty folder, manifest absent or not
+   an export-v1 manifest);
+2. each listed file: present, sha256 equal (hashed in chunks), readable with the
+   contract's columns and types, row count equal; any failure quarantines that
+   file alone; files present but not listed are quarantined too;
+3. one transaction replaces the night: runs, files, snapshots, agregat_desa,
+   and prunes snapshots the checks no longer need.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from coklit_dq.config import Settings
+from coklit_dq.ingest.load import FileRow, load_night
+from coklit_dq.ingest.quarantine import (
+    FileError,
+    Quarantined,
+    QuarantineWriter,
+    check_not_in_outbox,
+    quarantine_root,
+    reason,
+)
+from coklit_dq.ingest.readers import check_file
+from coklit_dq.ingest.source import ListedFile, NightFolder, classify
+
+log = logging.getLogger("coklit_dq.ingest")
+
+STAGE_PREFIX = "_ingest_stage_"
+
+
+@dataclass
+class IngestResult:
+    tanggal: date
+    used: list[str] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    provinces_loaded: list[str] = field(default_factory=list)
+    provinces_missing: list[str] = field(default_factory=list)  # in wilayah, not in manifest
+    dibuat: datetime | None = None
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # files used with a warning
+    rows: dict[str, int] = field(default_factory=dict)  # used path -> rows
+    nights_pruned: list[date] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.quarantined
+
+
+def drop_stages(con: duckdb.DuckDBPyConnection) -> None:
+    """Staging tables left by this or an interrupted earlier ingest."""
+    names = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?) "
+        "AND database_name = current_database()",
+        [STAGE_PREFIX],
+    ).fetchall()
+    for (name,) in names:
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+
+class _Night:
+    """What one ingest accumulates: file rows and quarantine copies."""
+
+    def __init__(self, folder: NightFolder, qw: QuarantineWriter, tmp: Path) -> None:
+        self.folder, self.qw, self.tmp = folder, qw, tmp
+        self.rows: list[FileRow] = []
+
+    def quarantine(
+        self, rel: str, why: dict[str, Any], local: Path | None, listed: ListedFile | None
+    ) -> None:
+        tabel, prov, _ = classify(rel)
+        self.qw.put(rel, local, why)
+        log.warning("quarantined %s: %s", rel, why["message"])
+        self.rows.append(
+            FileRow(rel, tabel, prov, listed.rows if listed else None, "quarantined", why)
+        )
+
+    def fetch(self, rel: str) -> tuple[Path | None, str | None]:
+        try:
+            return self.folder.fetch(rel, self.tmp)
+        except OSError as exc:
+            log.warning("cannot fetch %s: %s", rel, exc)
+            return None, None
+
+
+def ingest_night(
+    con: duckdb.DuckDBPyConnection, source: str, tanggal: date, settings: Settings
+) -> IngestResult:
+    """Verify, quarantine and load one night; see the module docstring."""
+    started = datetime.now(UTC)
+    qroot = quarantine_root(settings)
+    check_not_in_outbox(qroot, settings.outbox)
+    folder = NightFolder(source, tanggal, dict(settings.storage_options))
+    present = folder.list_files()
+    manifest = folder.read_manifest(present)
+    present_set = set(present) - {"manifest.json"}
+    listed = {f.path: f for f in manifest.files}
+    keys = Counter(classify(f.path)[:2] for f in manifest.files if classify(f.path)[0])
+    qw = QuarantineWriter(qroot, tanggal)
+    qw.clear()
+    drop_stages(con)
+    result = IngestResult(tanggal=tanggal, dibuat=manifest.dibuat)
+    try:
+        with tempfile.TemporaryDirectory(prefix="coklit-ingest-") as tmp:
+            night = _Night(folder, qw, Path(tmp))
+            for i, lf in enumerate(manifest.files):
+                _one_file(con, night, lf, i=i, present=present_set, keys=keys)
+            for rel in sorted(present_set - set(listed)):
+                local, _ = night.fetch(rel)
+                night.quarantine(
+                    rel,
+                    reason(
+                        rel,
+                        "file present but not listed in manifest.json",
+                        expected="only the files the manifest lists",
+                        found="an unlisted file",
+                    ),
+                    local,
+                    None,
+                )
+            result.nights_pruned = load_night(
+                con,
+                tanggal,
+                dibuat=manifest.dibuat,
+                source=folder.url.rsplit("/", 1)[0],
+                started_at=started,
+                files=night.rows,
+            )
+    finally:
+        drop_stages(con)
+    for f in night.rows:
+        if f.state == "used":
+            result.used.append(f.path)
+            result.rows[f.path] = int(f.rows or 0)
+            if f.reason:
+                result.warnings.append(f.reason)
+        else:
+            result.quarantined.append(Quarantined(f.path, f.reason or {}))
+    result.provinces_loaded = sorted(
+        {f.kode_prov for f in night.rows if f.state == "used" and f.kode_prov}
+    )
+    listed_provs = {classify(p)[1] for p in listed if classify(p)[0] == "pemilih"}
+    result.provinces_missing = [p for p in _known_provinces(con, tanggal) if p not in listed_provs]
+    log.info(
+        "night %s: %d file(s) used, %d quarantined, provinces loaded %s, missing %s",
+        tanggal,
+        len(result.used),
+        len(result.quarantined),
+        ",".join(result.provinces_loaded) or "-",
+        ",".join(result.provinces_missing) or "-",
+    )
+    return result
+
+
+def _one_file(
+    con: duckdb.DuckDBPyConnection,
+    night: _Night,
+    lf: ListedFile,
+    *,
+    i: int,
+    present: set[str],
+    keys: Counter[tuple[str | None, str | None]],
+) -> None:
+    rel = lf.path
+    tabel, prov, fmt = classify(rel)
+    if tabel is None or fmt is None:
+        local = night.fetch(rel)[0] if rel in present else None
+        why = reason(
+            rel,
+            "listed file is not a file of export-v1",
+            expected="wilayah|tps|pantarlih.<ext> or pemilih/<kode_prov>.<ext>, "
+            "ext parquet or csv.gz",
+            found=rel,
+        )
+        night.quarantine(rel, why, local, lf)
+        return
+    if keys[(tabel, prov)] > 1:
+        what = f"pemilih {prov}" if prov else tabel
+        local = night.fetch(rel)[0] if rel in present else None
+        why = reason(
+            rel,
+            f"{what} is listed in more than one file; a table comes in one format only",
+            expected="one file per table",
+            found=f"{keys[(tabel, prov)]} files",
+        )
+        night.quarantine(rel, why, local, lf)
+        return
+    if rel not in present:
+        why = reason(
+            rel, "listed in manifest.json but absent", expected="the file", found="no such file"
+        )
+        night.quarantine(rel, why, None, lf)
+        return
+    local, sha = night.fetch(rel)
+    if local is None:
+        why = reason(rel, "listed file cannot be fetched", expected="the file")
+        night.quarantine(rel, why, None, lf)
+        return
+    if sha != lf.sha256:
+        why = reason(
+            rel,
+            "sha256 differs from the manifest",
+            expected=f"sha256 {lf.sha256}",
+            found=f"sha256 {sha}",
+        )
+        night.quarantine(rel, why, local, lf)
+        return
+    try:
+        checked = check_file(
+            con, local, rel, tabel, fmt=fmt, rows=lf.rows, stage=f"{STAGE_PREFIX}{i}"
+        )
+    except FileError as exc:
+        night.quarantine(rel, exc.reason, local, lf)
+        return
+    if checked.warning:
+        log.warning("%s used with a warning: %s", rel, checked.warning["message"])
+    night.rows.append(FileRow(rel, tabel, prov, checked.rows, "used", checked.warning, checked))
+
+
+def _known_provinces(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[str]:
+    """Provinces of tonight's wilayah, else of the latest wilayah the warehouse holds."""
+    rows = con.execute(
+        "SELECT DISTINCT kode_prov FROM wilayah WHERE tanggal_ekspor = "
+        "(SELECT max(tanggal_ekspor) FROM wilayah WHERE tanggal_ekspor <= ?) "
+        "AND kode_prov IS NOT NULL ORDER BY 1",
+        [tanggal],
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,125 @@
+"""Reasons a file is set aside, and the quarantine folder they are written to.
+
+A reason is a dict with exactly the keys of export-v1's "Bad input" promise:
+`{"file", "line", "column", "expected", "found", "message"}`. `line` is the line
+of the file for CSV (the header is line 1, the first record line 2) and the
+1-based data row for Parquet; it is None when the problem is the whole file.
+
+Reasons never carry a full nik/nkk: every run of 12 or more digits is masked
+(first 6 and last 2 kept), so a DuckDB error that quotes a record cannot leak it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import fsspec
+
+from coklit_dq.config import Settings
+from coklit_dq.privacy import mask_id
+
+REASON_KEYS = ("file", "line", "column", "expected", "found", "message")
+_LONG_DIGITS = re.compile(r"\d{12,}")
+MAX_FOUND = 80
+
+
+def scrub(text: str | None) -> str | None:
+    """Mask long digit runs (nik, nkk) in free text."""
+    if text is None:
+        return None
+    return _LONG_DIGITS.sub(lambda m: mask_id(m.group(0)) or "", text)
+
+
+def shorten(value: Any) -> str | None:
+    """A found value as shown in a reason: masked, on one line, at most MAX_FOUND chars."""
+    if value is None:
+        return None
+    text = str(value).replace("\r", "\\r").replace("\n", "\\n")
+    if len(text) > MAX_FOUND:
+        text = text[: MAX_FOUND - 3] + "..."
+    return scrub(text)
+
+
+def reason(
+    file: str,
+    message: str,
+    *,
+    line: int | None = None,
+    column: str | None = None,
+    expected: str | None = None,
+    found: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "file": file,
+        "line": line,
+        "column": column,
+        "expected": scrub(expected),
+        "found": shorten(found),
+        "message": scrub(message),
+    }
+
+
+class FileError(Exception):
+    """A file of the night that cannot be used whole; carries its reason."""
+
+    def __init__(self, reason: dict[str, Any]) -> None:
+        super().__init__(reason["message"])
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    path: str  # relative to the night folder
+    reason: dict[str, Any]
+
+
+def quarantine_root(settings: Settings) -> str:
+    """settings.quarantine, else `<folder of the warehouse file>/quarantine`."""
+    if settings.quarantine:
+        return str(settings.quarantine)
+    if settings.warehouse == ":memory:":
+        return str(Path.cwd() / "quarantine")
+    return str(Path(settings.warehouse).resolve().parent / "quarantine")
+
+
+def check_not_in_outbox(quarantine: str, outbox: str) -> None:
+    """Raw files are personal data: the quarantine must never be inside the outbox."""
+    if "://" in quarantine or "://" in outbox:
+        same = quarantine.rstrip("/") + "/"
+        if same.startswith(outbox.rstrip("/") + "/"):
+            raise ValueError(f"quarantine {quarantine} lies inside the outbox {outbox}")
+        return
+    q, o = Path(quarantine).resolve(), Path(outbox).resolve()
+    if q == o or o in q.parents:
+        raise ValueError(f"quarantine {quarantine} lies inside the outbox {outbox}")
+
+
+class QuarantineWriter:
+    """Writes `<root>/<date>/<path>` (bytes as received) and `<path>.reason.json`."""
+
+    def __init__(self, root: str, tanggal: date) -> None:
+        self.fs, base = fsspec.core.url_to_fs(root)
+        self.night = f"{base.rstrip('/')}/{tanggal.isoformat()}"
+
+    def clear(self) -> None:
+        """Loading a night again replaces it: earlier copies of the night go first."""
+        if self.fs.exists(self.night):
+            self.fs.rm(self.night, recursive=True)
+
+    def put(self, rel: str, local: Path | None, why: dict[str, Any]) -> str:
+        target = f"{self.night}/{rel}"
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        if local is not None and local.exists():
+            if self.fs.protocol in ("file", "local") or "file" in self.fs.protocol:
+                shutil.copyfile(local, target)
+            else:
+                self.fs.put_file(str(local), target)
+        with self.fs.open(f"{target}.reason.json", "w", encoding="utf-8") as fh:
+            json.dump({k: why.get(k) for k in REASON_KEYS}, fh, ensure_ascii=False, indent=1)
+        return target

@@ -254,7 +254,7 @@ def render(
         QUALIFY row_number() OVER (PARTITION BY kode_temuan, kunci ORDER BY rid) = 1
         ORDER BY kode_temuan, kunci
         """
-        out = pl.from_arrow(con.execute(sql).to_arrow_table())
+        out = pl.from_arrow(con.sql(sql).to_arrow_table())
     finally:
         con.unregister("gx_gagal")
     assert isinstance(out, pl.DataFrame)

@@ -77,7 +77,7 @@ def expectation_class(type_name: str) -> type:
     cls = getattr(gxe, camel, None)
     if cls is None:
         raise ValueError(f"unknown Great Expectations expectation {type_name!r}")
-    return cls  # type: ignore[no-any-return]
+    return cls
 
 
 _PARAM = re.compile(r"^\$\{(election|parameter)\.(\w+)\}$")

@@ -1,0 +1,138 @@
+"""Stage 5: tonight's findings against the history.
+
+    record_findings(con, tanggal, raw) -> LifecycleResult
+
+- A finding is the same finding on two nights when its kode_temuan and kunci
+  are the same (reports-v1; kunci conventions in docs/design.md). Found the
+  night before: BERULANG, keeping its pertama_ditemukan; else BARU, first
+  found tonight.
+- Last night's findings that are gone tonight are resolved: copied into
+  temuan_selesai with tanggal_selesai = tonight, except where tonight cannot
+  tell: their province's pemilih file was not used tonight (quarantined or
+  missing), or, for officer findings, tonight's pantarlih file was not used.
+- The night's rows of temuan and temuan_selesai are replaced, in one
+  transaction, so a rerun of the night gives the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from coklit_dq import warehouse
+from coklit_dq.contract import FINDING_COLUMNS, RAW_FINDING_SCHEMA
+
+log = logging.getLogger(__name__)
+
+# Findings that depend on a whole-country file rather than on a province's pemilih file.
+OFFICER_CODES = ("PANTARLIH_BELUM_LOGIN", "PANTARLIH_BELUM_SINKRON")
+
+
+@dataclass(frozen=True)
+class LifecycleResult:
+    tanggal: date
+    previous: date | None
+    n_temuan: int
+    n_baru: int
+    n_berulang: int
+    n_selesai: int
+
+
+def _columns(prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{c}" for c in (*FINDING_COLUMNS, "kunci"))
+
+
+def record_findings(
+    con: duckdb.DuckDBPyConnection, tanggal: date, raw: pl.DataFrame
+) -> LifecycleResult:
+    """Write tonight's findings into temuan and the resolved ones into temuan_selesai."""
+    lalu = warehouse.previous_night(con, tanggal)
+    loaded = warehouse.loaded_provinces(con, tanggal)
+    pantarlih_used = bool(
+        con.execute(
+            "SELECT count(*) FROM files WHERE tanggal_ekspor = ? AND tabel = 'pantarlih' "
+            "AND state = 'used'",
+            [tanggal],
+        ).fetchone()[0]  # type: ignore[index]
+    )
+    has_files = bool(
+        con.execute("SELECT count(*) FROM files WHERE tanggal_ekspor = ?", [tanggal]).fetchone()[0]  # type: ignore[index]
+    )
+    # One finding per code and unit (a producer's duplicate would break "same finding").
+    frame = raw.select(pl.col(c).cast(t) for c, t in RAW_FINDING_SCHEMA.items()).unique(
+        subset=["kode_temuan", "kunci"], keep="first", maintain_order=True
+    )
+    con.register("_temuan_malam_ini", frame.to_arrow())
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM temuan WHERE tanggal_ekspor = ?", [tanggal])
+            con.execute("DELETE FROM temuan_selesai WHERE tanggal_selesai = ?", [tanggal])
+            con.execute(
+                f"""
+                INSERT INTO temuan ({_columns()})
+                SELECT CAST($1 AS DATE) AS tanggal_ekspor, r.kode_temuan, r.tingkat,
+                       r.kode_prov, r.kode_kab, r.kode_kec, r.kode_desa, r.no_tps,
+                       r.id_pemilih, r.id_pantarlih, r.id_kelompok, r.keterangan,
+                       CASE WHEN l.kunci IS NULL THEN 'BARU' ELSE 'BERULANG' END,
+                       coalesce(l.pertama_ditemukan, CAST($1 AS DATE)),
+                       r.kunci
+                FROM _temuan_malam_ini r
+                LEFT JOIN temuan l ON l.tanggal_ekspor = CAST($2 AS DATE)
+                  AND l.kode_temuan = r.kode_temuan AND l.kunci = r.kunci
+                """,
+                [tanggal, lalu],
+            )
+            if lalu is not None:
+                con.execute(
+                    f"""
+                    INSERT INTO temuan_selesai ({_columns()}, tanggal_selesai)
+                    SELECT {_columns("l.")}, CAST($1 AS DATE)
+                    FROM temuan l
+                    WHERE l.tanggal_ekspor = CAST($2 AS DATE)
+                      AND NOT EXISTS (SELECT 1 FROM _temuan_malam_ini r
+                                      WHERE r.kode_temuan = l.kode_temuan AND r.kunci = l.kunci)
+                      AND (l.kode_temuan IN (SELECT unnest($4::VARCHAR[]))
+                           OR list_contains($3::VARCHAR[], l.kode_prov))
+                      AND (l.kode_temuan NOT IN (SELECT unnest($4::VARCHAR[]))
+                           OR $5::BOOLEAN)
+                    """,
+                    [tanggal, lalu, loaded, list(OFFICER_CODES), pantarlih_used or not has_files],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("_temuan_malam_ini")
+    counts = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE status_temuan = 'BARU'), "
+        "count(*) FILTER (WHERE status_temuan = 'BERULANG') FROM temuan WHERE tanggal_ekspor = ?",
+        [tanggal],
+    ).fetchone()
+    selesai = con.execute(
+        "SELECT count(*) FROM temuan_selesai WHERE tanggal_selesai = ?", [tanggal]
+    ).fetchone()
+    assert counts is not None and selesai is not None
+    result = LifecycleResult(
+        tanggal=tanggal,
+        previous=lalu,
+        n_temuan=int(counts[0]),
+        n_baru=int(counts[1]),
+        n_berulang=int(counts[2]),
+        n_selesai=int(selesai[0]),
+    )
+    log.info(
+        "findings of %s: %d (%d new, %d recurring), %d resolved since %s",
+        tanggal,
+        result.n_temuan,
+        result.n_baru,
+        result.n_berulang,
+        result.n_selesai,
+        lalu,
+    )
+    return result

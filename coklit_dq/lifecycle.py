@@ -46,22 +46,24 @@ def _columns(prefix: str = "") -> str:
     return ", ".join(f"{prefix}{c}" for c in (*FINDING_COLUMNS, "kunci"))
 
 
+def _count(con: duckdb.DuckDBPyConnection, sql: str, tanggal: date) -> int:
+    # fetchall: DuckDB 2 keeps a partly fetched result open on the connection
+    return int(con.execute(sql, [tanggal]).fetchall()[0][0])
+
+
 def record_findings(
     con: duckdb.DuckDBPyConnection, tanggal: date, raw: pl.DataFrame
 ) -> LifecycleResult:
     """Write tonight's findings into temuan and the resolved ones into temuan_selesai."""
     lalu = warehouse.previous_night(con, tanggal)
     loaded = warehouse.loaded_provinces(con, tanggal)
-    pantarlih_used = bool(
-        con.execute(
-            "SELECT count(*) FROM files WHERE tanggal_ekspor = ? AND tabel = 'pantarlih' "
-            "AND state = 'used'",
-            [tanggal],
-        ).fetchone()[0]  # type: ignore[index]
+    pantarlih_used = _count(
+        con,
+        "SELECT count(*) FROM files WHERE tanggal_ekspor = ? AND tabel = 'pantarlih' "
+        "AND state = 'used'",
+        tanggal,
     )
-    has_files = bool(
-        con.execute("SELECT count(*) FROM files WHERE tanggal_ekspor = ?", [tanggal]).fetchone()[0]  # type: ignore[index]
-    )
+    has_files = _count(con, "SELECT count(*) FROM files WHERE tanggal_ekspor = ?", tanggal)
     # One finding per code and unit (a producer's duplicate would break "same finding").
     frame = raw.select(pl.col(c).cast(t) for c, t in RAW_FINDING_SCHEMA.items()).unique(
         subset=["kode_temuan", "kunci"], keep="first", maintain_order=True
@@ -109,22 +111,21 @@ def record_findings(
             raise
     finally:
         con.unregister("_temuan_malam_ini")
-    counts = con.execute(
+    (counts,) = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE status_temuan = 'BARU'), "
         "count(*) FILTER (WHERE status_temuan = 'BERULANG') FROM temuan WHERE tanggal_ekspor = ?",
         [tanggal],
-    ).fetchone()
-    selesai = con.execute(
-        "SELECT count(*) FROM temuan_selesai WHERE tanggal_selesai = ?", [tanggal]
-    ).fetchone()
-    assert counts is not None and selesai is not None
+    ).fetchall()
+    n_selesai = _count(
+        con, "SELECT count(*) FROM temuan_selesai WHERE tanggal_selesai = ?", tanggal
+    )
     result = LifecycleResult(
         tanggal=tanggal,
         previous=lalu,
         n_temuan=int(counts[0]),
         n_baru=int(counts[1]),
         n_berulang=int(counts[2]),
-        n_selesai=int(selesai[0]),
+        n_selesai=n_selesai,
     )
     log.info(
         "findings of %s: %d (%d new, %d recurring), %d resolved since %s",

@@ -62,8 +62,8 @@ def night_of(con: duckdb.DuckDBPyConnection, tanggal: date) -> Night:
     lalu = warehouse.previous_night(con, tanggal)
     kini = warehouse.loaded_provinces(con, tanggal)
     banding = sorted(set(kini) & set(warehouse.loaded_provinces(con, lalu))) if lalu else []
-    row = con.execute("SELECT dibuat FROM runs WHERE tanggal_ekspor = ?", [tanggal]).fetchone()
-    return Night(tanggal, lalu, row[0] if row else None, tuple(kini), tuple(banding))
+    rows = con.execute("SELECT dibuat FROM runs WHERE tanggal_ekspor = ?", [tanggal]).fetchall()
+    return Night(tanggal, lalu, rows[0][0] if rows else None, tuple(kini), tuple(banding))
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, night: Night, settings: Settings) -> None:

@@ -1,0 +1,210 @@
+"""What a night's publication is made of, read from the warehouse as polars frames.
+
+Everything here is a query: findings of the night (reports-v1 columns, never
+`kunci`), the findings resolved tonight, region names, coklit progress per desa
+and the history per night for trends. Identifiers are masked here, once, so
+every writer downstream sees the same masked values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from coklit_dq import warehouse
+from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
+from coklit_dq.privacy import mask_id
+from coklit_dq.rules.catalog import load_catalog, load_families
+
+# A run of 11+ digits in free text is an identifier (nik/nkk are 16 digits; a
+# desa code, the longest region code, is 10). Shown to a region only masked.
+ID_RUN = re.compile(r"\d{11,}")
+
+SORT = ["kode_prov", "kode_kab", "kode_kec", "kode_desa", "no_tps", "kode_temuan"]
+SORT_TAIL = ["id_pemilih", "id_pantarlih", "id_kelompok"]
+
+
+def mask_text(df: pl.DataFrame, column: str = "keterangan") -> pl.DataFrame:
+    """Mask every long digit run (nik, nkk) in a text column (first 6 + last 2 kept).
+
+    Producers are expected to mask already; this is the last gate before a file
+    leaves. Only the rare rows that contain such a run are touched in Python.
+    """
+    if df.is_empty() or column not in df.columns:
+        return df
+    hit = df[column].str.contains(ID_RUN.pattern).fill_null(False)
+    if not hit.any():
+        return df
+    values = df.filter(hit)[column].to_list()
+    fixed = [ID_RUN.sub(lambda m: mask_id(m.group()) or "", v) for v in values]
+    return df.with_columns(df[column].scatter(hit.arg_true(), fixed))
+
+
+def _findings_sql(table: str, where: str) -> str:
+    cols = ", ".join(FINDING_COLUMNS)
+    order = ", ".join(f"{c} NULLS FIRST" for c in SORT + SORT_TAIL + ["kunci"])
+    return f"SELECT {cols} FROM {table} WHERE {where} ORDER BY {order}"
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pl.DataFrame:
+    # duckdb 2: a result left open by execute() (fetchone) blocks con.sql(); finish it first
+    con.complete()
+    return con.sql(sql, params=params).pl()
+
+
+def findings(con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> pl.DataFrame:
+    """The night's findings in reports-v1 columns, in a stable order."""
+    df = _frame(con, _findings_sql("temuan", "tanggal_ekspor = ?"), [tanggal])
+    df = df.cast(dict(FINDING_SCHEMA), strict=False).select(FINDING_COLUMNS)
+    return mask_text(df) if mask else df
+
+
+def resolved(con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> pl.DataFrame:
+    """Findings of the night before that are gone tonight (same columns)."""
+    df = _frame(con, _findings_sql("temuan_selesai", "tanggal_selesai = ?"), [tanggal])
+    df = df.cast(dict(FINDING_SCHEMA), strict=False).select(FINDING_COLUMNS)
+    return mask_text(df) if mask else df
+
+
+def catalog_frame() -> pl.DataFrame:
+    """kode_temuan -> judul, keluarga, nama_keluarga, urutan (sheet order)."""
+    families = load_families()
+    order = {k: i for i, k in enumerate(families)}
+    rules = load_catalog().values()
+    return pl.DataFrame(
+        {
+            "kode_temuan": [r.kode_temuan for r in rules],
+            "judul": [r.judul for r in rules],
+            "keluarga": [r.keluarga for r in rules],
+            "nama_keluarga": [families.get(r.keluarga, r.keluarga) for r in rules],
+            "urutan_keluarga": [order.get(r.keluarga, len(order)) for r in rules],
+            "tindakan": [r.tindakan for r in rules],
+        }
+    )
+
+
+def wilayah(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
+    """Region names: the night's wilayah, else the latest earlier one we hold."""
+    return _frame(
+        con,
+        """
+        SELECT kode_desa, nama_desa, kode_kec, nama_kec, kode_kab, nama_kab, kode_prov, nama_prov
+        FROM wilayah
+        WHERE tanggal_ekspor = (SELECT max(tanggal_ekspor) FROM wilayah WHERE tanggal_ekspor <= ?)
+        ORDER BY kode_desa
+        """,
+        [tanggal],
+    )
+
+
+def progress(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
+    """agregat_desa of the night with tercoklit = handed-down records already visited."""
+    return _frame(
+        con,
+        """
+        SELECT kode_prov, kode_kab, kode_kec, kode_desa, n_rekaman, n_belum, n_ms, n_ubah,
+               n_baru, n_tms, n_aktif, n_diturunkan, jumlah_diturunkan, n_tps,
+               n_ms + n_ubah + n_tms AS n_tercoklit
+        FROM agregat_desa WHERE tanggal_ekspor = ? ORDER BY kode_desa
+        """,
+        [tanggal],
+    )
+
+
+def history(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
+    """Per night and kabupaten/kota: progress and findings, for trend charts."""
+    return _frame(
+        con,
+        """
+        WITH a AS (
+          SELECT tanggal_ekspor, kode_prov, kode_kab, sum(n_rekaman)::BIGINT AS n_rekaman,
+                 sum(n_ms + n_ubah + n_tms)::BIGINT AS n_tercoklit,
+                 sum(jumlah_diturunkan)::BIGINT AS jumlah_diturunkan,
+                 sum(n_aktif)::BIGINT AS n_aktif
+          FROM agregat_desa WHERE tanggal_ekspor <= $1 GROUP BY ALL
+        ), t AS (
+          SELECT tanggal_ekspor, kode_prov, kode_kab, count(*) AS n_temuan,
+                 count(*) FILTER (WHERE tingkat = 'TINGGI') AS n_tinggi,
+                 count(*) FILTER (WHERE tingkat = 'SEDANG') AS n_sedang,
+                 count(*) FILTER (WHERE tingkat = 'RENDAH') AS n_rendah
+          FROM temuan WHERE tanggal_ekspor <= $1 AND kode_kab IS NOT NULL GROUP BY ALL
+        )
+        SELECT tanggal_ekspor, kode_prov, kode_kab,
+               coalesce(n_rekaman, 0) AS n_rekaman, coalesce(n_tercoklit, 0) AS n_tercoklit,
+               coalesce(jumlah_diturunkan, 0) AS jumlah_diturunkan,
+               coalesce(n_aktif, 0) AS n_aktif,
+               coalesce(n_temuan, 0) AS n_temuan, coalesce(n_tinggi, 0) AS n_tinggi,
+               coalesce(n_sedang, 0) AS n_sedang, coalesce(n_rendah, 0) AS n_rendah
+        FROM a FULL JOIN t USING (tanggal_ekspor, kode_prov, kode_kab)
+        ORDER BY tanggal_ekspor, kode_kab
+        """,
+        [tanggal],
+    )
+
+
+def previous_counts(con: duckdb.DuckDBPyConnection, previous: date | None) -> pl.DataFrame:
+    """Findings of the night before per kode_kab and kode_temuan."""
+    return _frame(
+        con,
+        """
+        SELECT kode_prov, kode_kab, kode_temuan, count(*) AS n_kemarin
+        FROM temuan WHERE tanggal_ekspor = ? GROUP BY ALL
+        """,
+        [previous],
+    )
+
+
+@dataclass(frozen=True)
+class FileState:
+    """How a province's pemilih file fared tonight (used / quarantined / absent)."""
+
+    kode_prov: str
+    state: str
+    path: str | None
+    reason: str | None
+
+
+def province_files(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, FileState]:
+    rows = con.execute(
+        """
+        SELECT kode_prov, state, path, reason FROM files
+        WHERE tanggal_ekspor = ? AND tabel = 'pemilih' AND kode_prov IS NOT NULL
+        ORDER BY kode_prov, state DESC, path
+        """,
+        [tanggal],
+    ).fetchall()
+    out: dict[str, FileState] = {}
+    for prov, state, path, reason in rows:
+        # a province with a used and a quarantined file counts as quarantined
+        if prov in out and out[prov].state == "quarantined":
+            continue
+        out[prov] = FileState(prov, state, path, _reason_message(reason))
+    return out
+
+
+def _reason_message(reason: str | None) -> str | None:
+    """The human part of a quarantine reason, masked (never a raw value of a record)."""
+    if not reason:
+        return None
+    try:
+        data = json.loads(reason)
+    except ValueError:
+        text = reason
+    else:
+        text = str(data.get("message") or "") if isinstance(data, dict) else str(data)
+    return ID_RUN.sub(lambda m: mask_id(m.group()) or "", text)[:300] or None
+
+
+def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
+    prev = warehouse.previous_night(con, tanggal)
+    if prev is None:  # runs may be empty when stages fill tables directly (tests)
+        row = con.execute(
+            "SELECT max(tanggal_ekspor) FROM agregat_desa WHERE tanggal_ekspor < ?", [tanggal]
+        ).fetchone()
+        prev = row[0] if row else None
+    return prev

@@ -1,0 +1,250 @@
+"""ringkasan.html for a kabupaten/kota, a province and the nation.
+
+Jinja2 templates (package data in templates/) with inline CSS and inline SVG
+charts from `charts`: one self-contained page that opens offline.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+import polars as pl
+from markupsafe import Markup
+
+from coklit_dq.publish import charts
+from coklit_dq.publish.model import Night, by_kind, region_table, totals, trend
+
+BULAN = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+    "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+
+
+def angka(x: Any) -> str:
+    """1234567 -> 1.234.567; None -> –."""
+    if x is None:
+        return "–"
+    if isinstance(x, float) and not x.is_integer():
+        return f"{x:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
+    return f"{int(x):,}".replace(",", ".")
+
+
+def persen(x: Any) -> str:
+    return "–" if x is None else f"{x:.1f}%".replace(".", ",")
+
+
+def tanggal_id(d: Any) -> str:
+    return "–" if d is None else f"{d.day} {BULAN[d.month - 1]} {d.year}"
+
+
+def selisih(x: int) -> str:
+    return f"+{angka(x)}" if x > 0 else ("0" if x == 0 else f"−{angka(-x)}")
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("coklit_dq.publish", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(angka=angka, persen=persen, tanggal=tanggal_id, selisih=selisih)
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def _rows(df: pl.DataFrame) -> list[dict[str, Any]]:
+    return df.to_dicts()
+
+
+def _kind_chart(kinds: list[dict[str, Any]], title: str) -> Markup:
+    kinds = [k for k in kinds if k["n"] > 0]
+    return Markup(
+        charts.hbars(
+            [k["judul"] for k in kinds],
+            [k["n"] for k in kinds],
+            title,
+            colors=[charts.TINGKAT_WARNA.get(k["tingkat"] or "", "#7f8c8d") for k in kinds],
+        )
+    )
+
+
+def _trend_charts(tr: dict[str, Any]) -> dict[str, Markup]:
+    return {
+        "progres": Markup(
+            charts.lines(
+                tr["malam"],
+                {"Progres coklit": tr["persen"]},
+                "Progres coklit per malam",
+                y_suffix="%",
+                y_max=100,
+            )
+        ),
+        "temuan": Markup(charts.lines(tr["malam"], tr["temuan"], "Jumlah temuan per malam")),
+    }
+
+
+def _rate_colors(values: list[float | None]) -> list[str]:
+    vmax = max([v for v in values if v is not None] or [0]) or 1
+    out = []
+    for v in values:
+        r = (v or 0) / vmax
+        out.append("#c0392b" if r > 0.66 else "#e67e22" if r > 0.33 else "#27ae60")
+    return out
+
+
+def _common(night: Night) -> dict[str, Any]:
+    return {"tanggal": night.tanggal, "kemarin": night.previous}
+
+
+def kab_page(night: Night, kode_prov: str, kode_kab: str, nama_kab: str, nama_prov: str) -> str:
+    where = pl.col("kode_kab") == kode_kab
+    kec = region_table(night, "kode_kec", where, ["nama_kec"])
+    desa = region_table(night, "kode_desa", where, ["nama_desa", "kode_kec", "nama_kec"]).sort(
+        "kode_kec", "kode_desa"
+    )
+    kab = region_table(night, "kode_kab", where, [])
+    kinds = by_kind(night, where)
+    tr = trend(night, where)
+    kec_named = kec.with_columns(pl.col("nama_kec").fill_null(pl.col("kode_kec")))
+    return render(
+        "kab.html.j2",
+        **_common(night),
+        kode_prov=kode_prov,
+        kode_kab=kode_kab,
+        nama_kab=nama_kab,
+        nama_prov=nama_prov,
+        catatan_berkas=night.file_note(kode_prov),
+        total=totals(kab),
+        kecamatan=_rows(kec_named),
+        desa=_rows(desa),
+        jenis=kinds,
+        grafik={
+            "progres_kec": Markup(
+                charts.progress_bars(
+                    kec_named["nama_kec"].to_list(),
+                    kec_named["n_tercoklit"].to_list(),
+                    kec_named["jumlah_diturunkan"].to_list(),
+                    "Progres coklit per kecamatan",
+                )
+            ),
+            "jenis": _kind_chart(kinds, "Temuan per jenis"),
+            **_trend_charts(tr),
+        },
+    )
+
+
+def prov_page(night: Night, kode_prov: str, kabs: pl.DataFrame) -> str:
+    where = pl.col("kode_prov") == kode_prov
+    table = (
+        kabs.select("kode_kab", "nama_kab")
+        .join(region_table(night, "kode_kab", where, []), on="kode_kab", how="left")
+        .with_columns(pl.exclude("kode_kab", "nama_kab", "persen", "per_seribu").fill_null(0))
+        .sort("kode_kab")
+    )
+    nama_prov = kabs["nama_prov"][0] if kabs.height else kode_prov
+    kinds = by_kind(night, where)
+    return render(
+        "prov.html.j2",
+        **_common(night),
+        kode_prov=kode_prov,
+        nama_prov=nama_prov,
+        catatan_berkas=night.file_note(kode_prov),
+        total=totals(table),
+        kabupaten=_rows(table),
+        jenis=kinds,
+        grafik={
+            "progres": Markup(
+                charts.progress_bars(
+                    table["nama_kab"].to_list(),
+                    table["n_tercoklit"].to_list(),
+                    table["jumlah_diturunkan"].to_list(),
+                    "Progres coklit per kabupaten/kota",
+                )
+            ),
+            "per_seribu": Markup(
+                charts.hbars(
+                    table["nama_kab"].to_list(),
+                    table["per_seribu"].fill_null(0).to_list(),
+                    "Temuan per 1.000 rekaman",
+                    colors=_rate_colors(table["per_seribu"].to_list()),
+                )
+            ),
+            "jenis": _kind_chart(kinds, "Temuan per jenis"),
+            **_trend_charts(trend(night, where)),
+        },
+    )
+
+
+def nasional_page(night: Night, kabs: pl.DataFrame, worst: int = 20) -> str:
+    every = pl.lit(True)
+    provs = region_table(night, "kode_prov", every, ["nama_prov"])
+    known = pl.concat(
+        [
+            provs.select("kode_prov"),
+            night.wilayah.select("kode_prov"),
+            pl.DataFrame({"kode_prov": list(night.files)}, schema={"kode_prov": pl.String}),
+        ]
+    ).unique()
+    names = night.wilayah.select("kode_prov", "nama_prov").unique("kode_prov")
+    provs = (
+        known.join(names, on="kode_prov", how="left")
+        .join(provs.drop("nama_prov"), on="kode_prov", how="left")
+        .with_columns(
+            pl.exclude("kode_prov", "nama_prov", "persen", "per_seribu").fill_null(0),
+            nama_prov=pl.col("nama_prov").fill_null(pl.col("kode_prov")),
+            berkas=pl.col("kode_prov").replace_strict(
+                {p: f.state for p, f in night.files.items()}, default="absent"
+            ),
+            n_kab=pl.col("kode_prov").replace_strict(
+                dict(kabs.group_by("kode_prov").len().iter_rows()),
+                default=0,
+                return_dtype=pl.Int64,
+            ),
+        )
+        .sort("kode_prov")
+    )
+    kab_table = region_table(night, "kode_kab", every, ["nama_kab", "nama_prov"])
+    worst_kabs = (
+        kab_table.filter(pl.col("n_rekaman") > 0)
+        .with_columns(pl.col("kode_kab").str.slice(0, 2).alias("kode_prov"))
+        .sort(["per_seribu", "n_tinggi"], descending=True, nulls_last=True)
+        .head(worst)
+    )
+    kinds = by_kind(night, every)
+    with_data = provs.filter(pl.col("n_rekaman") > 0)
+    return render(
+        "nasional.html.j2",
+        **_common(night),
+        total=totals(provs),
+        provinsi=_rows(provs),
+        terburuk=_rows(worst_kabs),
+        jenis=kinds,
+        grafik={
+            "per_seribu": Markup(
+                charts.hbars(
+                    with_data["nama_prov"].to_list(),
+                    with_data["per_seribu"].fill_null(0).to_list(),
+                    "Temuan per 1.000 rekaman per provinsi",
+                    colors=_rate_colors(with_data["per_seribu"].to_list()),
+                )
+            ),
+            "progres": Markup(
+                charts.progress_bars(
+                    with_data["nama_prov"].to_list(),
+                    with_data["n_tercoklit"].to_list(),
+                    with_data["jumlah_diturunkan"].to_list(),
+                    "Progres coklit per provinsi",
+                )
+            ),
+            "jenis": _kind_chart(kinds, "Temuan per jenis"),
+            **_trend_charts(trend(night, every)),
+        },
+    )

@@ -1,0 +1,217 @@
+"""The night as one object, and the figures of a region computed from it.
+
+`Night.load` reads everything once; `kab_view`, `prov_view` and `nasional_view`
+turn it into plain dicts and lists (a few hundred rows at most) that the
+templates and the email render. All aggregation is done with polars
+expressions over the night's frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from coklit_dq.contract import TINGKAT
+from coklit_dq.publish import data
+from coklit_dq.publish.data import FileState
+
+COUNTS = ("n_rekaman", "jumlah_diturunkan", "n_tercoklit", "n_baru", "n_tms", "n_aktif")
+
+
+@dataclass
+class Night:
+    tanggal: date
+    previous: date | None
+    findings: pl.DataFrame
+    resolved: pl.DataFrame
+    wilayah: pl.DataFrame
+    progress: pl.DataFrame
+    history: pl.DataFrame
+    prev_counts: pl.DataFrame
+    catalog: pl.DataFrame
+    files: dict[str, FileState]
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> Night:
+        previous = data.previous_night(con, tanggal)
+        return cls(
+            tanggal=tanggal,
+            previous=previous,
+            findings=data.findings(con, tanggal, mask=mask),
+            resolved=data.resolved(con, tanggal, mask=mask),
+            wilayah=data.wilayah(con, tanggal),
+            progress=data.progress(con, tanggal),
+            history=data.history(con, tanggal),
+            prev_counts=data.previous_counts(con, previous),
+            catalog=data.catalog_frame(),
+            files=data.province_files(con, tanggal),
+        )
+
+    # --- which regions get files -------------------------------------------------
+
+    def kabupaten(self) -> pl.DataFrame:
+        """Every kabupaten/kota that gets files tonight, with names and its file's state.
+
+        Those with records tonight, those with findings, and those of a province
+        whose pemilih file was set aside tonight (their page says so).
+        """
+        with_records = self.progress.filter(pl.col("n_rekaman") > 0).select("kode_prov", "kode_kab")
+        with_findings = self.findings.filter(pl.col("kode_kab").is_not_null()).select(
+            "kode_prov", "kode_kab"
+        )
+        quarantined = [p for p, f in self.files.items() if f.state == "quarantined"]
+        set_aside = self.wilayah.filter(pl.col("kode_prov").is_in(quarantined)).select(
+            "kode_prov", "kode_kab"
+        )
+        kabs = pl.concat([with_records, with_findings, set_aside]).unique()
+        names = self.wilayah.select("kode_kab", "nama_kab", "nama_prov").unique("kode_kab")
+        return (
+            kabs.join(names, on="kode_kab", how="left")
+            .with_columns(
+                nama_kab=pl.col("nama_kab").fill_null(pl.col("kode_kab")),
+                nama_prov=pl.col("nama_prov").fill_null(pl.col("kode_prov")),
+            )
+            .sort("kode_kab")
+        )
+
+    def file_note(self, kode_prov: str) -> dict[str, Any] | None:
+        """What a region's page must say about its province's file tonight, if anything."""
+        f = self.files.get(kode_prov)
+        if f is None:
+            return {"state": "absent", "path": None, "reason": None}
+        if f.state == "quarantined":
+            return {"state": "quarantined", "path": f.path, "reason": f.reason}
+        return None
+
+
+# --- aggregation helpers ---------------------------------------------------------------
+
+
+def _pct(done: float, total: float) -> float | None:
+    return round(100.0 * done / total, 1) if total else None
+
+
+def finding_counts(findings: pl.DataFrame, key: str) -> pl.DataFrame:
+    """Per `key`: findings tonight, by tingkat, BARU and BERULANG."""
+    exprs = [pl.len().alias("n_temuan")]
+    exprs += [(pl.col("tingkat") == t).sum().alias(f"n_{t.lower()}") for t in TINGKAT]
+    exprs += [
+        (pl.col("status_temuan") == "BARU").sum().alias("n_temuan_baru"),
+        (pl.col("status_temuan") == "BERULANG").sum().alias("n_berulang"),
+    ]
+    return findings.group_by(key).agg(exprs)
+
+
+def region_table(night: Night, key: str, where: pl.Expr, names: list[str]) -> pl.DataFrame:
+    """Progress and findings per region at level `key` (kode_kec, kode_kab, ...)."""
+    prog = (
+        night.progress.filter(where)
+        .group_by(key)
+        .agg([pl.col(c).sum() for c in COUNTS] + [pl.len().alias("n_desa")])
+    )
+    found = finding_counts(night.findings.filter(where & pl.col(key).is_not_null()), key)
+    done = night.resolved.filter(where).group_by(key).agg(pl.len().alias("n_selesai"))
+    label = night.wilayah.select(key, *names).unique(key)
+    out = (
+        pl.concat([prog.select(key), found.select(key), done.select(key)])
+        .unique()
+        .join(label, on=key, how="left")
+        .join(prog, on=key, how="left")
+        .join(found, on=key, how="left")
+        .join(done, on=key, how="left")
+    )
+    numeric = [c for c in out.columns if c.startswith("n_") or c == "jumlah_diturunkan"]
+    return (
+        out.with_columns(pl.col(numeric).fill_null(0))
+        .with_columns(
+            persen=pl.when(pl.col("jumlah_diturunkan") > 0).then(
+                (100 * pl.col("n_tercoklit") / pl.col("jumlah_diturunkan")).round(1)
+            ),
+            per_seribu=pl.when(pl.col("n_rekaman") > 0).then(
+                (1000 * pl.col("n_temuan") / pl.col("n_rekaman")).round(1)
+            ),
+        )
+        .sort(key)
+    )
+
+
+def by_kind(night: Night, where: pl.Expr) -> list[dict[str, Any]]:
+    """Per finding code: tonight, BARU/BERULANG, the night before, change, resolved."""
+    tonight = (
+        night.findings.filter(where)
+        .group_by("kode_temuan")
+        .agg(
+            n=pl.len(),
+            baru=(pl.col("status_temuan") == "BARU").sum(),
+            berulang=(pl.col("status_temuan") == "BERULANG").sum(),
+        )
+    )
+    before = (
+        night.prev_counts.filter(where)
+        .group_by("kode_temuan")
+        .agg(kemarin=pl.col("n_kemarin").sum())
+    )
+    done = night.resolved.filter(where).group_by("kode_temuan").agg(selesai=pl.len())
+    codes = pl.concat(
+        [tonight.select("kode_temuan"), before.select("kode_temuan"), done.select("kode_temuan")]
+    ).unique()
+    tingkat = night.findings.select("kode_temuan", "tingkat").unique("kode_temuan")
+    out = (
+        codes.join(night.catalog, on="kode_temuan", how="left")
+        .join(tingkat, on="kode_temuan", how="left")
+        .join(tonight, on="kode_temuan", how="left")
+        .join(before, on="kode_temuan", how="left")
+        .join(done, on="kode_temuan", how="left")
+        .with_columns(
+            pl.col("n", "baru", "berulang", "kemarin", "selesai").fill_null(0),
+            judul=pl.col("judul").fill_null(pl.col("kode_temuan")),
+            urutan_keluarga=pl.col("urutan_keluarga").fill_null(99),
+        )
+        .with_columns(perubahan=pl.col("n") - pl.col("kemarin"))
+        .sort(["urutan_keluarga", "n", "kode_temuan"], descending=[False, True, False])
+    )
+    return out.to_dicts()
+
+
+def trend(night: Night, where: pl.Expr) -> dict[str, Any]:
+    """Per night: progress % and findings by tingkat for the regions matched by `where`."""
+    h = (
+        night.history.filter(where)
+        .group_by("tanggal_ekspor")
+        .agg(
+            pl.col(
+                "n_tercoklit", "jumlah_diturunkan", "n_temuan", "n_tinggi", "n_sedang", "n_rendah"
+            ).sum()
+        )
+        .sort("tanggal_ekspor")
+    )
+    return {
+        "malam": [d.strftime("%d/%m") for d in h["tanggal_ekspor"].to_list()],
+        "persen": [
+            _pct(d, t) or 0.0
+            for d, t in zip(
+                h["n_tercoklit"].to_list(), h["jumlah_diturunkan"].to_list(), strict=True
+            )
+        ],
+        "temuan": {
+            "Semua": h["n_temuan"].to_list(),
+            "TINGGI": h["n_tinggi"].to_list(),
+            "SEDANG": h["n_sedang"].to_list(),
+            "RENDAH": h["n_rendah"].to_list(),
+        },
+    }
+
+
+def totals(table: pl.DataFrame) -> dict[str, Any]:
+    """Sum of a region table's counts, with the overall percentages."""
+    numeric = [c for c in table.columns if c.startswith("n_") or c == "jumlah_diturunkan"]
+    t = {c: int(table[c].sum()) for c in numeric}
+    for c in ("n_temuan", "n_tinggi", "n_temuan_baru", "n_berulang", "n_selesai", *COUNTS):
+        t.setdefault(c, 0)
+    t["persen"] = _pct(t["n_tercoklit"], t["jumlah_diturunkan"])
+    t["per_seribu"] = round(1000 * t["n_temuan"] / t["n_rekaman"], 1) if t["n_rekaman"] else None
+    return t

@@ -1,0 +1,554 @@
+"""Ingest on real files: every kind of bad input of export-v1, and what must still load.
+
+Each night is written by the project's writer (tests/flow_fixtures.make_night:
+wilayah, tps, pantarlih and pemilih/32 as Parquet, pemilih/31 as CSV.gz, 600
+voters per province) and then broken on disk the way real dumps break.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from flow_fixtures import make_night, night_tables
+
+from coklit_dq import warehouse
+from coklit_dq.config import Settings, resolve_settings
+from coklit_dq.contract import EXPORT_TABLES
+from coklit_dq.ingest import LATIN1_POLICY, IngestError, IngestResult, ingest_night
+from coklit_dq.simulate.writer import conform, encode_table, write_night
+
+N1 = date(2024, 7, 1)
+PER_PROV = 600
+ALL_FILES = {
+    "wilayah.parquet",
+    "tps.parquet",
+    "pantarlih.parquet",
+    "pemilih/31.csv.gz",
+    "pemilih/32.parquet",
+}
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    return resolve_settings(
+        warehouse=str(tmp_path / "wh" / "w.duckdb"), outbox=str(tmp_path / "out")
+    )
+
+
+def ingest(tmp_path: Path, tanggal: date = N1) -> tuple[IngestResult, duckdb.DuckDBPyConnection]:
+    s = settings_for(tmp_path)
+    con = warehouse.connect(s.warehouse)
+    return ingest_night(con, str(tmp_path / "src"), tanggal, s), con
+
+
+def replace(night: Path, rel: str, data: bytes, rows: int | None = None) -> None:
+    """Write new bytes for `rel` and make the manifest agree (sha256, rows)."""
+    (night / rel).write_bytes(data)
+    m = json.loads((night / "manifest.json").read_text(encoding="utf-8"))
+    for f in m["files"]:
+        if f["path"] == rel:
+            f["sha256"] = hashlib.sha256(data).hexdigest()
+            if rows is not None:
+                f["rows"] = rows
+    (night / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+
+
+def csv_lines(night: Path, rel: str) -> list[str]:
+    return gzip.decompress((night / rel).read_bytes()).decode("utf-8").split("\n")
+
+
+def gz(text: str, encoding: str = "utf-8") -> bytes:
+    return gzip.compress(text.encode(encoding), mtime=0)
+
+
+def reason_of(result: IngestResult, rel: str) -> dict:
+    found = [q.reason for q in result.quarantined if q.path == rel]
+    assert found, f"{rel} not quarantined; quarantined: {[q.path for q in result.quarantined]}"
+    return found[0]
+
+
+def quarantine_dir(tmp_path: Path, tanggal: date = N1) -> Path:
+    return tmp_path / "wh" / "quarantine" / tanggal.isoformat()
+
+
+def assert_rest_loaded(
+    result: IngestResult, con: duckdb.DuckDBPyConnection, bad: str, tanggal: date = N1
+) -> None:
+    """Every file but `bad` was used and its rows are in the warehouse."""
+    assert set(result.used) == ALL_FILES - {bad}
+    assert [q.path for q in result.quarantined] == [bad]
+    for rel in result.used:
+        table = rel.split(".")[0].split("/")[0]
+        if table == "pemilih":
+            prov = rel.split("/")[1].split(".")[0]
+            n = con.execute(
+                "SELECT count(*) FROM pemilih WHERE tanggal_ekspor = ? AND left(kode_desa, 2) = ?",
+                [tanggal, prov],
+            ).fetchone()[0]
+            assert n == PER_PROV, rel
+        else:
+            n = con.execute(f"SELECT count(*) FROM {table} WHERE tanggal_ekspor = ?", [tanggal])
+            assert n.fetchone()[0] == result.rows[rel] > 0
+    states = dict(
+        con.execute("SELECT path, state FROM files WHERE tanggal_ekspor = ?", [tanggal]).fetchall()
+    )
+    assert states[bad] == "quarantined"
+    assert all(states[r] == "used" for r in result.used)
+
+
+def assert_quarantined_copy(tmp_path: Path, bad: str, original: bytes | None) -> dict:
+    """The file's bytes as received and its reason.json lie in the quarantine folder."""
+    qdir = quarantine_dir(tmp_path)
+    if original is not None:
+        assert (qdir / bad).read_bytes() == original
+    doc = json.loads((qdir / f"{bad}.reason.json").read_text(encoding="utf-8"))
+    assert set(doc) == {"file", "line", "column", "expected", "found", "message"}
+    assert doc["file"] == bad
+    return doc
+
+
+@pytest.fixture
+def night(tmp_path: Path) -> Path:
+    return make_night(tmp_path / "src", N1)
+
+
+# --- a good night ---------------------------------------------------------------------------
+
+
+def test_good_night_loads_every_file_with_contract_types(tmp_path: Path, night: Path):
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES and result.quarantined == [] and result.ok
+    assert result.provinces_loaded == ["31", "32"] and result.provinces_missing == []
+    assert result.dibuat is not None and result.dibuat.isoformat().startswith("2024-07-01T23:00")
+    _, pem = night_tables(N1)
+    for prov in ("31", "32"):  # CSV and Parquet load the same values
+        got = con.sql(
+            "SELECT * EXCLUDE (tanggal_ekspor, baris) FROM pemilih "
+            f"WHERE left(kode_desa, 2) = '{prov}' ORDER BY baris"
+        ).pl()
+        want = conform("pemilih", pem[prov])
+        assert got.columns == want.columns
+        assert got.cast(want.schema).equals(want), prov
+    baris = con.execute("SELECT min(baris), max(baris), count(DISTINCT baris) FROM pemilih "
+                        "WHERE left(kode_desa, 2) = '31'").fetchone()  # fmt: skip
+    assert baris == (1, PER_PROV, PER_PROV)
+    run = con.execute("SELECT state, source, dibuat FROM runs WHERE tanggal_ekspor = ?", [N1])
+    state, source, dibuat = run.fetchone()
+    assert state == "running" and source == str(tmp_path / "src") and dibuat == result.dibuat
+    assert not quarantine_dir(tmp_path).exists()
+
+
+def test_leading_zero_codes_from_csv_are_kept(tmp_path: Path):
+    tables, pem = night_tables(N1, voters=400, provinces=("01", "32"))
+    write_night(
+        str(tmp_path / "src"),
+        N1,
+        tables,
+        pem,
+        formats={
+            "wilayah": "csv.gz",
+            "tps": "csv.gz",
+            "pantarlih": "csv.gz",
+            "pemilih/01": "csv.gz",
+        },
+    )
+    result, con = ingest(tmp_path)
+    assert result.quarantined == [] and result.provinces_loaded == ["01", "32"]
+    assert (
+        con.execute(
+            "SELECT count(*) FROM pemilih WHERE kode_desa LIKE '01%' AND rt = '001' AND rw = '002' "
+            "AND nik LIKE '01%' AND length(nik) = 16"
+        ).fetchone()[0]
+        == 200
+    )
+    assert con.execute(
+        "SELECT min(kode_prov), min(kode_kab), min(length(kode_desa)) FROM wilayah"
+    ).fetchone() == ("01", "0101", 10)
+    assert con.execute("SELECT count(*) FROM tps WHERE kode_desa LIKE '01%'").fetchone()[0] == 24
+    # timestamps with +07:00 in the CSV are the same instants as in Parquet
+    ts = con.execute(
+        "SELECT DISTINCT terakhir_sinkron FROM pantarlih WHERE kode_desa LIKE '01%'"
+    ).fetchall()
+    assert [t[0].isoformat() for t in ts] == ["2024-07-01T13:00:00+00:00"]
+
+
+def test_value_problems_in_pemilih_are_loaded_as_they_are(tmp_path: Path):
+    tables, pem = night_tables(N1)
+    p = pem["31"].with_columns(
+        nik=pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("310101010190001")).otherwise("nik"),
+        jenis_kelamin=pl.when(pl.int_range(pl.len()) == 6).then(pl.lit("X"))
+        .otherwise("jenis_kelamin"),
+        no_tps=pl.when(pl.int_range(pl.len()) == 7).then(pl.lit(99, pl.Int32)).otherwise("no_tps"),
+        disabilitas=pl.when(pl.int_range(pl.len()) == 8).then(pl.lit(9, pl.Int8))
+        .otherwise("disabilitas"),
+    )  # fmt: skip
+    dup = p.head(3)  # the same id_pemilih three times more: GANDA_ID is a finding, not an error
+    pem["31"] = pl.concat([p, dup])
+    write_night(str(tmp_path / "src"), N1, tables, pem, formats={"pemilih/31": "csv.gz"})
+    result, con = ingest(tmp_path)
+    assert result.quarantined == []
+    rows = dict(
+        con.execute(
+            "SELECT baris, nik || '|' || jenis_kelamin || '|' || no_tps || '|' || disabilitas "
+            "FROM pemilih WHERE left(kode_desa, 2) = '31' AND baris BETWEEN 6 AND 9"
+        ).fetchall()
+    )
+    assert rows[6].startswith("310101010190001|")
+    assert rows[7].split("|")[1] == "X"
+    assert rows[8].split("|")[2] == "99"
+    assert rows[9].split("|")[3] == "9"
+    ids = con.execute(
+        "SELECT count(*), count(DISTINCT id_pemilih) FROM pemilih WHERE left(kode_desa, 2) = '31'"
+    ).fetchone()
+    assert ids == (PER_PROV + 3, PER_PROV)
+
+
+def test_extra_columns_are_allowed_and_ignored(tmp_path: Path, night: Path):
+    lines = csv_lines(night, "pemilih/31.csv.gz")
+    lines = [ln + (",tambahan" if i else ",kolom_baru") if ln else ln for i, ln in enumerate(lines)]
+    replace(night, "pemilih/31.csv.gz", gz("\n".join(lines)))
+    tables, _ = night_tables(N1)
+    extra = conform("tps", tables["tps"]).with_columns(catatan=pl.lit("x"))
+    replace(night, "tps.parquet", encode_table(extra, "parquet"))
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES and result.quarantined == []
+    cols = [r[0] for r in con.execute("DESCRIBE pemilih").fetchall()]
+    assert "kolom_baru" not in cols
+
+
+# --- bad files: each is quarantined, the rest of the night loads ------------------------------
+
+
+def test_truncated_gzip(tmp_path: Path, night: Path):
+    rel = "pemilih/31.csv.gz"
+    data = (night / rel).read_bytes()[:-200]
+    replace(night, rel, data)  # the manifest agrees: the dump itself was cut short
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["file"] == rel and "gzip" in why["message"]
+    assert why["expected"] == "a complete gzip-compressed CSV"
+    assert_rest_loaded(result, con, rel)
+    assert_quarantined_copy(tmp_path, rel, data)
+    assert warehouse.loaded_provinces(con, N1) == ["32"]
+
+
+def test_parquet_that_is_not_parquet(tmp_path: Path, night: Path):
+    rel = "pemilih/32.parquet"
+    data = b"PAR1 this is a CSV someone renamed\n1,2,3\n"
+    replace(night, rel, data)
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert "not a readable Parquet file" in why["message"]
+    assert why["expected"] == "a Parquet file" and why["file"] == rel
+    assert_rest_loaded(result, con, rel)
+    assert_quarantined_copy(tmp_path, rel, data)
+
+
+def test_sha256_differs_from_manifest(tmp_path: Path, night: Path):
+    rel = "tps.parquet"
+    listed = json.loads((night / "manifest.json").read_text())["files"]
+    sha = next(f["sha256"] for f in listed if f["path"] == rel)
+    data = (night / rel).read_bytes() + b"\0"
+    (night / rel).write_bytes(data)
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["expected"] == f"sha256 {sha}"
+    assert why["found"].startswith("sha256 ") and sha not in why["found"]
+    assert "sha256" in why["message"]
+    assert_rest_loaded(result, con, rel)
+    assert_quarantined_copy(tmp_path, rel, data)
+    # without tps the desa aggregates say "unknown", not zero
+    assert con.execute(
+        "SELECT count(*), count(jumlah_diturunkan), count(n_tps) FROM agregat_desa"
+    ).fetchone() == (16, 0, 0)
+
+
+def test_row_count_differs_from_manifest(tmp_path: Path, night: Path):
+    for rel in ("pemilih/31.csv.gz", "pemilih/32.parquet"):
+        replace(night, rel, (night / rel).read_bytes(), rows=PER_PROV + 1)
+    result, con = ingest(tmp_path)
+    for rel in ("pemilih/31.csv.gz", "pemilih/32.parquet"):
+        why = reason_of(result, rel)
+        assert why["expected"] == f"{PER_PROV + 1} rows (manifest)"
+        assert why["found"] == f"{PER_PROV} rows"
+    assert set(result.used) == {"wilayah.parquet", "tps.parquet", "pantarlih.parquet"}
+    assert con.execute("SELECT count(*) FROM pemilih").fetchone()[0] == 0
+    assert result.provinces_loaded == [] and warehouse.loaded_provinces(con, N1) == []
+    # no province loaded: no desa aggregates that would look like every voter vanished
+    assert con.execute("SELECT count(*) FROM agregat_desa").fetchone()[0] == 0
+
+
+def test_listed_file_missing(tmp_path: Path, night: Path):
+    rel = "pantarlih.parquet"
+    (night / rel).unlink()
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["message"] == "listed in manifest.json but absent"
+    assert why["expected"] == "the file"
+    assert_rest_loaded(result, con, rel)
+    assert_quarantined_copy(tmp_path, rel, None)
+    assert not (quarantine_dir(tmp_path) / rel).exists()
+
+
+def test_unlisted_file(tmp_path: Path, night: Path):
+    rel = "pemilih/33.csv.gz"
+    data = (night / "pemilih/31.csv.gz").read_bytes()
+    (night / rel).write_bytes(data)
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert "not listed" in why["message"] and why["expected"] == "only the files the manifest lists"
+    assert set(result.used) == ALL_FILES
+    assert_quarantined_copy(tmp_path, rel, data)
+    assert con.execute(
+        "SELECT state, tabel, kode_prov FROM files WHERE path = ?", [rel]
+    ).fetchone() == ("quarantined", "pemilih", "33")
+    assert result.provinces_loaded == ["31", "32"]
+
+
+def test_renamed_column_in_csv(tmp_path: Path, night: Path):
+    rel = "pemilih/31.csv.gz"
+    lines = csv_lines(night, rel)
+    lines[0] = lines[0].replace("tanggal_lahir", "tgl_lahir")
+    data = gz("\n".join(lines))
+    replace(night, rel, data)
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["column"] == "tanggal_lahir" and why["line"] == 1
+    assert why["expected"] == "a column named tanggal_lahir"
+    assert "tgl_lahir" in why["found"]
+    assert_rest_loaded(result, con, rel)
+    assert_quarantined_copy(tmp_path, rel, data)
+
+
+def test_missing_column_in_parquet(tmp_path: Path, night: Path):
+    rel = "pemilih/32.parquet"
+    _, pem = night_tables(N1)
+    df = conform("pemilih", pem["32"]).drop("status_coklit")
+    replace(night, rel, encode_table(df, "parquet"))
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["column"] == "status_coklit" and why["expected"] == "a column named status_coklit"
+    assert "missing" in why["message"]
+    assert_rest_loaded(result, con, rel)
+
+
+def test_wrong_column_type_in_parquet(tmp_path: Path, night: Path):
+    rel = "wilayah.parquet"
+    tables, _ = night_tables(N1)
+    df = conform("wilayah", tables["wilayah"]).with_columns(pl.col("kode_desa").cast(pl.Int64))
+    replace(night, rel, encode_table(df, "parquet"))
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["column"] == "kode_desa" and why["found"] == "BIGINT"
+    assert why["expected"] == "a string (VARCHAR)"
+    assert_rest_loaded(result, con, rel)
+    # provinces still known (from the pemilih files); nothing reported missing
+    assert result.provinces_loaded == ["31", "32"]
+
+
+def test_naive_timestamp_column_in_parquet_is_the_wrong_type(tmp_path: Path, night: Path):
+    rel = "pantarlih.parquet"
+    tables, _ = night_tables(N1)
+    df = conform("pantarlih", tables["pantarlih"]).with_columns(
+        pl.col("terakhir_sinkron").dt.replace_time_zone(None)
+    )
+    replace(night, rel, encode_table(df, "parquet"))
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["column"] == "terakhir_sinkron" and why["found"] == "TIMESTAMP"
+    assert why["expected"] == "an ISO 8601 timestamp with offset (TIMESTAMPTZ)"
+    assert_rest_loaded(result, con, rel)
+
+
+def test_integer_too_large_for_its_column_names_the_row(tmp_path: Path, night: Path):
+    rel = "pemilih/32.parquet"
+    _, pem = night_tables(N1)
+    df = conform("pemilih", pem["32"]).with_columns(
+        disabilitas=pl.when(pl.int_range(pl.len()) == 41)
+        .then(pl.lit(300))
+        .otherwise(pl.col("disabilitas").cast(pl.Int64))
+    )
+    replace(night, rel, encode_table(df, "parquet"))
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert (why["line"], why["column"], why["found"]) == (42, "disabilitas", "300")
+    assert why["expected"] == "an integer (TINYINT)"
+    assert_rest_loaded(result, con, rel)
+
+
+def test_unparsable_date_names_line_and_column(tmp_path: Path, night: Path):
+    rel = "pemilih/31.csv.gz"
+    lines = csv_lines(night, rel)
+    header = lines[0].split(",")
+    col = header.index("tanggal_lahir")
+    for ln, bad in ((40, "1990-02-30"), (90, "31/12/1990")):
+        fields = lines[ln - 1].split(",")
+        fields[col] = bad
+        lines[ln - 1] = ",".join(fields)
+    replace(night, rel, gz("\n".join(lines)))
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert (why["line"], why["column"], why["found"]) == (40, "tanggal_lahir", "1990-02-30")
+    assert why["expected"] == "a date YYYY-MM-DD"
+    assert "line 40" in why["message"] and "1 more bad value" in why["message"]
+    assert_rest_loaded(result, con, rel)
+
+
+@pytest.mark.parametrize(
+    ("column", "bad", "expected"),
+    [
+        ("terakhir_sinkron", "2024-07-01 20:00", "an ISO 8601 timestamp with offset"),
+        ("terakhir_login", "kemarin", "an ISO 8601 timestamp with offset"),
+        ("no_tps", "dua", "an integer (INTEGER)"),
+        ("jumlah_tercoklit_app", "1.5", "an integer (BIGINT)"),
+    ],
+)
+def test_bad_timestamp_or_integer_in_csv(tmp_path: Path, column: str, bad: str, expected: str):
+    night = make_night(
+        tmp_path / "src", N1, formats={"pemilih/31": "csv.gz", "pantarlih": "csv.gz"}
+    )
+    rel = "pantarlih.csv.gz"
+    lines = csv_lines(night, rel)
+    col = lines[0].split(",").index(column)
+    fields = lines[7].split(",")
+    fields[col] = bad
+    lines[7] = ",".join(fields)
+    replace(night, rel, gz("\n".join(lines)))
+    result, _ = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert (why["line"], why["column"], why["found"]) == (8, column, bad)
+    assert why["expected"] == expected
+    assert set(result.used) == {"wilayah.parquet", "tps.parquet", "pemilih/31.csv.gz",
+                                "pemilih/32.parquet"}  # fmt: skip
+
+
+def test_csv_line_with_too_many_fields(tmp_path: Path, night: Path):
+    rel = "pemilih/31.csv.gz"
+    lines = csv_lines(night, rel)
+    lines[10] += ",surplus"
+    replace(night, rel, gz("\n".join(lines)))
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["line"] == 11
+    assert why["expected"] == f"{len(EXPORT_TABLES['pemilih'])} comma-separated fields per line"
+    # DuckDB quotes the record in its error; the reason must not carry the nik
+    nik = lines[10].split(",")[1]
+    assert nik not in json.dumps(why)
+    assert_rest_loaded(result, con, rel)
+
+
+def test_bom_and_crlf_csv_is_accepted(tmp_path: Path, night: Path):
+    rel = "pemilih/31.csv.gz"
+    lines = [ln for ln in csv_lines(night, rel) if ln]
+    replace(night, rel, gz("\ufeff" + "\r\n".join(lines) + "\r\n"))
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES and result.quarantined == [] and result.warnings == []
+    _, pem = night_tables(N1)
+    got = con.execute(
+        "SELECT id_pemilih, nama, alamat, waktu_coklit FROM pemilih "
+        "WHERE left(kode_desa, 2) = '31' ORDER BY baris LIMIT 1"
+    ).fetchone()
+    first = pem["31"].row(0, named=True)
+    assert got[:3] == (first["id_pemilih"], first["nama"], first["alamat"])  # no BOM, no \r
+    assert got[3] == first["waktu_coklit"]
+
+
+def test_latin1_name_is_decoded_with_a_warning(tmp_path: Path, night: Path):
+    assert LATIN1_POLICY == "decode"
+    rel = "pemilih/31.csv.gz"
+    lines = csv_lines(night, rel)
+    lines[4] = lines[4].replace("Pemilih 3", "José Muñoz")
+    replace(night, rel, gz("\n".join(lines), encoding="latin-1"))
+    result, con = ingest(tmp_path)
+    assert rel in result.used and result.quarantined == []
+    (warning,) = result.warnings
+    assert warning["file"] == rel and warning["line"] == 5
+    assert warning["expected"] == "UTF-8 text" and "decoded as Latin-1" in warning["message"]
+    stored = con.execute("SELECT state, reason FROM files WHERE path = ?", [rel]).fetchone()
+    assert stored[0] == "used" and json.loads(stored[1])["line"] == 5
+    assert con.execute(
+        "SELECT nama FROM pemilih WHERE left(kode_desa, 2) = '31' AND baris = 4"
+    ).fetchone() == ("José Muñoz",)
+
+
+# --- nights that cannot be read at all ------------------------------------------------------
+
+
+def test_manifest_not_json_raises_naming_it(tmp_path: Path, night: Path):
+    (night / "manifest.json").write_text('{"format": "coklit-export/1", "files": [', "utf-8")
+    with pytest.raises(IngestError, match=r"2024-07-01/manifest\.json: not valid JSON"):
+        ingest(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda m: m.update(format="coklit-export/2"), "format is 'coklit-export/2'"),
+        (lambda m: m.update(tanggal_ekspor="2024-07-02"), "tanggal_ekspor is '2024-07-02'"),
+        (lambda m: m["files"][0].update(sha256="xyz"), "sha256 of wilayah.parquet"),
+        (lambda m: m["files"][1].pop("rows"), "rows of tps.parquet"),
+    ],
+)
+def test_manifest_of_the_wrong_format_raises(tmp_path: Path, night: Path, edit, match):
+    m = json.loads((night / "manifest.json").read_text())
+    edit(m)
+    (night / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(IngestError, match=match) as err:
+        ingest(tmp_path)
+    assert "manifest.json" in str(err.value)
+
+
+def test_manifest_absent_raises(tmp_path: Path, night: Path):
+    (night / "manifest.json").unlink()
+    with pytest.raises(IngestError, match=r"manifest\.json: manifest absent"):
+        ingest(tmp_path)
+
+
+def test_empty_night_folder_raises(tmp_path: Path):
+    (tmp_path / "src" / N1.isoformat()).mkdir(parents=True)
+    with pytest.raises(IngestError, match=r"src/2024-07-01: the night folder is empty"):
+        ingest(tmp_path)
+
+
+def test_no_night_folder_raises(tmp_path: Path):
+    (tmp_path / "src").mkdir()
+    with pytest.raises(IngestError, match=r"src/2024-07-01: no such night folder"):
+        ingest(tmp_path)
+
+
+# --- provinces, quarantine place -------------------------------------------------------------
+
+
+def test_missing_province_is_reported_not_vanished(tmp_path: Path, night: Path):
+    m = json.loads((night / "manifest.json").read_text())
+    m["files"] = [f for f in m["files"] if f["path"] != "pemilih/32.parquet"]
+    (night / "manifest.json").write_text(json.dumps(m))
+    (night / "pemilih/32.parquet").unlink()
+    result, con = ingest(tmp_path)
+    assert result.quarantined == [] and result.provinces_missing == ["32"]
+    assert result.provinces_loaded == ["31"] == warehouse.loaded_provinces(con, N1)
+    provs = con.execute("SELECT DISTINCT kode_prov FROM agregat_desa").fetchall()
+    assert provs == [("31",)]
+
+
+def test_quarantine_goes_to_settings_quarantine_never_the_outbox(tmp_path: Path, night: Path):
+    (night / "tps.parquet").write_bytes(b"junk")
+    s = settings_for(tmp_path)
+    con = warehouse.connect(s.warehouse)
+    inside = Settings(**{**s.__dict__, "quarantine": str(tmp_path / "out" / "q")})
+    with pytest.raises(ValueError, match="inside the outbox"):
+        ingest_night(con, str(tmp_path / "src"), N1, inside)
+    elsewhere = Settings(**{**s.__dict__, "quarantine": str(tmp_path / "karantina")})
+    result = ingest_night(con, str(tmp_path / "src"), N1, elsewhere)
+    assert [q.path for q in result.quarantined] == ["tps.parquet"]
+    assert (tmp_path / "karantina" / N1.isoformat() / "tps.parquet").read_bytes() == b"junk"
+    assert not (tmp_path / "out").exists()

@@ -153,6 +153,12 @@ class NightWriter:
         fs.pipe_file(f"{night}/{MARKER}", marker)
         if fs.exists(self.staging):
             fs.rm(self.staging, recursive=True)
+        try:  # the shared staging folder, when nothing else is staged in it
+            fs.invalidate_cache()
+            if not fs.ls(f"{self.root}/.staging", detail=False):
+                fs.rm(f"{self.root}/.staging", recursive=True)
+        except Exception as exc:  # a store without folders, or one in use: harmless
+            log.debug("staging folder kept: %s", exc)
 
     def _recover_local(self) -> None:
         """Repair what a killed earlier run of this night left behind."""

@@ -1,0 +1,107 @@
+"""No full nik or nkk in any published file; a region's files hold only its records.
+
+The planted findings carry full nik/nkk in their texts (as a careless producer
+would write them): the publication must still show them only masked.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+from test_publish_support import N2, file_text, two_night_warehouse
+
+from coklit_dq.config import resolve_settings
+from coklit_dq.privacy import mask_id
+from coklit_dq.publish import publish_night
+
+
+@pytest.fixture(scope="module")
+def warehouse_n2(tmp_path_factory):
+    base = tmp_path_factory.mktemp("privacy")
+    con, pem = two_night_warehouse(base / "w.duckdb")
+    yield base, con, pl.concat(list(pem.values()))
+    con.close()
+
+
+def _publish(base: Path, con, mask: bool) -> Path:
+    out = base / ("masked" if mask else "clear")
+    settings = resolve_settings(outbox=str(out), warehouse=str(base / "w.duckdb"), mask_ids=mask)
+    publish_night(con, N2, settings)
+    return out / N2.isoformat()
+
+
+def _ids(con, column: str) -> set[str]:
+    """Every full value of the night's pemilih snapshot (long enough to be searched for)."""
+    rows = con.execute(
+        f"SELECT DISTINCT {column} FROM pemilih WHERE {column} IS NOT NULL AND length({column}) >= 11"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _leaks(root: Path, secrets: set[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    pattern = re.compile(r"\d{11,}")
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        runs = set(pattern.findall(file_text(path)))
+        hits = sorted(runs & secrets)
+        if hits:
+            found[str(path.relative_to(root))] = hits
+    return found
+
+
+def test_no_full_nik_or_nkk_in_any_published_file(warehouse_n2):
+    base, con, _ = warehouse_n2
+    root = _publish(base, con, mask=True)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} == {".csv", ".xlsx", ".html", ".parquet", ".json"}
+    secrets = _ids(con, "nik") | _ids(con, "nkk")
+    assert len(secrets) > 500
+    assert _leaks(root, secrets) == {}
+    # the masked form is what is shown instead (first 6 + last 2)
+    some_nik = con.execute(
+        "SELECT nik FROM pemilih p JOIN temuan t ON t.id_pemilih = p.id_pemilih "
+        "AND t.tanggal_ekspor = p.tanggal_ekspor WHERE t.kode_temuan = 'NIK_TIDAK_VALID' "
+        "AND t.tanggal_ekspor = ? ORDER BY 1 LIMIT 1",
+        [N2],
+    ).fetchall()[0][0]
+    kab = some_nik[:4]
+    assert mask_id(some_nik) in file_text(root / kab[:2] / kab / "temuan.xlsx")
+    assert mask_id(some_nik) in file_text(root / "nasional" / "temuan.parquet")
+
+
+def test_scan_finds_full_ids_when_masking_is_off(warehouse_n2):
+    """The same scan on an unmasked publication finds them: the scan can fail."""
+    base, con, _ = warehouse_n2
+    root = _publish(base, con, mask=False)
+    leaks = _leaks(root, _ids(con, "nik") | _ids(con, "nkk"))
+    assert "nasional/temuan.parquet" in leaks and "31/3101/temuan.xlsx" in leaks
+
+
+def test_kabupaten_files_hold_no_record_of_another_kabupaten(warehouse_n2):
+    base, con, pem = warehouse_n2
+    root = _publish(base, con, mask=True)
+    ids = pem.with_columns(kode_kab=pl.col("kode_desa").str.slice(0, 4))
+    by_kab = {
+        k: set(v["id_pemilih"]) for (k,), v in ids.partition_by("kode_kab", as_dict=True).items()
+    }
+    pattern = re.compile(r"P\d\d-\d{7}")
+    for kab, own in by_kab.items():
+        others = set().union(*(v for k, v in by_kab.items() if k != kab))
+        seen: set[str] = set()
+        for path in (root / kab[:2] / kab).iterdir():
+            seen |= set(pattern.findall(file_text(path)))
+        assert not seen & others, (kab, sorted(seen & others)[:5])
+        if kab != "3271":
+            assert seen & own, kab  # the kabupaten's own findings are there
+    # the cluster spanning 3101 and 3171 appears in both lists with the same id_kelompok
+    a = pl.read_csv(root / "31" / "3101" / "temuan.csv", infer_schema=False)
+    b = pl.read_csv(root / "31" / "3171" / "temuan.csv", infer_schema=False)
+    ka = set(a.filter(pl.col("kode_temuan") == "GANDA_NIK")["id_kelompok"])
+    kb = set(b.filter(pl.col("kode_temuan") == "GANDA_NIK")["id_kelompok"])
+    assert ka == kb == {"GANDA-31-0001"}
+    # a province's page names only its own kabupaten
+    prov31 = (root / "31" / "ringkasan.html").read_text(encoding="utf-8")
+    assert not set(pattern.findall(prov31)) - by_kab["3101"] - by_kab["3171"]

@@ -1,0 +1,207 @@
+"""Stage 6: the outbox of a night, file by file (reports-v1 "What is published each night")."""
+
+from __future__ import annotations
+
+import io
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+from test_publish_support import N1, N2, load_night, raw_findings, record, two_night_warehouse
+
+from coklit_dq import warehouse
+from coklit_dq.config import resolve_settings
+from coklit_dq.contract import FINDING_COLUMNS
+from coklit_dq.publish import MARKER, publish_night
+from coklit_dq.rules.catalog import load_families
+
+KABS = {"3101", "3171", "3201", "3271"}
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    """Two nights in a warehouse, the second one published; yields (outbox night, result, con)."""
+    base = tmp_path_factory.mktemp("pub")
+    con, _ = two_night_warehouse(base / "w.duckdb")
+    settings = resolve_settings(outbox=str(base / "outbox"), warehouse=str(base / "w.duckdb"))
+    result = publish_night(con, N2, settings)
+    yield base / "outbox" / N2.isoformat(), result, con
+    con.close()
+
+
+def test_every_contract_file_exists_for_every_kabupaten(night):
+    root, result, _ = night
+    for kab in KABS:
+        for name in ("temuan.csv", "temuan.xlsx", "ringkasan.html"):
+            assert (root / kab[:2] / kab / name).is_file(), (kab, name)
+    for prov in ("31", "32"):
+        assert (root / prov / "ringkasan.html").is_file()
+    for name in ("temuan.parquet", "ringkasan.html", "selesai.csv"):
+        assert (root / "nasional" / name).is_file()
+    assert {r.kode_kab for r in result.regions} == KABS
+    marker = json.loads((root / MARKER).read_text(encoding="utf-8"))
+    on_disk = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert sorted([*marker["berkas"], MARKER]) == on_disk
+    assert marker["jumlah_temuan"] == result.n_temuan
+    # nothing but the night itself in the outbox root (no staging left behind)
+    assert [p.name for p in root.parent.iterdir()] == [N2.isoformat()]
+
+
+def test_csv_has_exactly_the_contract_columns_and_only_its_kabupaten(night):
+    root, _, con = night
+    for kab in KABS:
+        df = pl.read_csv(root / kab[:2] / kab / "temuan.csv", infer_schema=False)
+        assert tuple(df.columns) == FINDING_COLUMNS
+        assert set(df["kode_kab"].to_list()) <= {kab}
+    expected = con.execute(
+        "SELECT count(*) FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101'", [N2]
+    ).fetchall()[0][0]
+    got = pl.read_csv(root / "31" / "3101" / "temuan.csv", infer_schema=False)
+    assert got.height == expected > 0
+    assert set(got["status_temuan"]) == {"BARU", "BERULANG"}
+    assert "kunci" not in got.columns
+    # a kabupaten with records but no findings: header only
+    empty = pl.read_csv(root / "32" / "3271" / "temuan.csv", infer_schema=False)
+    assert empty.height == 0 and tuple(empty.columns) == FINDING_COLUMNS
+
+
+def test_national_parquet_and_resolved_csv(night):
+    root, result, con = night
+    nat = pl.read_parquet(root / "nasional" / "temuan.parquet")
+    assert tuple(nat.columns) == FINDING_COLUMNS
+    n = con.execute("SELECT count(*) FROM temuan WHERE tanggal_ekspor = ?", [N2]).fetchall()[0][0]
+    assert nat.height == n == result.n_temuan
+    assert nat["tanggal_ekspor"].unique().to_list() == [N2]
+    done = pl.read_csv(root / "nasional" / "selesai.csv", infer_schema=False)
+    assert tuple(done.columns) == FINDING_COLUMNS
+    assert done.height == result.n_selesai > 0
+    # resolved: found on the night before, gone tonight
+    assert set(done["tanggal_ekspor"]) == {N1.isoformat()}
+    tonight = set(zip(nat["kode_temuan"], nat["id_pemilih"], strict=True))
+    assert not tonight & set(zip(done["kode_temuan"], done["id_pemilih"], strict=True))
+
+
+def test_xlsx_summary_first_then_one_sheet_per_family(night):
+    root, _, con = night
+    wb = openpyxl.load_workbook(io.BytesIO((root / "31" / "3101" / "temuan.xlsx").read_bytes()))
+    families = list(load_families().values())
+    assert wb.sheetnames[0] == "Ringkasan"
+    assert wb.sheetnames[1:] == [t.replace("/", "-") for t in families]
+    summary = [c for row in wb["Ringkasan"].iter_rows(values_only=True) for c in row if c]
+    for title in ("Temuan per jenis dan tingkat", "Temuan per kecamatan", "Temuan per tingkat"):
+        assert title in summary
+    assert "NIK tidak valid" in summary and "BERULANG" in summary
+
+    ident = wb[families[0].replace("/", "-")]
+    header = [c.value for c in ident[1]]
+    assert header[:4] == ["Kecamatan", "Desa/Kelurahan", "Kode desa", "TPS"]
+    assert "Keterangan" in header and "Status" in header and "Pertama ditemukan" in header
+    assert ident.freeze_panes == "A2"
+    (table,) = ident.tables.values()
+    assert table.autoFilter is not None and table.ref.startswith("A1:")
+    assert ident.column_dimensions["J"].width > 40  # Keterangan is readable
+    rows = list(ident.iter_rows(min_row=2, values_only=True))
+    n = con.execute(
+        "SELECT count(*) FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101' "
+        "AND kode_temuan IN ('NIK_TIDAK_VALID', 'NIK_TIDAK_SESUAI', 'NKK_TIDAK_VALID')",
+        [N2],
+    ).fetchall()[0][0]
+    assert len(rows) == n > 1
+    kode_desa = [r[2] for r in rows]
+    assert kode_desa == sorted(kode_desa)  # kecamatan -> desa -> TPS
+    assert {r[header.index("Temuan")] for r in rows} == {"NIK tidak valid"}
+    # the duplicate cluster is on the "ganda" sheet, its id_kelompok shown
+    ganda = wb[load_families()["ganda"]]
+    assert any("GANDA-31-0001" in (r or ()) for r in ganda.iter_rows(values_only=True))
+    # an empty family says so
+    pantarlih = wb[load_families()["pantarlih"]]
+    assert any(
+        "Tidak ada temuan" in str(c)
+        for row in pantarlih.iter_rows(values_only=True)
+        for c in row
+        if c
+    )
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.urls: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.urls += [v for k, v in attrs if k in ("src", "href", "xlink:href", "action") and v]
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _page(path: Path) -> _Page:
+    p = _Page()
+    p.feed(path.read_text(encoding="utf-8"))
+    p.close()
+    return p
+
+
+@pytest.mark.parametrize("rel", ["31/3101", "32/3271", "31", "nasional"])
+def test_pages_are_self_contained_with_charts(night, rel):
+    root, _, _ = night
+    path = root / rel / "ringkasan.html"
+    raw = path.read_text(encoding="utf-8")
+    page = _page(path)
+    assert page.tags.count("svg") >= 3
+    assert "script" not in page.tags and "link" not in page.tags and "img" not in page.tags
+    assert "://" not in raw and "//" not in " ".join(page.urls) and "@import" not in raw
+    for url in page.urls:  # only relative links to files of the same night
+        target = (path.parent / url).resolve()
+        assert target.is_file(), url
+    text = " ".join(page.text)
+    assert "Tren dari malam ke malam" in text and "Temuan" in text
+
+
+def test_kab_page_shows_progress_change_and_trend(night):
+    root, _, con = night
+    text = " ".join(_page(root / "31" / "3101" / "ringkasan.html").text)
+    assert "Progres coklit per kecamatan" in text and "Perubahan sejak malam sebelumnya" in text
+    for kec in ("Kec 310101", "Kec 310102"):
+        assert kec in text
+    assert "NIK tidak valid" in text
+    n_new = con.execute(
+        "SELECT count(*) FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101' "
+        "AND status_temuan = 'BARU'",
+        [N2],
+    ).fetchall()[0][0]
+    assert f"{n_new} baru" in text
+    raw = (root / "31" / "3101" / "ringkasan.html").read_text(encoding="utf-8")
+    assert "<polyline" in raw  # the trend over the two nights
+    none = " ".join(_page(root / "32" / "3271" / "ringkasan.html").text)
+    assert "Tidak ada temuan malam ini" in none
+
+
+def test_province_page_puts_its_kabupaten_side_by_side(night):
+    root, _, _ = night
+    raw = (root / "31" / "ringkasan.html").read_text(encoding="utf-8")
+    assert 'href="3101/ringkasan.html"' in raw and 'href="3171/ringkasan.html"' in raw
+    assert "3201" not in raw
+
+
+def test_quarantined_province_gets_pages_that_say_so(tmp_path):
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    _, pem = load_night(con, N1, quarantine=("32",))
+    record(con, N1, raw_findings({"31": pem["31"]}, N1))
+    settings = resolve_settings(outbox=str(tmp_path / "o"), warehouse=str(tmp_path / "w.duckdb"))
+    result = publish_night(con, N1, settings)
+    con.close()
+    root = tmp_path / "o" / N1.isoformat()
+    for kab in ("3201", "3271"):
+        text = " ".join(_page(root / "32" / kab / "ringkasan.html").text)
+        assert "dikarantina" in text and "Tidak ada temuan malam ini" not in text
+        assert (root / "32" / kab / "temuan.xlsx").is_file()
+        assert result.region(kab).berkas == "quarantined"
+    assert "dikarantina" in " ".join(_page(root / "nasional" / "ringkasan.html").text)
+    assert "dikarantina" not in " ".join(_page(root / "31" / "3101" / "ringkasan.html").text)

@@ -36,7 +36,7 @@ def _publish(base: Path, con, mask: bool) -> Path:
 def _ids(con, column: str) -> set[str]:
     """Every full value of the night's pemilih snapshot (long enough to be searched for)."""
     rows = con.execute(
-        f"SELECT DISTINCT {column} FROM pemilih WHERE {column} IS NOT NULL AND length({column}) >= 11"
+        f"SELECT DISTINCT {column} FROM pemilih WHERE length({column}) >= 11"
     ).fetchall()
     return {r[0] for r in rows}
 
@@ -44,9 +44,16 @@ def _ids(con, column: str) -> set[str]:
 def _leaks(root: Path, secrets: set[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     pattern = re.compile(r"\d{11,}")
+    lengths = {len(s) for s in secrets}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        runs = set(pattern.findall(file_text(path)))
-        hits = sorted(runs & secrets)
+        # every window of every digit run: a nik glued to other digits is still found
+        windows = {
+            run[i : i + n]
+            for run in set(pattern.findall(file_text(path)))
+            for n in lengths
+            for i in range(len(run) - n + 1)
+        }
+        hits = sorted(windows & secrets)
         if hits:
             found[str(path.relative_to(root))] = hits
     return found

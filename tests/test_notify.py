@@ -1,0 +1,144 @@
+"""Stage 7: one Bahasa Indonesia email per kabupaten/kota, through a real local SMTP server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import socket
+from email.message import EmailMessage
+
+import pytest
+from test_publish_support import N2, two_night_warehouse
+
+from coklit_dq.config import resolve_settings
+from coklit_dq.publish import publish_night
+from coklit_dq.publish.notify import load_recipients, notify_regions
+
+pytestmark = pytest.mark.server
+
+
+class _Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), msg))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    base = tmp_path_factory.mktemp("notify")
+    con, pem = two_night_warehouse(base / "w.duckdb")
+    settings = resolve_settings(outbox=str(base / "outbox"), warehouse=str(base / "w.duckdb"))
+    result = publish_night(con, N2, settings)
+    yield base, con, result, pem
+    con.close()
+
+
+def _recipients(path) -> None:
+    path.write_text(
+        "nasional: [pusdatin@example.kpu.go.id]\n"
+        "kabupaten:\n"
+        "  '3101': [kpu-3101@example.kpu.go.id, ppk-3101@example.kpu.go.id]\n"
+        "  3271: kpu-3271@example.kpu.go.id\n",  # unquoted code, one address
+        encoding="utf-8",
+    )
+
+
+def test_each_region_with_recipients_gets_its_counts_and_where_the_files_are(
+    smtp, published, tmp_path
+):
+    inbox, port = smtp
+    base, con, result, pem = published
+    _recipients(tmp_path / "r.yaml")
+    settings = resolve_settings(
+        outbox=str(base / "outbox"),
+        recipients_file=tmp_path / "r.yaml",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+    )
+    sent = notify_regions(con, N2, result, settings)
+    assert sorted(sent.sent) == ["3101", "3271", "nasional"]
+    assert sorted(sent.without_recipients) == ["3171", "3201"]
+    by_to = {tuple(sorted(to)): msg for to, msg in inbox.messages}
+    assert len(inbox.messages) == 3
+
+    msg = by_to[("kpu-3101@example.kpu.go.id", "ppk-3101@example.kpu.go.id")]
+    body = msg.get_content()
+    region = result.region("3101")
+    assert msg["From"] == settings.mail_from
+    assert "Kab 3101" in msg["Subject"] and f"{region.n_temuan} temuan" in msg["Subject"]
+    assert f"Temuan malam ini     : {region.n_temuan}" in body
+    assert f"tingkat TINGGI     : {region.n_tinggi}" in body
+    assert f"baru               : {region.n_baru}" in body
+    assert f"{result.night_url}/31/3101/temuan.xlsx" in body
+    assert (base / "outbox" / N2.isoformat() / "31" / "3101" / "temuan.xlsx").is_file()
+    assert "Yth. KPU Kab 3101" in body and "sudah tersedia" in body
+
+    quiet = by_to[("kpu-3271@example.kpu.go.id",)].get_content()
+    assert "Tidak ada temuan malam ini." in quiet
+
+    nat = by_to[("pusdatin@example.kpu.go.id",)]
+    assert "Ringkasan nasional" in nat["Subject"]
+    assert f"{result.night_url}/nasional/ringkasan.html" in nat.get_content()
+
+    # counts and paths only: no nik, nkk or voter name in any message
+    every = "\n".join(f"{m['Subject']}\n{m.get_content()}" for _, m in inbox.messages)
+    for frame in pem.values():
+        for nik in frame["nik"].head(300):
+            assert nik not in every
+    assert "Pemilih " not in every
+
+
+def test_no_smtp_host_skips_with_a_log_line(published, tmp_path, caplog):
+    base, con, result, _ = published
+    _recipients(tmp_path / "r.yaml")
+    settings = resolve_settings(outbox=str(base / "outbox"), recipients_file=tmp_path / "r.yaml")
+    assert settings.smtp_host is None
+    with caplog.at_level(logging.INFO, logger="coklit_dq.publish.notify"):
+        sent = notify_regions(con, N2, result, settings)
+    assert sent.skipped and not sent.sent
+    assert "no SMTP host" in caplog.text
+
+
+def test_unreachable_server_is_an_error_the_flow_can_retry(published, tmp_path):
+    base, con, result, _ = published
+    _recipients(tmp_path / "r.yaml")
+    settings = resolve_settings(
+        outbox=str(base / "outbox"),
+        recipients_file=tmp_path / "r.yaml",
+        smtp_host="127.0.0.1",
+        smtp_port=_free_port(),  # nobody listens there
+    )
+    with pytest.raises(OSError):
+        notify_regions(con, N2, result, settings)
+
+
+def test_project_recipients_file_has_the_expected_shape():
+    r = load_recipients(resolve_settings().recipients_file)
+    assert r.nasional  # the shipped file names the national list
+    assert isinstance(r.kabupaten, dict)

@@ -60,14 +60,14 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pl
 def findings(con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> pl.DataFrame:
     """The night's findings in reports-v1 columns, in a stable order."""
     df = _frame(con, _findings_sql("temuan", "tanggal_ekspor = ?"), [tanggal])
-    df = df.cast(dict(FINDING_SCHEMA), strict=False).select(FINDING_COLUMNS)
+    df = df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS)
     return mask_text(df) if mask else df
 
 
 def resolved(con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> pl.DataFrame:
     """Findings of the night before that are gone tonight (same columns)."""
     df = _frame(con, _findings_sql("temuan_selesai", "tanggal_selesai = ?"), [tanggal])
-    df = df.cast(dict(FINDING_SCHEMA), strict=False).select(FINDING_COLUMNS)
+    df = df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS)
     return mask_text(df) if mask else df
 
 

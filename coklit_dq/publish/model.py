@@ -209,7 +209,7 @@ def trend(night: Night, where: pl.Expr) -> dict[str, Any]:
 def totals(table: pl.DataFrame) -> dict[str, Any]:
     """Sum of a region table's counts, with the overall percentages."""
     numeric = [c for c in table.columns if c.startswith("n_") or c == "jumlah_diturunkan"]
-    t = {c: int(table[c].sum()) for c in numeric}
+    t: dict[str, Any] = {c: int(table[c].sum()) for c in numeric}
     for c in ("n_temuan", "n_tinggi", "n_temuan_baru", "n_berulang", "n_selesai", *COUNTS):
         t.setdefault(c, 0)
     t["persen"] = _pct(t["n_tercoklit"], t["jumlah_diturunkan"])

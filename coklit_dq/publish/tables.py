@@ -14,7 +14,7 @@ from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
 
 
 def _contract(df: pl.DataFrame) -> pl.DataFrame:
-    return df.select(FINDING_COLUMNS).cast(dict(FINDING_SCHEMA))
+    return df.select(FINDING_COLUMNS).cast(FINDING_SCHEMA)
 
 
 def csv_bytes(df: pl.DataFrame) -> bytes:

@@ -1,0 +1,311 @@
+"""Indonesian names, places and spelling variants, sampled vectorised.
+
+Five naming traditions (Javanese, Sundanese, Malay, Bugis, Batak) with their
+usual shapes: one or two given names, an Islamic prefix (MUHAMMAD, SITI), a
+Bugis ANDI, a Batak marga. Spelling variants (MUHAMMAD/MUHAMAD/MOH.,
+SITI/ST., SOEPARMAN/SUPARMAN, a dropped last name) serve the planted duplicates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+ETHNICITIES = ("jawa", "sunda", "melayu", "bugis", "batak")
+
+# Ethnic mix per province (default mix for any other province).
+ETHNIC_MIX: dict[str, tuple[float, float, float, float, float]] = {
+    "31": (0.40, 0.25, 0.20, 0.05, 0.10),
+    "32": (0.15, 0.75, 0.06, 0.01, 0.03),
+    "33": (0.92, 0.03, 0.03, 0.01, 0.01),
+    "34": (0.94, 0.02, 0.02, 0.01, 0.01),
+    "35": (0.88, 0.02, 0.06, 0.02, 0.02),
+    "36": (0.20, 0.65, 0.10, 0.02, 0.03),
+    "12": (0.25, 0.02, 0.25, 0.03, 0.45),
+    "73": (0.08, 0.02, 0.10, 0.78, 0.02),
+}
+DEFAULT_MIX = (0.35, 0.10, 0.35, 0.10, 0.10)
+
+_GIVEN_L = {
+    "jawa": "BAMBANG BUDI AGUS JOKO SLAMET HERU SUTRISNO WAHYU PURNOMO SUHARTO SUDARSONO "
+    "EKO ARIF HADI SUSILO RUDI PRASETYO NUGROHO SANTOSO WIBOWO KURNIAWAN HIDAYAT SUPRIYADI "
+    "MULYONO SUKIMAN WARSITO SUPARMAN SUGIANTO SUPARJO SUMARNO SUNARTO TRIYONO DARMADI "
+    "GUNAWAN SETIAWAN HARYANTO KUSNADI SUPRAPTO TEGUH SUWARNO WIDODO YUDHI ANTON DIDIK",
+    "sunda": "ASEP UJANG DEDE CECEP DADANG AAN YAYAT JAJANG KOKO ADE DENI IWAN HENDRA "
+    "SUHENDAR SUPRIATNA SOBANDI RUSTANDI MULYANA KURNIA DODI ENDANG AGUS ACENG OMAN "
+    "UDIN ENCEP DEDI YUDI ROHMAT SUTISNA KOSASIH AHMAD SAEPUL HERMAN WAWAN ENDIN",
+    "melayu": "AHMAD RAHMAT FAUZI HASAN HUSEIN RIDWAN ZULKIFLI SYAFRIZAL IRWAN FIRMAN "
+    "RIZKI HAFIZ ISMAIL YUSUF HAMZAH ARIFIN SAFRUDIN JUNAIDI AZHAR HERMANSYAH "
+    "SYAHRIL ROSLAN FADLI AMIRUL KHAIRUL NASRUL HENDRI YULIZAR AIDIL FIKRI",
+    "bugis": "ABDUL BASO MAPPA AMIRUDDIN SYAMSUDDIN HASANUDDIN NURDIN ARIFUDDIN JUFRI "
+    "SUDIRMAN BAHTIAR SYAHRIR RUSLAN HAMKA ASWAR MUSLIMIN AKBAR IRFAN MARZUKI "
+    "SAHABUDDIN JAMALUDDIN RAHMAN KAHAR TAJUDDIN SAIFUL ILHAM FADLI",
+    "batak": "JONI ROBERT HOTMAN PARULIAN MARTUA TUMPAL BINSAR SAHAT LAMHOT DAVID "
+    "RICHARD JANSEN RIKARDO BONAR GOMGOM MANGATAS HOTLAN POLTAK SARDOTUA TIGOR "
+    "ANDREAS BENNY DANIEL EDWARD FERDINAN",
+}
+_GIVEN_P = {
+    "jawa": "SRI WAHYUNI SUMARNI SUPARMI ENDANG RATNA DEWI LESTARI RAHAYU PUJI ASTUTI "
+    "NINGSIH SULASTRI TUTIK WULANDARI YULIANTI KARTINI SUNARSIH WIDYA SUMIATI "
+    "SUPARTINI TRI SUSANTI EKO WINARTI MARYATI SUWARNI KASMINI SITI PARTINI",
+    "sunda": "NENG EUIS IIS ENENG NINING YATI IMAS TITIN NUNUNG ENTIN CUCU LILIS YANTI "
+    "NURHAYATI ROSITA AI ENUNG OOM TATI ELIS NENDEN RINA YENI SRI DEDEH ITA",
+    "melayu": "AISYAH FATIMAH ZAINAB RAHMA SALMAH HALIMAH NURHALIZA DEWI PUTRI "
+    "NURAINI ROSMALA YUSNIDAR ZURAIDA HASNAH MAIMUNAH SYARIFAH RAHMAWATI "
+    "ERNAWATI JULIANA SUSANTI FITRI YENNI MARLINA",
+    "bugis": "NURHAEDAH HASNAH MARDIANA HASNIATI RAHMAWATI NURLAELA MUSDALIFAH "
+    "SUHARTINI SITTI HAJRAH NURHAYATI SUKMAWATI HASMAWATI RAHMATIA KASMAWATI "
+    "NURJANNAH ASMA HAMSIAH BUNGA ROSDIANA",
+    "batak": "RUGUN TIUR MARIA ROSMA LAMRIA DUMA ELIZABETH NURMALA ROSLINA "
+    "MERRY HOTMAIDA TIOMINAR ROSMAWATI SARMA MASTIUR LINDA RENTA DORIS",
+}
+_PREFIX_L = {
+    "jawa": ("MUHAMMAD", 0.12),
+    "sunda": ("MUHAMMAD", 0.10),
+    "melayu": ("MUHAMMAD", 0.40),
+    "bugis": ("ANDI", 0.18),
+    "batak": (None, 0.0),
+}
+_PREFIX_P = {
+    "jawa": ("SITI", 0.15),
+    "sunda": ("SITI", 0.12),
+    "melayu": ("SITI", 0.35),
+    "bugis": ("ANDI", 0.15),
+    "batak": (None, 0.0),
+}
+_SECOND_P = {"jawa": 0.55, "sunda": 0.5, "melayu": 0.6, "bugis": 0.55, "batak": 0.0}
+MARGA = [
+    "SIREGAR",
+    "NASUTION",
+    "SIMANJUNTAK",
+    "HUTAGALUNG",
+    "SITUMORANG",
+    "SIAHAAN",
+    "PANJAITAN",
+    "SINAGA",
+    "MANURUNG",
+    "LUBIS",
+    "HARAHAP",
+    "SIMATUPANG",
+    "TAMBUNAN",
+    "SIHOMBING",
+    "SIRAIT",
+    "PARDEDE",
+    "MARPAUNG",
+    "SILALAHI",
+    "TOBING",
+    "SARAGIH",
+    "PASARIBU",
+    "SIMBOLON",
+    "GULTOM",
+    "NAPITUPULU",
+]
+
+BIRTH_PLACES: dict[str, list[str]] = {
+    "31": [
+        "JAKARTA",
+        "JAKARTA",
+        "JAKARTA",
+        "BOGOR",
+        "BEKASI",
+        "TANGERANG",
+        "DEPOK",
+        "MEDAN",
+        "PADANG",
+    ],
+    "32": [
+        "BANDUNG",
+        "BOGOR",
+        "GARUT",
+        "TASIKMALAYA",
+        "CIANJUR",
+        "SUKABUMI",
+        "CIREBON",
+        "KUNINGAN",
+        "SUMEDANG",
+        "KARAWANG",
+        "BEKASI",
+        "CIAMIS",
+        "MAJALENGKA",
+        "INDRAMAYU",
+        "SUBANG",
+        "PURWAKARTA",
+    ],
+    "35": [
+        "SURABAYA",
+        "MALANG",
+        "KEDIRI",
+        "BLITAR",
+        "JEMBER",
+        "BANYUWANGI",
+        "MADIUN",
+        "PONOROGO",
+        "TULUNGAGUNG",
+        "LAMONGAN",
+        "GRESIK",
+        "SIDOARJO",
+        "MOJOKERTO",
+        "PASURUAN",
+        "PROBOLINGGO",
+        "BOJONEGORO",
+    ],
+    "73": [
+        "MAKASSAR",
+        "BONE",
+        "GOWA",
+        "WAJO",
+        "SOPPENG",
+        "MAROS",
+        "PANGKEP",
+        "BARRU",
+        "SIDRAP",
+        "PINRANG",
+        "PAREPARE",
+        "BULUKUMBA",
+        "SINJAI",
+        "TAKALAR",
+        "JENEPONTO",
+    ],
+}
+DEFAULT_PLACES = [
+    "JAKARTA",
+    "SURABAYA",
+    "BANDUNG",
+    "MEDAN",
+    "SEMARANG",
+    "MAKASSAR",
+    "PALEMBANG",
+    "PADANG",
+]
+
+STREETS = [
+    "MERDEKA",
+    "SUDIRMAN",
+    "DIPONEGORO",
+    "GATOT",
+    "SUBROTO",
+    "AHMAD",
+    "YANI",
+    "PAHLAWAN",
+    "MELATI",
+    "MAWAR",
+    "KENANGA",
+    "ANGGREK",
+    "CEMPAKA",
+    "FLAMBOYAN",
+    "MANGGA",
+    "RAMBUTAN",
+    "KELAPA",
+    "SAWO",
+    "PERINTIS",
+    "KEMERDEKAAN",
+    "PEMUDA",
+    "VETERAN",
+    "RAYA",
+    "SILIWANGI",
+    "HASANUDDIN",
+    "KARTINI",
+    "IMAM",
+    "BONJOL",
+]
+
+
+def _flat(table: dict[str, str], eth: tuple[str, ...]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    values: list[str] = []
+    offsets, lengths = [], []
+    for e in eth:
+        words = table[e].split()
+        offsets.append(len(values))
+        lengths.append(len(words))
+        values += words
+    return values, np.array(offsets), np.array(lengths)
+
+
+def pick(values: list[str] | pl.Series, idx: np.ndarray) -> pl.Series:
+    """values[idx] as a polars String Series (vectorised gather)."""
+    s = values if isinstance(values, pl.Series) else pl.Series(values, dtype=pl.String)
+    return s.gather(pl.Series(idx.astype(np.int64)))
+
+
+def ethnicity(rng: np.random.Generator, kode_prov: np.ndarray) -> np.ndarray:
+    """An ethnicity index (into ETHNICITIES) per row, by the province's mix."""
+    out = np.zeros(len(kode_prov), dtype=np.int64)
+    u = rng.random(len(kode_prov))
+    for prov in np.unique(kode_prov):
+        m = kode_prov == prov
+        cum = np.cumsum(ETHNIC_MIX.get(str(prov), DEFAULT_MIX))
+        out[m] = np.searchsorted(cum / cum[-1], u[m], side="right")
+    return np.minimum(out, len(ETHNICITIES) - 1)
+
+
+def names(rng: np.random.Generator, eth: np.ndarray, female: np.ndarray) -> pl.Series:
+    """A full name per row: [prefix] given [second given | marga]."""
+    n = len(eth)
+    given_l, off_l, len_l = _flat(_GIVEN_L, ETHNICITIES)
+    given_p, off_p, len_p = _flat(_GIVEN_P, ETHNICITIES)
+    values = given_l + given_p
+    off = np.where(female, off_p[eth] + len(given_l), off_l[eth])
+    ln = np.where(female, len_p[eth], len_l[eth])
+    first = off + (rng.random(n) * ln).astype(np.int64)
+    second = off + (rng.random(n) * ln).astype(np.int64)
+    second = np.where(second == first, off + (second - off + 1) % ln, second)
+    p_second = np.array([_SECOND_P[e] for e in ETHNICITIES])[eth]
+    has_second = rng.random(n) < p_second
+    batak = eth == ETHNICITIES.index("batak")
+    marga = rng.integers(0, len(MARGA), n)
+
+    pre_vals = ["", "MUHAMMAD", "SITI", "ANDI"]
+    pre_l = np.array([pre_vals.index(_PREFIX_L[e][0] or "") for e in ETHNICITIES])[eth]
+    pre_p = np.array([pre_vals.index(_PREFIX_P[e][0] or "") for e in ETHNICITIES])[eth]
+    p_pre = np.where(
+        female,
+        np.array([_PREFIX_P[e][1] for e in ETHNICITIES])[eth],
+        np.array([_PREFIX_L[e][1] for e in ETHNICITIES])[eth],
+    )
+    pre = np.where(rng.random(n) < p_pre, np.where(female, pre_p, pre_l), 0)
+    df = pl.DataFrame(
+        {
+            "a": pick(pre_vals, pre),
+            "b": pick(values, first),
+            "c": pick(values, second),
+            "m": pick(MARGA, marga),
+            "has2": has_second,
+            "batak": batak,
+        }
+    )
+    return df.select(
+        pl.concat_str(
+            [
+                pl.when(pl.col("a") != "").then(pl.col("a")),
+                pl.col("b"),
+                pl.when(pl.col("batak")).then(pl.col("m")).when(pl.col("has2")).then(pl.col("c")),
+            ],
+            separator=" ",
+            ignore_nulls=True,
+        ).alias("nama")
+    ).to_series()
+
+
+def variant(nama: pl.Expr, u: pl.Expr) -> pl.Expr:
+    """A spelling variant of a name, as a clerk would type it (u uniform in [0, 1))."""
+    muh = (
+        pl.when(u < 0.35)
+        .then(nama.str.replace("MUHAMMAD", "MUHAMAD", literal=True))
+        .when(u < 0.7)
+        .then(nama.str.replace("MUHAMMAD", "MOH.", literal=True))
+        .otherwise(nama.str.replace("MUHAMMAD", "MOCH.", literal=True))
+    )
+    tokens = nama.str.split(" ")
+    return (
+        pl.when(nama.str.contains("MUHAMMAD", literal=True))
+        .then(muh)
+        .when(nama.str.starts_with("SITI "))
+        .then(nama.str.replace("SITI ", "ST. ", literal=True))
+        .when(nama.str.contains("OE", literal=True))
+        .then(nama.str.replace_all("OE", "U", literal=True))
+        .when(nama.str.contains(r"^SU|\sSU"))
+        .then(nama.str.replace(r"(^|\s)SU", "${1}SOE"))
+        .when(tokens.list.len() >= 2)
+        .then(tokens.list.slice(0, tokens.list.len() - 1).list.join(" "))
+        .otherwise(nama.str.replace(r"([AEIOU])", "${1}${1}"))
+    )

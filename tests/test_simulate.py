@@ -14,10 +14,12 @@ import json
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
-from coklit_dq.contract import schema
+from coklit_dq.config import load_elections
+from coklit_dq.contract import PROVINCE_CODES, schema
 from coklit_dq.simulate import SimulateResult, simulate
 
 VOTERS = 12_000
@@ -57,8 +59,146 @@ def test_layout_and_manifest(sim: tuple[Path, SimulateResult]) -> None:
             exts.add(f["path"].split(".", 1)[1])
         assert exts == {"parquet", "csv.gz"}
         listed = {f["path"] for f in man["files"]}
-        present = {
-            str(p.relative_to(night)) for p in night.rglob("*") if p.is_file()
-        } - {"manifest.json"}
+        present = {str(p.relative_to(night)) for p in night.rglob("*") if p.is_file()} - {
+            "manifest.json"
+        }
         assert listed == present
     assert (out / "_truth" / "orang.parquet").exists()
+
+
+# --- the contract's definitions, in SQL, independent of the generator ----------------------
+
+PROVS = "(" + ",".join(f"'{p}'" for p in PROVINCE_CODES) + ")"
+NIK_OK = f"""(regexp_full_match(coalesce({{c}}, ''), '[0-9]{{{{16}}}}')
+    AND substr({{c}}, 1, 2) IN {PROVS}
+    AND substr({{c}}, 9, 2)::INT BETWEEN 1 AND 12
+    AND (substr({{c}}, 7, 2)::INT BETWEEN 1 AND 31 OR substr({{c}}, 7, 2)::INT BETWEEN 41 AND 71)
+    AND substr({{c}}, 13, 4) <> '0000'
+    AND {{c}} <> repeat(substr({{c}}, 1, 1), 16))"""
+
+
+def nik_ok(col: str) -> str:
+    return NIK_OK.format(c=col)
+
+
+FINDINGS_SQL = f"""
+WITH p AS (SELECT * FROM pemilih),
+valid AS (SELECT *, CASE WHEN regexp_full_match(coalesce(nik, ''), '[0-9]{{16}}')
+                       THEN {nik_ok("nik")} ELSE false END AS nik_valid FROM p)
+SELECT 'NIK_TIDAK_VALID' AS kode_temuan, id_pemilih AS kunci FROM valid WHERE NOT nik_valid
+UNION ALL
+SELECT 'NIK_TIDAK_SESUAI', id_pemilih FROM valid WHERE nik_valid AND substr(nik, 7, 6) <>
+    lpad((day(tanggal_lahir) + CASE WHEN jenis_kelamin = 'P' THEN 40 ELSE 0 END)::VARCHAR, 2, '0')
+    || strftime(tanggal_lahir, '%m%y')
+UNION ALL
+SELECT 'NKK_TIDAK_VALID', id_pemilih FROM p
+    WHERE NOT (regexp_full_match(coalesce(nkk, ''), '[0-9]{{16}}') AND substr(nkk, 1, 2) IN {PROVS})
+UNION ALL
+SELECT 'GANDA_ID', id_pemilih FROM p GROUP BY id_pemilih HAVING count(*) > 1
+UNION ALL
+SELECT 'GANDA_NIK', a.id_pemilih || '|' || min(b.id_pemilih)
+    FROM valid a JOIN valid b ON a.nik = b.nik AND a.id_pemilih <> b.id_pemilih
+    WHERE a.nik_valid AND a.status_coklit <> 'TMS' AND b.status_coklit <> 'TMS'
+    GROUP BY a.id_pemilih
+UNION ALL
+SELECT 'TPS_TIDAK_DIKENAL', id_pemilih FROM p ANTI JOIN tps USING (kode_desa, no_tps)
+UNION ALL
+SELECT 'KK_TERPISAH', id_pemilih FROM p WHERE status_coklit <> 'TMS' AND (nkk, kode_desa) IN (
+    SELECT (nkk, kode_desa) FROM p WHERE status_coklit <> 'TMS'
+    GROUP BY nkk, kode_desa HAVING count(DISTINCT no_tps) > 1)
+UNION ALL
+SELECT 'USIA_BELUM_CUKUP', id_pemilih FROM p
+    WHERE status_coklit <> 'TMS' AND tanggal_lahir > $cutoff AND status_kawin = 'B'
+UNION ALL
+SELECT 'TMS_TIDAK_SESUAI', id_pemilih FROM p WHERE
+    (status_coklit = 'TMS' AND kode_tms = 3 AND (tanggal_lahir <= $cutoff OR status_kawin <> 'B'))
+    OR (status_coklit = 'TMS' AND (kode_tms IS NULL OR kode_tms NOT BETWEEN 1 AND 8))
+    OR (status_coklit <> 'TMS' AND kode_tms IS NOT NULL)
+UNION ALL
+SELECT 'TMS_TANPA_DOKUMEN', id_pemilih FROM p WHERE kode_tms = 1 AND dokumen_tms IS NULL
+UNION ALL
+SELECT 'TMS_8_TANPA_PENGGANTI', a.id_pemilih FROM p a
+    WHERE a.status_coklit = 'TMS' AND a.kode_tms = 8 AND NOT EXISTS (
+        SELECT 1 FROM p b WHERE b.nik = a.nik AND b.status_coklit <> 'TMS'
+        AND b.kode_desa = a.kode_desa AND b.no_tps <> a.no_tps)
+UNION ALL
+SELECT 'STATUS_TIDAK_WAJAR', c.id_pemilih FROM p c JOIN prev o USING (id_pemilih) WHERE
+    (o.status_coklit = 'TMS' AND o.kode_tms = 1 AND c.status_coklit <> 'TMS')
+    OR (o.status_coklit <> 'BELUM' AND c.status_coklit = 'BELUM')
+    OR (c.status_coklit = 'BARU' AND o.status_coklit IN ('BELUM', 'MS', 'UBAH', 'TMS'))
+UNION ALL
+SELECT 'DATA_HILANG', id_pemilih FROM prev ANTI JOIN p USING (id_pemilih)
+UNION ALL
+SELECT 'TPS_MELEBIHI_KAPASITAS', kode_desa || ':' || no_tps FROM p
+    WHERE status_coklit <> 'TMS' GROUP BY kode_desa, no_tps HAVING count(*) > $maks
+UNION ALL
+SELECT 'PROGRES_MELEBIHI_DATA', t.kode_desa || ':' || t.no_tps FROM tps t JOIN (
+    SELECT kode_desa, no_tps, count(*) AS n FROM p
+    WHERE status_coklit IN ('BELUM', 'MS', 'UBAH', 'TMS') GROUP BY ALL) USING (kode_desa, no_tps)
+    WHERE n > t.jumlah_diturunkan
+UNION ALL
+SELECT 'JUMLAH_TIDAK_SESUAI', t.kode_desa || ':' || t.no_tps FROM tps t
+    LEFT JOIN (SELECT kode_desa, no_tps, sum(jumlah_tercoklit_app) AS app FROM pantarlih
+               GROUP BY ALL) a USING (kode_desa, no_tps)
+    LEFT JOIN (SELECT kode_desa, no_tps, count(*) AS n FROM p WHERE status_coklit <> 'BELUM'
+               GROUP BY ALL) r USING (kode_desa, no_tps)
+    WHERE coalesce(app, 0) <> coalesce(n, 0)
+UNION ALL
+SELECT 'PENURUNAN_TAJAM', kode_desa FROM
+    (SELECT kode_desa, count(*) AS n FROM prev WHERE status_coklit <> 'TMS' GROUP BY ALL) a
+    JOIN (SELECT kode_desa, count(*) AS n FROM p WHERE status_coklit <> 'TMS' GROUP BY ALL) b
+    USING (kode_desa) WHERE b.n < a.n * 0.95
+UNION ALL
+SELECT 'PANTARLIH_BELUM_LOGIN', id_pantarlih FROM pantarlih WHERE terakhir_login IS NULL
+UNION ALL
+SELECT 'PANTARLIH_BELUM_SINKRON', id_pantarlih FROM pantarlih WHERE terakhir_login IS NOT NULL
+    AND (terakhir_sinkron IS NULL OR terakhir_sinkron < $dibuat - INTERVAL 48 HOUR)
+"""
+
+
+def _night(out: Path, tanggal: date) -> dict[str, pl.DataFrame]:
+    night = out / tanggal.isoformat()
+    pem = pl.concat(
+        [
+            _read(night, f"pemilih/{p.name.split('.')[0]}")
+            for p in sorted((night / "pemilih").iterdir())
+        ]
+    )
+    return {
+        "pemilih": pem,
+        "tps": _read(night, "tps"),
+        "pantarlih": _read(night, "pantarlih"),
+    }
+
+
+def reference_findings(out: Path, nights: list[date], k: int) -> pl.DataFrame:
+    el = load_elections()["pilkada-2024"]
+    cur = _night(out, nights[k])
+    prev = _night(out, nights[k - 1])["pemilih"] if k > 0 else cur["pemilih"].clear()
+    man = json.loads((out / nights[k].isoformat() / "manifest.json").read_text())
+    con = duckdb.connect()
+    for name, df in cur.items():
+        con.register(name, df.to_arrow())
+    con.register("prev", prev.to_arrow())
+    sql = (
+        FINDINGS_SQL.replace("$cutoff", f"DATE '{el.lahir_paling_lambat}'")
+        .replace("$maks", str(el.maks_pemilih_per_tps))
+        .replace("$dibuat", f"TIMESTAMPTZ '{man['dibuat']}'")
+    )
+    return pl.from_arrow(con.sql(sql).arrow()).unique()  # type: ignore[return-value]
+
+
+def truth(out: Path, tanggal: date) -> pl.DataFrame:
+    return pl.read_parquet(out / "_truth" / f"temuan-{tanggal.isoformat()}.parquet")
+
+
+@pytest.mark.parametrize("k", range(NIGHTS))
+def test_truth_is_exactly_what_the_contract_finds(sim: tuple[Path, SimulateResult], k: int) -> None:
+    """Every finding of the contract's definitions is planted, and every planted one is there."""
+    out, res = sim
+    found = reference_findings(out, res.nights, k)
+    want = truth(out, res.nights[k]).filter(pl.col("kode_temuan") != "GANDA_ORANG")
+    f = set(found.select("kode_temuan", "kunci").iter_rows())
+    w = set(want.select("kode_temuan", "kunci").iter_rows())
+    assert not f - w, f"incidental findings: {sorted(f - w)[:10]}"
+    assert not w - f, f"planted but not in the data: {sorted(w - f)[:10]}"

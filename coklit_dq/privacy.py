@@ -28,10 +28,13 @@ def mask_id(value: str | None, *, enabled: bool = True) -> str | None:
 
 
 def register_mask_macro(con: duckdb.DuckDBPyConnection) -> None:
-    """Define `mask_id(x)` in DuckDB with the same behaviour as :func:`mask_id`."""
+    """Define `mask_id(x)` in DuckDB with the same behaviour as :func:`mask_id`.
+
+    A TEMP macro: it lives with the connection, so read-only warehouses can use it too.
+    """
     con.execute(
         f"""
-        CREATE OR REPLACE MACRO mask_id(x) AS
+        CREATE OR REPLACE TEMP MACRO mask_id(x) AS
           CASE
             WHEN x IS NULL THEN NULL
             WHEN length(x) <= {KEEP_HEAD + KEEP_TAIL} THEN repeat('{MASK_CHAR}', length(x))

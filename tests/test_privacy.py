@@ -28,3 +28,13 @@ def test_sql_macro_masks_like_python():
     values = ["3204054107880001", "320405410788000", "12345678", "", None]
     got = [con.execute("SELECT mask_id(?::VARCHAR)", [v]).fetchone()[0] for v in values]
     assert got == [mask_id(v) for v in values]
+
+
+def test_sql_macro_works_on_a_read_only_warehouse(tmp_path):
+    from coklit_dq import warehouse
+
+    path = tmp_path / "w.duckdb"
+    warehouse.connect(path).close()
+    con = warehouse.connect(path, read_only=True)
+    assert con.execute("SELECT mask_id('3204054107880001')").fetchone()[0] == "320405********01"
+    con.close()

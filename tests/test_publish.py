@@ -162,6 +162,19 @@ def test_pages_are_self_contained_with_charts(night, rel):
         assert target.is_file(), url
     text = " ".join(page.text)
     assert "Tren dari malam ke malam" in text and "Temuan" in text
+    charts = {
+        "31/3101": ["Progres coklit per kecamatan"],
+        "32/3271": ["Progres coklit per kecamatan"],
+        "31": ["Progres coklit per kabupaten/kota", "Temuan per 1.000 rekaman"],
+        "nasional": ["Progres coklit per provinsi", "Temuan per 1.000 rekaman per provinsi"],
+    }[rel]
+    for title in [
+        *charts,
+        "Temuan per jenis",
+        "Progres coklit per malam",
+        "Jumlah temuan per malam",
+    ]:
+        assert raw.count(f"<title>{title}</title>") == 1, title
 
 
 def test_kab_page_shows_progress_change_and_trend(night):

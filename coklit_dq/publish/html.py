@@ -78,7 +78,7 @@ def _kind_chart(kinds: list[dict[str, Any]], title: str) -> Markup:
 
 def _trend_charts(tr: dict[str, Any]) -> dict[str, Markup]:
     return {
-        "progres": Markup(
+        "tren_progres": Markup(
             charts.lines(
                 tr["malam"],
                 {"Progres coklit": tr["persen"]},
@@ -87,7 +87,7 @@ def _trend_charts(tr: dict[str, Any]) -> dict[str, Markup]:
                 y_max=100,
             )
         ),
-        "temuan": Markup(charts.lines(tr["malam"], tr["temuan"], "Jumlah temuan per malam")),
+        "tren_temuan": Markup(charts.lines(tr["malam"], tr["temuan"], "Jumlah temuan per malam")),
     }
 
 

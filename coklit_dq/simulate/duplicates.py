@@ -27,18 +27,26 @@ def _dest(rng: np.random.Generator, a: pl.DataFrame, tps: pl.DataFrame) -> pl.Da
     scope = rng.choice(3, a.height, p=[0.4, 0.3, 0.3])
     a = a.select("rid", "kode_desa").with_columns(scope=pl.Series(scope))
     out = []
-    for s, width in ((0, 4), (1, 2), (2, 0)):
+    for s, width in ((0, 4), (1, 2)):
         part = a.filter(pl.col("scope") == s).with_columns(
             key=pl.col("kode_desa").str.slice(0, width)
         )
         cand = part.join(
             t.with_columns(key=pl.col("d_kode_desa").str.slice(0, width)), on="key"
         ).filter(pl.col("d_kode_desa") != pl.col("kode_desa"))
-        if width == 0:  # any desa: sample a few per record instead of the full cross join
-            cand = cand.filter(pl.col("d_tps_i") % 97 == pl.col("rid") % 97)
         cand = cand.with_columns(u=pl.Series(rng.random(cand.height)))
         out.append(cand.sort("rid", "u").group_by("rid", maintain_order=True).first())
-    return pl.concat(out).select("rid", "d_tps_i", "d_desa_i", "d_kode_desa", "d_no_tps")
+    # Anywhere in the country: two random TPS, the first one in another desa.
+    part = a.filter(pl.col("scope") == 2)
+    for _ in range(2):
+        pick = t[pl.Series(rng.integers(0, t.height, part.height))]
+        got = pl.concat([part, pick], how="horizontal").filter(
+            pl.col("d_kode_desa") != pl.col("kode_desa")
+        )
+        out.append(got)
+        part = part.join(got.select("rid"), on="rid", how="anti")
+    cols = ["rid", "d_tps_i", "d_desa_i", "d_kode_desa", "d_no_tps"]
+    return pl.concat([o.select(cols) for o in out])
 
 
 def _typo(nik: pl.Expr, pos: pl.Expr, step: pl.Expr) -> pl.Expr:
@@ -66,8 +74,10 @@ def plant_pairs(
     nights: int,
 ) -> pl.DataFrame:
     """Plant n pairs of each kind; returns rec with the copies appended."""
-    cand = rec.filter(clean)
-    cand = cand.sample(n=min(cand.height, 3 * n * len(KINDS)), seed=int(rng.integers(2**31)))
+    ids = rec.lazy().filter(clean).select("rid").collect()
+    ids = ids.sample(n=min(ids.height, 3 * n * len(KINDS)), seed=int(rng.integers(2**31)))
+    cand = rec.join(ids, on="rid", how="semi")
+    cand = cand.sample(fraction=1.0, shuffle=True, seed=int(rng.integers(2**31)))
     cand = cand.with_columns(
         kind=pl.Series([KINDS[i % len(KINDS)] for i in range(cand.height)]),
         pos=pl.Series(TYPO_POS[rng.integers(0, len(TYPO_POS), cand.height)]),

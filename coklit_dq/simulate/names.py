@@ -227,15 +227,35 @@ def pick(values: list[str] | pl.Series, idx: np.ndarray) -> pl.Series:
     return s.gather(pl.Series(idx.astype(np.int64)))
 
 
-def ethnicity(rng: np.random.Generator, kode_prov: np.ndarray) -> np.ndarray:
-    """An ethnicity index (into ETHNICITIES) per row, by the province's mix."""
-    out = np.zeros(len(kode_prov), dtype=np.int64)
-    u = rng.random(len(kode_prov))
-    for prov in np.unique(kode_prov):
-        m = kode_prov == prov
-        cum = np.cumsum(ETHNIC_MIX.get(str(prov), DEFAULT_MIX))
-        out[m] = np.searchsorted(cum / cum[-1], u[m], side="right")
+def ethnicity(rng: np.random.Generator, provinces: np.ndarray, prov_i: np.ndarray) -> np.ndarray:
+    """An ethnicity index (into ETHNICITIES) per row, by its province's mix.
+
+    `provinces` holds the distinct province codes, `prov_i` each row's index into them.
+    """
+    cum = np.array([np.cumsum(ETHNIC_MIX.get(str(p), DEFAULT_MIX)) for p in provinces])
+    cum = cum / cum[:, -1:]
+    u = rng.random(len(prov_i))
+    out = (u[:, None] >= cum[prov_i]).sum(axis=1)
     return np.minimum(out, len(ETHNICITIES) - 1)
+
+
+def birth_places(rng: np.random.Generator, provinces: np.ndarray, prov_i: np.ndarray) -> pl.Series:
+    """A birth place per row: mostly a town of its province, sometimes a big city elsewhere."""
+    values: list[str] = []
+    offsets, lengths = [], []
+    for p in provinces:
+        places = BIRTH_PLACES.get(str(p), DEFAULT_PLACES)
+        offsets.append(len(values))
+        lengths.append(len(places))
+        values += places
+    far_off = len(values)
+    values += DEFAULT_PLACES
+    off = np.array(offsets)[prov_i]
+    ln = np.array(lengths)[prov_i]
+    idx = off + (rng.random(len(prov_i)) * ln).astype(np.int64)
+    far = rng.random(len(prov_i)) < 0.08
+    idx[far] = far_off + rng.integers(0, len(DEFAULT_PLACES), int(far.sum()))
+    return pick(values, idx)
 
 
 def names(rng: np.random.Generator, eth: np.ndarray, female: np.ndarray) -> pl.Series:

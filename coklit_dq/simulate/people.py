@@ -193,6 +193,7 @@ def build_pool(
     fserial = _rank_within([fkec, issue]) + 1
 
     tps_desa_code = wil["kode_desa"].to_numpy()
+    provs, prov_of_desa = np.unique(wil["kode_prov"].to_numpy().astype(str), return_inverse=True)
     rec = pl.DataFrame(
         {
             "rid": np.arange(n, dtype=np.int64),
@@ -208,7 +209,7 @@ def build_pool(
             "dob": dob.astype(np.int32),
             "status_kawin": status_kawin.astype(str),
             "kelas": kelas.astype(str),
-            "eth": nm.ethnicity(rng, wil["kode_prov"].to_numpy()[desa]),
+            "eth": nm.ethnicity(rng, provs, prov_of_desa[desa]),
             "nik_kec": kec_list[nik_kec],
             "datepart": datepart,
             "serial": serial,
@@ -234,7 +235,7 @@ def build_pool(
         + pl.col("issue").cast(pl.Date).dt.strftime("%d%m%y")
         + pl.col("fserial").cast(pl.String).str.zfill(4),
         nama=nm.names(rng, rec["eth"].to_numpy(), female),
-        tempat_lahir=_birth_places(rng, wil["kode_prov"].to_numpy()[desa]),
+        tempat_lahir=nm.birth_places(rng, provs, prov_of_desa[desa]),
         alamat=pl.when(pl.col("kode_desa").str.slice(6, 1) == "1")
         .then(
             pl.lit("JL. ")
@@ -245,7 +246,7 @@ def build_pool(
         .otherwise(pl.lit("DUSUN ") + pl.col("rw").cast(pl.String).str.zfill(2)),
         rt=pl.col("rt").cast(pl.String).str.zfill(3),
         rw=pl.col("rw").cast(pl.String).str.zfill(3),
-    )
+    ).drop("datepart", "serial", "fam_kec", "issue", "fserial", "u_addr", "street", "eth")
     tps = pl.DataFrame(
         {
             "tps_i": np.arange(n_tps),
@@ -260,16 +261,3 @@ def build_pool(
         }
     )
     return rec, tps
-
-
-def _birth_places(rng: np.random.Generator, prov: np.ndarray) -> pl.Series:
-    out = np.empty(len(prov), dtype=object)
-    u = rng.random(len(prov))
-    for p in np.unique(prov):
-        mask = prov == p
-        places = np.array(nm.BIRTH_PLACES.get(str(p), nm.DEFAULT_PLACES), dtype=object)
-        out[mask] = places[(u[mask] * len(places)).astype(np.int64)]
-    far = rng.random(len(prov)) < 0.08
-    other = np.array(nm.DEFAULT_PLACES, dtype=object)
-    out[far] = other[rng.integers(0, len(other), far.sum())]
-    return pl.Series(out.astype(str), dtype=pl.String)

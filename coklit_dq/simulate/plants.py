@@ -70,6 +70,12 @@ def _sample(df: pl.DataFrame, n: int, rng: np.random.Generator) -> pl.DataFrame:
     return df.sample(n=min(n, df.height), seed=int(rng.integers(2**31)))
 
 
+def _pick(rec: pl.DataFrame, where: pl.Expr, n: int, rng: np.random.Generator) -> pl.DataFrame:
+    """n random records matching `where` (rid and desa_i only: cheap on a wide frame)."""
+    cand = rec.lazy().filter(where).select("rid", "desa_i").collect()
+    return _sample(cand, n, rng)
+
+
 def _set(rec: pl.DataFrame, rids: pl.Series, plant: str, **cols: pl.Expr) -> pl.DataFrame:
     hit = pl.col("rid").is_in(rids.implode())
     exprs = {name: pl.when(hit).then(e).otherwise(pl.col(name)) for name, e in cols.items()}
@@ -155,24 +161,24 @@ def plant(
         ("nik_tanggal", pl.col("nik").str.slice(0, 8) + pl.lit("13") + pl.col("nik").str.slice(10)),
         ("nik_huruf", pl.col("nik").str.slice(0, 10) + pl.lit("O") + pl.col("nik").str.slice(11)),
     ):
-        ids = _sample(rec.filter(clean()), one, rng)["rid"]
+        ids = _pick(rec, clean(), one, rng)["rid"]
         rec = _set(rec, ids, kind, nik=nik)
     for kind, nkk in (
         ("nkk_pendek", pl.col("nkk").str.slice(0, 15)),
         ("nkk_prov", pl.lit("20") + pl.col("nkk").str.slice(2)),
     ):
-        ids = _sample(rec.filter(clean()), one, rng)["rid"]
+        ids = _pick(rec, clean(), one, rng)["rid"]
         rec = _set(rec, ids, kind, nkk=nkk)
-    ids = _sample(rec.filter(clean()), one, rng)["rid"]
+    ids = _pick(rec, clean(), one, rng)["rid"]
     rec = _set(rec, ids, "nik_jk", female=~pl.col("female"))
-    ids = _sample(rec.filter(clean() & adult), one, rng)["rid"]
+    ids = _pick(rec, clean() & adult, one, rng)["rid"]
     shift = (pl.col("rid") % 700 + 1) * pl.when(pl.col("rid") % 2 == 0).then(1).otherwise(-1)
     rec = _set(
         rec, ids, "nik_tgl", dob=(pl.col("dob") + shift).cast(pl.Int32), hasil=pl.lit("UBAH")
     )
 
     # --- age and TMS codes ----------------------------------------------------------
-    ids = _sample(rec.filter(clean() & (pl.col("m") > 0)), one, rng)["rid"]
+    ids = _pick(rec, clean() & (pl.col("m") > 0), one, rng)["rid"]
     new_dob = pl.lit(cutoff) + 30 + pl.col("rid") % 300
     rec = _set(
         rec, ids, "usia", dob=new_dob.cast(pl.Int32), status_kawin=pl.lit("B"),
@@ -180,26 +186,26 @@ def plant(
     )  # fmt: skip
     rec = _renik(rec, "usia")
     tms = {"hasil": pl.lit("TMS"), "c": pl.lit(0, pl.Int64), "dok": pl.lit(None, pl.String)}
-    ids = _sample(rec.filter(clean() & adult), one, rng)["rid"]
+    ids = _pick(rec, clean() & adult, one, rng)["rid"]
     rec = _set(rec, ids, "tms3_dewasa", kode=pl.lit(3, pl.Int64), **tms)
     cand = rec.filter((pl.col("plant") == "") & ~pl.col("busy") & (pl.col("kelas") == "kawin16"))
     ids = _sample(cand, max(1, one // 2), rng)["rid"]
     rec = _set(rec, ids, "tms3_kawin", kode=pl.lit(3, pl.Int64), **tms)
-    ids = _sample(rec.filter(clean()), one, rng)["rid"]
+    ids = _pick(rec, clean(), one, rng)["rid"]
     bad = pl.when(pl.col("rid") % 3 == 0).then(None).otherwise(pl.col("rid") % 2 * 9)
     rec = _set(rec, ids, "tms_kode_salah", kode=bad.cast(pl.Int64), **tms)
-    ids = _sample(rec.filter(clean()), one, rng)["rid"]
+    ids = _pick(rec, clean(), one, rng)["rid"]
     rec = _set(
         rec, ids, "kode_tanpa_tms", hasil=pl.lit("MS"),
         kode_extra=(pl.col("rid") % 2 + 4).cast(pl.Int64),
     )  # fmt: skip
-    ids = _sample(rec.filter(clean()), one, rng)["rid"]
+    ids = _pick(rec, clean(), one, rng)["rid"]
     rec = _set(rec, ids, "tms1_tanpa_dok", kode=pl.lit(1, pl.Int64), **tms)
-    ids = _sample(rec.filter(clean() & (pl.col("size") == 1)), one, rng)["rid"]
+    ids = _pick(rec, clean() & (pl.col("size") == 1), one, rng)["rid"]
     rec = _set(rec, ids, "tms8_tanpa", kode=pl.lit(8, pl.Int64), **tms)
 
     # --- placement -----------------------------------------------------------------
-    ids = _sample(rec.filter(clean() & (pl.col("size") == 1)), one, rng)["rid"]
+    ids = _pick(rec, clean() & (pl.col("size") == 1), one, rng)["rid"]
     rec = _set(
         rec, ids, "tps_tidak_dikenal",
         no_tps=(pl.col("n_tps_desa") + 1 + pl.col("rid") % 2).cast(pl.Int32),
@@ -216,18 +222,18 @@ def plant(
     desa_plan = []
     for r in range(1, prm.nights):
         before = clean() & (pl.col("c") <= r - 1) & (pl.col("masuk") == 0)
-        ids = _sample(rec.filter(before), one, rng)["rid"]
+        ids = _pick(rec, before, one, rng)["rid"]
         rec = _set(
             rec, ids, "kembali_ms", hasil=pl.lit("TMS"), kode=pl.lit(1, pl.Int64),
             dok=document(pl.lit(1), pl.col("u_doc")), ev=pl.lit(r, pl.Int64),
             ev_kind=pl.lit("kembali_ms"),
         )  # fmt: skip
         for kind in ("kembali_belum", "jadi_baru"):
-            ids = _sample(rec.filter(before), one, rng)["rid"]
+            ids = _pick(rec, before, one, rng)["rid"]
             rec = _set(
                 rec, ids, kind, hasil=pl.lit("MS"), ev=pl.lit(r, pl.Int64), ev_kind=pl.lit(kind)
             )
-        gone = _sample(rec.filter(before), 4 * one, rng).unique("desa_i", keep="first").head(one)
+        gone = _pick(rec, before, 4 * one, rng).unique("desa_i", keep="first").head(one)
         rec = _set(rec, gone["rid"], "hapus", hapus=pl.lit(r, pl.Int64))
         rec, desa_r = _sharp_fall(rec, clean(), r, rng)
         desa_plan.append(desa_r)
@@ -252,13 +258,13 @@ def _renik(rec: pl.DataFrame, kind: str) -> pl.DataFrame:
         + d.dt.month().cast(pl.String).str.zfill(2)
         + (d.dt.year() % 100).cast(pl.String).str.zfill(2)
     )
-    sel = rec.filter(pl.col("plant") == kind)
+    sel = rec.lazy().filter(pl.col("plant") == kind).select("rid", "nik_kec", "dob", "female")
     sel = sel.with_columns(
         nik=pl.col("nik_kec")
         + part
         + (pl.lit(9000) + pl.int_range(pl.len()).over("nik_kec", part)).cast(pl.String)
     )
-    return pl.concat([rec.filter(pl.col("plant") != kind), sel]).sort("rid")
+    return rec.update(sel.select("rid", "nik").collect(), on="rid")
 
 
 def _split_families(

@@ -79,6 +79,7 @@ def assign(
     u = rng.random(n)
     p0 = rec["p0"].to_numpy()
     rate = rec["rate"].to_numpy()
+    rec = rec.drop("p0", "rate")
     with np.errstate(divide="ignore", invalid="ignore"):
         later = np.ceil((u - p0) / np.where(rate > 0, rate, 1.0))
     c = np.where(u < p0, 0, np.where(rate > 0, later, NEVER)).clip(0, NEVER).astype(np.int64)
@@ -193,13 +194,13 @@ def fill_new_nkk(rec: pl.DataFrame) -> pl.DataFrame:
     Kecamatan + an issue date in July 2024 + a serial from 9000 up: the families
     built in people.py have issue dates up to 2023, so they never meet.
     """
-    rank = pl.int_range(pl.len()).over(pl.col("kode_desa").str.slice(0, 6), order_by="rid")
+    kec = pl.col("kode_desa").str.slice(0, 6)
+    rank = pl.col("nkk").is_null().cast(pl.Int64).cum_sum().over(kec, order_by="rid") - 1
     fresh = (
-        pl.col("kode_desa").str.slice(0, 6)
+        kec
         + pl.lit("0")
         + (rank // 1000 + 1).cast(pl.String)
         + pl.lit("0724")
         + (pl.lit(9000) + rank % 1000).cast(pl.String)
     )
-    new = rec.filter(pl.col("nkk").is_null()).with_columns(nkk=fresh)
-    return pl.concat([rec.filter(pl.col("nkk").is_not_null()), new]).sort("rid")
+    return rec.with_columns(nkk=pl.coalesce("nkk", fresh))

@@ -25,6 +25,8 @@ from coklit_dq.contract import EXPORT_FORMAT, schema
 # Timestamps in CSV carry their offset (export-v1); WIB is +07:00.
 CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%:z"
 WIB = "Asia/Jakarta"
+# gzip level of CSV.gz files: 1 is twice as fast as 5 on voter files, ~25 % larger.
+CSV_GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def encode_table(df: pl.DataFrame, fmt: str) -> bytes:
         text = out.write_csv(
             datetime_format=CSV_DATETIME_FORMAT, date_format="%Y-%m-%d", null_value=""
         )
-        return gzip.compress(text.encode("utf-8"), compresslevel=5, mtime=0)
+        return gzip.compress(text.encode("utf-8"), compresslevel=CSV_GZIP_LEVEL, mtime=0)
     raise ValueError(f"unknown export format {fmt!r}; expected parquet or csv.gz")
 
 

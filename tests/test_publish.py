@@ -218,3 +218,19 @@ def test_quarantined_province_gets_pages_that_say_so(tmp_path):
         assert result.region(kab).berkas == "quarantined"
     assert "dikarantina" in " ".join(_page(root / "nasional" / "ringkasan.html").text)
     assert "dikarantina" not in " ".join(_page(root / "31" / "3101" / "ringkasan.html").text)
+
+
+def test_workbooks_built_by_worker_processes_are_the_same(night, tmp_path):
+    root, result, con = night
+    settings = resolve_settings(outbox=str(tmp_path / "o"), warehouse=str(tmp_path / "w.duckdb"))
+    parallel = publish_night(con, N2, settings, workers=2)
+    assert parallel.files == result.files
+    other = tmp_path / "o" / N2.isoformat()
+
+    def cells(path: Path) -> dict[str, list[tuple]]:
+        wb = openpyxl.load_workbook(io.BytesIO(path.read_bytes()))
+        return {ws.title: list(ws.iter_rows(values_only=True)) for ws in wb}
+
+    for kab in KABS:
+        rel = Path(kab[:2]) / kab / "temuan.xlsx"
+        assert cells(other / rel) == cells(root / rel), kab

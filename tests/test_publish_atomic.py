@@ -43,9 +43,10 @@ def test_crash_midway_keeps_the_previous_publication_intact(setup):
     before = _snapshot(night)
     # the night's findings change (a rerun of the rules), then publishing crashes midway
     con.execute("DELETE FROM temuan WHERE tanggal_ekspor = ? AND kode_temuan = 'GANDA_NIK'", [N2])
-    for n in (0, 7, 16):  # before any file, midway, on the last file
+    # before any file, midway (workbooks built by 2 worker processes), on the last file
+    for n, workers in ((0, 1), (7, 2), (16, 1)):
         with pytest.raises(InjectedFailure):
-            publish_night(con, N2, settings, fail_after=n)
+            publish_night(con, N2, settings, fail_after=n, workers=workers)
         assert _snapshot(night) == before
         assert sorted(p.name for p in out.iterdir()) == [N2.isoformat()]
 

@@ -18,7 +18,12 @@ False. `notify.notify_regions` mails each region afterwards.
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -37,6 +42,8 @@ __all__ = ["MARKER", "InjectedFailure", "PublishResult", "RegionFiles", "publish
 log = logging.getLogger("coklit_dq.publish")
 
 KAB_FILES = ("temuan.csv", "temuan.xlsx", "ringkasan.html")
+MAX_WORKERS = 4
+MIN_KAB_PER_WORKER = 8
 
 
 @dataclass
@@ -93,8 +100,67 @@ def _notes(night: Night, kode_prov: str) -> list[str]:
     return ["PERHATIAN: berkas data pemilih provinsi ini tidak diterima malam ini."]
 
 
-def _empty_like(df: pl.DataFrame) -> pl.DataFrame:
-    return df.clear()
+Job = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+def _xlsx_job(job: Job) -> bytes:
+    args, kwargs = job
+    return xlsx.build_xlsx(*args, **kwargs)
+
+
+def _auto_workers(n_kab: int) -> int:
+    """Workbooks are the slow part (xlsxwriter is pure Python): on a big night they are
+    built by parallel processes; a small night is done faster in this process."""
+    if n_kab < MIN_KAB_PER_WORKER * 2:
+        return 1
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1, n_kab // MIN_KAB_PER_WORKER))
+
+
+@contextmanager
+def _workbooks(jobs: list[Job], workers: int) -> Iterator[Iterator[bytes]]:
+    """The workbooks' bytes in job order, built here or by a pool of `workers` processes."""
+    if workers <= 1 or len(jobs) <= 1:
+        yield map(_xlsx_job, jobs)
+        return
+    # spawn: this process holds a DuckDB connection and polars threads; never fork those
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        yield pool.map(_xlsx_job, jobs)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _write_kab(
+    writer: NightWriter,
+    night: Night,
+    kab: dict[str, Any],
+    rows: pl.DataFrame,
+    book: bytes,
+    *,
+    n_resolved: dict[str, int],
+) -> RegionFiles:
+    """The three files of one kabupaten/kota; returns its line of the result."""
+    prov, kode = kab["kode_prov"], kab["kode_kab"]
+    folder = f"{prov}/{kode}"
+    writer.write(f"{folder}/temuan.csv", tables.csv_bytes(rows))
+    writer.write(f"{folder}/temuan.xlsx", book)
+    page = html.kab_page(night, prov, kode, kab["nama_kab"], kab["nama_prov"])
+    writer.write(f"{folder}/ringkasan.html", page.encode("utf-8"))
+    state = night.files.get(prov)
+    return RegionFiles(
+        kode_prov=prov,
+        kode_kab=kode,
+        nama_kab=kab["nama_kab"],
+        nama_prov=kab["nama_prov"],
+        folder=folder,
+        files=[f"{folder}/{f}" for f in KAB_FILES],
+        n_temuan=rows.height,
+        n_tinggi=int((rows["tingkat"] == "TINGGI").sum()),
+        n_baru=int((rows["status_temuan"] == "BARU").sum()),
+        n_berulang=int((rows["status_temuan"] == "BERULANG").sum()),
+        n_selesai=n_resolved.get(kode, 0),
+        berkas=state.state if state else "absent",
+    )
 
 
 def publish_night(
@@ -103,11 +169,13 @@ def publish_night(
     settings: Settings,
     *,
     fail_after: int | None = None,
+    workers: int | None = None,
 ) -> PublishResult:
     """Write the night's outbox, replacing any earlier publication of it at once.
 
     `fail_after` makes the writer raise InjectedFailure after that many files
     (to test that a crash midway leaves the previous publication intact).
+    `workers`: processes building the workbooks (None: chosen by the night's size).
     """
     t0 = time.perf_counter()
     night = Night.load(con, tanggal, mask=settings.mask_ids)
@@ -115,48 +183,31 @@ def publish_night(
     families = load_families()
     rows_all = xlsx.sheet_rows(night.findings, night.wilayah, night.catalog)
     by_kab = rows_all.partition_by("kode_kab", as_dict=True, include_key=True)
-    resolved_by_kab = night.resolved.group_by("kode_kab").len()
-    n_resolved = dict(resolved_by_kab.iter_rows())
+    n_resolved = dict(night.resolved.group_by("kode_kab").len().iter_rows())
+
+    kab_rows = list(kabs.iter_rows(named=True))
+    jobs: list[Job] = []
+    for kab in kab_rows:
+        prov, kode = kab["kode_prov"], kab["kode_kab"]
+        rows = by_kab.get((kode,), rows_all.clear())
+        kwargs = {
+            "judul": f"Temuan data coklit {kab['nama_kab']} ({kode}), {kab['nama_prov']}",
+            "tanggal": tanggal,
+            "catatan": _notes(night, prov),
+            "n_selesai": n_resolved.get(kode, 0),
+        }
+        jobs.append(((rows, xlsx.families_with_rest(rows, families)), kwargs))
+    n_workers = workers if workers is not None else _auto_workers(len(jobs))
 
     writer = NightWriter(settings.outbox, tanggal, settings.storage_options, fail_after=fail_after)
     result = PublishResult(tanggal=tanggal, outbox=writer.url, night_url=writer.night_url)
     try:
         writer.begin()
-        for kab in kabs.iter_rows(named=True):
-            prov, kode = kab["kode_prov"], kab["kode_kab"]
-            rows = by_kab.get((kode,), _empty_like(rows_all))
-            folder = f"{prov}/{kode}"
-            writer.write(f"{folder}/temuan.csv", tables.csv_bytes(rows))
-            writer.write(
-                f"{folder}/temuan.xlsx",
-                xlsx.build_xlsx(
-                    rows,
-                    xlsx.families_with_rest(rows, families),
-                    judul=f"Temuan data coklit {kab['nama_kab']} ({kode}), {kab['nama_prov']}",
-                    tanggal=tanggal,
-                    catatan=_notes(night, prov),
-                    n_selesai=n_resolved.get(kode, 0),
-                ),
-            )
-            page = html.kab_page(night, prov, kode, kab["nama_kab"], kab["nama_prov"])
-            writer.write(f"{folder}/ringkasan.html", page.encode("utf-8"))
-            state = night.files.get(prov)
-            result.regions.append(
-                RegionFiles(
-                    kode_prov=prov,
-                    kode_kab=kode,
-                    nama_kab=kab["nama_kab"],
-                    nama_prov=kab["nama_prov"],
-                    folder=folder,
-                    files=[f"{folder}/{f}" for f in KAB_FILES],
-                    n_temuan=rows.height,
-                    n_tinggi=int((rows["tingkat"] == "TINGGI").sum()),
-                    n_baru=int((rows["status_temuan"] == "BARU").sum()),
-                    n_berulang=int((rows["status_temuan"] == "BERULANG").sum()),
-                    n_selesai=n_resolved.get(kode, 0),
-                    berkas=state.state if state else "absent",
+        with _workbooks(jobs, n_workers) as books:
+            for kab, job, book in zip(kab_rows, jobs, books, strict=True):
+                result.regions.append(
+                    _write_kab(writer, night, kab, job[0][0], book, n_resolved=n_resolved)
                 )
-            )
         for (prov,), part in kabs.partition_by("kode_prov", as_dict=True).items():
             writer.write(f"{prov}/ringkasan.html", html.prov_page(night, prov, part).encode())
             result.provinces.append(prov)
@@ -182,12 +233,14 @@ def publish_night(
     result.provinces.sort()
     result.seconds = round(time.perf_counter() - t0, 3)
     log.info(
-        "published %s: %d kabupaten/kota, %d provinces, %d findings, %d files in %.1f s",
+        "published %s: %d kabupaten/kota, %d provinces, %d findings, %d files in %.1f s "
+        "(%d workbook workers)",
         tanggal,
         len(result.regions),
         len(result.provinces),
         result.n_temuan,
         len(result.files) + 1,
         result.seconds,
+        n_workers,
     )
     return result

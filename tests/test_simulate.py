@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -202,3 +202,192 @@ def test_truth_is_exactly_what_the_contract_finds(sim: tuple[Path, SimulateResul
     w = set(want.select("kode_temuan", "kunci").iter_rows())
     assert not f - w, f"incidental findings: {sorted(f - w)[:10]}"
     assert not w - f, f"planted but not in the data: {sorted(w - f)[:10]}"
+
+
+def _all_nights(out: Path, res: SimulateResult) -> pl.DataFrame:
+    return pl.concat(
+        [
+            _night(out, d)["pemilih"].with_columns(tanggal=pl.lit(d), k=pl.lit(k))
+            for k, d in enumerate(res.nights)
+        ]
+    )
+
+
+def test_orang_truth_and_duplicate_pairs(sim: tuple[Path, SimulateResult]) -> None:
+    out, res = sim
+    orang = pl.read_parquet(out / "_truth" / "orang.parquet")
+    assert orang.columns[:3] == ["id_pemilih", "id_orang", "jenis"]
+    allp = _all_nights(out, res)
+    # every record of every night has its person (GANDA_ID rows: one per person).
+    ids = allp.select("id_pemilih").unique()
+    assert ids.join(orang, on="id_pemilih", how="anti").height == 0
+    kinds = set(orang["jenis"].unique())
+    for kind in (
+        "pindah_nik_sama",
+        "pindah_nik_typo",
+        "nik_transposisi",
+        "nama_varian",
+        "tanggal_tukar",
+        "ganda_id",
+        "tms8_masuk_ulang",
+        "pindah_tms4",
+        "none",
+    ):
+        assert kind in kinds, kind
+    # GANDA_ORANG truth == pairs of records that are not TMS, same person, different nik.
+    last = _night(out, res.nights[-1])["pemilih"].join(orang.unique("id_pemilih"), on="id_pemilih")
+    live = last.filter(pl.col("status_coklit") != "TMS").unique("id_pemilih")
+    pairs = live.join(live, on="id_orang", suffix="_b").filter(
+        (pl.col("id_pemilih") != pl.col("id_pemilih_b"))
+    )
+    same_person_other_nik = {
+        (a, b)
+        for a, b, n1, n2 in pairs.select("id_pemilih", "id_pemilih_b", "nik", "nik_b").iter_rows()
+        if n1 != n2
+    }
+    t = truth(out, res.nights[-1]).filter(pl.col("kode_temuan") == "GANDA_ORANG")
+    planted = {tuple(k.split("|")) for k in t["kunci"]}
+    assert planted == same_person_other_nik
+    # the pairs span kabupaten/kota and provinces, and the name variants are real variants.
+    p = pairs.filter(pl.col("id_pemilih") < pl.col("id_pemilih_b"))
+    assert p.filter(
+        pl.col("kode_desa").str.slice(0, 2) != pl.col("kode_desa_b").str.slice(0, 2)
+    ).height
+    assert p.filter(
+        (pl.col("kode_desa").str.slice(0, 2) == pl.col("kode_desa_b").str.slice(0, 2))
+        & (pl.col("kode_desa").str.slice(0, 4) != pl.col("kode_desa_b").str.slice(0, 4))
+    ).height
+    var = p.filter(pl.col("jenis") == "nama_varian")
+    assert var.height and (var["nama"] != var["nama_b"]).all()
+    swapped = p.filter(pl.col("jenis") == "tanggal_tukar")
+    assert (swapped["tanggal_lahir"] != swapped["tanggal_lahir_b"]).all()
+
+
+def test_clean_data_invariants(sim: tuple[Path, SimulateResult]) -> None:
+    out, res = sim
+    el = load_elections()["pilkada-2024"]
+    orang = pl.read_parquet(out / "_truth" / "orang.parquet")
+    allp = _all_nights(out, res)
+    con = duckdb.connect()
+    con.register("p", allp.to_arrow())
+    con.register("o", orang.to_arrow())
+    # a valid nik never belongs to two persons
+    shared = con.sql(f"""
+        SELECT nik FROM p JOIN o USING (id_pemilih, nik)
+        WHERE {nik_ok("nik")} GROUP BY nik HAVING count(DISTINCT id_orang) > 1""").fetchall()
+    assert shared == []
+    last = _night(out, res.nights[-1])
+    pem = last["pemilih"]
+    # birth dates: about one in eleven on the placeholders; twins; married 16-year-olds
+    ph = pem["tanggal_lahir"].dt.strftime("%m-%d").is_in(["07-01", "12-31", "01-01"]).mean()
+    assert 0.06 < ph < 0.13
+    po = pem.join(orang, on=["id_pemilih", "nik"])
+    twins = po.join(po, on=["nkk", "tanggal_lahir"], suffix="_b").filter(
+        (pl.col("id_pemilih") < pl.col("id_pemilih_b"))
+        & (pl.col("id_orang") != pl.col("id_orang_b"))
+    )
+    assert twins.height > 0 and (twins["nama"] != twins["nama_b"]).all()
+    kawin16 = pem.filter(
+        (pl.col("tanggal_lahir") > el.lahir_paling_lambat) & (pl.col("status_kawin") == "S")
+    )
+    assert kawin16.height > 0
+    # statuses, TMS codes and their documents
+    assert set(pem["status_coklit"]) == {"BELUM", "MS", "UBAH", "BARU", "TMS"}
+    tms = pem.filter(pl.col("status_coklit") == "TMS")
+    assert set(range(1, 9)) <= set(tms["kode_tms"].drop_nulls())
+    assert tms.filter(pl.col("kode_tms").is_in([6, 7]))["dokumen_tms"].null_count() == 0
+    # waktu_coklit null exactly while BELUM, and never after the export was made
+    man = json.loads((out / res.nights[-1].isoformat() / "manifest.json").read_text())
+    dibuat = datetime.fromisoformat(man["dibuat"])
+    assert (pem["waktu_coklit"].is_null() == (pem["status_coklit"] == "BELUM")).all()
+    assert pem["waktu_coklit"].max() < dibuat
+    # officers: every record's officer exists; 1 per TPS, 2 on large ones; sync before dibuat
+    pan = last["pantarlih"]
+    assert pem.join(pan, on="id_pantarlih", how="anti").height == 0
+    per_tps = pan.group_by("kode_desa", "no_tps").len()
+    assert set(per_tps["len"]) == {1, 2}
+    assert per_tps.height == last["tps"].height
+    assert pan["terakhir_sinkron"].max() < dibuat
+    ok = pan.filter(
+        pl.col("terakhir_sinkron").is_not_null() & pl.col("terakhir_login").is_not_null()
+    )
+    assert (ok["terakhir_login"] <= ok["terakhir_sinkron"]).all()
+    # regions: kabupaten and kota codes, kelurahan and desa
+    wil = _read(out / res.nights[-1].isoformat(), "wilayah")
+    kab = wil["kode_kab"].str.slice(2, 2).cast(pl.Int32)
+    assert (kab < 70).any() and (kab > 70).any()
+    assert set(wil["kode_desa"].str.slice(6, 1)) == {"1", "2"}
+    # TPS filled well under the maximum except the planted over-capacity ones
+    size = pem.filter(pl.col("status_coklit") != "TMS").group_by("kode_desa", "no_tps").len()
+    assert (size["len"] <= el.maks_pemilih_per_tps * 0.8).mean() > 0.95
+
+
+def test_nights_evolve(sim: tuple[Path, SimulateResult]) -> None:
+    out, res = sim
+    done = []
+    for d in res.nights:
+        pem = _night(out, d)["pemilih"]
+        done.append(pem.filter(pl.col("status_coklit") != "BELUM").height)
+    assert done == sorted(done) and done[0] < done[-1]
+    first = _night(out, res.nights[0])["pemilih"]
+    last = _night(out, res.nights[-1])["pemilih"]
+    assert (
+        last.filter(pl.col("status_coklit") == "BARU").height
+        > first.filter(pl.col("status_coklit") == "BARU").height
+    )
+
+
+def test_deterministic_for_a_seed(tmp_path: Path) -> None:
+    def digest(root: Path) -> list[str]:
+        return [
+            hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        ]
+
+    a = simulate(str(tmp_path / "a"), voters=3000, nights=2, seed=5)
+    b = simulate(str(tmp_path / "b"), voters=3000, nights=2, seed=5)
+    c = simulate(str(tmp_path / "c"), voters=3000, nights=2, seed=6)
+    assert a.records == b.records
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert digest(tmp_path / "a") != digest(tmp_path / "c")
+    assert c.records != a.records or digest(tmp_path / "a") != digest(tmp_path / "c")
+
+
+def test_any_fsspec_url_and_provinces() -> None:
+    import fsspec
+
+    res = simulate("memory://simtest", voters=2000, nights=1, seed=3, provinces=["11", "52"])
+    fs = fsspec.filesystem("memory")
+    man = json.loads(fs.cat(f"/simtest/{res.nights[0].isoformat()}/manifest.json"))
+    paths = {f["path"].split(".")[0] for f in man["files"]}
+    assert {"pemilih/11", "pemilih/52", "wilayah", "tps", "pantarlih"} == paths
+    assert fs.exists("/simtest/_truth/orang.parquet")
+    with pytest.raises(ValueError, match="province"):
+        simulate("memory://simbad", voters=2000, nights=1, seed=3, provinces=["99"])
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from coklit_dq.cli import main
+
+    rc = main(
+        [
+            "simulate",
+            "--out",
+            str(tmp_path),
+            "--voters",
+            "2000",
+            "--nights",
+            "2",
+            "--seed",
+            "4",
+            "--start",
+            "2024-06-24",
+            "--provinces",
+            "32,73",
+        ]
+    )
+    assert rc == 0
+    assert "2000 voters" in capsys.readouterr().out
+    assert (tmp_path / "2024-06-25" / "pemilih").exists()
+    assert (tmp_path / "_truth" / "temuan-2024-06-25.parquet").exists()

@@ -104,12 +104,13 @@ def simulate(
     t0 = _time.perf_counter()
     rec, plan = plants.plant(r_plant, rec, tps, prm)
     rec = timeline.fill_new_nkk(rec).with_columns(kode_prov_id=pl.col("kode_desa").str.slice(0, 2))
-    off = nt.officers(rec, tps).join(plan.tps, on="tps_i", how="left")
+    off = nt.officers(rec, tps).join(plan.tps, on="tps_i", how="left", maintain_order="left")
     jum = nt.jumlah_diturunkan(rec, tps, plan.tps, r_night)
     rec = rec.join(
         off.select("tps_i", "n_off", kode_desa_tps="kode_desa", no_tps_tps="no_tps"),
         on="tps_i",
         how="left",
+        maintain_order="left",
     ).with_columns(
         id_pantarlih=nt.officer_id(
             pl.col("kode_desa_tps"),
@@ -120,7 +121,9 @@ def simulate(
     t["plant"] = _time.perf_counter() - t0
 
     wilayah = wil.drop("bobot")
-    tps_out = tps.join(jum, on="tps_i").select("kode_desa", "no_tps", "jumlah_diturunkan")
+    tps_out = tps.join(jum, on="tps_i", maintain_order="left").select(
+        "kode_desa", "no_tps", "jumlah_diturunkan"
+    )
     dates = [nt.night_date(start, k) for k in range(nights)]
     result = SimulateResult(out=out, voters=voters, nights=dates, seed=seed, provinces=provs)
     t["write"] = 0.0
@@ -145,7 +148,7 @@ def simulate(
             p: snap.filter(pl.col("kode_prov_id") == p).select(pl.exclude("kode_prov_id"))
             for p in provs
         }
-        seen.append(snap.select("id_pemilih", "id_orang", "jenis", "rid"))
+        seen.append(snap.select("id_pemilih", "id_orang", "jenis", "nik", "rid"))
         t["snapshot"] += _time.perf_counter() - t0
         t0 = _time.perf_counter()
         write_night(
@@ -165,7 +168,7 @@ def simulate(
         pl.concat(seen)
         .unique(subset="rid", keep="last")
         .sort("rid")
-        .select("id_pemilih", "id_orang", "jenis")
+        .select("id_pemilih", "id_orang", "jenis", "nik")
     )
     _write_parquet(out, f"{TRUTH_DIR}/orang.parquet", orang, storage)
     result.timings = t

@@ -32,7 +32,9 @@ def _dest(rng: np.random.Generator, a: pl.DataFrame, tps: pl.DataFrame) -> pl.Da
             key=pl.col("kode_desa").str.slice(0, width)
         )
         cand = part.join(
-            t.with_columns(key=pl.col("d_kode_desa").str.slice(0, width)), on="key"
+            t.with_columns(key=pl.col("d_kode_desa").str.slice(0, width)),
+            on="key",
+            maintain_order="left_right",
         ).filter(pl.col("d_kode_desa") != pl.col("kode_desa"))
         cand = cand.with_columns(u=pl.Series(rng.random(cand.height)))
         out.append(cand.sort("rid", "u").group_by("rid", maintain_order=True).first())
@@ -44,7 +46,7 @@ def _dest(rng: np.random.Generator, a: pl.DataFrame, tps: pl.DataFrame) -> pl.Da
             pl.col("d_kode_desa") != pl.col("kode_desa")
         )
         out.append(got)
-        part = part.join(got.select("rid"), on="rid", how="anti")
+        part = part.join(got.select("rid"), on="rid", how="anti", maintain_order="left")
     cols = ["rid", "d_tps_i", "d_desa_i", "d_kode_desa", "d_no_tps"]
     return pl.concat([o.select(cols) for o in out])
 
@@ -76,7 +78,7 @@ def plant_pairs(
     """Plant n pairs of each kind; returns rec with the copies appended."""
     ids = rec.lazy().filter(clean).select("rid").collect()
     ids = ids.sample(n=min(ids.height, 3 * n * len(KINDS)), seed=int(rng.integers(2**31)))
-    cand = rec.join(ids, on="rid", how="semi")
+    cand = rec.join(ids, on="rid", how="semi", maintain_order="left")
     cand = cand.sample(fraction=1.0, shuffle=True, seed=int(rng.integers(2**31)))
     cand = cand.with_columns(
         kind=pl.Series([KINDS[i % len(KINDS)] for i in range(cand.height)]),
@@ -118,13 +120,13 @@ def plant_pairs(
         [
             b.filter(kind == "pindah_nik_sama"),
             b.filter(kind != "pindah_nik_sama")
-            .join(existing, on="nik_b", how="anti")
+            .join(existing, on="nik_b", how="anti", maintain_order="left")
             .unique("nik_b", keep="first", maintain_order=True),
         ]
     )
     b = b.with_columns(k=pl.int_range(pl.len()).over("kind")).filter(pl.col("k") < n)
     dest = _dest(rng, b, tps)
-    b = b.join(dest, on="rid")
+    b = b.join(dest, on="rid", maintain_order="left")
     start = int(rec["rid"].max()) + 1  # type: ignore[arg-type]
     grp = pl.lit("g") + pl.col("rid").cast(pl.String)
     copies = b.with_columns(
@@ -156,7 +158,7 @@ def plant_pairs(
     copies = copies.select(rec.columns)
     originals = b.select("rid", g=grp, k2=kind)
     rec = (
-        rec.join(originals, on="rid", how="left")
+        rec.join(originals, on="rid", how="left", maintain_order="left")
         .with_columns(
             plant=pl.coalesce("k2", "plant"),
             jenis=pl.coalesce("k2", "jenis"),

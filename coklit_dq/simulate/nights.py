@@ -83,7 +83,9 @@ def snapshot(rec: pl.DataFrame, k: int, start: date) -> pl.DataFrame:
 def officers(rec: pl.DataFrame, tps: pl.DataFrame) -> pl.DataFrame:
     """One or two officers per TPS (two where the handed-down list is large)."""
     n = rec.filter(pl.col("turun")).group_by("tps_i").agg(n=pl.len())
-    t = tps.join(n, on="tps_i", how="left").with_columns(pl.col("n").fill_null(0))
+    t = tps.join(n, on="tps_i", how="left", maintain_order="left").with_columns(
+        pl.col("n").fill_null(0)
+    )
     t = t.with_columns(n_off=pl.when(pl.col("n") >= TWO_OFFICERS_FROM).then(2).otherwise(1))
     return t
 
@@ -110,9 +112,13 @@ def jumlah_diturunkan(
         .group_by("kode_desa", "no_tps")
         .agg(n=pl.len())
     )
-    t = tps.join(n, on=["kode_desa", "no_tps"], how="left").with_columns(pl.col("n").fill_null(0))
+    t = tps.join(n, on=["kode_desa", "no_tps"], how="left", maintain_order="left").with_columns(
+        pl.col("n").fill_null(0)
+    )
     slack = rng.integers(0, 3, t.height)
-    t = t.join(plan_tps.select("tps_i", "progres_minus"), on="tps_i", how="left")
+    t = t.join(
+        plan_tps.select("tps_i", "progres_minus"), on="tps_i", how="left", maintain_order="left"
+    )
     return t.with_columns(
         jumlah_diturunkan=pl.when(pl.col("progres_minus").is_not_null())
         .then(pl.col("n") - pl.col("progres_minus"))
@@ -134,8 +140,8 @@ def pantarlih_table(
         .then(pl.col("u_sync"))
         .otherwise((pl.col("u_sync") * 7.77) % 1.0),
     )
-    rows = rows.join(per_tps, on=["kode_desa", "no_tps"], how="left").join(
-        per_off, on=["id_pantarlih", "kode_desa", "no_tps"], how="left"
+    rows = rows.join(per_tps, on=["kode_desa", "no_tps"], how="left", maintain_order="left").join(
+        per_off, on=["id_pantarlih", "kode_desa", "no_tps"], how="left", maintain_order="left"
     )
     rows = rows.with_columns(pl.col("n_done").fill_null(0), pl.col("n_mine").fill_null(0))
     counter = (

@@ -144,7 +144,7 @@ def build_pool(
     u = rng.random(n)
     eligible_child = child & ~rec_zero
     kelas[eligible_child & (u < 0.003)] = "tms3"  # under age, never married: TMS 3
-    kelas[eligible_child & (u >= 0.003) & (u < 0.004)] = "kawin16"  # married at 16
+    kelas[eligible_child & (u >= 0.003) & (u < 0.007)] = "kawin16"  # married at 16
     h = days(prm.hari_pemungutan)
     cutoff = days(prm.lahir_paling_lambat)
     dob = (h - age * 365.2425).astype(np.int64)
@@ -220,6 +220,7 @@ def build_pool(
             "rt": rng.integers(1, 16, n_fam)[fam],
             "rw": rng.integers(1, 12, n_fam)[fam],
             "street": rng.integers(0, len(nm.STREETS), n_fam)[fam],
+            "twin": twin,
             "disabilitas": np.where(rng.random(n) < 0.02, rng.integers(1, 7, n), 0),
         }
     )
@@ -227,26 +228,42 @@ def build_pool(
         tanggal_lahir=pl.col("dob").cast(pl.Date),
         jenis_kelamin=pl.when(pl.col("female")).then(pl.lit("P")).otherwise(pl.lit("L")),
     )
-    rec = rec.with_columns(
-        nik=pl.col("nik_kec")
-        + pl.col("datepart").cast(pl.String).str.zfill(6)
-        + pl.col("serial").cast(pl.String).str.zfill(4),
-        nkk=pl.col("fam_kec")
-        + pl.col("issue").cast(pl.Date).dt.strftime("%d%m%y")
-        + pl.col("fserial").cast(pl.String).str.zfill(4),
-        nama=nm.names(rng, rec["eth"].to_numpy(), female),
-        tempat_lahir=nm.birth_places(rng, provs, prov_of_desa[desa]),
-        alamat=pl.when(pl.col("kode_desa").str.slice(6, 1) == "1")
-        .then(
-            pl.lit("JL. ")
-            + pl.col("street").replace_strict(dict(enumerate(nm.STREETS)), return_dtype=pl.String)
-            + pl.lit(" NO. ")
-            + pl.col("u_addr").cast(pl.String)
+    rec = (
+        rec.with_columns(
+            nik=pl.col("nik_kec")
+            + pl.col("datepart").cast(pl.String).str.zfill(6)
+            + pl.col("serial").cast(pl.String).str.zfill(4),
+            nkk=pl.col("fam_kec")
+            + pl.col("issue").cast(pl.Date).dt.strftime("%d%m%y")
+            + pl.col("fserial").cast(pl.String).str.zfill(4),
+            nama=nm.names(rng, rec["eth"].to_numpy(), female),
+            tempat_lahir=nm.birth_places(rng, provs, prov_of_desa[desa]),
+            alamat=pl.when(pl.col("kode_desa").str.slice(6, 1) == "1")
+            .then(
+                pl.lit("JL. ")
+                + pl.col("street").replace_strict(
+                    dict(enumerate(nm.STREETS)), return_dtype=pl.String
+                )
+                + pl.lit(" NO. ")
+                + pl.col("u_addr").cast(pl.String)
+            )
+            .otherwise(pl.lit("DUSUN ") + pl.col("rw").cast(pl.String).str.zfill(2)),
+            rt=pl.col("rt").cast(pl.String).str.zfill(3),
+            rw=pl.col("rw").cast(pl.String).str.zfill(3),
         )
-        .otherwise(pl.lit("DUSUN ") + pl.col("rw").cast(pl.String).str.zfill(2)),
-        rt=pl.col("rt").cast(pl.String).str.zfill(3),
-        rw=pl.col("rw").cast(pl.String).str.zfill(3),
-    ).drop("datepart", "serial", "fam_kec", "issue", "fserial", "u_addr", "street", "eth")
+        .with_columns(
+            # twins never share a name
+            nama=pl.when(pl.col("twin") & (pl.col("nama") == pl.col("nama").shift(1)))
+            .then(
+                pl.col("nama")
+                + pl.when(pl.col("female")).then(pl.lit(" PUTRI")).otherwise(pl.lit(" PUTRA"))
+            )
+            .otherwise(pl.col("nama"))
+        )
+        .drop(
+            "twin", "datepart", "serial", "fam_kec", "issue", "fserial", "u_addr", "street", "eth"
+        )
+    )
     tps = pl.DataFrame(
         {
             "tps_i": np.arange(n_tps),

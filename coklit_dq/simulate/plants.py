@@ -91,7 +91,9 @@ def plant(
 
     # --- TPS and officer plans -------------------------------------------------------
     turun0 = rec.filter(pl.col("turun")).group_by("tps_i").agg(n=pl.len())
-    t = tps.join(turun0, on="tps_i", how="left").with_columns(pl.col("n").fill_null(0))
+    t = tps.join(turun0, on="tps_i", how="left", maintain_order="left").with_columns(
+        pl.col("n").fill_null(0)
+    )
     started = t.filter(~pl.col("zero") & ~pl.col("over") & (pl.col("n") >= 20))
     n_tps = _n(tps.height, 0.004)
     progres = _sample(started, n_tps, rng)["tps_i"]
@@ -109,6 +111,7 @@ def plant(
             ),
             on="tps_i",
             how="left",
+            maintain_order="left",
         )
         .join(
             pl.DataFrame(
@@ -120,6 +123,7 @@ def plant(
             ),
             on="tps_i",
             how="left",
+            maintain_order="left",
         )
         .join(
             pl.DataFrame(
@@ -127,6 +131,7 @@ def plant(
             ),
             on="tps_i",
             how="left",
+            maintain_order="left",
         )
         .with_columns(pl.col("delta_app").fill_null(0))
     )
@@ -233,7 +238,11 @@ def plant(
             rec = _set(
                 rec, ids, kind, hasil=pl.lit("MS"), ev=pl.lit(r, pl.Int64), ev_kind=pl.lit(kind)
             )
-        gone = _pick(rec, before, 4 * one, rng).unique("desa_i", keep="first").head(one)
+        gone = (
+            _pick(rec, before, 4 * one, rng)
+            .unique("desa_i", keep="first", maintain_order=True)
+            .head(one)
+        )
         rec = _set(rec, gone["rid"], "hapus", hapus=pl.lit(r, pl.Int64))
         rec, desa_r = _sharp_fall(rec, clean(), r, rng)
         desa_plan.append(desa_r)
@@ -309,7 +318,7 @@ def _ganda_id(rec: pl.DataFrame, clean: pl.Expr, n: int, rng: np.random.Generato
     )  # fmt: skip
     m = pairs.select(rid="y", target="x")
     return (
-        rec.join(m, on="rid", how="left")
+        rec.join(m, on="rid", how="left", maintain_order="left")
         .with_columns(id_rid=pl.coalesce("target", "id_rid"))
         .drop("target")
     )
@@ -381,7 +390,9 @@ def truth(
         )
     )
     if prev is not None:
-        gone = prev.join(snap.select("id_pemilih"), on="id_pemilih", how="anti")
+        gone = prev.join(
+            snap.select("id_pemilih"), on="id_pemilih", how="anti", maintain_order="left"
+        )
         parts.append(
             gone.select(
                 pl.lit("DATA_HILANG").alias("kode_temuan"),
@@ -425,8 +436,8 @@ def _tps_findings(
     )
     app = pan.group_by("kode_desa", "no_tps").agg(app=pl.col("jumlah_tercoklit_app").sum())
     t = (
-        tps_out.join(per, on=["kode_desa", "no_tps"], how="left")
-        .join(app, on=["kode_desa", "no_tps"], how="left")
+        tps_out.join(per, on=["kode_desa", "no_tps"], how="left", maintain_order="left")
+        .join(app, on=["kode_desa", "no_tps"], how="left", maintain_order="left")
         .with_columns(pl.col("not_tms", "turun", "done", "app").fill_null(0))
     )
     return pl.concat(

@@ -75,7 +75,12 @@ def assign(
 ) -> pl.DataFrame:
     """Add the clean timeline columns and the relation records (TMS 8 re-entry, TMS 4 moves)."""
     n = rec.height
-    rec = rec.join(tps.select("tps_i", "zero", "p0", "rate", "n_tps_desa"), on="tps_i", how="left")
+    rec = rec.join(
+        tps.select("tps_i", "zero", "p0", "rate", "n_tps_desa"),
+        on="tps_i",
+        how="left",
+        maintain_order="left",
+    )
     u = rng.random(n)
     p0 = rec["p0"].to_numpy()
     rate = rec["rate"].to_numpy()
@@ -131,7 +136,7 @@ def assign(
     )
     # TMS 8 needs a single-member family and another started TPS in the desa.
     alt = other_tps(tps)
-    rec = rec.join(alt, on="tps_i", how="left")
+    rec = rec.join(alt, on="tps_i", how="left", maintain_order="left")
     ok8 = (pl.col("size") == 1) & pl.col("tps_alt").is_not_null()
     rec = rec.with_columns(
         kode=pl.when((pl.col("kode") == 8) & ~ok8).then(4).otherwise(pl.col("kode")),

@@ -235,10 +235,10 @@ def test_orang_truth_and_duplicate_pairs(sim: tuple[Path, SimulateResult]) -> No
     ):
         assert kind in kinds, kind
     # GANDA_ORANG truth == pairs of records that are not TMS, same person, different nik.
-    last = _night(out, res.nights[-1])["pemilih"].join(orang.unique("id_pemilih"), on="id_pemilih")
+    last = _night(out, res.nights[-1])["pemilih"].join(orang, on=["id_pemilih", "nik"])
     live = last.filter(pl.col("status_coklit") != "TMS").unique("id_pemilih")
     pairs = live.join(live, on="id_orang", suffix="_b").filter(
-        (pl.col("id_pemilih") != pl.col("id_pemilih_b"))
+        pl.col("id_pemilih") != pl.col("id_pemilih_b")
     )
     same_person_other_nik = {
         (a, b)

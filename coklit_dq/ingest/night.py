@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -53,6 +54,7 @@ class IngestResult:
     warnings: list[dict[str, Any]] = field(default_factory=list)  # files used with a warning
     rows: dict[str, int] = field(default_factory=dict)  # used path -> rows
     nights_pruned: list[date] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: fetch, check, load
 
     @property
     def ok(self) -> bool:
@@ -76,6 +78,7 @@ class _Night:
     def __init__(self, folder: NightFolder, qw: QuarantineWriter, tmp: Path) -> None:
         self.folder, self.qw, self.tmp = folder, qw, tmp
         self.rows: list[FileRow] = []
+        self.timings: dict[str, float] = {"fetch": 0.0, "check": 0.0}
 
     def quarantine(
         self, rel: str, why: dict[str, Any], local: Path | None, listed: ListedFile | None
@@ -88,11 +91,14 @@ class _Night:
         )
 
     def fetch(self, rel: str) -> tuple[Path | None, str | None]:
+        t0 = time.perf_counter()
         try:
             return self.folder.fetch(rel, self.tmp)
         except OSError as exc:
             log.warning("cannot fetch %s: %s", rel, exc)
             return None, None
+        finally:
+            self.timings["fetch"] += time.perf_counter() - t0
 
 
 def ingest_night(
@@ -130,6 +136,7 @@ def ingest_night(
                     local,
                     None,
                 )
+            t0 = time.perf_counter()
             result.nights_pruned = load_night(
                 con,
                 tanggal,
@@ -138,6 +145,7 @@ def ingest_night(
                 started_at=started,
                 files=night.rows,
             )
+            result.timings = {**night.timings, "load": time.perf_counter() - t0}
     finally:
         drop_stages(con)
     for f in night.rows:
@@ -217,6 +225,7 @@ def _one_file(
         )
         night.quarantine(rel, why, local, lf)
         return
+    t0 = time.perf_counter()
     try:
         checked = check_file(
             con, local, rel, tabel, fmt=fmt, rows=lf.rows, stage=f"{STAGE_PREFIX}{i}"
@@ -224,6 +233,8 @@ def _one_file(
     except FileError as exc:
         night.quarantine(rel, exc.reason, local, lf)
         return
+    finally:
+        night.timings["check"] += time.perf_counter() - t0
     if checked.warning:
         log.warning("%s used with a warning: %s", rel, checked.warning["message"])
     night.rows.append(FileRow(rel, tabel, prov, checked.rows, "used", checked.warning, checked))

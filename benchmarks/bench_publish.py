@@ -1,7 +1,8 @@
 """Publishing benchmark: the outbox of a 1 M-voter night (stage 6), time and peak memory.
 
     .venv/bin/python benchmarks/bench_publish.py [--voters 1000000] [--nights 3]
-        [--findings auto|real|synth] [--workdir DIR] [--outbox URL]
+        [--findings auto|real|synth] [--workdir DIR [--reuse]] [--outbox URL]
+        [--workers auto|N]
 
 1. `coklit_dq.simulate.simulate` writes the nights; `ingest_night` loads them.
 2. Findings: with --findings real (or auto, when they work) the pipeline's own
@@ -146,7 +147,7 @@ def prepare(args: argparse.Namespace, work: Path) -> tuple[str, date, str]:
     return str(wh), sim.nights[-1], settings.outbox
 
 
-def publish_child(wh: str, tanggal: date, outbox: str) -> None:
+def publish_child(wh: str, tanggal: date, outbox: str, workers: int | None) -> None:
     """Runs in its own process: publish once, print figures as JSON."""
     from coklit_dq.publish import publish_night
 
@@ -155,7 +156,7 @@ def publish_child(wh: str, tanggal: date, outbox: str) -> None:
     con = warehouse.connect(wh)  # read_only fails: connect() creates the mask macro
     base = peak_rss_mb()
     t0 = time.perf_counter()
-    result = publish_night(con, tanggal, settings)
+    result = publish_night(con, tanggal, settings, workers=workers)
     seconds = time.perf_counter() - t0
     rows = con.execute(
         "SELECT count(*) FROM pemilih WHERE tanggal_ekspor = ?", [tanggal]
@@ -165,6 +166,11 @@ def publish_child(wh: str, tanggal: date, outbox: str) -> None:
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_before_mb": round(base, 1),
         "rss_at_start_mb": round(at_start, 1),
+        # workbook worker processes (spawned): the largest one's peak; an upper bound, as
+        # Linux carries the forking parent's RSS at fork time into ru_maxrss over exec
+        "workers_peak_rss_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
         "records": rows,
         "findings": result.n_temuan,
         "resolved": result.n_selesai,
@@ -182,19 +188,39 @@ def main() -> None:
     ap.add_argument("--findings", choices=("auto", "real", "synth"), default="auto")
     ap.add_argument("--workdir")
     ap.add_argument("--outbox")
+    ap.add_argument(
+        "--reuse", action="store_true", help="publish the warehouse already in --workdir again"
+    )
+    ap.add_argument("--workers", default="auto", help="workbook processes: auto or a number")
     ap.add_argument("--child", nargs=3, metavar=("WAREHOUSE", "DATE", "OUTBOX"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.child:
-        publish_child(args.child[0], date.fromisoformat(args.child[1]), args.child[2])
+        workers = None if args.workers == "auto" else int(args.workers)
+        publish_child(args.child[0], date.fromisoformat(args.child[1]), args.child[2], workers)
         return
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-publish-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        wh, tanggal, outbox = prepare(args, work)
+        if args.reuse and (work / "w.duckdb").is_file():
+            wh, outbox = str(work / "w.duckdb"), args.outbox or str(work / "outbox")
+            con = warehouse.connect(wh)
+            tanggal = con.execute("SELECT max(tanggal_ekspor) FROM runs").fetchall()[0][0]
+            con.close()
+        else:
+            wh, tanggal, outbox = prepare(args, work)
         for run in (1, 2):  # the second run is a republish (replaces the night)
             proc = subprocess.run(
-                [sys.executable, __file__, "--child", wh, tanggal.isoformat(), outbox],
+                [
+                    sys.executable,
+                    __file__,
+                    "--workers",
+                    args.workers,
+                    "--child",
+                    wh,
+                    tanggal.isoformat(),
+                    outbox,
+                ],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -207,7 +233,8 @@ def main() -> None:
             print(
                 f"publish {'(republish) ' if run == 2 else ''}{tanggal}: {r['seconds']:.2f} s, "
                 f"peak RSS {r['peak_rss_mb']:.0f} MB (after imports "
-                f"{r['rss_at_start_mb']:.0f} MB, after connect {r['rss_before_mb']:.0f} MB); "
+                f"{r['rss_at_start_mb']:.0f} MB, after connect {r['rss_before_mb']:.0f} MB; "
+                f"workbook workers {r['workers_peak_rss_mb']:.0f} MB each at most); "
                 f"{r['records']:,} records, {r['findings']:,} findings, {r['resolved']:,} resolved,"
                 f" {r['kabupaten']} kab/kota, {r['provinces']} provinces, {r['files']} files"
             )

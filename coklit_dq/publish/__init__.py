@@ -113,7 +113,11 @@ def _auto_workers(n_kab: int) -> int:
     built by parallel processes; a small night is done faster in this process."""
     if n_kab < MIN_KAB_PER_WORKER * 2:
         return 1
-    return max(1, min(MAX_WORKERS, os.cpu_count() or 1, n_kab // MIN_KAB_PER_WORKER))
+    # one CPU stays with this process (pages, CSV, writing); spawning pays off from 4 CPUs
+    spare = (os.cpu_count() or 1) - 1
+    if spare < 3:
+        return 1
+    return max(1, min(MAX_WORKERS, spare, n_kab // MIN_KAB_PER_WORKER))
 
 
 @contextmanager

@@ -50,8 +50,8 @@ def progress_bars(
     """One horizontal bar per label: the share of `total` that is `done`, with the %."""
     if not labels:
         return _empty(title)
-    label_w, bar_w, row_h, top = 230, 360, 24, 10
-    width = label_w + bar_w + 110
+    label_w, bar_w, row_h, top = 230, 340, 24, 10
+    width = label_w + bar_w + 190  # room for "100,0% (1.234.567/1.234.567)"
     height = top + row_h * len(labels) + 10
     body = []
     for i, (lab, d, t) in enumerate(zip(labels, done, total, strict=True)):

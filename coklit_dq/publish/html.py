@@ -31,6 +31,11 @@ def angka(x: Any) -> str:
     return f"{int(x):,}".replace(",", ".")
 
 
+def desimal(x: Any) -> str:
+    """One decimal, Indonesian style: 25.0 -> 25,0; None -> –."""
+    return "–" if x is None else f"{x:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
+
+
 def persen(x: Any) -> str:
     return "–" if x is None else f"{x:.1f}%".replace(".", ",")
 
@@ -52,7 +57,9 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(angka=angka, persen=persen, tanggal=tanggal_id, selisih=selisih)
+    env.filters.update(
+        angka=angka, desimal=desimal, persen=persen, tanggal=tanggal_id, selisih=selisih
+    )
     return env
 
 
@@ -92,10 +99,15 @@ def _trend_charts(tr: dict[str, Any]) -> dict[str, Markup]:
 
 
 def _rate_colors(values: list[float | None]) -> list[str]:
-    vmax = max([v for v in values if v is not None] or [0]) or 1
+    """Red for the worst third of the spread, orange the middle, green the best; all orange
+    when the regions hardly differ (spread under 10 % of the highest)."""
+    known = [v for v in values if v is not None]
+    lo, hi = (min(known), max(known)) if known else (0.0, 0.0)
+    if hi <= 0 or hi - lo < 0.1 * hi:
+        return ["#e67e22" for _ in values]
     out = []
     for v in values:
-        r = (v or 0) / vmax
+        r = ((v or 0) - lo) / (hi - lo)
         out.append("#c0392b" if r > 0.66 else "#e67e22" if r > 0.33 else "#27ae60")
     return out
 

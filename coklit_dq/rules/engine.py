@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Prepared tables validated one province at a time (records: the large ones).
 PER_PROVINCE = ("rekaman", "rekaman_lalu")
+# Rows per GX batch (pandas frame of rid + flags): ~13 nullable booleans a row.
+BATCH_ROWS = 2_000_000
 
 GX_DDL = """CREATE TABLE IF NOT EXISTS gx_validasi (
   tanggal_ekspor DATE NOT NULL,
@@ -151,7 +153,7 @@ SELECT {_lit(p.rule.kode_temuan)} AS kode_temuan, {_lit(p.rule.tingkat)} AS ting
        {keterangan_sql(p)} AS keterangan,
        ({t.kunci})::VARCHAR AS kunci,
        p.rid
-FROM {t.table} p
+FROM prep_gagal_{t.name} p
 WHERE p.rid IN (SELECT rid FROM gx_gagal WHERE kode_temuan = {_lit(p.rule.kode_temuan)})
 """
 
@@ -159,22 +161,57 @@ WHERE p.rid IN (SELECT rid FROM gx_gagal WHERE kode_temuan = {_lit(p.rule.kode_t
 # --- the run ---------------------------------------------------------------------------
 
 
-def _batches(con: duckdb.DuckDBPyConnection, tabel: str) -> Iterator[tuple[str, str, list[Any]]]:
-    """(batch name, WHERE clause, params) for a prepared table."""
-    table = TABLES[tabel].table
-    if tabel in PER_PROVINCE:
-        provs = [
-            r[0]
-            for r in con.execute(f"SELECT DISTINCT kode_prov FROM {table} ORDER BY 1").fetchall()
-        ]
-        for prov in provs:
-            yield prov, "kode_prov = ?", [prov]
-    else:
+def batch_plan(sizes: list[tuple[str, int]], limit: int) -> list[list[str]]:
+    """Whole provinces packed into batches of at most `limit` rows (a larger one alone)."""
+    plan: list[list[str]] = []
+    current: list[str] = []
+    rows = 0
+    for prov, n in sizes:
+        if current and rows + n > limit:
+            plan.append(current)
+            current, rows = [], 0
+        current.append(prov)
+        rows += n
+    if current:
+        plan.append(current)
+    return plan
+
+
+def _batches(
+    con: duckdb.DuckDBPyConnection, tabel: str, limit: int
+) -> Iterator[tuple[str, str, list[Any]]]:
+    """(batch name, WHERE clause, params) for a prepared table.
+
+    Record tables go to GX province by province, small provinces packed together
+    up to `limit` rows and a province above it cut into row-id ranges, so a
+    batch's pandas frame stays bounded whatever the size of the export.
+    """
+    table = TABLES[tabel].flags
+    if tabel not in PER_PROVINCE:
         yield "semua", "TRUE", []
+        return
+    stats = con.execute(
+        f"SELECT kode_prov, count(*), min(rid), max(rid) FROM {table} GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    size = {p: n for p, n, _, _ in stats}
+    ranges = {p: (lo, hi) for p, _, lo, hi in stats}
+    for group in batch_plan(list(size.items()), limit):
+        if len(group) == 1 and size[group[0]] > limit:
+            prov = group[0]
+            lo, hi = ranges[prov]
+            for i, start in enumerate(range(lo, hi + 1, limit)):
+                where = "kode_prov = ? AND rid BETWEEN ? AND ?"
+                yield f"{prov}#{i + 1}", where, [prov, start, start + limit - 1]
+        else:
+            marks = ", ".join("?" for _ in group)
+            yield "+".join(group), f"kode_prov IN ({marks})", list(group)
 
 
 def validate_tables(
-    con: duckdb.DuckDBPyConnection, rules: list[Periksa], runner: GxRunner
+    con: duckdb.DuckDBPyConnection,
+    rules: list[Periksa],
+    runner: GxRunner,
+    batch_rows: int = BATCH_ROWS,
 ) -> tuple[pl.DataFrame, list[tuple[str, str, Outcome]]]:
     """Run each prepared table's suite over its batches; (kode_temuan, rid) that failed."""
     failed: list[pl.DataFrame] = []
@@ -187,9 +224,9 @@ def validate_tables(
         suite = runner.suite(f"coklit_{tabel}", checks)
         cols = ["rid", *dict.fromkeys(c for ch in checks for c in ch.columns())]
         select = ", ".join(f'"{c}"' for c in cols)
-        for batch, where, params in _batches(con, tabel):
+        for batch, where, params in _batches(con, tabel, batch_rows):
             frame = con.execute(
-                f"SELECT {select} FROM {TABLES[tabel].table} WHERE {where}", params
+                f"SELECT {select} FROM {TABLES[tabel].flags} WHERE {where}", params
             ).df()
             if frame.empty:
                 continue
@@ -247,6 +284,14 @@ def render(
         return empty_raw_findings()
     con.register("gx_gagal", gagal.to_arrow())
     try:
+        # the failing rows of each prepared table, with every column, once
+        for tabel in sorted({p.tabel for p in rules if p.rule.kode_temuan in codes}):
+            t = TABLES[tabel]
+            kode = ", ".join(_lit(p.rule.kode_temuan) for p in rules if p.tabel == tabel)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE prep_gagal_{tabel} AS SELECT * FROM {t.table} "
+                f"WHERE rid IN (SELECT rid FROM gx_gagal WHERE kode_temuan IN ({kode}))"
+            )
         union = " UNION ALL ".join(selects)
         # One finding per code and unit: a record listed twice (GANDA_ID) is one unit.
         sql = f"""

@@ -32,8 +32,16 @@ class PreparedTable:
 
     @property
     def table(self) -> str:
+        """The prepared table (or view) with every column a message may show."""
         return f"prep_{self.name}"
 
+    @property
+    def flags(self) -> str:
+        """What Great Expectations reads: narrow, materialized (records: rid + flags)."""
+        return f"prep_flag_{self.name}" if self.name in RECORD_TABLES else self.table
+
+
+RECORD_TABLES = ("rekaman", "rekaman_lalu")
 
 TABLES: dict[str, PreparedTable] = {
     t.name: t
@@ -86,5 +94,11 @@ def prepare(con: duckdb.DuckDBPyConnection, night: Night, settings: Settings) ->
 
 
 def drop_prepared(con: duckdb.DuckDBPyConnection) -> None:
-    for t in (*TABLES.values(), PreparedTable("basis", False, False, False, "")):
-        con.execute(f"DROP TABLE IF EXISTS {t.table}")
+    """Drop every prep_* table and view of this connection."""
+    rows = con.execute(
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_name LIKE 'prep\\_%' ESCAPE '\\' AND table_schema = 'main' "
+        "AND table_catalog = 'temp'"
+    ).fetchall()
+    for name, kind in sorted(rows, key=lambda r: r[1] != "VIEW"):
+        con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS temp.{name}")

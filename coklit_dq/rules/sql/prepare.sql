@@ -9,27 +9,32 @@
 --   (province codes in use), lahir_paling_lambat DATE, kode_tms_valid INTEGER[].
 -- Statements are separated by lines holding only ";;".
 
--- Tonight's records, narrowed to the columns the rules use, with a row id.
-CREATE OR REPLACE TEMP TABLE prep_basis AS
-SELECT row_number() OVER () AS rid,
+-- Tonight's records, narrowed to the columns the rules use; rid = the row's rowid
+-- in pemilih (stable while the night is validated), so nothing is copied here.
+CREATE OR REPLACE TEMP VIEW prep_basis AS
+SELECT rowid AS rid,
        left(kode_desa, 2) AS kode_prov,
        kode_desa, no_tps, id_pemilih, id_pantarlih, nik, nkk, tanggal_lahir, jenis_kelamin,
        status_kawin, status_coklit, kode_tms, dokumen_tms, baris
 FROM pemilih
 WHERE tanggal_ekspor = getvariable('tanggal')
 ;;
--- Record level: one row per record of tonight, a flag per rule (true = a problem).
-CREATE OR REPLACE TEMP TABLE prep_rekaman AS
+-- Record level: one row per record of tonight, a flag per rule: TRUE where the
+-- record has the problem, NULL where it does not (GX: expect_column_values_to_be_null).
+-- Only the row id, the province, the flags and what the messages need from the
+-- joins are materialized; the record's own columns come from prep_basis (view
+-- prep_rekaman below) for the few rows that fail.
+CREATE OR REPLACE TEMP TABLE prep_flag_rekaman AS
 WITH tps_kini AS (
   SELECT DISTINCT kode_desa, no_tps FROM tps WHERE tanggal_ekspor = getvariable('tanggal')
 ), id_ganda AS (
   SELECT id_pemilih, count(*) AS n_id, min(rid) AS rid_pertama
   FROM prep_basis GROUP BY id_pemilih HAVING count(*) > 1
 ), keluarga AS (
-  SELECT kode_desa, nkk, count(DISTINCT no_tps) AS n_tps_kk
+  SELECT kode_desa, nkk
   FROM prep_basis
-  WHERE status_coklit <> 'TMS' AND nkk IS NOT NULL AND nkk <> ''
-  GROUP BY kode_desa, nkk HAVING count(DISTINCT no_tps) > 1
+  WHERE status_coklit <> 'TMS' AND nkk <> ''
+  GROUP BY kode_desa, nkk HAVING min(no_tps) <> max(no_tps)
 ), tms8 AS (
   SELECT rid, nik, kode_desa, no_tps FROM prep_basis WHERE kode_tms = 8
 ), pengganti AS (
@@ -46,6 +51,11 @@ WITH tps_kini AS (
   FROM pemilih
   WHERE tanggal_ekspor = getvariable('lalu')
     AND list_contains(getvariable('prov_banding'), left(kode_desa, 2))
+    -- only what a transition rule can use: last night's dead, and the ids that
+    -- are BELUM or BARU tonight (a plain 1 M x 1 M join costs more than all else)
+    AND ((status_coklit = 'TMS' AND kode_tms = 1)
+         OR id_pemilih IN (SELECT id_pemilih FROM prep_basis
+                           WHERE status_coklit IN ('BELUM', 'BARU')))
   GROUP BY id_pemilih
 ), r AS (
   SELECT b.*,
@@ -60,7 +70,7 @@ WITH tps_kini AS (
                   OR substr(b.nik, 7, 2) BETWEEN '41' AND '71')
           OR right(b.nik, 4) = '0000'
           OR b.nik = repeat(left(b.nik, 1), 16)) AS nik_tidak_valid,
-         g.n_id, k.n_tps_kk, (p.rid IS NOT NULL) AS ada_pengganti, (t.no_tps IS NOT NULL) AS tps_dikenal,
+         g.n_id, (k.nkk IS NOT NULL) AS keluarga_terpisah, (p.rid IS NOT NULL) AS ada_pengganti, (t.no_tps IS NOT NULL) AS tps_dikenal,
          l.status_lalu, l.kode_tms_lalu, l.lalu_meninggal, l.lalu_dicoklit, l.lalu_diturunkan
   FROM prep_basis b
   LEFT JOIN tps_kini t ON t.kode_desa = b.kode_desa AND t.no_tps = b.no_tps
@@ -69,47 +79,57 @@ WITH tps_kini AS (
   LEFT JOIN pengganti p ON p.rid = b.rid
   LEFT JOIN lalu l ON l.id_pemilih = b.id_pemilih
 )
-SELECT *,
-  coalesce(NOT nik_tidak_valid AND (
+SELECT rid, kode_prov, n_id, status_lalu, kode_tms_lalu, lalu_meninggal,
+  nullif(nik_tidak_valid, FALSE) AS nik_tidak_valid,
+  nullif(coalesce(NOT nik_tidak_valid AND (
       (tanggal_lahir IS NOT NULL AND (
           nik_hari - CASE WHEN nik_hari > 40 THEN 40 ELSE 0 END <> day(tanggal_lahir)
           OR nik_bulan <> month(tanggal_lahir)
           OR nik_tahun <> year(tanggal_lahir) % 100))
       OR (jenis_kelamin IN ('L', 'P')
-          AND jenis_kelamin <> CASE WHEN nik_hari > 40 THEN 'P' ELSE 'L' END)), FALSE)
+          AND jenis_kelamin <> CASE WHEN nik_hari > 40 THEN 'P' ELSE 'L' END)), FALSE), FALSE)
     AS nik_tidak_sesuai,
-  (nkk IS NULL
-   OR NOT regexp_full_match(nkk, '[0-9]{16}')
-   OR NOT list_contains(getvariable('prov_kode'), left(nkk, 2))) AS nkk_tidak_valid,
-  (n_id IS NOT NULL) AS id_ganda,
-  NOT tps_dikenal AS tps_tidak_dikenal,
-  (n_tps_kk IS NOT NULL) AS kk_terpisah,
-  coalesce(status_coklit <> 'TMS'
-           AND tanggal_lahir > getvariable('lahir_paling_lambat')
-           AND coalesce(status_kawin, 'B') = 'B', FALSE) AS usia_belum_cukup,
-  coalesce((kode_tms = 3 AND (tanggal_lahir <= getvariable('lahir_paling_lambat')
-                              OR status_kawin IN ('S', 'P')))
-           OR (status_coklit = 'TMS' AND (kode_tms IS NULL
-                  OR NOT list_contains(getvariable('kode_tms_valid'), kode_tms)))
-           OR (status_coklit <> 'TMS' AND kode_tms IS NOT NULL), FALSE) AS tms_tidak_sesuai,
-  coalesce(kode_tms = 1 AND (dokumen_tms IS NULL OR trim(dokumen_tms) = ''), FALSE)
+  nullif(nkk IS NULL
+         OR NOT regexp_full_match(nkk, '[0-9]{16}')
+         OR NOT list_contains(getvariable('prov_kode'), left(nkk, 2)), FALSE) AS nkk_tidak_valid,
+  nullif(n_id IS NOT NULL, FALSE) AS id_ganda,
+  nullif(NOT tps_dikenal, FALSE) AS tps_tidak_dikenal,
+  nullif(keluarga_terpisah, FALSE) AS kk_terpisah,
+  nullif(coalesce(status_coklit <> 'TMS'
+                  AND tanggal_lahir > getvariable('lahir_paling_lambat')
+                  AND coalesce(status_kawin, 'B') = 'B', FALSE), FALSE) AS usia_belum_cukup,
+  nullif(coalesce((kode_tms = 3 AND (tanggal_lahir <= getvariable('lahir_paling_lambat')
+                                     OR status_kawin IN ('S', 'P')))
+                  OR (status_coklit = 'TMS' AND (kode_tms IS NULL
+                         OR NOT list_contains(getvariable('kode_tms_valid'), kode_tms)))
+                  OR (status_coklit <> 'TMS' AND kode_tms IS NOT NULL), FALSE), FALSE)
+    AS tms_tidak_sesuai,
+  nullif(coalesce(kode_tms = 1 AND (dokumen_tms IS NULL OR trim(dokumen_tms) = ''), FALSE), FALSE)
     AS tms_tanpa_dokumen,
-  coalesce(kode_tms = 8 AND NOT ada_pengganti, FALSE) AS tms8_tanpa_pengganti,
-  coalesce((lalu_meninggal AND status_coklit <> 'TMS')
-           OR (status_coklit = 'BELUM' AND lalu_dicoklit)
-           OR (status_coklit = 'BARU' AND lalu_diturunkan), FALSE) AS status_tidak_wajar
+  nullif(coalesce(kode_tms = 8 AND NOT ada_pengganti, FALSE), FALSE) AS tms8_tanpa_pengganti,
+  nullif(coalesce((lalu_meninggal AND status_coklit <> 'TMS')
+                  OR (status_coklit = 'BELUM' AND lalu_dicoklit)
+                  OR (status_coklit = 'BARU' AND lalu_diturunkan), FALSE), FALSE)
+    AS status_tidak_wajar
 FROM r
 ;;
+CREATE OR REPLACE TEMP VIEW prep_rekaman AS
+SELECT b.*, f.* EXCLUDE (rid, kode_prov),
+       try_cast(substr(b.nik, 7, 2) AS INTEGER) AS nik_hari
+FROM prep_flag_rekaman f JOIN prep_basis b ON b.rid = f.rid
+;;
 -- Last night's records of provinces loaded both nights, and whether each is still there.
-CREATE OR REPLACE TEMP TABLE prep_rekaman_lalu AS
-WITH kini AS (SELECT DISTINCT id_pemilih FROM prep_basis)
-SELECT row_number() OVER () AS rid,
-       left(l.kode_desa, 2) AS kode_prov,
-       l.kode_desa, l.no_tps, l.id_pemilih, l.id_pantarlih, l.status_coklit, l.kode_tms, l.baris,
-       (k.id_pemilih IS NULL) AS hilang
-FROM pemilih l LEFT JOIN kini k ON k.id_pemilih = l.id_pemilih
+CREATE OR REPLACE TEMP TABLE prep_flag_rekaman_lalu AS
+SELECT l.rowid AS rid, left(l.kode_desa, 2) AS kode_prov,
+       nullif(l.id_pemilih NOT IN (SELECT id_pemilih FROM prep_basis), FALSE) AS hilang
+FROM pemilih l
 WHERE l.tanggal_ekspor = getvariable('lalu')
   AND list_contains(getvariable('prov_banding'), left(l.kode_desa, 2))
+;;
+CREATE OR REPLACE TEMP VIEW prep_rekaman_lalu AS
+SELECT f.rid, f.kode_prov, f.hilang,
+       l.kode_desa, l.no_tps, l.id_pemilih, l.id_pantarlih, l.status_coklit, l.kode_tms, l.baris
+FROM prep_flag_rekaman_lalu f JOIN pemilih l ON l.rowid = f.rid
 ;;
 -- TPS level: every TPS of the provinces loaded tonight, its counts and its officers' counters.
 CREATE OR REPLACE TEMP TABLE prep_tps AS

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from coklit_dq.simulate.names import variant
+from coklit_dq.simulate.names import STREETS, variant
 from coklit_dq.simulate.people import NEVER
 
 KINDS = ("pindah_nik_sama", "pindah_nik_typo", "nik_transposisi", "nama_varian", "tanggal_tukar")
@@ -147,6 +147,14 @@ def plant_pairs(
         kode=pl.lit(None, pl.Int64),
         dok=pl.lit(None, pl.String),
         nkk=pl.lit(None, pl.String),
+        alamat=pl.lit("JL. ")
+        + pl.col("rid")
+        .mod(len(STREETS))
+        .replace_strict(dict(enumerate(STREETS)), return_dtype=pl.String)
+        + pl.lit(" NO. ")
+        + (pl.col("rid") % 150 + 1).cast(pl.String),
+        rt=(pl.col("rid") % 12 + 1).cast(pl.String).str.zfill(3),
+        rw=(pl.col("rid") % 9 + 1).cast(pl.String).str.zfill(3),
         size=pl.lit(1, pl.Int64),
         m=pl.lit(0, pl.Int64),
         tps_alt=pl.lit(None, pl.Int64),

@@ -149,6 +149,7 @@ def plant(
             & ~pl.col("busy")
             & (pl.col("kelas") == "")
             & pl.col("turun")
+            & (pl.col("t2") == NEVER)
         )
 
     adult = pl.col("dob") < cutoff - 800

@@ -145,6 +145,24 @@ def assign(
         kode=pl.when(pl.col("hasil") == "TMS").then(pl.col("kode")).otherwise(None),
         dok=document(pl.col("kode"), pl.col("u_doc")),
     )
+    # Later TMS of records already confirmed (a death, a move reported after the visit).
+    u_late = pl.Series(rng.random(rec.height))
+    gap = pl.Series(rng.integers(1, 4, rec.height))
+    late = (
+        pl.col("turun")
+        & pl.col("hasil").is_in(["MS", "UBAH"])
+        & (pl.col("c") + gap < nights)
+        & (u_late < 0.004)
+        & ~pl.col("zero")
+    )
+    rec = rec.with_columns(
+        t2=pl.when(late).then(pl.col("c") + gap).otherwise(pl.col("t2")),
+        kode2=pl.when(late)
+        .then(pl.when(u_late < 0.002).then(1).when(u_late < 0.003).then(4).otherwise(5))
+        .otherwise(pl.col("kode2")),
+    ).with_columns(
+        dok2=document(pl.col("kode2"), pl.col("u_doc")),
+    )
     in_span = pl.col("turun") & (pl.col("c") < nights) & (pl.col("hasil") == "TMS")
     # Re-entry of TMS 8 at the right TPS, same night.
     a8 = rec.filter(in_span & (pl.col("kode") == 8))

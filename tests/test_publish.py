@@ -234,3 +234,26 @@ def test_workbooks_built_by_worker_processes_are_the_same(night, tmp_path):
     for kab in KABS:
         rel = Path(kab[:2]) / kab / "temuan.xlsx"
         assert cells(other / rel) == cells(root / rel), kab
+
+
+def test_charts_are_well_formed_svg_with_escaped_labels():
+    import xml.etree.ElementTree as ET
+
+    from coklit_dq.publish import charts
+
+    svgs = [
+        charts.hbars(["Desa <A> & B", "C"], [3, 1.5], "t1", colors=["#c0392b", "#27ae60"]),
+        charts.progress_bars(["Kec X"], [150], [186], "t2"),
+        charts.lines(["01/07", "02/07"], {"Semua": [13, 28], "TINGGI": [12, 27]}, "t3"),
+        charts.lines([], {}, "kosong"),
+    ]
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        assert root.tag == "svg" and root.find("title") is not None
+    labels = [t.text for t in ET.fromstring(svgs[0]).iter("text")]
+    assert "Desa <A> & B" in labels and "3,0" in labels and "1,5" in labels
+    assert "80,6% (150/186)" in [t.text for t in ET.fromstring(svgs[1]).iter("text")]
+    ticks = [t.text for t in ET.fromstring(svgs[2]).iter("text")]
+    assert {"0", "10", "20", "30", "40"} <= set(ticks)  # whole-number ticks for counts
+    assert len(ET.fromstring(svgs[2]).findall("polyline")) == 2
+    assert "Belum ada data" in svgs[3]

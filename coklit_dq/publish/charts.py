@@ -85,6 +85,13 @@ def hbars(
     width = label_w + bar_w + 90
     height = top + row_h * len(labels) + 10
     vmax = max(*values, 1e-9)
+    decimals = any(float(v) != int(v) for v in values)
+
+    def fmt(v: float) -> str:  # one decimal on every bar when any value has one
+        if not decimals:
+            return _num(v)
+        return f"{v:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
+
     body = []
     for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
         y = top + i * row_h
@@ -95,7 +102,7 @@ def hbars(
             f"<rect x='{label_w}' y='{y + 4}' width='{max(bar_w * v / vmax, 1):.1f}' "
             f"height='16' fill='{color}' rx='3'/>"
             f"<text x='{label_w + bar_w * v / vmax + 6:.1f}' y='{y + 16}' font-size='12' "
-            f"fill='#1b2631'>{_num(v)}{escape(suffix)}</text>"
+            f"fill='#1b2631'>{fmt(v)}{escape(suffix)}</text>"
         )
     return _svg(width, height, body, title)
 

@@ -121,8 +121,30 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
         ensure_schema(con)
-    register_mask_macro(con)
+    try:
+        register_mask_macro(con)
+    except duckdb.Error:
+        # a read-only file refuses a persistent macro; pass a writable connection,
+        # or see privacy.register_mask_macro (a TEMP macro works on both)
+        if not read_only:
+            raise
+        _register_temp_mask_macro(con)
     return con
+
+
+class _TempMacro:
+    """Hands register_mask_macro's SQL to DuckDB as a TEMP macro (read-only files)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def execute(self, sql: str, *args: object) -> object:
+        sql = sql.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO", 1)
+        return self.con.execute(sql, *args)
+
+
+def _register_temp_mask_macro(con: duckdb.DuckDBPyConnection) -> None:
+    register_mask_macro(_TempMacro(con))  # type: ignore[arg-type]
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -141,8 +163,8 @@ def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None
         "AND r.state <> 'running' AND EXISTS (SELECT 1 FROM files f "
         "WHERE f.tanggal_ekspor = r.tanggal_ekspor AND f.state = 'used')",
         [tanggal],
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()  # fetchall: a half-read result blocks the connection's next con.sql
+    return row[0][0] if row else None
 
 
 def begin_run(
@@ -194,8 +216,8 @@ def nights_to_keep(con: duckdb.DuckDBPyConnection, tanggal: date) -> set[date]:
     prev = previous_night(con, tanggal)
     if prev:
         keep.add(prev)
-    row = con.execute("SELECT max(tanggal_ekspor) FROM files WHERE state = 'used'").fetchone()
-    latest = row[0] if row else None
+    row = con.execute("SELECT max(tanggal_ekspor) FROM files WHERE state = 'used'").fetchall()
+    latest = row[0][0] if row else None
     if latest and latest > tanggal:
         keep.add(latest)
         latest_prev = previous_night(con, latest)

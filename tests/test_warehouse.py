@@ -190,3 +190,28 @@ def test_finish_run_without_a_run_row_inserts_one(tmp_path: Path, con):
         "SELECT state, message, started_at IS NOT NULL, finished_at IS NOT NULL FROM runs"
     ).fetchone()
     assert row == ("failed", "manifest absent", True, True)
+
+
+def test_connection_is_free_for_con_sql_after_ingest_and_lookups(tmp_path: Path, settings, con):
+    make_night(tmp_path / "src", N1)
+    load(con, tmp_path, settings, N1)
+    make_night(tmp_path / "src", N2)
+    ingest_night(con, str(tmp_path / "src"), N2, settings)
+    assert con.sql("SELECT count(*) FROM pemilih").fetchall() == [(2400,)]
+    assert warehouse.previous_night(con, N2) == N1
+    assert warehouse.loaded_provinces(con, N2) == ["31", "32"]
+    assert con.sql("SELECT count(*) FROM runs").fetchall() == [(2,)]
+
+
+def test_read_only_connection_has_the_mask_macro(tmp_path: Path, settings, con):
+    make_night(tmp_path / "src", N1)
+    load(con, tmp_path, settings, N1)
+    con.close()
+    ro = warehouse.connect(settings.warehouse, read_only=True)
+    try:
+        masked = ro.execute("SELECT mask_id(nik), nik FROM pemilih LIMIT 1").fetchall()[0]
+        assert masked[0] == masked[1][:6] + "********" + masked[1][-2:]
+        with pytest.raises(duckdb.Error):
+            ro.execute("DELETE FROM runs")
+    finally:
+        ro.close()

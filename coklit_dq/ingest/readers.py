@@ -205,8 +205,7 @@ def check_csv(
                 reason(rel, f"not readable as export-v1 CSV: {msg}", line=line,
                        expected=f"{len(header)} comma-separated fields per line")
             ) from None  # fmt: skip
-    found = con.execute(f"SELECT count(*) FROM {stage}").fetchone()
-    n_rows = int(found[0]) if found else 0
+    n_rows = int(con.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0])
     try:
         _check_rows(rel, rows, n_rows)
         _check_csv_values(con, rel, stage, columns)
@@ -238,8 +237,7 @@ def _check_csv_values(
     for _, p in preds:
         parts.append(f"min(rowid) FILTER (WHERE {p})")
         parts.append(f"count(*) FILTER (WHERE {p})")
-    res = con.execute(f"SELECT {', '.join(parts)} FROM {stage}").fetchone()
-    assert res is not None
+    res = con.execute(f"SELECT {', '.join(parts)} FROM {stage}").fetchall()[0]
     bad = [
         (res[2 * i], res[2 * i + 1], c) for i, (c, _) in enumerate(preds) if res[2 * i] is not None
     ]
@@ -248,8 +246,8 @@ def _check_csv_values(
     rowid, _, col = min(bad, key=lambda b: b[0])
     value_row = con.execute(
         f"SELECT {q(col.name)} FROM {stage} WHERE rowid = ?", [rowid]
-    ).fetchone()
-    value = value_row[0] if value_row else None
+    ).fetchall()
+    value = value_row[0][0] if value_row else None
     line = int(rowid) + 2  # header is line 1
     others = sum(b[1] for b in bad) - 1
     more = f" ({others} more bad value(s) in this file)" if others else ""
@@ -335,30 +333,29 @@ def check_parquet(
             f"AND try_cast({q(c.name)} AS {sql_type(c)}) IS NULL)"
         )
     try:
-        res = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchone()
+        res = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
     except duckdb.Error as exc:
         msg, _ = duck_message(exc)
         raise FileError(
             reason(rel, f"Parquet file cannot be read whole: {msg}", expected="a Parquet file")
         ) from None
-    assert res is not None
     n_rows = int(res[0])
     _check_rows(rel, rows, n_rows)
     for i, c in enumerate(narrow):
         row = res[1 + len(columns) + i]
         if row is not None:
-            value = con.execute(
+            got = con.execute(
                 f"SELECT {q(c.name)} FROM {src} WHERE file_row_number = ?", [row]
-            ).fetchone()
+            ).fetchall()
+            value = got[0][0] if got else None
             raise FileError(
                 reason(
                     rel,
-                    f"row {row + 1}, column {c.name}: expected {expected_of(c)}, "
-                    f"found {value[0] if value else None!r}",
+                    f"row {row + 1}, column {c.name}: expected {expected_of(c)}, found {value!r}",
                     line=int(row) + 1,
                     column=c.name,
                     expected=expected_of(c),
-                    found=str(value[0]) if value else None,
+                    found=None if value is None else str(value),
                 )
             )
     typed = ", ".join(_cast(c, q(c.name)) for c in columns)

@@ -257,3 +257,25 @@ def test_charts_are_well_formed_svg_with_escaped_labels():
     assert {"0", "10", "20", "30", "40"} <= set(ticks)  # whole-number ticks for counts
     assert len(ET.fromstring(svgs[2]).findall("polyline")) == 2
     assert "Belum ada data" in svgs[3]
+
+
+def test_province_missing_from_the_export_is_named_on_the_national_page(tmp_path):
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    _, pem = load_night(con, N1)
+    for sql in (  # province 32 sent no pemilih file tonight (still in wilayah)
+        "DELETE FROM files WHERE kode_prov = '32'",
+        "DELETE FROM pemilih WHERE kode_desa LIKE '32%'",
+        "DELETE FROM agregat_desa WHERE kode_prov = '32'",
+    ):
+        con.execute(sql)
+    record(con, N1, raw_findings({"31": pem["31"]}, N1))
+    settings = resolve_settings(outbox=str(tmp_path / "o"), warehouse=str(tmp_path / "w.duckdb"))
+    result = publish_night(con, N1, settings)
+    con.close()
+    root = tmp_path / "o" / N1.isoformat()
+    assert result.provinces == ["31"] and not (root / "32").exists()
+    page = root / "nasional" / "ringkasan.html"
+    parsed = _page(page)
+    assert "berkas tidak diterima" in " ".join(parsed.text)
+    for url in parsed.urls:
+        assert (page.parent / url).resolve().is_file(), url

@@ -153,7 +153,7 @@ def publish_child(wh: str, tanggal: date, outbox: str, workers: int | None) -> N
 
     settings = resolve_settings(warehouse=wh, outbox=outbox)
     at_start = peak_rss_mb()
-    con = warehouse.connect(wh)  # read_only fails: connect() creates the mask macro
+    con = warehouse.connect(wh, read_only=True)  # publishing only reads the warehouse
     base = peak_rss_mb()
     t0 = time.perf_counter()
     result = publish_night(con, tanggal, settings, workers=workers)

@@ -107,7 +107,10 @@ def progress(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
     return _frame(
         con,
         """
-        SELECT kode_prov, kode_kab, kode_kec, kode_desa, n_rekaman, n_belum, n_ms, n_ubah,
+        SELECT coalesce(kode_prov, left(kode_desa, 2)) AS kode_prov,
+               coalesce(kode_kab, left(kode_desa, 4)) AS kode_kab,
+               coalesce(kode_kec, left(kode_desa, 6)) AS kode_kec,
+               kode_desa, n_rekaman, n_belum, n_ms, n_ubah,
                n_baru, n_tms, n_aktif, n_diturunkan, jumlah_diturunkan, n_tps,
                n_ms + n_ubah + n_tms AS n_tercoklit
         FROM agregat_desa WHERE tanggal_ekspor = ? ORDER BY kode_desa
@@ -122,7 +125,9 @@ def history(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
         con,
         """
         WITH a AS (
-          SELECT tanggal_ekspor, kode_prov, kode_kab, sum(n_rekaman)::BIGINT AS n_rekaman,
+          SELECT tanggal_ekspor, coalesce(kode_prov, left(kode_desa, 2)) AS kode_prov,
+                 coalesce(kode_kab, left(kode_desa, 4)) AS kode_kab,
+                 sum(n_rekaman)::BIGINT AS n_rekaman,
                  sum(n_ms + n_ubah + n_tms)::BIGINT AS n_tercoklit,
                  sum(jumlah_diturunkan)::BIGINT AS jumlah_diturunkan,
                  sum(n_aktif)::BIGINT AS n_aktif

@@ -27,6 +27,7 @@ from coklit_dq.contract import RAW_FINDING_SCHEMA, empty_raw_findings
 from coklit_dq.rules.catalog import Rule, load_catalog
 from coklit_dq.rules.gx_adapter import Check, GxRunner, Outcome, resolve_kwargs
 from coklit_dq.rules.prepare import TABLES, Night, drop_prepared, night_of, prepare
+from coklit_dq.rules.results import Validation, keep_results
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +35,6 @@ log = logging.getLogger(__name__)
 PER_PROVINCE = ("rekaman", "rekaman_lalu")
 # Rows per GX batch (pandas frame of rid + flags): ~13 nullable booleans a row.
 BATCH_ROWS = 2_000_000
-
-GX_DDL = """CREATE TABLE IF NOT EXISTS gx_validasi (
-  tanggal_ekspor DATE NOT NULL,
-  tabel VARCHAR NOT NULL,      -- prepared table (suite coklit_<tabel>)
-  batch VARCHAR NOT NULL,      -- province code or 'semua'
-  kode_temuan VARCHAR NOT NULL,
-  expectation VARCHAR NOT NULL,
-  success BOOLEAN,
-  element_count BIGINT,
-  unexpected_count BIGINT,
-  hasil VARCHAR                -- the GX result as JSON, without per-row lists
-)"""
 
 
 @dataclass(frozen=True)
@@ -212,10 +201,11 @@ def validate_tables(
     rules: list[Periksa],
     runner: GxRunner,
     batch_rows: int = BATCH_ROWS,
-) -> tuple[pl.DataFrame, list[tuple[str, str, Outcome]]]:
+) -> Validation:
     """Run each prepared table's suite over its batches; (kode_temuan, rid) that failed."""
     failed: list[pl.DataFrame] = []
     outcomes: list[tuple[str, str, Outcome]] = []
+    reports: list[tuple[str, str, str]] = []
     by_table: dict[str, list[Periksa]] = {}
     for p in rules:
         by_table.setdefault(p.tabel, []).append(p)
@@ -230,7 +220,9 @@ def validate_tables(
             ).df()
             if frame.empty:
                 continue
-            for o in runner.validate(tabel, frame, suite):
+            result, report = runner.validate(tabel, frame, suite)
+            reports.append((tabel, batch, report))
+            for o in result:
                 outcomes.append((tabel, batch, o))
                 if o.failed_rids:
                     failed.append(
@@ -244,35 +236,7 @@ def validate_tables(
         if failed
         else pl.DataFrame(schema={"kode_temuan": pl.String, "rid": pl.Int64})
     )
-    return gagal, outcomes
-
-
-def keep_results(
-    con: duckdb.DuckDBPyConnection, tanggal: date, outcomes: list[tuple[str, str, Outcome]]
-) -> None:
-    """Keep GX's validation results (without row lists) in gx_validasi, replacing the night."""
-    con.execute(GX_DDL)
-    con.execute("DELETE FROM gx_validasi WHERE tanggal_ekspor = ?", [tanggal])
-    if not outcomes:
-        return
-    rows = pl.DataFrame(
-        {
-            "tanggal_ekspor": [tanggal] * len(outcomes),
-            "tabel": [t for t, _, _ in outcomes],
-            "batch": [b for _, b, _ in outcomes],
-            "kode_temuan": [o.kode_temuan for _, _, o in outcomes],
-            "expectation": [o.expectation for _, _, o in outcomes],
-            "success": [o.success for _, _, o in outcomes],
-            "element_count": [o.element_count for _, _, o in outcomes],
-            "unexpected_count": [o.unexpected_count for _, _, o in outcomes],
-            "hasil": [o.result_json for _, _, o in outcomes],
-        }
-    )
-    con.register("gx_hasil_baru", rows.to_arrow())
-    try:
-        con.execute("INSERT INTO gx_validasi SELECT * FROM gx_hasil_baru")
-    finally:
-        con.unregister("gx_hasil_baru")
+    return Validation(gagal, outcomes, reports)
 
 
 def render(
@@ -319,10 +283,10 @@ def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings)
     t1 = time.perf_counter()
     try:
         runner = GxRunner()
-        gagal, outcomes = validate_tables(con, rules, runner)
+        validation = validate_tables(con, rules, runner)
         t2 = time.perf_counter()
-        keep_results(con, tanggal, outcomes)
-        out = render(con, rules, gagal)
+        keep_results(con, tanggal, validation)
+        out = render(con, rules, validation.gagal)
     finally:
         drop_prepared(con)
     log.info(

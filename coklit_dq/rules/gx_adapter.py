@@ -42,6 +42,7 @@ _ROW_KEYS = (
 )
 
 KODE_META = "kode_temuan"
+SAMPLE = 20  # failing rows kept per expectation in the report (Data Docs)
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,12 @@ class GxRunner:
             self._batch_defs[asset] = a.add_batch_definition_whole_dataframe(asset)
         return self._batch_defs[asset]
 
-    def validate(self, asset: str, frame: pd.DataFrame, suite: Any) -> list[Outcome]:
-        """Validate one batch; every failing row's `rid`, per code."""
+    def validate(self, asset: str, frame: pd.DataFrame, suite: Any) -> tuple[list[Outcome], str]:
+        """Validate one batch: every failing row's `rid` per code, and GX's report as JSON.
+
+        The report is GX's own ExpectationSuiteValidationResult with its per-row
+        lists cut to a sample (it is what Data Docs are built from).
+        """
         batch = self._batch_definition(asset).get_batch(batch_parameters={"dataframe": frame})
         result = batch.validate(suite, result_format=RESULT_FORMAT)
         outcomes = []
@@ -162,7 +167,11 @@ class GxRunner:
                     ),
                 )
             )
-        return outcomes
+            for key in ("unexpected_index_list", "unexpected_list", "partial_unexpected_list"):
+                if isinstance(res.get(key), list):
+                    r.result[key] = res[key][:SAMPLE]
+            r.result.pop("unexpected_index_query", None)
+        return outcomes, json.dumps(_plain(result.to_json_dict()))
 
 
 def _plain(value: Any) -> Any:
@@ -174,3 +183,43 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return value
+
+
+# --- Data Docs, offline ---------------------------------------------------------------
+
+# GX's page templates load Bootstrap, jQuery, Vega and Font Awesome from CDNs.
+# The pages are rendered with GX's own renderer, then those tags are removed and
+# GX's local stylesheets plus a few plain rules are inlined, so a page opens
+# without network (less styled than online; charts are not drawn).
+_CDN_TAG = re.compile(
+    r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>"
+    r"|<link[^>]*\bhref=\"https?://[^>]*>|<img[^>]*\bsrc=\"https?://[^>]*>",
+    re.IGNORECASE,
+)
+_OFFLINE_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1rem 2rem; }
+table { border-collapse: collapse; margin: .5rem 0; }
+td, th { border: 1px solid #ccc; padding: .25rem .5rem; vertical-align: top; }
+.container-fluid, .row, .col-12, .col-md-12 { display: block; width: 100%; }
+.card { border: 1px solid #ddd; margin: .75rem 0; padding: .5rem; }
+.text-danger { color: #b00020; } .text-success { color: #1b7f3b; }
+.collapse:not(.show) { display: block; }
+"""
+
+
+def render_offline_page(report_json: str) -> str:
+    """One GX validation report (JSON from `validate`) as a self-contained HTML page."""
+    from importlib.resources import files
+
+    from great_expectations.core.expectation_validation_result import (
+        expectationSuiteValidationResultSchema,
+    )
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
+
+    result = expectationSuiteValidationResultSchema.load(json.loads(report_json))
+    html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
+    html = _CDN_TAG.sub("", html)
+    styles = files("great_expectations.render.view") / "static" / "styles"
+    css = _OFFLINE_CSS + styles.joinpath("data_docs_default_styles.css").read_text("utf-8")
+    return html.replace("</head>", f"<style>{css}</style></head>", 1)

@@ -112,3 +112,28 @@ def test_kabupaten_files_hold_no_record_of_another_kabupaten(warehouse_n2):
     # a province's page names only its own kabupaten
     prov31 = (root / "31" / "ringkasan.html").read_text(encoding="utf-8")
     assert not set(pattern.findall(prov31)) - by_kab["3101"] - by_kab["3171"]
+
+
+def test_masking_keeps_record_ids_and_codes_but_not_short_junk_nik(tmp_path):
+    con, _ = two_night_warehouse(tmp_path / "w.duckdb")
+    junk = "3101011234567"  # a 13-digit nik some record holds
+    con.execute("UPDATE pemilih SET nik = ? WHERE id_pemilih = 'P31-0000003'", [junk])
+    text = (
+        f"NIK {junk} tidak 16 digit; sama dengan rekaman 310000000012 (app id) di desa "
+        "3101012001; NIK gabungan 31010109049400019 dan NKK 3101011501000010."
+    )
+    con.execute(
+        """
+        INSERT INTO temuan SELECT * REPLACE (? AS keterangan, 'X|1' AS kunci)
+        FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101' LIMIT 1
+        """,
+        [text, N2],
+    )
+    root = _publish(tmp_path, con, mask=True)
+    con.close()
+    shown = pl.read_csv(root / "31" / "3101" / "temuan.csv", infer_schema=False)
+    (line,) = shown.filter(pl.col("keterangan").str.contains("gabungan"))["keterangan"]
+    assert junk not in line and mask_id(junk) in line
+    assert "310000000012" in line and "3101012001" in line  # ids and region codes stay
+    assert "31010109049400019" not in line and "3101011501000010" not in line
+    assert mask_id("3101011501000010") in line

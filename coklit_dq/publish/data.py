@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,28 +22,70 @@ from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
 from coklit_dq.privacy import mask_id
 from coklit_dq.rules.catalog import load_catalog, load_families
 
-# A run of 11+ digits in free text is an identifier (nik/nkk are 16 digits; a
-# desa code, the longest region code, is 10). Shown to a region only masked.
+# Digit runs in free text that may be a nik or nkk. A run of 16+ digits is
+# always masked (the nik/nkk format, or one glued to more digits); a shorter
+# run of 11+ is masked when it is the nik or nkk of a record we hold (a junk
+# nik of 13 digits), and left alone otherwise: the simulator's and the real
+# app's id_pemilih are 12-digit numbers a PPK needs to see. Region codes are
+# at most 10 digits.
 ID_RUN = re.compile(r"\d{11,}")
+ALWAYS = 16
 
 SORT = ["kode_prov", "kode_kab", "kode_kec", "kode_desa", "no_tps", "kode_temuan"]
 SORT_TAIL = ["id_pemilih", "id_pantarlih", "id_kelompok"]
 
 
-def mask_text(df: pl.DataFrame, column: str = "keterangan") -> pl.DataFrame:
-    """Mask every long digit run (nik, nkk) in a text column (first 6 + last 2 kept).
+def _masker(secrets: set[str]) -> Callable[[re.Match[str]], str]:
+    def sub(m: re.Match[str]) -> str:
+        run = m.group()
+        return (mask_id(run) or "") if len(run) >= ALWAYS or run in secrets else run
+
+    return sub
+
+
+def mask_text(
+    df: pl.DataFrame, column: str = "keterangan", secrets: set[str] | None = None
+) -> pl.DataFrame:
+    """Mask nik/nkk in a text column (first 6 + last 2 kept): see ID_RUN.
 
     Producers are expected to mask already; this is the last gate before a file
-    leaves. Only the rare rows that contain such a run are touched in Python.
+    leaves. Candidate runs are found with polars; only rows holding one of them
+    are rewritten in Python.
     """
     if df.is_empty() or column not in df.columns:
         return df
-    hit = df[column].str.contains(ID_RUN.pattern).fill_null(False)
-    if not hit.any():
+    secrets = secrets or set()
+    runs = df[column].str.extract_all(ID_RUN.pattern).explode().drop_nulls().unique()
+    found = [r for r in runs.to_list() if len(r) >= ALWAYS or r in secrets]
+    if not found:
         return df
+    hit = df[column].str.contains_any(found).fill_null(False)
     values = df.filter(hit)[column].to_list()
-    fixed = [ID_RUN.sub(lambda m: mask_id(m.group()) or "", v) for v in values]
+    sub = _masker(secrets)
+    fixed = [ID_RUN.sub(sub, v) for v in values]
     return df.with_columns(df[column].scatter(hit.arg_true(), fixed))
+
+
+def known_ids(con: duckdb.DuckDBPyConnection, texts: list[pl.Series]) -> set[str]:
+    """The digit runs (11-15 long) of `texts` that are a nik or nkk of a record we hold."""
+    runs = (
+        pl.concat([t.str.extract_all(ID_RUN.pattern).explode() for t in texts])
+        .drop_nulls()
+        .unique()
+    )
+    runs = runs.filter(runs.str.len_chars() < ALWAYS)
+    if runs.is_empty():
+        return set()
+    con.complete()
+    con.register("_publish_runs", pl.DataFrame({"v": runs}))
+    try:
+        rows = con.execute(
+            "SELECT v FROM _publish_runs WHERE v IN (SELECT nik FROM pemilih) "
+            "OR v IN (SELECT nkk FROM pemilih)"
+        ).fetchall()
+    finally:
+        con.unregister("_publish_runs")
+    return {r[0] for r in rows}
 
 
 def _findings_sql(table: str, where: str) -> str:
@@ -57,18 +100,16 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pl
     return con.sql(sql, params=params).pl()
 
 
-def findings(con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> pl.DataFrame:
+def findings(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
     """The night's findings in reports-v1 columns, in a stable order."""
     df = _frame(con, _findings_sql("temuan", "tanggal_ekspor = ?"), [tanggal])
-    df = df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS)
-    return mask_text(df) if mask else df
+    return df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS)
 
 
-def resolved(con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> pl.DataFrame:
+def resolved(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
     """Findings of the night before that are gone tonight (same columns)."""
     df = _frame(con, _findings_sql("temuan_selesai", "tanggal_selesai = ?"), [tanggal])
-    df = df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS)
-    return mask_text(df) if mask else df
+    return df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS)
 
 
 def catalog_frame() -> pl.DataFrame:

@@ -38,11 +38,16 @@ class Night:
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> Night:
         previous = data.previous_night(con, tanggal)
+        found, done = data.findings(con, tanggal), data.resolved(con, tanggal)
+        if mask:
+            secrets = data.known_ids(con, [found["keterangan"], done["keterangan"]])
+            found = data.mask_text(found, secrets=secrets)
+            done = data.mask_text(done, secrets=secrets)
         return cls(
             tanggal=tanggal,
             previous=previous,
-            findings=data.findings(con, tanggal, mask=mask),
-            resolved=data.resolved(con, tanggal, mask=mask),
+            findings=found,
+            resolved=done,
             wilayah=data.wilayah(con, tanggal),
             progress=data.progress(con, tanggal),
             history=data.history(con, tanggal),

@@ -279,3 +279,14 @@ def test_province_missing_from_the_export_is_named_on_the_national_page(tmp_path
     assert "berkas tidak diterima" in " ".join(parsed.text)
     for url in parsed.urls:
         assert (page.parent / url).resolve().is_file(), url
+
+
+def test_an_empty_night_still_publishes_the_national_files(tmp_path):
+    con = warehouse.connect(tmp_path / "w.duckdb")
+    settings = resolve_settings(outbox=str(tmp_path / "o"), warehouse=str(tmp_path / "w.duckdb"))
+    result = publish_night(con, N1, settings)
+    con.close()
+    assert result.regions == [] and result.n_temuan == 0
+    root = tmp_path / "o" / N1.isoformat()
+    assert pl.read_parquet(root / "nasional" / "temuan.parquet").columns == list(FINDING_COLUMNS)
+    assert (root / MARKER).is_file() and (root / "nasional" / "ringkasan.html").is_file()

@@ -43,6 +43,7 @@ WIDTHS = {
 }  # fmt: skip
 HEADER = {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True}
 STYLE = "Table Style Light 9"
+WRAP = {"text_wrap": True, "valign": "top"}
 NO_FINDINGS = "Tidak ada temuan pada kelompok ini malam ini."
 
 
@@ -178,6 +179,7 @@ def build_xlsx(
             freeze_panes=(1, 0),
             column_widths={h: WIDTHS[h] * 7 + 10 for h in part.columns},  # pixels
             dtype_formats={pl.Date: "dd/mm/yyyy"},
+            column_formats={h: WRAP for h in ("Keterangan", "Tindakan")},
         )
     wb.close()
     return buf.getvalue()

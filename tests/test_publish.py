@@ -103,6 +103,7 @@ def test_xlsx_summary_first_then_one_sheet_per_family(night):
     (table,) = ident.tables.values()
     assert table.autoFilter is not None and table.ref.startswith("A1:")
     assert ident.column_dimensions["J"].width > 40  # Keterangan is readable
+    assert header[9] == "Keterangan" and ident["J2"].alignment.wrap_text
     rows = list(ident.iter_rows(min_row=2, values_only=True))
     n = con.execute(
         "SELECT count(*) FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101' "

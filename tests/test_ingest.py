@@ -552,3 +552,24 @@ def test_quarantine_goes_to_settings_quarantine_never_the_outbox(tmp_path: Path,
     assert [q.path for q in result.quarantined] == ["tps.parquet"]
     assert (tmp_path / "karantina" / N1.isoformat() / "tps.parquet").read_bytes() == b"junk"
     assert not (tmp_path / "out").exists()
+
+
+def test_listed_file_that_is_not_of_export_v1_and_a_table_in_two_formats(
+    tmp_path: Path, night: Path
+):
+    (night / "catatan.txt").write_bytes(b"dump selesai")
+    tables, _ = night_tables(N1)
+    (night / "tps.csv.gz").write_bytes(encode_table(conform("tps", tables["tps"]), "csv.gz"))
+    m = json.loads((night / "manifest.json").read_text())
+    for rel in ("catatan.txt", "tps.csv.gz"):
+        data = (night / rel).read_bytes()
+        m["files"].append({"path": rel, "rows": 1, "sha256": hashlib.sha256(data).hexdigest()})
+    (night / "manifest.json").write_text(json.dumps(m))
+    result, con = ingest(tmp_path)
+    assert reason_of(result, "catatan.txt")["message"] == "listed file is not a file of export-v1"
+    for rel in ("tps.parquet", "tps.csv.gz"):  # which one is right cannot be known
+        why = reason_of(result, rel)
+        assert why["expected"] == "one file per table" and why["found"] == "2 files"
+    assert set(result.used) == ALL_FILES - {"tps.parquet"}
+    assert (quarantine_dir(tmp_path) / "catatan.txt").read_bytes() == b"dump selesai"
+    assert con.execute("SELECT count(*) FROM tps").fetchall() == [(0,)]

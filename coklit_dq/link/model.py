@@ -1,0 +1,118 @@
+"""The Splink side: a backend for the prepared records, training, prediction.
+
+Splink 5 API: tables are registered on a database API first
+(``DuckDBAPI().register(table)``, ``SparkAPI(spark_session=...).register(df)``),
+then ``Linker(sdf, settings)``. The warehouse connection is never handed to
+Splink: it works in its own in-memory DuckDB (or Spark session) on the prepared
+records, and only the scored pairs above the floor come back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from linkage import settings as model_settings
+
+log = logging.getLogger("coklit_dq.link")
+
+# The columns of a scored pair handed back to the caller.
+PAIR_COLUMNS = (
+    "unique_id_l",
+    "unique_id_r",
+    "match_probability",
+    "match_weight",
+    "gamma_nik",
+    "gamma_nama",
+    "gamma_tgl_lahir",
+    "gamma_jenis_kelamin",
+    "gamma_tempat_lahir",
+    "gamma_asal",
+    "gamma_wilayah",
+)
+
+
+def duckdb_api(threads: int | None = None) -> Any:
+    from splink import DuckDBAPI
+
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute("SET preserve_insertion_order = false")
+    return DuckDBAPI(connection=con)
+
+
+def load_model(path: str | Path | None = None) -> dict[str, Any]:
+    p = Path(path) if path else model_settings.MODEL_PATH
+    model: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+    return model
+
+
+def _linker(
+    db_api: Any, tables: dict[str, Any], model: dict[str, Any], tf: Any
+) -> tuple[Any, dict]:
+    """A Linker on the registered tables, with the name term frequencies registered
+    (`tf`: nama_norm, tf_nama_norm of the whole night, so a night's changes are
+    scored with the frequencies of everyone)."""
+    from splink import Linker
+
+    sdfs = {name: db_api.register(t, table_name=name) for name, t in tables.items()}
+    first = next(iter(sdfs.values()))
+    linker = Linker(first, model, log_level=logging.WARNING)
+    tf_sdf = db_api.register(tf, table_name="link_tf_nama_norm")
+    linker.table_management.register_term_frequency_lookup(tf_sdf, "nama_norm")
+    return linker, sdfs
+
+
+def to_arrow(sdf: Any) -> pa.Table:
+    """The scored pairs of a Splink result as an arrow table (PAIR_COLUMNS only)."""
+    cols = ", ".join(PAIR_COLUMNS)
+    api = sdf.db_api
+    if hasattr(api, "duckdb_con"):
+        out: pa.Table = api.duckdb_con.sql(
+            f"SELECT {cols} FROM {sdf.physical_name}"
+        ).to_arrow_table()
+        return out
+    frame = sdf.as_spark_dataframe().select(*PAIR_COLUMNS).toPandas()
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def score_within(
+    db_api: Any,
+    records: Any,
+    model: dict[str, Any],
+    tf: Any,
+    floor: float = model_settings.PREDICT_FLOOR,
+) -> Any:
+    """Every candidate pair within `records` (arrow/pandas/Spark frame), scored."""
+    linker, _ = _linker(db_api, {"link_rekaman": records}, model, tf)
+    return linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+
+
+def score_new(
+    db_api: Any,
+    changed: Any,
+    standing: Any,
+    model: dict[str, Any],
+    tf: Any,
+    floor: float = model_settings.PREDICT_FLOOR,
+) -> list[Any]:
+    """Pairs within `changed` and between `changed` and `standing` (incremental)."""
+    linker, sdfs = _linker(
+        db_api, {"link_berubah": changed, "link_tetap": standing}, model, tf
+    )
+    within = linker.inference.predict_within(
+        sdfs["link_berubah"], threshold_match_probability=floor, warning_mode="never"
+    )
+    between = linker.inference.predict_between(
+        sdfs["link_berubah"],
+        sdfs["link_tetap"],
+        threshold_match_probability=floor,
+        warning_mode="never",
+    )
+    return [within, between]

@@ -1,0 +1,264 @@
+"""GANDA_ORANG: score candidate pairs with the committed model, carry them night to night.
+
+The first night (or on demand, ``full=True``) links every record that is not TMS.
+Later nights score only the records that are new or changed since the night
+before (HASH_COLUMNS differ), within themselves and against the standing ones,
+and keep the standing pairs whose two records did not change. State, in the
+warehouse:
+
+  link_rekaman   id and hash of the records of the last linked night
+  link_pasangan  their scored pairs at or above the floor
+  link_malam     one row per linked night: mode, counts, seconds, model checksum
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from coklit_dq import warehouse
+from coklit_dq.link import model as mdl
+from coklit_dq.link.sql import HASH_EXPR, PREP_SELECT
+
+log = logging.getLogger("coklit_dq.link")
+
+PREP_COLUMNS = (
+    "unique_id", "nik", "nik_a", "nik_b", "nik_c", "nik_d", "nama_norm", "nama_depan", "nama_inti",
+    "tgl", "tgl_tukar", "tgl_hari", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
+    "kode_desa", "kode_kec", "kode_kab", "kode_prov",
+)  # fmt: skip
+TF_SQL = (
+    "SELECT DISTINCT nama_norm, tf_nama_norm FROM _link_ini WHERE nama_norm IS NOT NULL"
+)
+
+STATE_DDL = (
+    "CREATE TABLE IF NOT EXISTS link_rekaman (unique_id VARCHAR, hash VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS link_pasangan (
+      id_l VARCHAR, id_r VARCHAR, match_probability DOUBLE, match_weight DOUBLE,
+      gamma_nik INTEGER, gamma_nama INTEGER, gamma_tgl_lahir INTEGER,
+      gamma_jenis_kelamin INTEGER, gamma_tempat_lahir INTEGER, gamma_asal INTEGER,
+      gamma_wilayah INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS link_malam (
+      tanggal_ekspor DATE PRIMARY KEY, mode VARCHAR, rekaman BIGINT, berubah BIGINT,
+      pasangan BIGINT, detik DOUBLE, model VARCHAR, backend VARCHAR)""",
+)
+
+
+@dataclass
+class LinkStats:
+    mode: str  # full | incremental
+    rekaman: int
+    berubah: int
+    pasangan: int
+    detik: float
+
+
+def model_checksum(model: dict[str, Any]) -> str:
+    import json
+
+    return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
+    """Temp table _link_ini: tonight's records that are not TMS, prepared, with hash.
+
+    One row per id_pemilih (a GANDA_ID duplicate is linked once)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _link_ini AS
+        {PREP_SELECT}, ?::DATE AS tanggal_ekspor, {HASH_EXPR} AS hash, nkk
+        FROM pemilih WHERE tanggal_ekspor = ? AND status_coklit <> 'TMS'
+        QUALIFY row_number() OVER (PARTITION BY id_pemilih ORDER BY baris NULLS LAST) = 1""",
+        [tanggal, tanggal],
+    )
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pa.Table:
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def _db_api(backend: str) -> Any:
+    if backend == "spark":
+        from coklit_dq.link.spark import spark_api
+
+        return spark_api()
+    return mdl.duckdb_api()
+
+
+def _as_backend_table(db_api: Any, table: pa.Table) -> Any:
+    if hasattr(db_api, "duckdb_con"):
+        return table
+    from coklit_dq.link.spark import to_spark
+
+    return to_spark(db_api, table)
+
+
+def score(
+    con: duckdb.DuckDBPyConnection,
+    tanggal: date,
+    *,
+    backend: str = "duckdb",
+    full: bool = False,
+    model: dict[str, Any] | None = None,
+) -> LinkStats:
+    """Score tonight's pairs into link_pasangan and roll link_rekaman forward."""
+    t0 = time.perf_counter()
+    model = model or mdl.load_model()
+    checksum = model_checksum(model)
+    prepare(con, tanggal)
+    _migrate(con)
+    for ddl in STATE_DDL:
+        con.execute(ddl)
+    prev = warehouse.previous_night(con, tanggal)
+    rows = con.execute(
+        "SELECT tanggal_ekspor, model FROM link_malam ORDER BY tanggal_ekspor DESC LIMIT 1"
+    ).fetchall()
+    last = rows[0] if rows else None
+    incremental = (
+        not full
+        and prev is not None
+        and last is not None
+        and last[0] == prev
+        and last[1] == checksum
+    )
+    cols = ", ".join(PREP_COLUMNS)
+    db_api = _db_api(backend)
+    tf = _as_backend_table(db_api, _arrow(con, TF_SQL))
+    if not incremental:
+        records = _arrow(con, f"SELECT {cols} FROM _link_ini")
+        res = mdl.score_within(db_api, _as_backend_table(db_api, records), model, tf)
+        pairs = mdl.to_arrow(res)
+        con.execute("DELETE FROM link_pasangan")
+        _insert_pairs(con, pairs)
+        con.execute("DELETE FROM link_rekaman")
+        con.execute("INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini")
+        berubah = records.num_rows
+    else:
+        # Changed: new ids or a different hash; gone: in the state, not tonight.
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _link_berubah AS
+            SELECT i.unique_id FROM _link_ini i ANTI JOIN link_rekaman r
+              ON r.unique_id = i.unique_id AND r.hash = i.hash"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE _link_lepas AS
+            SELECT unique_id FROM _link_berubah
+            UNION ALL
+            SELECT r.unique_id FROM link_rekaman r ANTI JOIN _link_ini i USING (unique_id)"""
+        )
+        con.execute(
+            """DELETE FROM link_pasangan WHERE id_l IN (SELECT unique_id FROM _link_lepas)
+               OR id_r IN (SELECT unique_id FROM _link_lepas)"""
+        )
+        changed = _arrow(
+            con, f"SELECT {cols} FROM _link_ini SEMI JOIN _link_berubah USING (unique_id)"
+        )
+        berubah = changed.num_rows
+        if berubah:
+            standing = _arrow(
+                con, f"SELECT {cols} FROM _link_ini ANTI JOIN _link_berubah USING (unique_id)"
+            )
+            results = mdl.score_new(
+                db_api,
+                _as_backend_table(db_api, changed),
+                _as_backend_table(db_api, standing),
+                model,
+                tf,
+            )
+            for res in results:
+                _insert_pairs(con, mdl.to_arrow(res))
+        con.execute(
+            "DELETE FROM link_rekaman WHERE unique_id IN (SELECT unique_id FROM _link_lepas)"
+        )
+        con.execute(
+            "INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini "
+            "SEMI JOIN _link_berubah USING (unique_id)"
+        )
+    n_rec = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
+    n_pairs = con.execute("SELECT count(*) FROM link_pasangan").fetchall()[0][0]
+    stats = LinkStats(
+        mode="incremental" if incremental else "full",
+        rekaman=int(n_rec),
+        berubah=int(berubah),
+        pasangan=int(n_pairs),
+        detik=round(time.perf_counter() - t0, 3),
+    )
+    con.execute(
+        "INSERT OR REPLACE INTO link_malam VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            tanggal,
+            stats.mode,
+            stats.rekaman,
+            stats.berubah,
+            stats.pasangan,
+            stats.detik,
+            checksum,
+            backend,
+        ],
+    )
+    log.info(
+        "linkage %s: %d records, %d scored, %d pairs in %.1f s",
+        stats.mode,
+        stats.rekaman,
+        stats.berubah,
+        stats.pasangan,
+        stats.detik,
+    )
+    return stats
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the state when its pair table is of another model version (full re-link)."""
+    cols = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'link_pasangan' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    want = ["id_l", "id_r", *mdl.PAIR_COLUMNS[2:]]
+    if cols and cols != want:
+        log.warning("linkage state is of another model version: full re-link")
+        for t in ("link_pasangan", "link_rekaman", "link_malam"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _insert_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> None:
+    """Append scored pairs, smaller id on the left, one row per pair."""
+    con.register("_link_pairs_arrow", pairs)
+    try:
+        con.execute(
+            """INSERT INTO link_pasangan
+            SELECT least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r),
+                   match_probability, match_weight, gamma_nik, gamma_nama, gamma_tgl_lahir,
+                   gamma_jenis_kelamin, gamma_tempat_lahir, gamma_asal, gamma_wilayah
+            FROM _link_pairs_arrow p
+            WHERE NOT EXISTS (SELECT 1 FROM link_pasangan s
+              WHERE s.id_l = least(p.unique_id_l, p.unique_id_r)
+                AND s.id_r = greatest(p.unique_id_l, p.unique_id_r))"""
+        )
+    finally:
+        con.unregister("_link_pairs_arrow")
+
+
+def edges(con: duckdb.DuckDBPyConnection, threshold: float, out: str = "_link_sisi") -> None:
+    """The pairs that make GANDA_ORANG clusters: at or above the threshold, nik
+    differing, and not the twin pattern: same nkk and birth date with names that
+    differ, even by a letter (twins' names often rhyme: BUDI/RUDI, LINA/RINA)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {out} AS
+        SELECT s.*, l.nkk AS nkk_l FROM link_pasangan s
+        JOIN _link_ini l ON l.unique_id = s.id_l
+        JOIN _link_ini r ON r.unique_id = s.id_r
+        WHERE s.match_probability >= ?
+          AND (l.nik IS NULL OR r.nik IS NULL OR l.nik <> r.nik)
+          AND NOT (l.nkk = r.nkk AND l.tgl = r.tgl
+                   AND l.nama_norm IS DISTINCT FROM r.nama_norm)""",
+        [threshold],
+    )

@@ -1,0 +1,121 @@
+"""SQL shared by the linkage (and offered to the rules): DuckDB macros and the input prep.
+
+``nik_valid(x)`` is the one definition of a well-formed nik (reports-v1
+NIK_TIDAK_VALID is its negation): 16 digits, a province code in use, a possible
+date part (month 01-12, day 01-31 or 41-71), serial not 0000, not one digit
+repeated. ``nama_norm(x)`` folds the Indonesian spelling variants the linkage
+must see through.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from coklit_dq.contract import PROVINCE_CODES
+
+_PROVS = ", ".join(f"'{p}'" for p in PROVINCE_CODES)
+
+NIK_VALID_MACRO = f"""
+CREATE OR REPLACE MACRO nik_valid(x) AS
+  coalesce(
+    regexp_full_match(x, '[0-9]{{16}}')
+    AND substr(x, 1, 2) IN ({_PROVS})
+    AND substr(x, 9, 2) BETWEEN '01' AND '12'
+    AND (substr(x, 7, 2) BETWEEN '01' AND '31' OR substr(x, 7, 2) BETWEEN '41' AND '71')
+    AND substr(x, 13, 4) <> '0000'
+    AND replace(x, substr(x, 1, 1), '') <> '',
+    false)
+"""
+
+# What the linkage compares: any 16-digit nik that is not junk. A typo can make a
+# nik invalid (month 13), and the typo'd nik is still the best evidence there is.
+NIK_BANDING_MACRO = """
+CREATE OR REPLACE MACRO nik_banding(x) AS
+  CASE WHEN regexp_full_match(x, '[0-9]{16}') AND replace(x, substr(x, 1, 1), '') <> ''
+       THEN x END
+"""
+
+# Tokens folded to one spelling before names are compared.
+MUHAMMAD = (
+    "M", "MH", "MUH", "MOH", "MOCH", "MOHD", "MUHD", "MHD", "MUHAMAD", "MUHAMMAD", "MUHAMMED",
+    "MOHAMAD", "MOHAMMAD", "MOHAMMED", "MOCHAMAD", "MOCHAMMAD", "MUCHAMAD", "MUCHAMMAD",
+    "MUKHAMAD", "MUKHAMMAD", "MOKHAMAD", "MOKHAMMAD",
+)  # fmt: skip
+SITI = ("ST", "SITI", "SITTI", "SITIE")
+_MUH = ", ".join(f"'{t}'" for t in MUHAMMAD)
+_SITI = ", ".join(f"'{t}'" for t in SITI)
+
+NAMA_NORM_MACRO = f"""
+CREATE OR REPLACE MACRO nama_norm(x) AS nullif(
+  replace(replace(replace(replace(replace(array_to_string(list_transform(
+    string_split(trim(regexp_replace(upper(x), '[^A-Z]+', ' ', 'g')), ' '),
+    lambda s: CASE WHEN s IN ({_MUH}) THEN 'MUHAMMAD'
+                   WHEN s IN ({_SITI}) THEN 'SITI' ELSE s END), ' '),
+    'OE', 'U'), 'DJ', 'J'), 'TJ', 'C'), 'SJ', 'SY'), 'CH', 'KH'),
+  '')
+"""
+
+# First token, or the first two when the first is a common prefix (MUHAMMAD, SITI).
+NAMA_DEPAN_MACRO = """
+CREATE OR REPLACE MACRO nama_depan(n) AS
+  CASE WHEN split_part(n, ' ', 1) IN ('MUHAMMAD', 'SITI', 'NUR', 'ABDUL')
+            AND split_part(n, ' ', 2) <> ''
+       THEN split_part(n, ' ', 1) || ' ' || split_part(n, ' ', 2)
+       ELSE split_part(n, ' ', 1) END
+"""
+
+PLACEHOLDER_DATES = ((1, 1), (7, 1), (12, 31))  # (month, day): 1 Jan, 1 Jul, 31 Dec
+
+
+def register_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Define nik_valid, nama_norm and nama_depan on a connection."""
+    con.execute(NIK_VALID_MACRO)
+    con.execute(NIK_BANDING_MACRO)
+    con.execute(NAMA_NORM_MACRO)
+    con.execute(NAMA_DEPAN_MACRO)
+
+
+_SAMAR = " OR ".join(
+    f"(month(tanggal_lahir) = {m} AND day(tanggal_lahir) = {d})" for m, d in PLACEHOLDER_DATES
+)
+
+# One night's records that are not TMS, as the linkage model reads them
+# (linkage/settings.py documents the columns). `source` is a table or a
+# parenthesised query with the pemilih columns; `where` filters it.
+PREP_SELECT = f"""
+SELECT
+  id_pemilih AS unique_id,
+  nik_banding(nik) AS nik,
+  substr(nik_banding(nik), 1, 12) AS nik_a,
+  substr(nik_banding(nik), 7, 10) AS nik_b,
+  substr(nik_banding(nik), 1, 6) || substr(nik_banding(nik), 13, 4) AS nik_c,
+  substr(nik_banding(nik), 13, 4) AS nik_d,
+  nama_norm(nama) AS nama_norm,
+  count(*) OVER (PARTITION BY nama_norm(nama)) / count(*) OVER () AS tf_nama_norm,
+  nama_depan(nama_norm(nama)) AS nama_depan,
+  coalesce(nullif(regexp_replace(nama_norm(nama), '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''),
+           nama_norm(nama)) AS nama_inti,
+  strftime(tanggal_lahir, '%Y-%m-%d') AS tgl,
+  CASE WHEN day(tanggal_lahir) <= 12 AND day(tanggal_lahir) <> month(tanggal_lahir)
+       THEN strftime(make_date(year(tanggal_lahir), day(tanggal_lahir),
+                               month(tanggal_lahir)), '%Y-%m-%d') END AS tgl_tukar,
+  CAST(tanggal_lahir - DATE '1970-01-01' AS INTEGER) AS tgl_hari,
+  coalesce({_SAMAR}, false) AS tgl_samar,
+  CASE WHEN jenis_kelamin IN ('L', 'P') THEN jenis_kelamin END AS jenis_kelamin,
+  nullif(trim(regexp_replace(upper(tempat_lahir), '[^A-Z]+', ' ', 'g')), '') AS tempat_lahir,
+  coalesce(status_coklit = 'BARU', false) AS baru,
+  kode_desa,
+  substr(kode_desa, 1, 6) AS kode_kec,
+  substr(kode_desa, 1, 4) AS kode_kab,
+  substr(kode_desa, 1, 2) AS kode_prov
+"""
+
+# The columns a change in which makes a record "changed" for the incremental run.
+HASH_COLUMNS = (
+    "nik", "nama", "tanggal_lahir", "jenis_kelamin", "tempat_lahir", "kode_desa", "status_coklit",
+)  # fmt: skip
+HASH_EXPR = (
+    "md5(concat_ws('|', "
+    + ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in HASH_COLUMNS)
+    + "))"
+)

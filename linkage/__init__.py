@@ -1,0 +1,1 @@
+"""The duplicate-person model: its settings (settings.py) and trained parameters (model.json)."""

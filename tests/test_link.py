@@ -1,0 +1,392 @@
+"""Stage 4 on small, readable nights: GANDA_NIK, GANDA_ORANG, the traps, incremental nights.
+
+The base population comes from flow_fixtures.night_tables (two provinces), with
+distinct realistic names; the duplicates and traps below are planted by hand so
+each assertion names the records it is about. Linkage uses the committed model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import duckdb
+import polars as pl
+import pytest
+from flow_fixtures import night_tables
+
+from coklit_dq import warehouse
+from coklit_dq.config import resolve_settings
+from coklit_dq.contract import RAW_FINDING_SCHEMA, schema
+from coklit_dq.link import run_linkage
+from coklit_dq.link.sql import register_macros
+
+D1 = date(2024, 7, 1)
+D2 = date(2024, 7, 2)
+GIVEN = ["AGUS", "BAMBANG", "CITRA", "DEWI", "EKO", "FITRI", "GILANG", "HENDRA", "INDAH",
+         "JOKO", "KARTIKA", "LESTARI", "MAYA", "NUGROHO", "OKTAVIA", "PUTRI", "RAHMAT",
+         "SLAMET", "TAUFIK", "UMAR", "WAHYU", "YUSUF", "ZAHRA", "ANISA", "BAYU"]  # fmt: skip
+FAMILY = ["SANTOSO", "WIJAYA", "SAPUTRA", "HIDAYAT", "KURNIAWAN", "SETIADI", "PRATAMA",
+          "NUGRAHA", "SUSANTO", "GUNAWAN", "HASIBUAN", "NASUTION", "SIREGAR", "LUBIS",
+          "HARAHAP", "SINAGA", "PANJAITAN", "TAMBUNAN", "WIBOWO", "PURNOMO", "HARTONO",
+          "RAHARJO", "MAULANA", "RAMADHAN", "FIRMANSYAH", "ANWAR", "BUDIMAN", "HALIM",
+          "IBRAHIM", "ISKANDAR", "SULISTYO", "HANDOKO", "SUTRISNO", "SUDIRMAN", "SUKARNO",
+          "SUHARTO", "SIMANJUNTAK", "NAINGGOLAN", "PARDEDE", "MANURUNG", "TARIGAN",
+          "GINTING", "SEMBIRING", "SURBAKTI", "DAULAY", "BATUBARA", "POHAN",
+          "RANGKUTI"]  # fmt: skip
+PLACES = ["JAKARTA", "BANDUNG", "BOGOR", "BEKASI", "GARUT", "CIREBON", "DEPOK", "SUMEDANG"]
+LATER = datetime(2024, 7, 1, 10, tzinfo=UTC)
+C_ID = "P32-0000006"  # born 1960-08-11: day and month can be swapped
+
+
+def _base() -> tuple[pl.DataFrame, pl.DataFrame]:
+    tables, pem = night_tables(D1, voters=1200)
+    p = pl.concat(pem.values())
+    i = pl.int_range(0, pl.len())
+    p = p.with_columns(
+        nama=pl.format(
+            "{} {} {}",
+            pl.lit(pl.Series(GIVEN)).get(i % len(GIVEN)),
+            pl.lit(pl.Series(GIVEN)).get((i // len(GIVEN)) % len(GIVEN)),
+            pl.lit(pl.Series(FAMILY)).get((i // 7) % len(FAMILY)),
+        ),
+        tempat_lahir=pl.lit(pl.Series(PLACES)).get(i % len(PLACES)),
+    )
+    return p, tables["wilayah"]
+
+
+def _rec(p: pl.DataFrame, id_pemilih: str) -> dict:
+    return p.filter(pl.col("id_pemilih") == id_pemilih).row(0, named=True)
+
+
+def _copy(src: dict, new_id: str, desa: str, **changes: object) -> dict:
+    """A second record of a person: BARU elsewhere, coklit'd later."""
+    r = dict(
+        src,
+        id_pemilih=new_id,
+        kode_desa=desa,
+        status_coklit="BARU",
+        waktu_coklit=LATER,
+        id_pantarlih=f"{desa}-1",
+        no_tps=1,
+        nkk=desa[:6] + "0199" + new_id[-6:].zfill(6),
+    )
+    r.update(changes)
+    return r
+
+
+def _typo(nik: str, pos: int) -> str:
+    return nik[:pos] + str((int(nik[pos]) + 3) % 10) + nik[pos + 1 :]
+
+
+def _swap(nik: str, pos: int) -> str:
+    """Swap two adjacent digits that differ, from `pos` on."""
+    while nik[pos] == nik[pos + 1]:
+        pos += 1
+    return nik[:pos] + nik[pos + 1] + nik[pos] + nik[pos + 2 :]
+
+
+def planted_night() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The base night plus the planted cases (ids start with X)."""
+    p, wil = _base()
+    far = "3271012001"  # another province, another kab
+    p = p.with_columns(
+        nama=pl.when(pl.col("id_pemilih") == "P31-0000020")
+        .then(pl.lit("MUHAMMAD RIZKI PRATAMA"))
+        .otherwise("nama")
+    )
+    a, b, d, n = (_rec(p, i) for i in ("P31-0000010", "P31-0000020", "P31-0000030", "P31-0000040"))
+    c = _rec(p, C_ID)
+    born_c = c["tanggal_lahir"]
+    assert born_c.day <= 12 and born_c.day != born_c.month
+    twin = _rec(p, "P32-0000100")
+    kec = twin["kode_desa"][:6]
+    extra = [
+        # a: moved, one digit of the serial mistyped
+        _copy(a, "XA-2", far, nik=_typo(a["nik"], 14)),
+        # b: moved, two digits swapped, MUHAMMAD written MOH.
+        _copy(b, "XB-2", far, nik=_swap(b["nik"], 12), nama="MOH. RIZKI PRATAMA"),
+        # c: day and month swapped, a kecamatan digit mistyped
+        _copy(
+            c,
+            "XC-2",
+            "3101012001",
+            nik=_typo(c["nik"], 5),
+            tanggal_lahir=date(born_c.year, born_c.day, born_c.month),
+        ),
+        # d: surname dropped, a serial digit mistyped
+        _copy(d, "XD-2", far, nik=_typo(d["nik"], 15), nama=" ".join(d["nama"].split()[:2])),
+        # GANDA_NIK: the same nik added again in another kab
+        _copy(n, "XN-2", far),
+        # twins: one family card, one birth date, consecutive serials, names a letter apart
+        dict(
+            twin,
+            id_pemilih="XT-1",
+            nama="BUDI SANTOSO",
+            nik=twin["nik"][:12] + "0901",
+            tanggal_lahir=twin["tanggal_lahir"],
+            nkk="3201019901000777",
+        ),
+        dict(
+            twin,
+            id_pemilih="XT-2",
+            nama="RUDI SANTOSO",
+            nik=twin["nik"][:12] + "0902",
+            tanggal_lahir=twin["tanggal_lahir"],
+            nkk="3201019901000777",
+        ),
+        # a TMS record with a live nik, and two records with a junk nik
+        dict(_rec(p, "P31-0000050"), id_pemilih="XM-1", status_coklit="TMS", kode_tms=4),
+        dict(_rec(p, "P31-0000060"), id_pemilih="XJ-1", nik="2222222222222222"),
+        dict(_rec(p, "P31-0000070"), id_pemilih="XJ-2", nik="2222222222222222"),
+    ]
+    # placeholder birth date 1 Jul 1970: eight people of one kecamatan, serials 0001-0008
+    for k in range(8):
+        extra.append(
+            dict(
+                twin,
+                id_pemilih=f"XP-{k}",
+                nama=f"{GIVEN[k]} {FAMILY[k + 10]}",
+                tanggal_lahir=date(1970, 7, 1),
+                nik=f"{kec}010770{k + 1:04d}",
+                nkk=f"{kec}0170{k:06d}",
+                tempat_lahir=PLACES[k % 3],
+            )
+        )
+    extra_df = pl.DataFrame(extra, schema=p.schema)
+    return pl.concat([p, extra_df]), wil
+
+
+def load(
+    con: duckdb.DuckDBPyConnection, tanggal: date, pem: pl.DataFrame, wil: pl.DataFrame
+) -> None:
+    pem = pem.cast(dict(schema("pemilih"))).with_columns(  # type: ignore[arg-type]
+        tanggal_ekspor=pl.lit(tanggal), baris=pl.int_range(1, pl.len() + 1)
+    )
+    wil = wil.with_columns(tanggal_ekspor=pl.lit(tanggal))
+    con.execute("DELETE FROM pemilih WHERE tanggal_ekspor = ?", [tanggal])
+    con.execute("DELETE FROM wilayah WHERE tanggal_ekspor = ?", [tanggal])
+    con.execute("INSERT INTO pemilih BY NAME SELECT * FROM pem")
+    con.execute("INSERT INTO wilayah BY NAME SELECT * FROM wil")
+    con.execute("INSERT OR REPLACE INTO runs (tanggal_ekspor, state) VALUES (?, 'done')", [tanggal])
+    con.execute(
+        "INSERT OR REPLACE INTO files (tanggal_ekspor, path, tabel, kode_prov, rows, state) "
+        "VALUES (?, 'pemilih/31.parquet', 'pemilih', '31', ?, 'used')",
+        [tanggal, pem.height],
+    )
+
+
+@pytest.fixture(scope="module")
+def night() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return planted_night()
+
+
+@pytest.fixture(scope="module")
+def first(night) -> Iterator[tuple[duckdb.DuckDBPyConnection, pl.DataFrame]]:
+    con = warehouse.connect(":memory:")
+    load(con, D1, *night)
+    raw = run_linkage(con, D1, resolve_settings())
+    yield con, raw
+    con.close()
+
+
+def _group(raw: pl.DataFrame, code: str, ids: set[str]) -> pl.DataFrame:
+    return raw.filter((pl.col("kode_temuan") == code) & pl.col("id_pemilih").is_in(list(ids)))
+
+
+# --- shared predicate ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("nik", "valid"),
+    [
+        ("3171014507900001", True),  # woman: day + 40
+        ("3171011507900001", True),
+        ("317101150790001", False),  # 15 digits
+        ("9971011507900001", False),  # no such province
+        ("3171011513900001", False),  # month 13
+        ("3171013207900001", False),  # day 32
+        ("3171017207900001", False),  # day 72
+        ("3171011507900000", False),  # serial 0000
+        ("2222222222222222", False),  # junk
+        ("31710115079000a1", False),
+        (None, False),
+    ],
+)
+def test_nik_valid_macro(nik: str | None, valid: bool) -> None:
+    con = duckdb.connect()
+    register_macros(con)
+    assert con.execute("SELECT nik_valid(?)", [nik]).fetchall()[0][0] is valid
+
+
+@pytest.mark.parametrize(
+    ("raw", "norm"),
+    [
+        ("Moh. Soeparman", "MUHAMMAD SUPARMAN"),
+        ("M. SUPARMAN", "MUHAMMAD SUPARMAN"),
+        ("MUHAMAD suparman", "MUHAMMAD SUPARMAN"),
+        ("St. Aminah", "SITI AMINAH"),
+        ("Djoko Tjahjono", "JOKO CAHJONO"),
+        ("  ", None),
+    ],
+)
+def test_name_normalisation(raw: str, norm: str | None) -> None:
+    con = duckdb.connect()
+    register_macros(con)
+    assert con.execute("SELECT nama_norm(?)", [raw]).fetchall()[0][0] == norm
+
+
+# --- GANDA_NIK ----------------------------------------------------------------------
+
+
+def test_ganda_nik_one_group_per_nik_not_tms_not_junk(first) -> None:
+    _, raw = first
+    nik = raw.filter(pl.col("kode_temuan") == "GANDA_NIK")
+    assert set(nik["id_pemilih"]) == {"P31-0000040", "XN-2"}
+    assert nik["id_kelompok"].n_unique() == 1
+    assert nik["id_kelompok"][0].startswith("NIK-")
+    assert set(nik["kunci"]) == {"P31-0000040|XN-2", "XN-2|P31-0000040"}
+    assert set(nik["tingkat"]) == {"TINGGI"}
+    assert raw.schema == RAW_FINDING_SCHEMA
+
+
+def test_ganda_nik_never_shows_a_full_nik(first, night) -> None:
+    _, raw = first
+    full = _rec(night[0], "P31-0000040")["nik"]
+    for text in raw["keterangan"]:
+        assert full not in text
+    k = raw.filter(pl.col("id_pemilih") == "P31-0000040")["keterangan"][0]
+    assert full[:6] + "********" + full[-2:] in k
+    assert "3271" in k  # the other record's kabupaten
+
+
+# --- GANDA_ORANG --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [("P31-0000010", "XA-2"), ("P31-0000020", "XB-2"), (C_ID, "XC-2")],
+    ids=["serial-typo", "transposition+MOH.", "date-swap+surname-dropped"],
+)
+def test_planted_duplicates_cluster(first, pair) -> None:
+    _, raw = first
+    g = _group(raw, "GANDA_ORANG", set(pair))
+    assert set(g["id_pemilih"]) == set(pair)
+    assert g["id_kelompok"].n_unique() == 1
+    a, b = sorted(pair)
+    assert set(g["kunci"]) == {f"{a}|{b}", f"{b}|{a}"}
+
+
+def test_only_planted_duplicates_cluster(first) -> None:
+    _, raw = first
+    orang = raw.filter(pl.col("kode_temuan") == "GANDA_ORANG")
+    assert set(orang["id_pemilih"]) == {
+        "P31-0000010", "XA-2", "P31-0000020", "XB-2", C_ID, "XC-2", "P31-0000030", "XD-2"
+    }  # fmt: skip
+
+
+def test_twins_and_placeholder_dates_do_not_cluster(first) -> None:
+    con, raw = first
+    traps = {"XT-1", "XT-2", *(f"XP-{k}" for k in range(8))}
+    assert raw.filter(pl.col("id_pemilih").is_in(list(traps))).is_empty()
+    # The traps were compared, not merely never looked at: the eight placeholder
+    # birthdays share the nik's kecamatan + date block, the twins too.
+    compared = con.execute(
+        "SELECT count(*) FROM _link_ini a JOIN _link_ini b ON a.nik_a = b.nik_a "
+        "AND a.unique_id < b.unique_id WHERE a.unique_id LIKE 'XP-%' AND b.unique_id LIKE 'XP-%'"
+    ).fetchall()[0][0]
+    assert compared == 28
+    twins = con.execute(
+        "SELECT match_probability FROM link_pasangan WHERE id_l = 'XT-1' AND id_r = 'XT-2'"
+    ).fetchall()
+    assert twins, "the twins were never scored"
+
+
+def test_twin_guard_holds_even_for_a_high_score(first) -> None:
+    """Same nkk + same birth date + names that differ is never one person, whatever the score."""
+    con, _ = first
+    from coklit_dq.link import clusters_of
+
+    con.execute("UPDATE link_pasangan SET match_probability = 0.9999 WHERE id_l = 'XT-1'")
+    clusters_of(con, 0.99)
+    ids = {r[0] for r in con.execute("SELECT unique_id FROM _link_klaster").fetchall()}
+    assert "XT-1" not in ids and "XT-2" not in ids
+    assert "XA-2" in ids  # the guard is not "drop everything"
+
+
+def test_keterangan_masks_and_hides_names_across_kabupaten(first, night) -> None:
+    _, raw = first
+    p = night[0]
+    orig = raw.filter(pl.col("id_pemilih") == "P31-0000010")["keterangan"][0]
+    copy = raw.filter(pl.col("id_pemilih") == "XA-2")["keterangan"][0]
+    nik_copy = _rec(pl.concat([p]), "P31-0000010")["nik"]
+    assert "Kemungkinan orang yang sama" in orig and "probabilitas kecocokan" in orig
+    assert "cocok:" in orig and "berbeda:" in orig
+    assert "3271012001" in orig and "3271" in orig  # the other record's desa and kab
+    name = _rec(p, "P31-0000010")["nama"]
+    assert name not in orig and name not in copy  # other kabupaten: no name
+    assert nik_copy not in copy
+    assert "XA-2" not in orig  # other kabupaten: no id either
+    # the BARU record coklit'd later is kept, the old one struck
+    assert "pertahankan rekaman ini" in copy
+    assert "TMS 2" in orig and "tandai rekaman ini TMS 2" in orig
+
+
+def test_region_columns_from_kode_desa(first) -> None:
+    _, raw = first
+    r = raw.filter(pl.col("id_pemilih") == "XA-2").row(0, named=True)
+    assert (r["kode_prov"], r["kode_kab"], r["kode_kec"], r["kode_desa"]) == (
+        "32", "3271", "327101", "3271012001"
+    )  # fmt: skip
+    assert r["no_tps"] == 1 and r["id_pantarlih"] == "3271012001-1"
+
+
+# --- incremental nights ---------------------------------------------------------------
+
+
+def test_second_night_links_only_changes_and_carries_clusters(night) -> None:
+    con = warehouse.connect(":memory:")
+    try:
+        p, wil = night
+        load(con, D1, p, wil)
+        raw1 = run_linkage(con, D1, resolve_settings())
+        # Night 2: a new duplicate (XE-2) of P32-0000200 appears; XA-2 is struck (TMS 2).
+        src = _rec(p, "P32-0000200")
+        p2 = pl.concat(
+            [
+                p.with_columns(
+                    status_coklit=pl.when(pl.col("id_pemilih") == "XA-2")
+                    .then(pl.lit("TMS"))
+                    .otherwise("status_coklit")
+                ),
+                pl.DataFrame(
+                    [_copy(src, "XE-2", "3101012001", nik=_typo(src["nik"], 13))], schema=p.schema
+                ),
+            ]
+        )
+        load(con, D2, p2, wil)
+        raw2 = run_linkage(con, D2, resolve_settings())
+        mode, berubah = con.execute(
+            "SELECT mode, berubah FROM link_malam WHERE tanggal_ekspor = ?", [D2]
+        ).fetchall()[0]
+        assert mode == "incremental"
+        assert berubah == 1  # only XE-2 is scored tonight
+        o1 = raw1.filter(pl.col("kode_temuan") == "GANDA_ORANG")
+        o2 = raw2.filter(pl.col("kode_temuan") == "GANDA_ORANG")
+        assert set(o2["id_pemilih"]) == (set(o1["id_pemilih"]) - {"P31-0000010", "XA-2"}) | {
+            "P32-0000200", "XE-2"
+        }  # fmt: skip
+        kept = o1.filter(pl.col("id_pemilih") == "XB-2")["id_kelompok"][0]
+        assert o2.filter(pl.col("id_pemilih") == "XB-2")["id_kelompok"][0] == kept
+        # A full re-link on demand finds the same findings.
+        raw_full = run_linkage(con, D2, resolve_settings(), full=True)
+        assert (
+            con.execute("SELECT mode FROM link_malam WHERE tanggal_ekspor = ?", [D2]).fetchall()[0][
+                0
+            ]
+            == "full"
+        )
+        cols = ["kode_temuan", "id_pemilih", "id_kelompok", "kunci"]
+        assert raw_full.select(cols).sort(cols).equals(raw2.select(cols).sort(cols))
+    finally:
+        con.close()

@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     e = lsub.add_parser("evaluate", help="precision/recall/F1 on simulated truth and FEBRL4")
     e.add_argument("--voters", type=int, default=50_000)
     e.add_argument("--seed", type=int, default=7)
+    e.add_argument("--threshold", type=float, help="match probability of a cluster edge")
+    e.add_argument("--no-febrl", action="store_true", help="skip the FEBRL4 evaluation")
     return p
 
 

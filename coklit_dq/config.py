@@ -73,6 +73,7 @@ class Settings:
     quarantine: str | None = None  # default: <warehouse dir>/quarantine (never in the outbox)
     mask_ids: bool = True  # reports-v1: nik/nkk masked unless configured otherwise
     linkage_backend: str = "duckdb"  # or "spark"
+    linkage_full: bool = False  # re-link every record tonight instead of only what changed
     recipients_file: Path = field(default=CONFIG_DIR / "recipients.yaml")
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -108,6 +109,7 @@ def resolve_settings(**overrides: Any) -> Settings:
         "quarantine": env.get("COKLIT_DQ_QUARANTINE"),
         "mask_ids": _env_bool("COKLIT_DQ_MASK_IDS", True),
         "linkage_backend": env.get("COKLIT_DQ_LINKAGE_BACKEND", "duckdb"),
+        "linkage_full": _env_bool("COKLIT_DQ_LINKAGE_FULL", False),
         "smtp_host": env.get("COKLIT_DQ_SMTP_HOST"),
         "smtp_port": int(env.get("COKLIT_DQ_SMTP_PORT", "25")),
         "mail_from": env.get("COKLIT_DQ_MAIL_FROM", "coklit-dq@kpu.go.id"),

@@ -573,3 +573,22 @@ def test_listed_file_that_is_not_of_export_v1_and_a_table_in_two_formats(
     assert set(result.used) == ALL_FILES - {"tps.parquet"}
     assert (quarantine_dir(tmp_path) / "catatan.txt").read_bytes() == b"dump selesai"
     assert con.execute("SELECT count(*) FROM tps").fetchall() == [(0,)]
+
+
+def test_quoted_commas_and_newlines_keep_baris_and_values(tmp_path: Path):
+    tables, pem = night_tables(N1)
+    odd = 'Jl. Mawar, Gg. "Buntu"\nBlok C'
+    pem["31"] = pem["31"].with_columns(
+        alamat=pl.when(pl.int_range(pl.len()) == 9).then(pl.lit(odd)).otherwise("alamat")
+    )
+    write_night(str(tmp_path / "src"), N1, tables, pem, formats={"pemilih/31": "csv.gz"})
+    result, con = ingest(tmp_path)
+    assert result.quarantined == []
+    got = con.execute(
+        "SELECT baris, alamat, id_pemilih FROM pemilih WHERE left(kode_desa, 2) = '31' "
+        "AND baris IN (10, 11) ORDER BY baris"
+    ).fetchall()
+    assert got == [
+        (10, odd, pem["31"]["id_pemilih"][9]),
+        (11, pem["31"]["alamat"][10], pem["31"]["id_pemilih"][10]),
+    ]

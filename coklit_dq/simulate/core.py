@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from coklit_dq.config import DEFAULT_ELECTION, load_elections
+from coklit_dq.contract import schema
 from coklit_dq.simulate import nights as nt
 from coklit_dq.simulate import plants, timeline
 from coklit_dq.simulate.geo import DEFAULT_PROVINCES, make_wilayah
@@ -20,6 +21,12 @@ from coklit_dq.simulate.people import PoolParams, build_pool
 from coklit_dq.simulate.writer import write_night
 
 TRUTH_DIR = "_truth"
+# What the truth and the officer counters need of a night (the full records are built
+# one province at a time while writing).
+LEAN = [
+    "id_pemilih", "rid", "id_orang", "jenis", "plant", "grp", "nik", "nkk", "kode_desa", "no_tps",
+    "status_coklit", "turun", "ev", "ev_kind", "id_pantarlih",
+]  # fmt: skip
 
 
 @dataclass
@@ -118,6 +125,9 @@ def simulate(
             pl.when(pl.col("n_off") == 2).then(pl.col("fam") % 2 + 1).otherwise(1),
         )
     )
+    # Keep only what the nights and the truth need (memory at 5 M voters).
+    export_cols = [c for c in schema("pemilih") if c not in nt.DERIVED]
+    rec = rec.select(*export_cols, *nt.TIMELINE, *plants.TRUTH_COLUMNS, "kode_prov_id", "tps_i")
     t["plant"] = _time.perf_counter() - t0
 
     wilayah = wil.drop("bobot")
@@ -133,7 +143,7 @@ def simulate(
     for k, tanggal in enumerate(dates):
         t0 = _time.perf_counter()
         made = nt.dibuat(start, k, seed)
-        snap = nt.snapshot(rec, k, start)
+        snap = nt.snapshot(rec, k, start, columns=LEAN)
         off_k = off.with_columns(
             u_sync=pl.Series(r_night.random(off.height)),
             u_login=pl.Series(r_night.random(off.height)),
@@ -144,10 +154,7 @@ def simulate(
             rec, snap, prev=prev, tps_out=tps_out, pan=pan, k=k, prm=prm, dibuat_utc=made_utc
         )
         prev = snap
-        pem = {
-            p: snap.filter(pl.col("kode_prov_id") == p).select(pl.exclude("kode_prov_id"))
-            for p in provs
-        }
+        pem = nt.ProvinceSnapshots(rec, k, start, provs)
         seen.append(snap.select("id_pemilih", "id_orang", "jenis", "nik", "rid"))
         t["snapshot"] += _time.perf_counter() - t0
         t0 = _time.perf_counter()

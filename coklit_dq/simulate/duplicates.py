@@ -20,35 +20,36 @@ SWAP_POS = np.array([2, 3, 4, 12, 13, 14])
 
 
 def _dest(rng: np.random.Generator, a: pl.DataFrame, tps: pl.DataFrame) -> pl.DataFrame:
-    """A started TPS in another desa for each record of a: rid -> dest columns."""
-    t = tps.filter(~pl.col("zero") & ~pl.col("over")).select(
-        d_tps_i="tps_i", d_desa_i="desa_i", d_kode_desa="kode_desa", d_no_tps="no_tps"
+    """A started TPS in another desa for each record of a: rid -> dest columns.
+
+    Same kabupaten/kota (40 %), same province (30 %) or anywhere (30 %): a random TPS
+    in the contiguous range of TPS sharing the code prefix (TPS sorted by kode_desa);
+    up to four draws to land outside the record's own desa, else no destination.
+    """
+    t = (
+        tps.filter(~pl.col("zero") & ~pl.col("over"))
+        .select(d_tps_i="tps_i", d_desa_i="desa_i", d_kode_desa="kode_desa", d_no_tps="no_tps")
+        .sort("d_kode_desa", "d_no_tps")
     )
-    scope = rng.choice(3, a.height, p=[0.4, 0.3, 0.3])
-    a = a.select("rid", "kode_desa").with_columns(scope=pl.Series(scope))
-    out = []
-    for s, width in ((0, 4), (1, 2)):
-        part = a.filter(pl.col("scope") == s).with_columns(
-            key=pl.col("kode_desa").str.slice(0, width)
-        )
-        cand = part.join(
-            t.with_columns(key=pl.col("d_kode_desa").str.slice(0, width)),
-            on="key",
-            maintain_order="left_right",
-        ).filter(pl.col("d_kode_desa") != pl.col("kode_desa"))
-        cand = cand.with_columns(u=pl.Series(rng.random(cand.height)))
-        out.append(cand.sort("rid", "u").group_by("rid", maintain_order=True).first())
-    # Anywhere in the country: two random TPS, the first one in another desa.
-    part = a.filter(pl.col("scope") == 2)
-    for _ in range(2):
-        pick = t[pl.Series(rng.integers(0, t.height, part.height))]
-        got = pl.concat([part, pick], how="horizontal").filter(
-            pl.col("d_kode_desa") != pl.col("kode_desa")
-        )
-        out.append(got)
-        part = part.join(got.select("rid"), on="rid", how="anti", maintain_order="left")
-    cols = ["rid", "d_tps_i", "d_desa_i", "d_kode_desa", "d_no_tps"]
-    return pl.concat([o.select(cols) for o in out])
+    codes = t["d_kode_desa"].to_numpy().astype(str)
+    own = a["kode_desa"].to_numpy().astype(str)
+    width = np.array([4, 2, 0])[rng.choice(3, a.height, p=[0.4, 0.3, 0.3])]
+    prefix = (
+        a.select(pl.col("kode_desa").str.slice(0, pl.Series(width))).to_series().to_numpy()
+    ).astype(str)
+    lo = np.searchsorted(codes, prefix, side="left")
+    hi = np.searchsorted(codes, np.char.add(prefix, "\uffff"), side="left")
+    hi = np.where(width == 0, len(codes), hi)
+    lo = np.where(width == 0, 0, lo)
+    pick = np.full(a.height, -1)
+    for _ in range(4):
+        idx = lo + (rng.random(a.height) * np.maximum(hi - lo, 1)).astype(np.int64)
+        idx = np.minimum(idx, len(codes) - 1)
+        ok = (pick < 0) & (hi > lo) & (codes[idx] != own)
+        pick = np.where(ok, idx, pick)
+    found = pick >= 0
+    dest = t[pl.Series(pick[found])]
+    return pl.concat([a.select("rid").filter(pl.Series(found)), dest], how="horizontal")
 
 
 def _typo(nik: pl.Expr, pos: pl.Expr, step: pl.Expr) -> pl.Expr:
@@ -74,8 +75,8 @@ def plant_pairs(
     clean: pl.Expr,
     n: int,
     nights: int,
-) -> pl.DataFrame:
-    """Plant n pairs of each kind; returns rec with the copies appended."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Plant n pairs of each kind: (patch of the originals, the copies to append)."""
     ids = rec.lazy().filter(clean).select("rid").collect()
     ids = ids.sample(n=min(ids.height, 3 * n * len(KINDS)), seed=int(rng.integers(2**31)))
     cand = rec.join(ids, on="rid", how="semi", maintain_order="left")
@@ -164,17 +165,11 @@ def plant_pairs(
         ev=pl.lit(NEVER, pl.Int64),
     ).with_columns(id_rid=pl.col("rid"), fam=pl.col("rid") + 10_000_000)
     copies = copies.select(rec.columns)
-    originals = b.select("rid", g=grp, k2=kind)
-    rec = (
-        rec.join(originals, on="rid", how="left", maintain_order="left")
-        .with_columns(
-            plant=pl.coalesce("k2", "plant"),
-            jenis=pl.coalesce("k2", "jenis"),
-            grp=pl.coalesce("g", "grp"),
-            hasil=pl.when(pl.col("k2").is_not_null() & (pl.col("hasil") == "TMS"))
-            .then(pl.lit("MS"))
-            .otherwise(pl.col("hasil")),
-        )
-        .drop("g", "k2")
+    originals = b.select(
+        "rid",
+        plant=kind,
+        jenis=kind,
+        grp=grp,
+        hasil=pl.when(pl.col("hasil") == "TMS").then(pl.lit("MS")).otherwise(pl.col("hasil")),
     )
-    return pl.concat([rec, copies], how="vertical_relaxed")
+    return originals, copies

@@ -8,13 +8,22 @@ records and the officers' app counters sum to the TPS's non-BELUM records.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
 import polars as pl
 
+from coklit_dq.contract import schema
+
 WIB = timezone(timedelta(hours=7))
-TWO_OFFICERS_FROM = 380  # handed-down records from which a TPS has two officers
+TWO_OFFICERS_FROM = 380
+# pemilih columns computed per night, and the timeline columns they come from.
+DERIVED = ("id_pemilih", "status_coklit", "kode_tms", "dokumen_tms", "waktu_coklit")
+TIMELINE = (
+    "id_rid", "turun", "masuk", "c", "hasil", "kode", "dok", "t2", "kode2", "dok2", "hapus",
+    "ev", "ev_kind", "kode_extra", "tod", "d0",
+)  # fmt: skip  # handed-down records from which a TPS has two officers
 
 
 def night_date(start: date, k: int) -> date:
@@ -33,8 +42,13 @@ def _at(start: date, day: pl.Expr, frac: pl.Expr, hours: tuple[float, float]) ->
     return (pl.lit(base) + pl.duration(days=day, seconds=secs)).dt.convert_time_zone("UTC")
 
 
-def snapshot(rec: pl.DataFrame, k: int, start: date) -> pl.DataFrame:
-    """The records present on night k with their status, kode_tms, dokumen_tms, waktu_coklit."""
+def snapshot(
+    rec: pl.DataFrame | pl.LazyFrame, k: int, start: date, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """The records present on night k with their status, kode_tms, dokumen_tms, waktu_coklit.
+
+    `columns`: only these (computed lazily, so what is not asked for is not built).
+    """
     ev_status = (
         pl.when(pl.col("ev_kind") == "kembali_belum")
         .then(pl.lit("BELUM"))
@@ -60,12 +74,14 @@ def snapshot(rec: pl.DataFrame, k: int, start: date) -> pl.DataFrame:
         pl.when(pl.col("ev") <= k).then(pl.col("ev")),
     )
     day = pl.when(action == 0).then(-pl.col("d0")).otherwise(action)
-    out = rec.filter((pl.col("masuk") <= k) & (pl.col("hapus") > k)).with_columns(
-        status_coklit=status
+    out = (
+        rec.lazy()
+        .filter((pl.col("masuk") <= k) & (pl.col("hapus") > k))
+        .with_columns(status_coklit=status)
     )
     tms = pl.col("status_coklit") == "TMS"
     late = pl.col("t2") <= k
-    return out.with_columns(
+    out = out.with_columns(
         kode_tms=pl.when(tms)
         .then(pl.when(late).then(pl.col("kode2")).otherwise(pl.col("kode")))
         .otherwise(pl.col("kode_extra"))
@@ -78,6 +94,26 @@ def snapshot(rec: pl.DataFrame, k: int, start: date) -> pl.DataFrame:
         ),
         id_pemilih=pl.col("kode_prov_id") + pl.col("id_rid").cast(pl.String).str.zfill(10),
     )
+    return (out.select(columns) if columns is not None else out).collect()
+
+
+class ProvinceSnapshots(Mapping[str, pl.DataFrame]):
+    """Night k's pemilih per province, built when asked for (one province in memory at a time)."""
+
+    def __init__(self, rec: pl.DataFrame, k: int, start: date, provinces: list[str]) -> None:
+        self.rec, self.k, self.start, self.provinces = rec, k, start, provinces
+
+    def __getitem__(self, prov: str) -> pl.DataFrame:
+        if prov not in self.provinces:
+            raise KeyError(prov)
+        part = self.rec.lazy().filter(pl.col("kode_prov_id") == prov)
+        return snapshot(part, self.k, self.start, columns=list(schema("pemilih")))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.provinces)
+
+    def __len__(self) -> int:
+        return len(self.provinces)
 
 
 def officers(rec: pl.DataFrame, tps: pl.DataFrame) -> pl.DataFrame:

@@ -50,6 +50,7 @@ PAIR_CODES = {
     "nama_varian": "GANDA_ORANG",
     "tanggal_tukar": "GANDA_ORANG",
 }
+TRUTH_COLUMNS = ("rid", "id_orang", "jenis", "plant", "grp")
 EVENT_KINDS = ("kembali_ms", "kembali_belum", "jadi_baru")
 EMPTY_TRUTH = pl.DataFrame(
     schema={"kode_temuan": pl.String, "kunci": pl.String, "jenis": pl.String}
@@ -76,11 +77,55 @@ def _pick(rec: pl.DataFrame, where: pl.Expr, n: int, rng: np.random.Generator) -
     return _sample(cand, n, rng)
 
 
-def _set(rec: pl.DataFrame, rids: pl.Series, plant: str, **cols: pl.Expr) -> pl.DataFrame:
-    hit = pl.col("rid").is_in(rids.implode())
-    exprs = {name: pl.when(hit).then(e).otherwise(pl.col(name)) for name, e in cols.items()}
-    exprs["plant"] = pl.when(hit).then(pl.lit(plant)).otherwise(pl.col("plant"))
-    return rec.with_columns(**exprs)
+class Patcher:
+    """Collects planted changes as small frames and applies them to the records once.
+
+    Each record gets at most one plant; `free()` excludes those already taken.
+    Changing a 5 M-row frame once per plant kind would cost a copy of the changed
+    columns each time; one join at the end costs one.
+    """
+
+    def __init__(self, rec: pl.DataFrame) -> None:
+        self.rec = rec
+        self.parts: list[pl.DataFrame] = []
+        self.taken = pl.Series("rid", [], dtype=pl.Int64)
+
+    def free(self) -> pl.Expr:
+        return ~pl.col("rid").is_in(self.taken.implode())
+
+    def add(self, part: pl.DataFrame) -> None:
+        """A patch frame: rid, plant and the columns it sets (every row sets all of them)."""
+        flags = {f"_s_{c}": pl.lit(True) for c in part.columns if c != "rid"}
+        self.parts.append(part.with_columns(**flags))
+        self.taken = pl.concat([self.taken, part["rid"]])
+
+    def set(self, rids: pl.Series, plant: str, **cols: pl.Expr) -> pl.DataFrame:
+        part = (
+            self.rec.lazy()
+            .filter(pl.col("rid").is_in(rids.implode()))
+            .select("rid", plant=pl.lit(plant), **cols)
+            .collect()
+        )
+        self.add(part)
+        return part
+
+    def apply(self) -> pl.DataFrame:
+        if not self.parts:
+            return self.rec
+        patch = pl.concat(self.parts, how="diagonal_relaxed")
+        if patch["rid"].n_unique() != patch.height:
+            raise AssertionError("a record got two planted problems")
+        cols = [c for c in patch.columns if c != "rid" and not c.startswith("_s_")]
+        patch = patch.rename({c: f"{c}__p" for c in cols})
+        out = self.rec.join(patch, on="rid", how="left", maintain_order="left")
+        return out.with_columns(
+            pl.when(pl.col(f"_s_{c}").fill_null(False))
+            .then(pl.col(f"{c}__p"))
+            .otherwise(pl.col(c))
+            .cast(self.rec.schema[c])
+            .alias(c)
+            for c in cols
+        ).select(self.rec.columns)
 
 
 def plant(
@@ -136,21 +181,22 @@ def plant(
         .with_columns(pl.col("delta_app").fill_null(0))
     )
     busy = progres.implode()
-    rec = rec.with_columns(
-        busy=pl.col("tps_i").is_in(busy)
-        | pl.col("zero")
-        | pl.col("tps_i").is_in(tps.filter(pl.col("over"))["tps_i"].implode())
-    )
+    over = tps.filter(pl.col("over"))["tps_i"].implode()
+    busy = pl.col("tps_i").is_in(busy) | pl.col("zero") | pl.col("tps_i").is_in(over)
+    pt = Patcher(rec)
 
     def clean() -> pl.Expr:
         return (
-            (pl.col("plant") == "")
+            pt.free()
             & ~pl.col("rel")
-            & ~pl.col("busy")
+            & ~busy
             & (pl.col("kelas") == "")
             & pl.col("turun")
             & (pl.col("t2") == NEVER)
         )
+
+    adult = pl.col("dob") < cutoff - 800
+    one = _n(n_all)
 
     adult = pl.col("dob") < cutoff - 800
     one = _n(n_all)
@@ -167,91 +213,83 @@ def plant(
         ("nik_tanggal", pl.col("nik").str.slice(0, 8) + pl.lit("13") + pl.col("nik").str.slice(10)),
         ("nik_huruf", pl.col("nik").str.slice(0, 10) + pl.lit("O") + pl.col("nik").str.slice(11)),
     ):
-        ids = _pick(rec, clean(), one, rng)["rid"]
-        rec = _set(rec, ids, kind, nik=nik)
+        pt.set(_pick(rec, clean(), one, rng)["rid"], kind, nik=nik)
     for kind, nkk in (
         ("nkk_pendek", pl.col("nkk").str.slice(0, 15)),
         ("nkk_prov", pl.lit("20") + pl.col("nkk").str.slice(2)),
     ):
-        ids = _pick(rec, clean(), one, rng)["rid"]
-        rec = _set(rec, ids, kind, nkk=nkk)
-    ids = _pick(rec, clean(), one, rng)["rid"]
-    rec = _set(rec, ids, "nik_jk", female=~pl.col("female"))
-    ids = _pick(rec, clean() & adult, one, rng)["rid"]
+        pt.set(_pick(rec, clean(), one, rng)["rid"], kind, nkk=nkk)
+    pt.set(_pick(rec, clean(), one, rng)["rid"], "nik_jk", female=~pl.col("female"))
     shift = (pl.col("rid") % 700 + 1) * pl.when(pl.col("rid") % 2 == 0).then(1).otherwise(-1)
-    rec = _set(
-        rec, ids, "nik_tgl", dob=(pl.col("dob") + shift).cast(pl.Int32), hasil=pl.lit("UBAH")
-    )
+    pt.set(
+        _pick(rec, clean() & adult, one, rng)["rid"], "nik_tgl",
+        dob=(pl.col("dob") + shift).cast(pl.Int32), hasil=pl.lit("UBAH"),
+    )  # fmt: skip
 
     # --- age and TMS codes ----------------------------------------------------------
     ids = _pick(rec, clean() & (pl.col("m") > 0), one, rng)["rid"]
-    new_dob = pl.lit(cutoff) + 30 + pl.col("rid") % 300
-    rec = _set(
-        rec, ids, "usia", dob=new_dob.cast(pl.Int32), status_kawin=pl.lit("B"),
-        hasil=pl.lit("MS"),
-    )  # fmt: skip
-    rec = _renik(rec, "usia")
+    new_dob = (pl.lit(cutoff) + 30 + pl.col("rid") % 300).cast(pl.Int32)
+    pt.add(_usia(rec, ids, new_dob))
     tms = {"hasil": pl.lit("TMS"), "c": pl.lit(0, pl.Int64), "dok": pl.lit(None, pl.String)}
     ids = _pick(rec, clean() & adult, one, rng)["rid"]
-    rec = _set(rec, ids, "tms3_dewasa", kode=pl.lit(3, pl.Int64), **tms)
-    cand = rec.filter((pl.col("plant") == "") & ~pl.col("busy") & (pl.col("kelas") == "kawin16"))
-    ids = _sample(cand, max(1, one // 2), rng)["rid"]
-    rec = _set(rec, ids, "tms3_kawin", kode=pl.lit(3, pl.Int64), **tms)
-    ids = _pick(rec, clean(), one, rng)["rid"]
+    pt.set(ids, "tms3_dewasa", kode=pl.lit(3, pl.Int64), **tms)
+    kawin16 = pt.free() & ~busy & (pl.col("kelas") == "kawin16")
+    pt.set(_pick(rec, kawin16, max(1, one // 2), rng)["rid"], "tms3_kawin",
+           kode=pl.lit(3, pl.Int64), **tms)  # fmt: skip
     bad = pl.when(pl.col("rid") % 3 == 0).then(None).otherwise(pl.col("rid") % 2 * 9)
-    rec = _set(rec, ids, "tms_kode_salah", kode=bad.cast(pl.Int64), **tms)
-    ids = _pick(rec, clean(), one, rng)["rid"]
-    rec = _set(
-        rec, ids, "kode_tanpa_tms", hasil=pl.lit("MS"),
+    pt.set(_pick(rec, clean(), one, rng)["rid"], "tms_kode_salah", kode=bad.cast(pl.Int64), **tms)
+    pt.set(
+        _pick(rec, clean(), one, rng)["rid"], "kode_tanpa_tms", hasil=pl.lit("MS"),
         kode_extra=(pl.col("rid") % 2 + 4).cast(pl.Int64),
     )  # fmt: skip
-    ids = _pick(rec, clean(), one, rng)["rid"]
-    rec = _set(rec, ids, "tms1_tanpa_dok", kode=pl.lit(1, pl.Int64), **tms)
+    pt.set(_pick(rec, clean(), one, rng)["rid"], "tms1_tanpa_dok", kode=pl.lit(1, pl.Int64), **tms)
     ids = _pick(rec, clean() & (pl.col("size") == 1), one, rng)["rid"]
-    rec = _set(rec, ids, "tms8_tanpa", kode=pl.lit(8, pl.Int64), **tms)
+    pt.set(ids, "tms8_tanpa", kode=pl.lit(8, pl.Int64), **tms)
 
     # --- placement -----------------------------------------------------------------
-    ids = _pick(rec, clean() & (pl.col("size") == 1), one, rng)["rid"]
-    rec = _set(
-        rec, ids, "tps_tidak_dikenal",
+    pt.set(
+        _pick(rec, clean() & (pl.col("size") == 1), one, rng)["rid"], "tps_tidak_dikenal",
         no_tps=(pl.col("n_tps_desa") + 1 + pl.col("rid") % 2).cast(pl.Int32),
     )  # fmt: skip
-    rec = _split_families(rec, clean(), one, rng)
-    rec = _ganda_id(rec, clean(), one, rng)
+    _split_families(rec, pt, clean(), one, rng)
+    _ganda_id(rec, pt, clean(), one, rng)
 
     # --- duplicates across desa --------------------------------------------------------
-    rec = duplicates.plant_pairs(
+    originals, copies = duplicates.plant_pairs(
         rng, rec, tps, clean=clean() & adult, n=_n(n_all, 0.001, 2), nights=prm.nights
     )
+    pt.add(originals)
 
     # --- night over night --------------------------------------------------------------
     desa_plan = []
     for r in range(1, prm.nights):
-        before = clean() & (pl.col("c") <= r - 1) & (pl.col("masuk") == 0)
-        ids = _pick(rec, before, one, rng)["rid"]
-        rec = _set(
-            rec, ids, "kembali_ms", hasil=pl.lit("TMS"), kode=pl.lit(1, pl.Int64),
-            dok=document(pl.lit(1), pl.col("u_doc")), ev=pl.lit(r, pl.Int64),
-            ev_kind=pl.lit("kembali_ms"),
+
+        def before(r: int = r) -> pl.Expr:
+            return clean() & (pl.col("c") <= r - 1) & (pl.col("masuk") == 0)
+
+        pt.set(
+            _pick(rec, before(), one, rng)["rid"], "kembali_ms", hasil=pl.lit("TMS"),
+            kode=pl.lit(1, pl.Int64), dok=document(pl.lit(1), pl.col("u_doc")),
+            ev=pl.lit(r, pl.Int64), ev_kind=pl.lit("kembali_ms"),
         )  # fmt: skip
         for kind in ("kembali_belum", "jadi_baru"):
-            ids = _pick(rec, before, one, rng)["rid"]
-            rec = _set(
-                rec, ids, kind, hasil=pl.lit("MS"), ev=pl.lit(r, pl.Int64), ev_kind=pl.lit(kind)
-            )
+            pt.set(
+                _pick(rec, before(), one, rng)["rid"], kind, hasil=pl.lit("MS"),
+                ev=pl.lit(r, pl.Int64), ev_kind=pl.lit(kind),
+            )  # fmt: skip
         gone = (
-            _pick(rec, before, 4 * one, rng)
+            _pick(rec, before(), 4 * one, rng)
             .unique("desa_i", keep="first", maintain_order=True)
             .head(one)
         )
-        rec = _set(rec, gone["rid"], "hapus", hapus=pl.lit(r, pl.Int64))
-        rec, desa_r = _sharp_fall(rec, clean(), r, rng)
-        desa_plan.append(desa_r)
+        pt.set(gone["rid"], "hapus", hapus=pl.lit(r, pl.Int64))
+        desa_plan.append(_sharp_fall(rec, pt, clean(), r, rng))
     plan_desa = (
         pl.concat(desa_plan)
         if desa_plan
         else pl.DataFrame(schema={"kode_desa": pl.String, "night": pl.Int64})
     )
+    rec = pl.concat([pt.apply(), copies], how="vertical_relaxed")
     rec = rec.with_columns(
         jenis_kelamin=pl.when(pl.col("female")).then(pl.lit("P")).otherwise(pl.lit("L")),
         tanggal_lahir=pl.col("dob").cast(pl.Date),
@@ -259,90 +297,92 @@ def plant(
     return rec, Plan(tps=plan_tps, desa=plan_desa)
 
 
-def _renik(rec: pl.DataFrame, kind: str) -> pl.DataFrame:
-    """A valid nik matching the (new) birth date, serial from 9000 up (never used otherwise)."""
+def _usia(rec: pl.DataFrame, ids: pl.Series, dob: pl.Expr) -> pl.DataFrame:
+    """USIA_BELUM_CUKUP: born after the cutoff, never married, with a nik that matches the
+    new birth date (serial from 9000 up, never used otherwise)."""
+    part = (
+        rec.lazy()
+        .filter(pl.col("rid").is_in(ids.implode()))
+        .select("rid", "nik_kec", "female", dob=dob)
+    )
     d = pl.col("dob").cast(pl.Date)
     dd = d.dt.day() + pl.when(pl.col("female")).then(40).otherwise(0)
-    part = (
+    date_part = (
         dd.cast(pl.String).str.zfill(2)
         + d.dt.month().cast(pl.String).str.zfill(2)
         + (d.dt.year() % 100).cast(pl.String).str.zfill(2)
     )
-    sel = rec.lazy().filter(pl.col("plant") == kind).select("rid", "nik_kec", "dob", "female")
-    sel = sel.with_columns(
-        nik=pl.col("nik_kec")
-        + part
-        + (pl.lit(9000) + pl.int_range(pl.len()).over("nik_kec", part)).cast(pl.String)
-    )
-    return rec.update(sel.select("rid", "nik").collect(), on="rid")
+    serial = pl.lit(9000) + pl.int_range(pl.len()).over("nik_kec", date_part, order_by="rid")
+    return part.select(
+        "rid", "dob",
+        plant=pl.lit("usia"),
+        nik=pl.col("nik_kec") + date_part + serial.cast(pl.String),
+        status_kawin=pl.lit("B"),
+        hasil=pl.lit("MS"),
+    ).collect()  # fmt: skip
 
 
 def _split_families(
-    rec: pl.DataFrame, clean: pl.Expr, n: int, rng: np.random.Generator
-) -> pl.DataFrame:
+    rec: pl.DataFrame, pt: Patcher, clean: pl.Expr, n: int, rng: np.random.Generator
+) -> None:
     """KK_TERPISAH: one member of a family moved to another TPS of the same desa."""
     fams = (
-        rec.group_by("fam")
+        rec.lazy()
+        .group_by("fam")
         .agg(
             ok=(clean & pl.col("tps_alt").is_not_null() & (pl.col("masuk") == 0)).all(),
             k=pl.len(),
             last=pl.col("rid").max(),
         )
         .filter(pl.col("ok") & (pl.col("k") >= 2))
+        .collect()
     )
     fams = _sample(fams.sort("fam"), n, rng)
-    members = rec.filter(pl.col("fam").is_in(fams["fam"].implode()))["rid"]
-    moved = fams["last"].implode()
-    rec = _set(
-        rec, members, "kk_terpisah",
+    members = rec.lazy().filter(pl.col("fam").is_in(fams["fam"].implode())).select("rid")
+    moved = pl.col("rid").is_in(fams["last"].implode())
+    pt.set(
+        members.collect()["rid"], "kk_terpisah",
         hasil=pl.when(pl.col("hasil") == "TMS").then(pl.lit("MS")).otherwise(pl.col("hasil")),
         grp=pl.col("nkk"),
+        no_tps=pl.when(moved).then(pl.col("no_tps_alt")).otherwise(pl.col("no_tps")),
+        tps_i=pl.when(moved).then(pl.col("tps_alt")).otherwise(pl.col("tps_i")),
     )  # fmt: skip
-    hit = pl.col("rid").is_in(moved)
-    return rec.with_columns(
-        no_tps=pl.when(hit).then(pl.col("no_tps_alt")).otherwise(pl.col("no_tps")),
-        tps_i=pl.when(hit).then(pl.col("tps_alt")).otherwise(pl.col("tps_i")),
-    )
 
 
-def _ganda_id(rec: pl.DataFrame, clean: pl.Expr, n: int, rng: np.random.Generator) -> pl.DataFrame:
+def _ganda_id(
+    rec: pl.DataFrame, pt: Patcher, clean: pl.Expr, n: int, rng: np.random.Generator
+) -> None:
     """GANDA_ID: two persons of one TPS exported under one id_pemilih (both not yet visited)."""
-    cand = rec.filter(clean & (pl.col("size") == 1)).select("rid", "tps_i")
+    cand = rec.lazy().filter(clean & (pl.col("size") == 1)).select("rid", "tps_i").collect()
     cand = cand.sample(fraction=1.0, seed=int(rng.integers(2**31)), shuffle=True)
     cand = cand.with_columns(k=pl.int_range(pl.len()).over("tps_i"))
     first = cand.filter(pl.col("k") == 0).select("tps_i", x="rid")
     second = cand.filter(pl.col("k") == 1).select("tps_i", y="rid")
     pairs = first.join(second, on="tps_i").sort("x").head(n)
     both = pl.concat([pairs["x"], pairs["y"]])
-    rec = _set(
-        rec, both, "ganda_id", c=pl.lit(NEVER, pl.Int64), jenis=pl.lit("ganda_id"),
-    )  # fmt: skip
-    m = pairs.select(rid="y", target="x")
-    return (
-        rec.join(m, on="rid", how="left", maintain_order="left")
-        .with_columns(id_rid=pl.coalesce("target", "id_rid"))
-        .drop("target")
+    target = pl.col("rid").replace_strict(
+        pairs["y"], pairs["x"], default=pl.col("id_rid"), return_dtype=pl.Int64
     )
+    pt.set(
+        both, "ganda_id", c=pl.lit(NEVER, pl.Int64), jenis=pl.lit("ganda_id"), id_rid=target,
+    )  # fmt: skip
 
 
 def _sharp_fall(
-    rec: pl.DataFrame, clean: pl.Expr, r: int, rng: np.random.Generator
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rec: pl.DataFrame, pt: Patcher, clean: pl.Expr, r: int, rng: np.random.Generator
+) -> pl.DataFrame:
     """PENURUNAN_TAJAM: a fifth of a desa's voters struck as TMS 5 on night r."""
     alive = (
         clean & (pl.col("masuk") <= r - 1) & ((pl.col("c") > r - 1) | (pl.col("hasil") != "TMS"))
     )
-    per = (
-        rec.filter(alive).group_by("desa_i", "kode_desa").agg(n=pl.len()).filter(pl.col("n") >= 60)
-    )
+    cand = rec.lazy().filter(alive).select("rid", "desa_i", "kode_desa").collect()
+    per = cand.group_by("desa_i", "kode_desa").agg(n=pl.len()).filter(pl.col("n") >= 60)
     n_desa = max(1, rec["desa_i"].n_unique() // 200)
     chosen = _sample(per.sort("desa_i"), n_desa, rng)
-    pool = rec.filter(alive & pl.col("desa_i").is_in(chosen["desa_i"].implode()))
+    pool = cand.filter(pl.col("desa_i").is_in(chosen["desa_i"].implode()))
     pool = pool.with_columns(u=pl.Series(rng.random(pool.height))).filter(pl.col("u") < 0.2)
-    rec = _set(
-        rec, pool["rid"], "penurunan", t2=pl.lit(r, pl.Int64), kode2=pl.lit(5, pl.Int64),
-    )  # fmt: skip
-    return rec, chosen.select("kode_desa", night=pl.lit(r, pl.Int64))
+    pt.set(pool["rid"], "penurunan", t2=pl.lit(r, pl.Int64), kode2=pl.lit(5, pl.Int64))
+    return chosen.select("kode_desa", night=pl.lit(r, pl.Int64))
 
 
 # --- truth --------------------------------------------------------------------------------

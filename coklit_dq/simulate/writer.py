@@ -83,21 +83,23 @@ def write_night(
 
     `tables` holds wilayah, tps and pantarlih; `pemilih` one frame per kode_prov.
     `formats` maps a relative path stem ("tps", "pemilih/32") to its format;
-    anything not named is Parquet.
+    anything not named is Parquet. Each frame is looked up only when its file is
+    written and dropped afterwards, so `pemilih` may build its frames on access
+    (the simulator does, to hold one province at a time).
     """
     formats = dict(formats or {})
     storage = dict(storage_options or {})
     written: list[WrittenFile] = []
-    items: list[tuple[str, str, pl.DataFrame]] = [
-        (name, name, tables[name]) for name in ("wilayah", "tps", "pantarlih")
-    ]
-    items += [("pemilih", f"pemilih/{prov}", df) for prov, df in sorted(pemilih.items())]
-    for table, stem, df in items:
+    stems = [(name, name, name) for name in ("wilayah", "tps", "pantarlih")]
+    stems += [("pemilih", prov, f"pemilih/{prov}") for prov in sorted(pemilih)]
+    for table, key, stem in stems:
+        df = pemilih[key] if table == "pemilih" else tables[key]
         fmt = formats.get(stem, "parquet")
         data = encode_table(conform(table, df), fmt)
         rel = f"{stem}.{fmt}"
         write_file(root, tanggal, rel, data, **storage)
         written.append(WrittenFile(rel, df.height, hashlib.sha256(data).hexdigest()))
+        del df, data
     manifest = {
         "format": EXPORT_FORMAT,
         "tanggal_ekspor": tanggal.isoformat(),

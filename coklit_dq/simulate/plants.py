@@ -180,9 +180,8 @@ def plant(
         )
         .with_columns(pl.col("delta_app").fill_null(0))
     )
-    busy = progres.implode()
     over = tps.filter(pl.col("over"))["tps_i"].implode()
-    busy = pl.col("tps_i").is_in(busy) | pl.col("zero") | pl.col("tps_i").is_in(over)
+    busy = pl.col("tps_i").is_in(progres.implode()) | pl.col("zero") | pl.col("tps_i").is_in(over)
     pt = Patcher(rec)
 
     def clean() -> pl.Expr:

@@ -20,6 +20,7 @@ ratio and the peak memory (RSS) of the process.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import sys
@@ -391,6 +392,14 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
+def timed_cpu(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """Wall time and CPU time of this process (all threads): the CPU time does not
+    grow when other processes compete for the cores, the wall time does."""
+    c0, t0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
 def build(workdir: Path, voters: int, generator: str) -> tuple[Path, str]:
     from coklit_dq.simulate.writer import write_night
 
@@ -446,13 +455,16 @@ def main(argv: list[str] | None = None) -> int:
         run_rules(con, T1, settings)  # warm-up (first-night path)
         # The machine is shared: run both sides `--repeat` times, interleaved, and
         # compare the best times (the least disturbed run of each).
-        t_rules_all, t_sql_all = [], []
+        t_rules_all, t_sql_all, c_rules_all, c_sql_all = [], [], [], []
         for _ in range(args.repeat):
-            ours, t = timed(lambda: run_rules(con, T2, settings))
+            ours, t, c = timed_cpu(lambda: run_rules(con, T2, settings))
             t_rules_all.append(t)
-            ref, t = timed(lambda: cross_check(con, T2, settings))
+            c_rules_all.append(c)
+            ref, t, c = timed_cpu(lambda: cross_check(con, T2, settings))
             t_sql_all.append(t)
+            c_sql_all.append(c)
         t_rules, t_sql = min(t_rules_all), min(t_sql_all)
+        c_rules, c_sql = min(c_rules_all), min(c_sql_all)
         ours_set = set(ours.select("kode_temuan", "kunci").iter_rows())
         ref_set = set(ref.iter_rows())
         by_code = ours.group_by("kode_temuan").len().sort("kode_temuan")
@@ -465,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         runs = ", ".join(f"{t:.2f}" for t in t_sql_all)
         print(f"plain DuckDB SQL cross-check:                       best {t_sql:.2f} s ({runs})")
         print(f"ratio (best/best): {t_rules / t_sql:.2f}x")
+        print(f"CPU time, best: run_rules {c_rules:.2f} s, plain SQL {c_sql:.2f} s, "
+              f"ratio {c_rules / c_sql:.2f}x")  # fmt: skip
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"peak memory (RSS): {peak_rss_mb():,.0f} MB")
         con.close()
         if missing or extra:

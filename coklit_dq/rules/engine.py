@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -26,7 +27,7 @@ from coklit_dq.config import Settings
 from coklit_dq.contract import RAW_FINDING_SCHEMA, empty_raw_findings
 from coklit_dq.rules.catalog import Rule, load_catalog
 from coklit_dq.rules.gx_adapter import Check, GxRunner, Outcome, resolve_kwargs
-from coklit_dq.rules.prepare import TABLES, Night, drop_prepared, night_of, prepare
+from coklit_dq.rules.prepare import TABLES, Night, drop_prepared, night_of, prepare_steps
 from coklit_dq.rules.results import Validation, keep_results
 
 log = logging.getLogger(__name__)
@@ -201,26 +202,39 @@ def validate_tables(
     rules: list[Periksa],
     runner: GxRunner,
     batch_rows: int = BATCH_ROWS,
+    steps: Iterable[str] | None = None,
 ) -> Validation:
-    """Run each prepared table's suite over its batches; (kode_temuan, rid) that failed."""
-    failed: list[pl.DataFrame] = []
-    outcomes: list[tuple[str, str, Outcome]] = []
-    reports: list[tuple[str, str, str]] = []
+    """Run each prepared table's suite over its batches; (kode_temuan, rid) that failed.
+
+    `steps` (from prepare_steps) names each prepared table as DuckDB finishes
+    it: its batches go to GX in a worker thread at once, so GX validates the
+    records while DuckDB prepares the rest (DuckDB releases the GIL). Without
+    `steps` the tables must exist already.
+    """
     by_table: dict[str, list[Periksa]] = {}
     for p in rules:
         by_table.setdefault(p.tabel, []).append(p)
-    for tabel, ps in by_table.items():
-        checks = [p.check for p in ps]
-        suite = runner.suite(f"coklit_{tabel}", checks)
-        cols = ["rid", *dict.fromkeys(c for ch in checks for c in ch.columns())]
-        select = ", ".join(f'"{c}"' for c in cols)
-        for batch, where, params in _batches(con, tabel, batch_rows):
-            frame = con.execute(
-                f"SELECT {select} FROM {TABLES[tabel].flags} WHERE {where}", params
-            ).df()
-            if frame.empty:
+    by_flags = {TABLES[t].flags: t for t in by_table}
+    suites = {t: runner.suite(f"coklit_{t}", [p.check for p in ps]) for t, ps in by_table.items()}
+    jobs: list[tuple[str, str, Future[tuple[list[Outcome], str]]]] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx") as pool:
+        for name in steps if steps is not None else list(by_flags):
+            tabel = by_flags.get(name)
+            if tabel is None:
                 continue
-            result, report = runner.validate(tabel, frame, suite)
+            checks = [p.check for p in by_table[tabel]]
+            cols = ["rid", *dict.fromkeys(c for ch in checks for c in ch.columns())]
+            select = ", ".join(f'"{c}"' for c in cols)
+            for batch, where, params in _batches(con, tabel, batch_rows):
+                frame = con.execute(f"SELECT {select} FROM {name} WHERE {where}", params).df()
+                if not frame.empty:
+                    job = pool.submit(runner.validate, tabel, frame, suites[tabel])
+                    jobs.append((tabel, batch, job))
+        failed: list[pl.DataFrame] = []
+        outcomes: list[tuple[str, str, Outcome]] = []
+        reports: list[tuple[str, str, str]] = []
+        for tabel, batch, job in jobs:
+            result, report = job.result()
             reports.append((tabel, batch, report))
             for o in result:
                 outcomes.append((tabel, batch, o))
@@ -279,18 +293,17 @@ def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings)
         log.warning(
             "no manifest time (runs.dibuat) for %s: PANTARLIH_BELUM_SINKRON skipped", tanggal
         )
-    prepare(con, night, settings)
+    runner = GxRunner()
     t1 = time.perf_counter()
     try:
-        runner = GxRunner()
-        validation = validate_tables(con, rules, runner)
+        validation = validate_tables(con, rules, runner, steps=prepare_steps(con, night, settings))
         t2 = time.perf_counter()
         keep_results(con, tanggal, validation)
         out = render(con, rules, validation.gagal)
     finally:
         drop_prepared(con)
     log.info(
-        "rules for %s: %d findings (prepare %.2f s, validate %.2f s, render %.2f s)",
+        "rules for %s: %d findings (GX context %.2f s, prepare + validate %.2f s, render %.2f s)",
         tanggal,
         out.height,
         t1 - t0,

@@ -7,6 +7,8 @@ tables. The prepared tables are TEMP tables of the connection (prefix prep_).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +20,16 @@ from coklit_dq.config import Settings
 from coklit_dq.contract import PROVINCE_CODES
 
 SQL_FILE = Path(__file__).with_name("sql") / "prepare.sql"
+
+# reports-v1 NIK_TIDAK_VALID / NKK_TIDAK_VALID as patterns (the junk check is in SQL):
+# PP KK CC DD MM YY SSSS with PP a province code, DD 01-31 (men) or 41-71 (women),
+# MM 01-12 and SSSS from 0001; an nkk is a province code and 14 more digits.
+_PROV = "(" + "|".join(PROVINCE_CODES) + ")"
+_DAY = "(0[1-9]|[12][0-9]|3[01]|4[1-9]|[56][0-9]|7[01])"
+_MONTH = "(0[1-9]|1[0-2])"
+_SERIAL = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+NIK_POLA = f"{_PROV}[0-9]{{4}}{_DAY}{_MONTH}[0-9]{{2}}{_SERIAL}"
+NKK_POLA = f"{_PROV}[0-9]{{14}}"
 
 
 @dataclass(frozen=True)
@@ -82,15 +94,35 @@ def set_variables(con: duckdb.DuckDBPyConnection, night: Night, settings: Settin
     con.execute("SET VARIABLE prov_kini = CAST(? AS VARCHAR[])", [list(night.prov_kini)])
     con.execute("SET VARIABLE prov_banding = CAST(? AS VARCHAR[])", [list(night.prov_banding)])
     con.execute("SET VARIABLE prov_kode = CAST(? AS VARCHAR[])", [list(PROVINCE_CODES)])
+    con.execute("SET VARIABLE nik_pola = ?", [NIK_POLA])
+    con.execute("SET VARIABLE nkk_pola = ?", [NKK_POLA])
     con.execute("SET VARIABLE lahir_paling_lambat = CAST(? AS DATE)", [e.lahir_paling_lambat])
     con.execute("SET VARIABLE kode_tms_valid = CAST(? AS INTEGER[])", [list(e.kode_tms_valid)])
 
 
-def prepare(con: duckdb.DuckDBPyConnection, night: Night, settings: Settings) -> None:
-    """Create the prep_* tables for `night` on this connection."""
+_CREATED = re.compile(r"CREATE OR REPLACE TEMP (?:TABLE|VIEW) (\w+)")
+
+
+def prepare_steps(
+    con: duckdb.DuckDBPyConnection, night: Night, settings: Settings
+) -> Iterator[str]:
+    """Create the prep_* tables for `night`, yielding each name once it exists.
+
+    The caller can hand a finished table to Great Expectations while DuckDB
+    goes on with the next one.
+    """
     set_variables(con, night, settings)
     for statement in SQL_FILE.read_text(encoding="utf-8").split("\n;;\n"):
         con.execute(statement)
+        m = _CREATED.search(statement)
+        if m:
+            yield m.group(1)
+
+
+def prepare(con: duckdb.DuckDBPyConnection, night: Night, settings: Settings) -> None:
+    """Create every prep_* table for `night` on this connection."""
+    for _ in prepare_steps(con, night, settings):
+        pass
 
 
 def drop_prepared(con: duckdb.DuckDBPyConnection) -> None:

@@ -25,76 +25,90 @@ WHERE tanggal_ekspor = getvariable('tanggal')
 -- joins are materialized; the record's own columns come from prep_basis (view
 -- prep_rekaman below) for the few rows that fail.
 CREATE OR REPLACE TEMP TABLE prep_flag_rekaman AS
-WITH tps_kini AS (
-  SELECT DISTINCT kode_desa, no_tps FROM tps WHERE tanggal_ekspor = getvariable('tanggal')
-), id_ganda AS (
-  SELECT id_pemilih, count(*) AS n_id, min(rid) AS rid_pertama
+-- Rules that need a join first find their few records (by rid) in narrow
+-- queries; the one pass over every record then joins those short lists on rid.
+WITH id_ganda AS (      -- GANDA_ID: the first row of an id listed more than once
+  SELECT min(rid) AS rid, count(*) AS n_id
   FROM prep_basis GROUP BY id_pemilih HAVING count(*) > 1
-), keluarga AS (
+), tps_asing AS (       -- TPS_TIDAK_DIKENAL: (kode_desa, no_tps) not in tonight's tps
+  SELECT b.rid FROM prep_basis b
+  ANTI JOIN (SELECT DISTINCT kode_desa, no_tps FROM tps
+             WHERE tanggal_ekspor = getvariable('tanggal')) t
+    ON t.kode_desa = b.kode_desa AND t.no_tps = b.no_tps
+), keluarga AS (        -- KK_TERPISAH: one nkk, one desa, records not TMS in two TPS or more
   SELECT kode_desa, nkk
   FROM prep_basis
   WHERE status_coklit <> 'TMS' AND nkk <> ''
   GROUP BY kode_desa, nkk HAVING min(no_tps) <> max(no_tps)
-), tms8 AS (
-  SELECT rid, nik, kode_desa, no_tps FROM prep_basis WHERE kode_tms = 8
-), pengganti AS (
-  SELECT DISTINCT t.rid
-  FROM tms8 t JOIN prep_basis r ON r.nik = t.nik AND r.kode_desa = t.kode_desa
-  WHERE r.status_coklit <> 'TMS' AND r.no_tps IS DISTINCT FROM t.no_tps
-), lalu AS (
-  SELECT id_pemilih,
-         any_value(status_coklit) AS status_lalu,
-         any_value(kode_tms) AS kode_tms_lalu,
-         bool_or(status_coklit = 'TMS' AND kode_tms = 1) AS lalu_meninggal,
-         bool_or(status_coklit <> 'BELUM') AS lalu_dicoklit,
-         bool_or(status_coklit IN ('BELUM', 'MS', 'UBAH', 'TMS')) AS lalu_diturunkan
-  FROM pemilih
+), kk_terpisah AS (
+  SELECT b.rid FROM prep_basis b
+  SEMI JOIN keluarga k ON k.kode_desa = b.kode_desa AND k.nkk = b.nkk
+  WHERE b.status_coklit <> 'TMS'
+), tanpa_pengganti AS ( -- TMS_8_TANPA_PENGGANTI: no record of the nik, not TMS, at another TPS
+  SELECT t.rid FROM prep_basis t
+  WHERE t.kode_tms = 8 AND NOT EXISTS (
+    SELECT 1 FROM prep_basis r
+    WHERE r.nik = t.nik AND r.kode_desa = t.kode_desa AND r.status_coklit <> 'TMS'
+      AND r.no_tps IS DISTINCT FROM t.no_tps)
+), lalu AS (            -- last night's records (joined on id with tonight's, so only
+                        -- provinces loaded both nights can match: records keep their desa)
+  SELECT id_pemilih, status_coklit, kode_tms FROM pemilih
   WHERE tanggal_ekspor = getvariable('lalu')
-    AND list_contains(getvariable('prov_banding'), left(kode_desa, 2))
-    -- only what a transition rule can use: last night's dead, and the ids that
-    -- are BELUM or BARU tonight (a plain 1 M x 1 M join costs more than all else)
-    AND ((status_coklit = 'TMS' AND kode_tms = 1)
-         OR id_pemilih IN (SELECT id_pemilih FROM prep_basis
-                           WHERE status_coklit IN ('BELUM', 'BARU')))
-  GROUP BY id_pemilih
+), transisi AS (        -- STATUS_TIDAK_WAJAR, in two narrow joins:
+  SELECT rid, any_value(status_lalu) AS status_lalu, any_value(kode_tms_lalu) AS kode_tms_lalu,
+         bool_or(lalu_meninggal) AS lalu_meninggal
+  FROM (
+    -- deceased last night, not TMS tonight (last night's dead are few: built first)
+    SELECT b.rid, l.status_coklit AS status_lalu, l.kode_tms AS kode_tms_lalu,
+           TRUE AS lalu_meninggal
+    FROM (SELECT * FROM lalu WHERE status_coklit = 'TMS' AND kode_tms = 1) l
+    JOIN prep_basis b ON b.id_pemilih = l.id_pemilih
+    WHERE b.status_coklit <> 'TMS'
+    UNION ALL
+    -- BELUM tonight after being coklit'd; BARU tonight though handed down last night
+    SELECT b.rid, l.status_coklit, l.kode_tms, FALSE
+    FROM (SELECT rid, id_pemilih, status_coklit FROM prep_basis
+          WHERE status_coklit IN ('BELUM', 'BARU')) b
+    JOIN lalu l ON l.id_pemilih = b.id_pemilih
+    WHERE (b.status_coklit = 'BELUM' AND l.status_coklit <> 'BELUM')
+       OR (b.status_coklit = 'BARU' AND l.status_coklit <> 'BARU')
+  )
+  GROUP BY rid
 ), r AS (
-  SELECT b.*,
+  SELECT b.rid, b.kode_prov, b.nik, b.nkk, b.tanggal_lahir, b.jenis_kelamin, b.status_kawin,
+         b.status_coklit, b.kode_tms, b.dokumen_tms,
          try_cast(substr(b.nik, 7, 2) AS INTEGER) AS nik_hari,
-         try_cast(substr(b.nik, 9, 2) AS INTEGER) AS nik_bulan,
-         try_cast(substr(b.nik, 11, 2) AS INTEGER) AS nik_tahun,
-         (b.nik IS NULL
-          OR NOT regexp_full_match(b.nik, '[0-9]{16}')
-          OR NOT list_contains(getvariable('prov_kode'), left(b.nik, 2))
-          OR substr(b.nik, 9, 2) NOT BETWEEN '01' AND '12'
-          OR NOT (substr(b.nik, 7, 2) BETWEEN '01' AND '31'
-                  OR substr(b.nik, 7, 2) BETWEEN '41' AND '71')
-          OR right(b.nik, 4) = '0000'
+         -- nik_pola (prepare.py): 16 digits, a province code, day 01-31 or 41-71,
+         -- month 01-12, serial not 0000; and not one digit repeated
+         (NOT coalesce(regexp_full_match(b.nik, getvariable('nik_pola')), FALSE)
           OR b.nik = repeat(left(b.nik, 1), 16)) AS nik_tidak_valid,
-         g.n_id, (k.nkk IS NOT NULL) AS keluarga_terpisah, (p.rid IS NOT NULL) AS ada_pengganti, (t.no_tps IS NOT NULL) AS tps_dikenal,
-         l.status_lalu, l.kode_tms_lalu, l.lalu_meninggal, l.lalu_dicoklit, l.lalu_diturunkan
+         g.n_id, x.status_lalu, x.kode_tms_lalu, x.lalu_meninggal,
+         (g.rid IS NOT NULL) AS id_ganda, (ta.rid IS NOT NULL) AS tps_tidak_dikenal,
+         (kk.rid IS NOT NULL) AS kk_terpisah, (tp.rid IS NOT NULL) AS tms8_tanpa_pengganti,
+         (x.rid IS NOT NULL) AS status_tidak_wajar
   FROM prep_basis b
-  LEFT JOIN tps_kini t ON t.kode_desa = b.kode_desa AND t.no_tps = b.no_tps
-  LEFT JOIN id_ganda g ON g.rid_pertama = b.rid
-  LEFT JOIN keluarga k ON k.kode_desa = b.kode_desa AND k.nkk = b.nkk AND b.status_coklit <> 'TMS'
-  LEFT JOIN pengganti p ON p.rid = b.rid
-  LEFT JOIN lalu l ON l.id_pemilih = b.id_pemilih
+  LEFT JOIN id_ganda g ON g.rid = b.rid
+  LEFT JOIN tps_asing ta ON ta.rid = b.rid
+  LEFT JOIN kk_terpisah kk ON kk.rid = b.rid
+  LEFT JOIN tanpa_pengganti tp ON tp.rid = b.rid
+  LEFT JOIN transisi x ON x.rid = b.rid
 )
 SELECT rid, kode_prov, n_id, status_lalu, kode_tms_lalu, lalu_meninggal,
   nullif(nik_tidak_valid, FALSE) AS nik_tidak_valid,
   nullif(coalesce(NOT nik_tidak_valid AND (
       (tanggal_lahir IS NOT NULL AND (
           nik_hari - CASE WHEN nik_hari > 40 THEN 40 ELSE 0 END <> day(tanggal_lahir)
-          OR nik_bulan <> month(tanggal_lahir)
-          OR nik_tahun <> year(tanggal_lahir) % 100))
+          OR try_cast(substr(nik, 9, 2) AS INTEGER) <> month(tanggal_lahir)
+          OR try_cast(substr(nik, 11, 2) AS INTEGER) <> year(tanggal_lahir) % 100))
       OR (jenis_kelamin IN ('L', 'P')
           AND jenis_kelamin <> CASE WHEN nik_hari > 40 THEN 'P' ELSE 'L' END)), FALSE), FALSE)
     AS nik_tidak_sesuai,
-  nullif(nkk IS NULL
-         OR NOT regexp_full_match(nkk, '[0-9]{16}')
-         OR NOT list_contains(getvariable('prov_kode'), left(nkk, 2)), FALSE) AS nkk_tidak_valid,
-  nullif(n_id IS NOT NULL, FALSE) AS id_ganda,
-  nullif(NOT tps_dikenal, FALSE) AS tps_tidak_dikenal,
-  nullif(keluarga_terpisah, FALSE) AS kk_terpisah,
+  -- nkk_pola: a province code and 14 more digits
+  nullif(NOT coalesce(regexp_full_match(nkk, getvariable('nkk_pola')), FALSE), FALSE)
+    AS nkk_tidak_valid,
+  nullif(id_ganda, FALSE) AS id_ganda,
+  nullif(tps_tidak_dikenal, FALSE) AS tps_tidak_dikenal,
+  nullif(kk_terpisah, FALSE) AS kk_terpisah,
   nullif(coalesce(status_coklit <> 'TMS'
                   AND tanggal_lahir > getvariable('lahir_paling_lambat')
                   AND coalesce(status_kawin, 'B') = 'B', FALSE), FALSE) AS usia_belum_cukup,
@@ -106,11 +120,8 @@ SELECT rid, kode_prov, n_id, status_lalu, kode_tms_lalu, lalu_meninggal,
     AS tms_tidak_sesuai,
   nullif(coalesce(kode_tms = 1 AND (dokumen_tms IS NULL OR trim(dokumen_tms) = ''), FALSE), FALSE)
     AS tms_tanpa_dokumen,
-  nullif(coalesce(kode_tms = 8 AND NOT ada_pengganti, FALSE), FALSE) AS tms8_tanpa_pengganti,
-  nullif(coalesce((lalu_meninggal AND status_coklit <> 'TMS')
-                  OR (status_coklit = 'BELUM' AND lalu_dicoklit)
-                  OR (status_coklit = 'BARU' AND lalu_diturunkan), FALSE), FALSE)
-    AS status_tidak_wajar
+  nullif(tms8_tanpa_pengganti, FALSE) AS tms8_tanpa_pengganti,
+  nullif(status_tidak_wajar, FALSE) AS status_tidak_wajar
 FROM r
 ;;
 CREATE OR REPLACE TEMP VIEW prep_rekaman AS

@@ -26,6 +26,8 @@ import polars as pl
 
 from coklit_dq.simulate import names as nm
 
+KAWIN = ("B", "S", "P")
+KELAS = ("", "tms3", "kawin16")  # special classes of records
 NEVER = 99  # a night index that never comes
 EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -134,25 +136,25 @@ def build_pool(
     female = np.where(m == 0, ~male_head[fam], rng.random(n) < 0.5)
     female[spouse] = male_head[fam][spouse]
 
-    status_kawin = np.full(n, "S", dtype=object)
-    status_kawin[(m <= 1) & (age > 55) & (rng.random(n) < 0.15)] = "P"
+    status_kawin = np.full(n, KAWIN.index("S"), dtype=np.int8)
+    status_kawin[(m <= 1) & (age > 55) & (rng.random(n) < 0.15)] = KAWIN.index("P")
     young = child & ((age < 24) | (rng.random(n) < 0.5))
-    status_kawin[young] = "B"
+    status_kawin[young] = KAWIN.index("B")
 
     # Special classes among children of started TPS.
-    kelas = np.full(n, "", dtype=object)
+    kelas = np.zeros(n, dtype=np.int8)
     u = rng.random(n)
     eligible_child = child & ~rec_zero
-    kelas[eligible_child & (u < 0.003)] = "tms3"  # under age, never married: TMS 3
-    kelas[eligible_child & (u >= 0.003) & (u < 0.007)] = "kawin16"  # married at 16
+    kelas[eligible_child & (u < 0.003)] = KELAS.index("tms3")  # under age, never married: TMS 3
+    kelas[eligible_child & (u >= 0.003) & (u < 0.007)] = KELAS.index("kawin16")  # married at 16
     h = days(prm.hari_pemungutan)
     cutoff = days(prm.lahir_paling_lambat)
     dob = (h - age * 365.2425).astype(np.int64)
     dob = np.minimum(dob, cutoff - 1)
-    minor = kelas != ""
+    minor = kelas != 0
     dob[minor] = cutoff + rng.integers(1, 330, minor.sum())
-    status_kawin[kelas == "tms3"] = "B"
-    status_kawin[kelas == "kawin16"] = "S"
+    status_kawin[kelas == KELAS.index("tms3")] = KAWIN.index("B")
+    status_kawin[kelas == KELAS.index("kawin16")] = KAWIN.index("S")
 
     # Placeholder birth dates (1 Jul, 31 Dec, 1 Jan), about one in eleven.
     ym = (EPOCH + dob).astype("datetime64[Y]")
@@ -169,7 +171,7 @@ def build_pool(
     # Twins: the last child of some families of 3+ shares the previous child's birth date.
     twin_fam = (sizes >= 3) & (rng.random(n_fam) < 0.05)
     twin = twin_fam[fam] & (m == size - 1) & (m >= 2) & child
-    twin &= np.r_[False, child[:-1]] & (kelas == "") & np.r_[False, kelas[:-1] == ""]
+    twin &= np.r_[False, child[:-1]] & (kelas == 0) & np.r_[False, kelas[:-1] == 0]
     idx = np.flatnonzero(twin)
     dob[idx] = dob[idx - 1]
     status_kawin[idx] = status_kawin[idx - 1]
@@ -199,7 +201,7 @@ def build_pool(
             "rid": np.arange(n, dtype=np.int64),
             "id_orang": np.arange(n, dtype=np.int64),
             "fam": fam,
-            "kode_desa": tps_desa_code[desa],
+            "kode_desa": nm.pick(list(tps_desa_code), desa),
             "m": m,
             "size": size,
             "desa_i": desa,
@@ -207,13 +209,13 @@ def build_pool(
             "no_tps": fam_tps[fam].astype(np.int32),
             "female": female,
             "dob": dob.astype(np.int32),
-            "status_kawin": status_kawin.astype(str),
-            "kelas": kelas.astype(str),
+            "status_kawin": nm.pick(list(KAWIN), status_kawin),
+            "kelas": nm.pick(list(KELAS), kelas),
             "eth": nm.ethnicity(rng, provs, prov_of_desa[desa]),
-            "nik_kec": kec_list[nik_kec],
+            "nik_kec": nm.pick(list(kec_list), nik_kec),
             "datepart": datepart,
             "serial": serial,
-            "fam_kec": kec_list[fkec][fam],
+            "fam_kec": nm.pick(list(kec_list), fkec[fam]),
             "issue": issue[fam],
             "fserial": fserial[fam],
             "u_addr": rng.integers(1, 200, n_fam)[fam],

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from coklit_dq.simulate.names import pick
 from coklit_dq.simulate.people import NEVER
 
 # Result of coklit for a handed-down record, and the TMS code mix (8 the largest class).
@@ -96,7 +97,7 @@ def assign(
     fam_new = rng.random(n_fam) < 0.012
     fam_masuk = np.where(rng.random(n_fam) < 0.5, 0, rng.integers(1, max(nights, 2), n_fam))
     baru = ((m > 0) & (rng.random(n) < 0.02)) | fam_new[fam]
-    baru &= ~zero & (rec["kelas"].to_numpy() == "")
+    baru &= ~zero & (rec["kelas"] == "").to_numpy()
     masuk = np.where(
         baru,
         np.where(fam_new[fam], fam_masuk[fam],
@@ -105,18 +106,17 @@ def assign(
     )  # fmt: skip
     masuk = np.minimum(masuk, nights - 1) if nights > 1 else np.zeros(n, dtype=np.int64)
     r = rng.random(n)
-    hasil = np.where(r < P_MS, "MS", np.where(r < P_MS + P_UBAH, "UBAH", "TMS"))
-    kode = np.where(hasil == "TMS", rng.choice(TMS_CODES, n, p=TMS_P), 0)
-    kelas = rec["kelas"].to_numpy()
-    tms3 = kelas == "tms3"
-    hasil = np.where(tms3, "TMS", hasil)
+    hasil = np.where(r < P_MS, 0, np.where(r < P_MS + P_UBAH, 1, 2))  # MS, UBAH, TMS
+    kode = np.where(hasil == 2, rng.choice(TMS_CODES, n, p=TMS_P), 0)
+    tms3 = (rec["kelas"] == "tms3").to_numpy()
+    hasil = np.where(tms3, 2, hasil)
     kode = np.where(tms3, 3, kode)
     c = np.where(tms3, 0, c)
     rec = rec.with_columns(
         turun=pl.Series(~baru),
         masuk=pl.Series(masuk.astype(np.int64)),
         c=pl.Series(c),
-        hasil=pl.Series(hasil.astype(str)),
+        hasil=pick(["MS", "UBAH", "TMS"], hasil),
         kode=pl.Series(kode.astype(np.int64)),
         t2=pl.lit(NEVER, pl.Int64),
         kode2=pl.lit(None, pl.Int64),

@@ -79,7 +79,9 @@ def build_pool(
     bobot = wil["bobot"].to_numpy().copy()
     # A few desa are handed down with TPS over the maximum (planted TPS_MELEBIHI_KAPASITAS):
     # make them big enough to fill at least one TPS past the maximum.
-    over_desa = rng.choice(n_desa, size=max(1, n_desa // 100), replace=False)
+    # (Only when there are voters enough for it to stay a small part of the list.)
+    n_over = max(1, n_desa // 100) if prm.voters >= 8 * prm.maks_tps else 0
+    over_desa = rng.choice(n_desa, size=n_over, replace=False)
     need = 1.6 * prm.maks_tps / prm.voters * bobot.sum()
     bobot[over_desa] = np.maximum(bobot[over_desa], need)
     sizes = _family_sizes(rng, prm.voters)
@@ -107,7 +109,8 @@ def build_pool(
     is_over = np.isin(tps_desa, over_desa)
     zr = rng.random(n_tps)
     zr[is_over] = 2.0
-    zero = zr < max(0.04, np.sort(zr)[min(5, n_tps - 1)])
+    # at least a few TPS not started (the officer plants live there), never most of them
+    zero = zr < max(0.04, np.sort(zr)[min(5, n_tps // 5)])
     p0 = np.where(zero, 0.0, rng.uniform(0.25, 0.7, n_tps))
     rate = np.where(zero, 0.0, rng.uniform(0.04, 0.12, n_tps))
     tps_first = np.cumsum(n_tps_desa) - n_tps_desa

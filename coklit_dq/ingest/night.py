@@ -15,9 +15,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,6 +43,7 @@ from coklit_dq.ingest.source import ListedFile, NightFolder, classify
 log = logging.getLogger("coklit_dq.ingest")
 
 STAGE_PREFIX = "_ingest_stage_"
+CHECK_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -77,18 +80,22 @@ class _Night:
 
     def __init__(self, folder: NightFolder, qw: QuarantineWriter, tmp: Path) -> None:
         self.folder, self.qw, self.tmp = folder, qw, tmp
+        self.slots: list[FileRow | Future[FileRow]] = []  # in manifest order
         self.rows: list[FileRow] = []
         self.timings: dict[str, float] = {"fetch": 0.0, "check": 0.0}
 
     def quarantine(
         self, rel: str, why: dict[str, Any], local: Path | None, listed: ListedFile | None
     ) -> None:
+        self.slots.append(self.quarantined(rel, why, local, listed))
+
+    def quarantined(
+        self, rel: str, why: dict[str, Any], local: Path | None, listed: ListedFile | None
+    ) -> FileRow:
         tabel, prov, _ = classify(rel)
         self.qw.put(rel, local, why)
         log.warning("quarantined %s: %s", rel, why["message"])
-        self.rows.append(
-            FileRow(rel, tabel, prov, listed.rows if listed else None, "quarantined", why)
-        )
+        return FileRow(rel, tabel, prov, listed.rows if listed else None, "quarantined", why)
 
     def fetch(self, rel: str) -> tuple[Path | None, str | None]:
         t0 = time.perf_counter()
@@ -121,20 +128,29 @@ def ingest_night(
     try:
         with tempfile.TemporaryDirectory(prefix="coklit-ingest-") as tmp:
             night = _Night(folder, qw, Path(tmp))
-            for i, lf in enumerate(manifest.files):
-                _one_file(con, night, lf, i=i, present=present_set, keys=keys)
+            # Files are fetched and hashed one after the other here, and checked by
+            # DuckDB in worker threads (one cursor each) while the next is fetched.
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(CHECK_WORKERS, thread_name_prefix="ingest") as pool:
+                for i, lf in enumerate(manifest.files):
+                    _one_file(con, night, pool, lf, i=i, present=present_set, keys=keys)
+                for slot in night.slots:
+                    night.rows.append(slot if isinstance(slot, FileRow) else slot.result())
+            night.timings["check"] = time.perf_counter() - t0 - night.timings["fetch"]
             for rel in sorted(present_set - set(listed)):
                 local, _ = night.fetch(rel)
-                night.quarantine(
-                    rel,
-                    reason(
+                night.rows.append(
+                    night.quarantined(
                         rel,
-                        "file present but not listed in manifest.json",
-                        expected="only the files the manifest lists",
-                        found="an unlisted file",
-                    ),
-                    local,
-                    None,
+                        reason(
+                            rel,
+                            "file present but not listed in manifest.json",
+                            expected="only the files the manifest lists",
+                            found="an unlisted file",
+                        ),
+                        local,
+                        None,
+                    )
                 )
             t0 = time.perf_counter()
             result.nights_pruned = load_night(
@@ -175,6 +191,7 @@ def ingest_night(
 def _one_file(
     con: duckdb.DuckDBPyConnection,
     night: _Night,
+    pool: ThreadPoolExecutor,
     lf: ListedFile,
     *,
     i: int,
@@ -225,19 +242,28 @@ def _one_file(
         )
         night.quarantine(rel, why, local, lf)
         return
-    t0 = time.perf_counter()
+    night.slots.append(pool.submit(_check, con, night, lf, local, i))
+
+
+def _check(
+    con: duckdb.DuckDBPyConnection, night: _Night, lf: ListedFile, local: Path, i: int
+) -> FileRow:
+    """Check one fetched file on a cursor of its own (runs in a worker thread)."""
+    rel = lf.path
+    tabel, prov, fmt = classify(rel)
+    assert tabel is not None and fmt is not None
+    cur = con.cursor()
     try:
         checked = check_file(
-            con, local, rel, tabel, fmt=fmt, rows=lf.rows, stage=f"{STAGE_PREFIX}{i}"
+            cur, local, rel, tabel, fmt=fmt, rows=lf.rows, stage=f"{STAGE_PREFIX}{i}"
         )
     except FileError as exc:
-        night.quarantine(rel, exc.reason, local, lf)
-        return
+        return night.quarantined(rel, exc.reason, local, lf)
     finally:
-        night.timings["check"] += time.perf_counter() - t0
+        cur.close()
     if checked.warning:
         log.warning("%s used with a warning: %s", rel, checked.warning["message"])
-    night.rows.append(FileRow(rel, tabel, prov, checked.rows, "used", checked.warning, checked))
+    return FileRow(rel, tabel, prov, checked.rows, "used", checked.warning, checked)
 
 
 def _known_provinces(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[str]:

@@ -391,3 +391,18 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "2000 voters" in capsys.readouterr().out
     assert (tmp_path / "2024-06-25" / "pemilih").exists()
     assert (tmp_path / "_truth" / "temuan-2024-06-25.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("voters", "nights", "provinces"),
+    [(1000, 1, ["31"]), (3000, 3, ["94"]), (2000, 2, ["11", "31", "52", "73", "81"])],
+)
+def test_small_shapes_stay_exact(
+    tmp_path: Path, voters: int, nights: int, provinces: list[str]
+) -> None:
+    res = simulate(str(tmp_path), voters=voters, nights=nights, seed=9, provinces=provinces)
+    for k in range(nights):
+        found = set(reference_findings(tmp_path, res.nights, k).iter_rows())
+        want = truth(tmp_path, res.nights[k]).filter(pl.col("kode_temuan") != "GANDA_ORANG")
+        assert found == set(want.select("kode_temuan", "kunci").iter_rows())
+        assert want.height > 0

@@ -74,6 +74,22 @@ WITH id_ganda AS (      -- GANDA_ID: the first row of an id listed more than onc
        OR (b.status_coklit = 'BARU' AND l.status_coklit <> 'BARU')
   )
   GROUP BY rid
+), hits AS (            -- the short lists above, one row per record found
+  SELECT rid,
+         bool_or(kode = 'G') AS id_ganda, bool_or(kode = 'T') AS tps_tidak_dikenal,
+         bool_or(kode = 'K') AS kk_terpisah, bool_or(kode = '8') AS tms8_tanpa_pengganti,
+         bool_or(kode = 'S') AS status_tidak_wajar,
+         max(n_id) AS n_id, max(status_lalu) AS status_lalu, max(kode_tms_lalu) AS kode_tms_lalu,
+         bool_or(lalu_meninggal) AS lalu_meninggal
+  FROM (
+    SELECT rid, 'G' AS kode, n_id, NULL AS status_lalu, NULL::SMALLINT AS kode_tms_lalu,
+           NULL::BOOLEAN AS lalu_meninggal FROM id_ganda
+    UNION ALL SELECT rid, 'T', NULL, NULL, NULL, NULL FROM tps_asing
+    UNION ALL SELECT rid, 'K', NULL, NULL, NULL, NULL FROM kk_terpisah
+    UNION ALL SELECT rid, '8', NULL, NULL, NULL, NULL FROM tanpa_pengganti
+    UNION ALL SELECT rid, 'S', NULL, status_lalu, kode_tms_lalu, lalu_meninggal FROM transisi
+  )
+  GROUP BY rid
 ), r AS (
   SELECT b.rid, b.kode_prov, b.nik, b.nkk, b.tanggal_lahir, b.jenis_kelamin, b.status_kawin,
          b.status_coklit, b.kode_tms, b.dokumen_tms,
@@ -82,16 +98,14 @@ WITH id_ganda AS (      -- GANDA_ID: the first row of an id listed more than onc
          -- month 01-12, serial not 0000; and not one digit repeated
          (NOT coalesce(regexp_full_match(b.nik, getvariable('nik_pola')), FALSE)
           OR b.nik = repeat(left(b.nik, 1), 16)) AS nik_tidak_valid,
-         g.n_id, x.status_lalu, x.kode_tms_lalu, x.lalu_meninggal,
-         (g.rid IS NOT NULL) AS id_ganda, (ta.rid IS NOT NULL) AS tps_tidak_dikenal,
-         (kk.rid IS NOT NULL) AS kk_terpisah, (tp.rid IS NOT NULL) AS tms8_tanpa_pengganti,
-         (x.rid IS NOT NULL) AS status_tidak_wajar
+         h.n_id, h.status_lalu, h.kode_tms_lalu, h.lalu_meninggal,
+         coalesce(h.id_ganda, FALSE) AS id_ganda,
+         coalesce(h.tps_tidak_dikenal, FALSE) AS tps_tidak_dikenal,
+         coalesce(h.kk_terpisah, FALSE) AS kk_terpisah,
+         coalesce(h.tms8_tanpa_pengganti, FALSE) AS tms8_tanpa_pengganti,
+         coalesce(h.status_tidak_wajar, FALSE) AS status_tidak_wajar
   FROM prep_basis b
-  LEFT JOIN id_ganda g ON g.rid = b.rid
-  LEFT JOIN tps_asing ta ON ta.rid = b.rid
-  LEFT JOIN kk_terpisah kk ON kk.rid = b.rid
-  LEFT JOIN tanpa_pengganti tp ON tp.rid = b.rid
-  LEFT JOIN transisi x ON x.rid = b.rid
+  LEFT JOIN hits h ON h.rid = b.rid
 )
 SELECT rid, kode_prov, n_id, status_lalu, kode_tms_lalu, lalu_meninggal,
   nullif(nik_tidak_valid, FALSE) AS nik_tidak_valid,

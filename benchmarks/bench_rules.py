@@ -488,6 +488,17 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         codes = {k for k, _ in ours_set}
         print(f"finding sets equal ({len(codes)} codes present)")
+        truth_file = source / "_truth" / f"temuan-{T2}.parquet"
+        if truth_file.exists():  # the simulator's own list of what it planted
+            truth = pl.read_parquet(truth_file).filter(
+                ~pl.col("kode_temuan").is_in(["GANDA_NIK", "GANDA_ORANG"])
+            )
+            t_set = set(truth.select("kode_temuan", "kunci").iter_rows())
+            print(
+                f"simulator truth: {len(t_set):,} planted; not found {len(t_set - ours_set)} "
+                f"{sorted(t_set - ours_set)[:5]}; found but not planted {len(ours_set - t_set)} "
+                f"{sorted(ours_set - t_set)[:5]}"
+            )
         return 0
     finally:
         if args.workdir is None:

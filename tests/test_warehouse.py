@@ -201,6 +201,8 @@ def test_connection_is_free_for_con_sql_after_ingest_and_lookups(tmp_path: Path,
     assert warehouse.previous_night(con, N2) == N1
     assert warehouse.loaded_provinces(con, N2) == ["31", "32"]
     assert con.sql("SELECT count(*) FROM runs").fetchall() == [(2,)]
+    # ingest relaxes insertion order for its load only
+    assert con.sql("SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
 
 
 def test_read_only_connection_has_the_mask_macro(tmp_path: Path, settings, con):

@@ -78,6 +78,10 @@ def load_night(
     """Replace the night and prune; returns the nights whose snapshots were dropped."""
     used_tables = {f.tabel for f in files if f.state == "used"}
     provinces = sorted({f.kode_prov for f in files if f.state == "used" and f.kode_prov})
+    # baris is explicit, so the load needs no order: let DuckDB insert in parallel
+    # and stream without keeping rows in file order (the setting is put back after).
+    keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+    con.execute("SET preserve_insertion_order = false")
     con.execute("BEGIN TRANSACTION")
     try:
         warehouse.begin_run(con, tanggal, dibuat=dibuat, source=source, started_at=started_at)
@@ -123,4 +127,6 @@ def load_night(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(keep_order[0][0])}")
     return dropped

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from flow_fixtures import night_tables
+from flow_fixtures import make_night, night_tables
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings, resolve_settings
@@ -114,3 +114,22 @@ def test_ingest_a_night_from_sftp(sftp_server, tmp_path: Path):
     with pytest.raises(IngestError) as err:
         ingest_night(con, with_user, date(2024, 7, 2), _settings(tmp_path, opts2))
     assert opts["password"] not in str(err.value) and "no such night folder" in str(err.value)
+
+
+def test_quarantine_may_live_in_a_bucket(s3_server, tmp_path: Path, monkeypatch):
+    """A local night whose bad file is set aside in an S3 quarantine (not the outbox)."""
+    make_night(tmp_path / "src", N1)
+    (tmp_path / "src" / N1.isoformat() / "tps.parquet").write_bytes(b"not parquet")
+    qroot = s3_server.bucket() + "/karantina"
+    opts = s3_server.storage_options
+    s = replace(_settings(tmp_path, {}), quarantine=qroot)
+    con = warehouse.connect(s.warehouse)
+    # the quarantine's filesystem is configured the standard way (boto's environment);
+    # settings.storage_options belong to the source
+    monkeypatch.setenv("AWS_ENDPOINT_URL", opts["endpoint_url"])
+    result = ingest_night(con, str(tmp_path / "src"), N1, s)
+    assert [q.path for q in result.quarantined] == ["tps.parquet"]
+    fs, base = fsspec.core.url_to_fs(qroot, **opts)
+    assert fs.cat(f"{base}/{N1.isoformat()}/tps.parquet") == b"not parquet"
+    why = json.loads(fs.cat(f"{base}/{N1.isoformat()}/tps.parquet.reason.json"))
+    assert why["file"] == "tps.parquet" and why["expected"].startswith("sha256 ")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from coklit_dq.config import Settings
 from coklit_dq.privacy import mask_id
@@ -116,7 +117,7 @@ class QuarantineWriter:
         target = f"{self.night}/{rel}"
         self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
         if local is not None and local.exists():
-            if self.fs.protocol in ("file", "local") or "file" in self.fs.protocol:
+            if isinstance(self.fs, LocalFileSystem):
                 shutil.copyfile(local, target)
             else:
                 self.fs.put_file(str(local), target)

@@ -592,3 +592,14 @@ def test_quoted_commas_and_newlines_keep_baris_and_values(tmp_path: Path):
         (10, odd, pem["31"]["id_pemilih"][9]),
         (11, pem["31"]["alamat"][10], pem["31"]["id_pemilih"][10]),
     ]
+
+
+def test_reasons_mask_long_digit_runs_but_not_sha256_digests():
+    from coklit_dq.ingest.quarantine import reason
+
+    why = reason("f", "line 3: 3201014501900001 bad", found="3201014501900001 x")
+    assert "3201014501900001" not in json.dumps(why)
+    assert why["found"].startswith("320101********01")
+    digest = "0123456789012345" * 4
+    why = reason("f", "sha256 differs", expected=f"sha256 {digest}", digests=True)
+    assert why["expected"] == f"sha256 {digest}"

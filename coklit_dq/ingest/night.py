@@ -239,6 +239,7 @@ def _one_file(
             "sha256 differs from the manifest",
             expected=f"sha256 {lf.sha256}",
             found=f"sha256 {sha}",
+            digests=True,
         )
         night.quarantine(rel, why, local, lf)
         return

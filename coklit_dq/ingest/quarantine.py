@@ -55,13 +55,15 @@ def reason(
     column: str | None = None,
     expected: str | None = None,
     found: str | None = None,
+    digests: bool = False,
 ) -> dict[str, Any]:
+    """A reason; `digests=True` when expected/found are sha256 digests (never masked)."""
     return {
         "file": file,
         "line": line,
         "column": column,
-        "expected": scrub(expected),
-        "found": shorten(found),
+        "expected": expected if digests else scrub(expected),
+        "found": found if digests else shorten(found),
         "message": scrub(message),
     }
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from coklit_dq.simulate.geo import KAB_NAMES
+
 ETHNICITIES = ("jawa", "sunda", "melayu", "bugis", "batak")
 
 # Ethnic mix per province (default mix for any other province).
@@ -59,6 +61,24 @@ _GIVEN_P = {
     "batak": "RUGUN TIUR MARIA ROSMA LAMRIA DUMA ELIZABETH NURMALA ROSLINA "
     "MERRY HOTMAIDA TIOMINAR ROSMAWATI SARMA MASTIUR LINDA RENTA DORIS",
 }
+# Names common everywhere, mostly among younger voters.
+_MODERN_L = (
+    "RIZKY FAJAR DIMAS BAYU ADITYA ANDIKA REZA ILHAM FIRMANSYAH ARDIANSYAH SAPUTRA PRATAMA "
+    "RAMADHAN HERMAWAN SEPTIAN KURNIA WAHYUDI ALFIAN GALIH YOGA DANANG FERDI IQBAL HABIBI "
+    "RAFI NAUFAL FAUZAN AKBAR ARYA BIMA CANDRA DENNY ERLANGGA FEBRIAN GILANG HARIS INDRA "
+    "JULIANTO KEVIN LUTFI MAULANA NANDA OKTAVIAN PUTRA RANGGA SATRIA TAUFIK UTAMA VIKRI "
+    "WISNU YOGI ZAKI ARIEF BAGUS DWI FIRDAUS HARDI IRWANSYAH JAMAL KHOIRUL LUKMAN MUKHLIS"
+)
+_MODERN_P = (
+    "AYU DIAN FITRI INDAH PUTRI NOVITA SARI WULAN YULIA ANISA NABILA SALSABILA AULIA NURUL "
+    "DESI WIDYA ANGGRAINI KURNIASIH MAYANG OKTAVIANI PERMATA RAHMADANI SEPTIANI TIARA "
+    "VERONIKA WINDA YUNITA ZAHRA AMELIA BELLA CITRA DELLA ELVIRA FEBRIANTI GITA HANA "
+    "INTAN JESSICA KARTIKA LESTARI MELATI NADIA OLIVIA PRATIWI RIZKA SELVI TRIANA UMI "
+    "VINA WAHYUNINGSIH YOLANDA ZULAIKHA ASTRI DEVI EVI FARAH HESTI IRMA LIA MEGA NOVI RENI"
+)
+for _e in ETHNICITIES:
+    _GIVEN_L[_e] += " " + _MODERN_L
+    _GIVEN_P[_e] += " " + _MODERN_P
 _PREFIX_L = {
     "jawa": ("MUHAMMAD", 0.12),
     "sunda": ("MUHAMMAD", 0.10),
@@ -167,7 +187,7 @@ BIRTH_PLACES: dict[str, list[str]] = {
         "JENEPONTO",
     ],
 }
-DEFAULT_PLACES = [
+DEFAULT_PLACES_BASE = [
     "JAKARTA",
     "SURABAYA",
     "BANDUNG",
@@ -177,6 +197,32 @@ DEFAULT_PLACES = [
     "PALEMBANG",
     "PADANG",
 ]
+DEFAULT_PLACES = [
+    *DEFAULT_PLACES_BASE,
+    *[
+        "PEKANBARU",
+        "PONTIANAK",
+        "BANJARMASIN",
+        "MANADO",
+        "DENPASAR",
+        "KUPANG",
+        "MATARAM",
+        "AMBON",
+        "JAYAPURA",
+        "BALIKPAPAN",
+        "SAMARINDA",
+        "JAMBI",
+        "BENGKULU",
+        "LAMPUNG",
+        "SOLO",
+        "YOGYAKARTA",
+        "CILACAP",
+        "TEGAL",
+        "PEKALONGAN",
+        "MAGELANG",
+    ],
+]
+
 
 STREETS = [
     "MERDEKA",
@@ -244,7 +290,8 @@ def birth_places(rng: np.random.Generator, provinces: np.ndarray, prov_i: np.nda
     values: list[str] = []
     offsets, lengths = [], []
     for p in provinces:
-        places = BIRTH_PLACES.get(str(p), DEFAULT_PLACES)
+        kab, kota = KAB_NAMES.get(str(p), ([], []))
+        places = sorted({*BIRTH_PLACES.get(str(p), DEFAULT_PLACES), *kab, *kota})
         offsets.append(len(values))
         lengths.append(len(places))
         values += places

@@ -126,14 +126,16 @@ def build_pool(
     rec_zero = zero[tps_i]
 
     # Ages (years on polling day): head, spouse, children.
-    head_age = np.clip(22 + rng.gamma(3.0, 8.0, n_fam), 22, 95)
+    # heads of families with grown children are older
+    head_age = np.clip(22 + rng.gamma(3.0, 8.0, n_fam) + 12 * (sizes >= 3), 22, 95)
     has_spouse = rng.random(n_fam) < 0.8
     age = head_age[fam].copy()
     spouse = (m == 1) & has_spouse[fam]
     age[spouse] = np.clip(age[spouse] + rng.normal(-2, 4, spouse.sum()), 18, 95)
     child = (m >= 1) & ~spouse
-    cage = head_age[fam][child] - rng.uniform(20, 38, child.sum())
-    cage = np.where(cage < 17.3, rng.uniform(17.3, 22, child.sum()), cage)
+    # a child is at least 18 years younger than the head and at least 17.3 years old
+    room = np.maximum(head_age[fam][child] - 18 - 17.3, 0.5)
+    cage = 17.3 + room * rng.random(int(child.sum()))
     age[child] = cage
     male_head = rng.random(n_fam) < 0.85
     female = np.where(m == 0, ~male_head[fam], rng.random(n) < 0.5)
@@ -191,7 +193,10 @@ def build_pool(
     mm = dob_dt.astype("datetime64[M]").astype(np.int64) % 12 + 1
     yy = dob_dt.astype("datetime64[Y]").astype(np.int64) + 1970
     datepart = (dd + 40 * female) * 10000 + mm * 100 + yy % 100
-    serial = _rank_within([nik_kec, datepart]) + 1
+    # Serials count everyone registered in the kecamatan on that birth date (children, the
+    # dead, people who moved away), so voters' serials start at a per-group offset, not 0001.
+    base = (nik_kec.astype(np.int64) * 2_654_435_761 + datepart * 40_503) % 250
+    serial = _rank_within([nik_kec, datepart]) + 1 + base
     # NKK: kecamatan of the family's desa + issue date + serial; unique per family.
     fkec = kec_of_desa[fam_desa]
     issue = days(date(2005, 1, 1)) + rng.integers(0, 6900, n_fam)

@@ -184,12 +184,12 @@ def plant(
     busy = pl.col("tps_i").is_in(progres.implode()) | pl.col("zero") | pl.col("tps_i").is_in(over)
     pt = Patcher(rec)
 
-    def clean() -> pl.Expr:
+    def clean(kelas: str = "") -> pl.Expr:
         return (
             pt.free()
             & ~pl.col("rel")
             & ~busy
-            & (pl.col("kelas") == "")
+            & (pl.col("kelas") == kelas)
             & pl.col("turun")
             & (pl.col("t2") == NEVER)
         )
@@ -232,7 +232,7 @@ def plant(
     tms = {"hasil": pl.lit("TMS"), "c": pl.lit(0, pl.Int64), "dok": pl.lit(None, pl.String)}
     ids = _pick(rec, clean() & adult, one, rng)["rid"]
     pt.set(ids, "tms3_dewasa", kode=pl.lit(3, pl.Int64), **tms)
-    kawin16 = pt.free() & ~busy & (pl.col("kelas") == "kawin16")
+    kawin16 = clean("kawin16")
     pt.set(_pick(rec, kawin16, max(1, one // 2), rng)["rid"], "tms3_kawin",
            kode=pl.lit(3, pl.Int64), **tms)  # fmt: skip
     bad = pl.when(pl.col("rid") % 3 == 0).then(None).otherwise(pl.col("rid") % 2 * 9)

@@ -12,7 +12,8 @@ alike:
                   OE -> U, DJ -> J, TJ -> C)
   nama_depan      the first token of nama_norm (plus the second after MUHAMMAD/SITI)
   nama_inti       nama_norm without a leading MUHAMMAD / SITI / NUR / ABDUL
-  tf_nama_norm    the share of records carrying that nama_norm (term frequency)
+  tf_nama_norm    the share of records carrying that nama_norm (term frequency);
+  tf_nama_depan   the same for nama_depan (registered as lookups, not input columns)
   tgl             birth date 'YYYY-MM-DD'; tgl_tukar the same with day and month
                   swapped (NULL when impossible); tgl_hari days since 1970-01-01
   tgl_samar       the civil registry's placeholder dates (1 Jan, 1 Jul, 31 Dec)
@@ -46,12 +47,15 @@ PREDICT_FLOOR = 0.5
 # about one pair in 10^9 of different people shares a nik (a reused card).
 NIK_U_PROBABILITIES = {"exact": 1e-9}
 
+# Candidate pairs: the union of these blocks (Splink dedupes pairs across rules).
+# Each leaves one kind of keying error free; the serial 0001 is so common that
+# the nik's date + serial alone makes blocks of hundreds (16 M pairs per 1 M
+# records), so it is tightened with the birthplace.
 BLOCKING_RULES_PREDICT = (
-    ("nik_a",),  # same kecamatan + birth date in the nik: a typo in the serial
-    ("nik_b",),  # same birth date + serial: a typo in the region part
-    ("nik_c", "nama_depan"),  # region + serial: a typo in the date part
-    ("nik_d", "tgl", "jenis_kelamin"),  # serial + date: two keystrokes in the region/date
-    ("nama_norm", "tgl"),  # name + birth date whatever the nik
+    ("nik_a",),  # kecamatan + birth date of the nik: a slip in the serial
+    ("nik_b", "tempat_lahir"),  # the nik's date + serial, birthplace: a slip in the region
+    ("nik_c", "tgl"),  # region + serial, birth date: a slip in the nik's date part
+    ("nama_norm", "tgl"),  # name + birth date, whatever the nik
 )
 
 # Expectation maximisation, one session per rule; a comparison whose columns a
@@ -62,7 +66,7 @@ BLOCKING_RULES_PREDICT = (
 # kecamatan + date, its date + serial, region + serial + first name) holds far
 # more namesakes, siblings or people sharing a placeholder date than duplicates,
 # and EM settles on one of those classes instead of "same person".
-BLOCKING_RULES_EM = (("nama_norm", "tgl", "tempat_lahir"),)
+BLOCKING_RULES_EM = (("nama_norm", "tgl", "tempat_lahir"), ("nik_a", "tempat_lahir"))
 
 
 # Starting m-probabilities for expectation maximisation (what a duplicate looks
@@ -71,7 +75,7 @@ BLOCKING_RULES_EM = (("nama_norm", "tgl", "tempat_lahir"),)
 # latent class (people sharing a placeholder birth date, families).
 M_PRIORS: dict[str, tuple[float, ...]] = {
     "nik": (0.2, 0.1, 0.5, 0.1, 0.1),
-    "nama": (0.66, 0.1, 0.12, 0.1, 0.02),
+    "nama": (0.66, 0.1, 0.12, 0.09, 0.01, 0.02),
     "tgl_lahir": (0.76, 0.08, 0.05, 0.08, 0.03),
     "jenis_kelamin": (0.98, 0.02),
     "tempat_lahir": (0.85, 0.05, 0.10),
@@ -139,10 +143,21 @@ def comparisons() -> list[Any]:
                 tf_minimum_u_value=1e-6,
             ),
             cll.DamerauLevenshteinLevel("nama_norm", 1).configure(m_probability=m["nama"][1]),
-            _level(prefix, "nama belakang hilang", m["nama"][2]),
+            # Adjusted by the first name's frequency: UJANG is a prefix of many names.
+            _level(
+                prefix,
+                "nama belakang hilang",
+                m["nama"][2],
+                tf_adjustment_column="nama_depan",
+                tf_adjustment_weight=1.0,
+                tf_minimum_u_value=1e-6,
+            ),
             # Without a leading MUHAMMAD/SITI, which alone makes two names "similar".
             cll.JaroWinklerLevel("nama_inti", 0.9).configure(m_probability=m["nama"][3]),
-            _level("ELSE", "berbeda", m["nama"][4]),
+            # Also the exact level Splink needs to adjust "surname dropped" by the
+            # first name's frequency.
+            _level("nama_depan_l = nama_depan_r", "nama depan sama", m["nama"][4]),
+            _level("ELSE", "berbeda", m["nama"][5]),
         ],
         comparison_description="nama (dinormalkan)",
     )

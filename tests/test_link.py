@@ -25,7 +25,10 @@ D1 = date(2024, 7, 1)
 D2 = date(2024, 7, 2)
 GIVEN = ["AGUS", "BAMBANG", "CITRA", "DEWI", "EKO", "FITRI", "GILANG", "HENDRA", "INDAH",
          "JOKO", "KARTIKA", "LESTARI", "MAYA", "NUGROHO", "OKTAVIA", "PUTRI", "RAHMAT",
-         "SLAMET", "TAUFIK", "UMAR", "WAHYU", "YUSUF", "ZAHRA", "ANISA", "BAYU"]  # fmt: skip
+         "SLAMET", "TAUFIK", "UMAR", "WAHYU", "YUSUF", "ZAHRA", "ANISA", "BAYU", "CAHYO",
+         "DIMAS", "ERLINA", "FAJAR", "GALIH", "HANI", "IRWAN", "JUMADI", "KOMAR", "LUKMAN",
+         "MARYAM", "NOVI", "OKI", "PARTINI", "RIDWAN", "SURYANI", "TEGUH", "ULFA", "VINA",
+         "WIDYA", "YANTO", "ZAINAL", "ASTUTI", "BUDIMAN", "CHANDRA"]  # fmt: skip
 FAMILY = ["SANTOSO", "WIJAYA", "SAPUTRA", "HIDAYAT", "KURNIAWAN", "SETIADI", "PRATAMA",
           "NUGRAHA", "SUSANTO", "GUNAWAN", "HASIBUAN", "NASUTION", "SIREGAR", "LUBIS",
           "HARAHAP", "SINAGA", "PANJAITAN", "TAMBUNAN", "WIBOWO", "PURNOMO", "HARTONO",
@@ -34,6 +37,11 @@ FAMILY = ["SANTOSO", "WIJAYA", "SAPUTRA", "HIDAYAT", "KURNIAWAN", "SETIADI", "PR
           "SUHARTO", "SIMANJUNTAK", "NAINGGOLAN", "PARDEDE", "MANURUNG", "TARIGAN",
           "GINTING", "SEMBIRING", "SURBAKTI", "DAULAY", "BATUBARA", "POHAN",
           "RANGKUTI"]  # fmt: skip
+SYL = (
+    ["SU", "WI", "HA", "RA", "SRI", "DA", "JU", "KA", "MA", "NU"],
+    ["PAR", "JAT", "NAR", "MIN", "TI", "DI", "YAN", "HAR", "SAN", "LAS"],
+    ["MAN", "NO", "TI", "NI", "TO", "YAH", "DI", "WATI", "SIH", "JO"],
+)
 PLACES = ["JAKARTA", "BANDUNG", "BOGOR", "BEKASI", "GARUT", "CIREBON", "DEPOK", "SUMEDANG"]
 LATER = datetime(2024, 7, 1, 10, tzinfo=UTC)
 C_ID = "P32-0000006"  # born 1960-08-11: day and month can be swapped
@@ -41,12 +49,24 @@ C_ID = "P32-0000006"  # born 1960-08-11: day and month can be swapped
 
 def _base() -> tuple[pl.DataFrame, pl.DataFrame]:
     tables, pem = night_tables(D1, voters=1200)
-    p = pl.concat(pem.values())
+    # Province 32 repeats province 31's dates and serials; move its serials so the
+    # two provinces are not each other's one-keystroke twins.
+    p = pl.concat(pem.values()).with_columns(
+        nik=pl.when(pl.col("id_pemilih").str.starts_with("P32"))
+        .then(
+            pl.col("nik").str.slice(0, 12)
+            + (pl.col("nik").str.slice(12, 4).cast(pl.Int32) + 4000).cast(pl.String).str.zfill(4)
+        )
+        .otherwise("nik")
+    )
     i = pl.int_range(0, pl.len())
+    # First names built from syllables (SUPARMAN, WIJATI, ...): about as rare as real ones.
     p = p.with_columns(
         nama=pl.format(
-            "{} {} {}",
-            pl.lit(pl.Series(GIVEN)).get(i % len(GIVEN)),
+            "{}{}{} {} {}",
+            pl.lit(pl.Series(SYL[0])).get(i % 10),
+            pl.lit(pl.Series(SYL[1])).get((i // 10) % 10),
+            pl.lit(pl.Series(SYL[2])).get((i // 100 + i) % 10),
             pl.lit(pl.Series(GIVEN)).get((i // len(GIVEN)) % len(GIVEN)),
             pl.lit(pl.Series(FAMILY)).get((i // 7) % len(FAMILY)),
         ),

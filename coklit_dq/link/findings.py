@@ -100,13 +100,21 @@ def ganda_nik_members(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
 # Labels of the gamma levels (highest level first), for "cocok"/"berbeda".
 _GAMMA = {
     "nik": ("nik", {3: "sama kecuali bagian tanggal", 2: "beda 1 digit", 1: "beda 2 digit"}),
-    "nama": ("nama", {3: "beda 1 huruf", 2: "nama belakang hilang", 1: "ejaan mirip"}),
+    "nama": (
+        "nama",
+        {
+            4: "beda 1 huruf",
+            3: "nama belakang hilang",
+            2: "ejaan mirip",
+            1: "hanya nama depan sama",
+        },
+    ),
     "tgl_lahir": ("tanggal lahir", {2: "hari dan bulan tertukar", 1: "selisih 1 hari"}),
     "jenis_kelamin": ("jenis kelamin", {}),
     "tempat_lahir": ("tempat lahir", {1: "ejaan mirip"}),
     "wilayah": ("wilayah", {}),
 }
-_TOP = {"nik": 4, "nama": 4, "tgl_lahir": 4, "jenis_kelamin": 1, "tempat_lahir": 2}
+_TOP = {"nik": 4, "nama": 5, "tgl_lahir": 4, "jenis_kelamin": 1, "tempat_lahir": 2}
 
 
 def _agree_sql() -> tuple[str, str]:

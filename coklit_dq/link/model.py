@@ -37,6 +37,10 @@ PAIR_COLUMNS = (
 )
 
 
+def is_duckdb(db_api: Any) -> bool:
+    return bool(db_api.sql_dialect.sql_dialect_str == "duckdb")
+
+
 def duckdb_api(threads: int | None = None) -> Any:
     from splink import DuckDBAPI
 
@@ -53,19 +57,52 @@ def load_model(path: str | Path | None = None) -> dict[str, Any]:
     return model
 
 
+_TRAINED_KEYS = ("m_probability", "u_probability")
+
+
+def model_for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """The trained model with its SQL written for `dialect`.
+
+    The JSON keeps SQL in the dialect it was trained on (DuckDB quotes names with
+    double quotes, which Spark reads as strings), so for another backend the
+    settings are rebuilt from linkage/settings.py in that dialect and the trained
+    parameters copied across level by level."""
+    if model.get("sql_dialect", "duckdb") == dialect:
+        return model
+    fresh: dict[str, Any] = model_settings.settings_creator().create_settings_dict(dialect)
+    if [c["output_column_name"] for c in fresh["comparisons"]] != [
+        c["output_column_name"] for c in model["comparisons"]
+    ]:
+        raise ValueError("model.json does not match linkage/settings.py: retrain the model")
+    for new, old in zip(fresh["comparisons"], model["comparisons"], strict=True):
+        if len(new["comparison_levels"]) != len(old["comparison_levels"]):
+            raise ValueError(
+                f"comparison {new['output_column_name']}: model.json and linkage/settings.py "
+                "differ in levels: retrain the model"
+            )
+        for lv_new, lv_old in zip(new["comparison_levels"], old["comparison_levels"], strict=True):
+            for key in _TRAINED_KEYS:
+                if lv_old.get(key) is not None:
+                    lv_new[key] = lv_old[key]
+    fresh["probability_two_random_records_match"] = model["probability_two_random_records_match"]
+    return fresh
+
+
 def _linker(
     db_api: Any, tables: dict[str, Any], model: dict[str, Any], tf: Any
 ) -> tuple[Any, dict]:
     """A Linker on the registered tables, with the name term frequencies registered
-    (`tf`: nama_norm, tf_nama_norm of the whole night, so a night's changes are
-    scored with the frequencies of everyone)."""
+    (`tf`: column -> table of value, tf_<column> over the whole night, so a
+    night's changes are scored with the frequencies of everyone)."""
     from splink import Linker
 
     sdfs = {name: db_api.register(t, table_name=name) for name, t in tables.items()}
     first = next(iter(sdfs.values()))
-    linker = Linker(first, model, log_level=logging.WARNING)
-    tf_sdf = db_api.register(tf, table_name="link_tf_nama_norm")
-    linker.table_management.register_term_frequency_lookup(tf_sdf, "nama_norm")
+    settings = model_for_dialect(model, db_api.sql_dialect.sql_dialect_str)
+    linker = Linker(first, settings, log_level=logging.WARNING)
+    for col, table in tf.items():
+        tf_sdf = db_api.register(table, table_name=f"link_tf_{col}")
+        linker.table_management.register_term_frequency_lookup(tf_sdf, col)
     return linker, sdfs
 
 
@@ -73,7 +110,7 @@ def to_arrow(sdf: Any) -> pa.Table:
     """The scored pairs of a Splink result as an arrow table (PAIR_COLUMNS only)."""
     cols = ", ".join(PAIR_COLUMNS)
     api = sdf.db_api
-    if hasattr(api, "duckdb_con"):
+    if is_duckdb(api):
         out: pa.Table = api.duckdb_con.sql(
             f"SELECT {cols} FROM {sdf.physical_name}"
         ).to_arrow_table()
@@ -97,15 +134,14 @@ def score_within(
 def score_new(
     db_api: Any,
     changed: Any,
+    *,
     standing: Any,
     model: dict[str, Any],
     tf: Any,
     floor: float = model_settings.PREDICT_FLOOR,
 ) -> list[Any]:
     """Pairs within `changed` and between `changed` and `standing` (incremental)."""
-    linker, sdfs = _linker(
-        db_api, {"link_berubah": changed, "link_tetap": standing}, model, tf
-    )
+    linker, sdfs = _linker(db_api, {"link_berubah": changed, "link_tetap": standing}, model, tf)
     within = linker.inference.predict_within(
         sdfs["link_berubah"], threshold_match_probability=floor, warning_mode="never"
     )

@@ -34,9 +34,11 @@ PREP_COLUMNS = (
     "tgl", "tgl_tukar", "tgl_hari", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
     "kode_desa", "kode_kec", "kode_kab", "kode_prov",
 )  # fmt: skip
-TF_SQL = (
-    "SELECT DISTINCT nama_norm, tf_nama_norm FROM _link_ini WHERE nama_norm IS NOT NULL"
-)
+# Term-frequency lookups (column -> SQL), registered with Splink for every run.
+TF_SQL = {
+    c: f"SELECT DISTINCT {c}, tf_{c} FROM _link_ini WHERE {c} IS NOT NULL"
+    for c in ("nama_norm", "nama_depan")
+}
 
 STATE_DDL = (
     "CREATE TABLE IF NOT EXISTS link_rekaman (unique_id VARCHAR, hash VARCHAR)",
@@ -92,7 +94,7 @@ def _db_api(backend: str) -> Any:
 
 
 def _as_backend_table(db_api: Any, table: pa.Table) -> Any:
-    if hasattr(db_api, "duckdb_con"):
+    if mdl.is_duckdb(db_api):
         return table
     from coklit_dq.link.spark import to_spark
 
@@ -129,7 +131,7 @@ def score(
     )
     cols = ", ".join(PREP_COLUMNS)
     db_api = _db_api(backend)
-    tf = _as_backend_table(db_api, _arrow(con, TF_SQL))
+    tf = {c: _as_backend_table(db_api, _arrow(con, sql)) for c, sql in TF_SQL.items()}
     if not incremental:
         records = _arrow(con, f"SELECT {cols} FROM _link_ini")
         res = mdl.score_within(db_api, _as_backend_table(db_api, records), model, tf)
@@ -167,9 +169,9 @@ def score(
             results = mdl.score_new(
                 db_api,
                 _as_backend_table(db_api, changed),
-                _as_backend_table(db_api, standing),
-                model,
-                tf,
+                standing=_as_backend_table(db_api, standing),
+                model=model,
+                tf=tf,
             )
             for res in results:
                 _insert_pairs(con, mdl.to_arrow(res))

@@ -92,6 +92,7 @@ SELECT
   substr(nik_banding(nik), 13, 4) AS nik_d,
   nama_norm(nama) AS nama_norm,
   count(*) OVER (PARTITION BY nama_norm(nama)) / count(*) OVER () AS tf_nama_norm,
+  count(*) OVER (PARTITION BY nama_depan(nama_norm(nama))) / count(*) OVER () AS tf_nama_depan,
   nama_depan(nama_norm(nama)) AS nama_depan,
   coalesce(nullif(regexp_replace(nama_norm(nama), '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''),
            nama_norm(nama)) AS nama_inti,

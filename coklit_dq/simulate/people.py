@@ -195,8 +195,10 @@ def build_pool(
     datepart = (dd + 40 * female) * 10000 + mm * 100 + yy % 100
     # Serials count everyone registered in the kecamatan on that birth date (children, the
     # dead, people who moved away), so voters' serials start at a per-group offset, not 0001.
-    base = (nik_kec.astype(np.int64) * 2_654_435_761 + datepart * 40_503) % 250
-    serial = _rank_within([nik_kec, datepart]) + 1 + base
+    base = (nik_kec.astype(np.int64) * 2_654_435_761 + datepart * 40_503) % 2000
+    # Steps of 11 keep two voters of one kecamatan and birth date two digits apart, so a
+    # one-digit nik difference is a planted typo, never two real neighbours.
+    serial = _rank_within([nik_kec, datepart]) * 11 + 1 + base
     # NKK: kecamatan of the family's desa + issue date + serial; unique per family.
     fkec = kec_of_desa[fam_desa]
     issue = days(date(2005, 1, 1)) + rng.integers(0, 6900, n_fam)

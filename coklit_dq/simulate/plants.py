@@ -214,7 +214,9 @@ def plant(
     ):
         pt.set(_pick(rec, clean(), one, rng)["rid"], kind, nik=nik)
     for kind, nkk in (
-        ("nkk_pendek", pl.col("nkk").str.slice(0, 15)),
+        # the serial's leading zero dropped: still one value per family (no accidental
+        # KK_TERPISAH between two families whose cards share 15 digits)
+        ("nkk_pendek", pl.col("nkk").str.slice(0, 12) + pl.col("nkk").str.slice(13)),
         ("nkk_prov", pl.lit("20") + pl.col("nkk").str.slice(2)),
     ):
         pt.set(_pick(rec, clean(), one, rng)["rid"], kind, nkk=nkk)

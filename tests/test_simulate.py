@@ -406,3 +406,22 @@ def test_small_shapes_stay_exact(
         want = truth(tmp_path, res.nights[k]).filter(pl.col("kode_temuan") != "GANDA_ORANG")
         assert found == set(want.select("kode_temuan", "kunci").iter_rows())
         assert want.height > 0
+
+
+def test_no_accidental_look_alikes(sim: tuple[Path, SimulateResult]) -> None:
+    """Two different persons never look like a planted duplicate (GANDA_ORANG stays exact):
+    not the same birth date and sex with niks at most one digit apart and similar names."""
+    out, res = sim
+    orang = pl.read_parquet(out / "_truth" / "orang.parquet")
+    pem = _night(out, res.nights[-1])["pemilih"].join(orang, on=["id_pemilih", "nik"])
+    con = duckdb.connect()
+    con.register("p", pem.filter(pl.col("status_coklit") != "TMS").to_arrow())
+    rows = con.sql("""
+        SELECT a.nama, b.nama FROM p a JOIN p b
+          ON a.tanggal_lahir = b.tanggal_lahir AND a.jenis_kelamin = b.jenis_kelamin
+         AND a.id_pemilih < b.id_pemilih AND a.id_orang <> b.id_orang
+        WHERE length(a.nik) = 16 AND length(b.nik) = 16
+          AND (SELECT count(*) FROM range(16) r(i)
+               WHERE substr(a.nik, i + 1, 1) <> substr(b.nik, i + 1, 1)) <= 1
+          AND jaro_winkler_similarity(a.nama, b.nama) > 0.85""").fetchall()
+    assert rows == []

@@ -113,3 +113,26 @@ def test_results_kept_and_data_docs_offline(con, tmp_path):
     for page in pages:
         html = page.read_text(encoding="utf-8")
         assert not re.search(r"<(script|link|img)[^>]*(src|href)=\"https?://", html), page.name
+
+
+def test_codes_with_leading_zeros_read_from_csv_give_no_finding(con, tmp_path):
+    """A clean night written as export-v1 (pemilih/31 as csv.gz) and ingested for real:
+    niks with day/month 01 and serial 0001, nkk serials 000010..., rt '001' survive."""
+    from flow_fixtures import make_night
+
+    from coklit_dq.ingest import ingest_night
+
+    settings = resolve_settings(warehouse=str(tmp_path / "wh.duckdb"), outbox=str(tmp_path / "o"))
+    for d in (T1, T2):
+        make_night(tmp_path / "src", d, voters=600)
+        res = ingest_night(con, str(tmp_path / "src"), d, settings)
+        assert not res.quarantined
+        con.execute("UPDATE runs SET state = 'done' WHERE tanggal_ekspor = ?", [d])
+    zeros = con.execute(
+        "SELECT count(*) FROM pemilih WHERE tanggal_ekspor = ? AND kode_desa LIKE '31%' "
+        "AND substr(nik, 9, 2) = '01' AND right(nik, 4) LIKE '000%'",
+        [T2],
+    ).fetchall()[0][0]
+    assert zeros > 0
+    assert run_rules(con, T1, SETTINGS).is_empty()
+    assert run_rules(con, T2, SETTINGS).is_empty()

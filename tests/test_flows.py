@@ -254,9 +254,6 @@ def test_second_trigger_while_running_is_refused_and_corrupts_nothing(
         code, result, message = _run(two_nights, N2, out, wh)  # the second trigger
         assert code == 3 and result is None
         assert "in use by pid" in message
-        # DuckDB itself would refuse a second writing process too
-        with pytest.raises(duckdb.IOException):
-            duckdb.connect(str(wh))
         assert child.wait(timeout=120) == 0
     finally:
         stop(child)

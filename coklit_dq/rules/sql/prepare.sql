@@ -145,9 +145,14 @@ FROM prep_flag_rekaman f JOIN prep_basis b ON b.rid = f.rid
 ;;
 -- Last night's records of provinces loaded both nights, and whether each is still there.
 CREATE OR REPLACE TEMP TABLE prep_flag_rekaman_lalu AS
+WITH hilang AS (        -- last night's records whose id is nowhere in tonight's export
+  SELECT x.rowid AS rid FROM pemilih x
+  ANTI JOIN prep_basis b ON b.id_pemilih = x.id_pemilih
+  WHERE x.tanggal_ekspor = getvariable('lalu')
+)
 SELECT l.rowid AS rid, left(l.kode_desa, 2) AS kode_prov,
-       nullif(l.id_pemilih NOT IN (SELECT id_pemilih FROM prep_basis), FALSE) AS hilang
-FROM pemilih l
+       nullif(h.rid IS NOT NULL, FALSE) AS hilang
+FROM pemilih l LEFT JOIN hilang h ON h.rid = l.rowid
 WHERE l.tanggal_ekspor = getvariable('lalu')
   AND list_contains(getvariable('prov_banding'), left(l.kode_desa, 2))
 ;;

@@ -217,3 +217,33 @@ def test_read_only_connection_has_the_mask_macro(tmp_path: Path, settings, con):
             ro.execute("DELETE FROM runs")
     finally:
         ro.close()
+
+
+@pytest.mark.slow
+def test_csv_rows_keep_their_line_even_if_the_caller_relaxed_insertion_order(
+    tmp_path: Path, settings, con
+):
+    """baris must be the data row even where DuckDB would reorder a large parallel read."""
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET threads = 4")
+    tables, pem = night_tables(N1, voters=2400)
+    n = 1_500_000  # large enough that DuckDB reads the CSV in several parallel buffers
+    big = pl.DataFrame({"r": pl.int_range(0, n, eager=True)}).select(
+        id_pemilih=pl.format("P31-{}", pl.col("r")),
+        kode_desa=pl.lit("3101012001"),
+        no_tps=pl.lit(1, pl.Int32),
+        status_coklit=pl.lit("MS"),
+        # values that do not compress away: the gzip must span many read buffers
+        nama=pl.col("r").hash(7).cast(pl.String),
+        nkk=pl.col("r").hash(3).cast(pl.String),
+    )
+    pem["31"] = pl.concat([pem["31"].head(0), big], how="diagonal_relaxed")
+    write_night(str(tmp_path / "src"), N1, tables, pem, formats={"pemilih/31": "csv.gz"})
+    result = ingest_night(con, str(tmp_path / "src"), N1, settings)
+    assert result.quarantined == []
+    bad = con.execute(
+        "SELECT count(*) FROM pemilih WHERE left(kode_desa, 2) = '31' "
+        "AND baris <> CAST(split_part(id_pemilih, '-', 2) AS BIGINT) + 1"
+    ).fetchall()
+    assert bad == [(0,)]
+    assert con.sql("SELECT current_setting('preserve_insertion_order')").fetchall() == [(False,)]

@@ -80,7 +80,6 @@ def load_night(
     provinces = sorted({f.kode_prov for f in files if f.state == "used" and f.kode_prov})
     # baris is explicit, so the load needs no order: let DuckDB insert in parallel
     # and stream without keeping rows in file order (the setting is put back after).
-    keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
     con.execute("SET preserve_insertion_order = false")
     con.execute("BEGIN TRANSACTION")
     try:
@@ -128,5 +127,5 @@ def load_night(
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute(f"SET preserve_insertion_order = {bool(keep_order[0][0])}")
+        con.execute("SET preserve_insertion_order = true")  # ingest_night restores the caller's
     return dropped

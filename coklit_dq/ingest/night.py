@@ -125,6 +125,9 @@ def ingest_night(
     qw.clear()
     drop_stages(con)
     result = IngestResult(tanggal=tanggal, dibuat=manifest.dibuat)
+    # CSV staging relies on insertion order: a staged row's rowid is its data row
+    keep_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()
+    con.execute("SET preserve_insertion_order = true")
     try:
         with tempfile.TemporaryDirectory(prefix="coklit-ingest-") as tmp:
             night = _Night(folder, qw, Path(tmp))
@@ -164,6 +167,7 @@ def ingest_night(
             result.timings = {**night.timings, "load": time.perf_counter() - t0}
     finally:
         drop_stages(con)
+        con.execute(f"SET preserve_insertion_order = {bool(keep_order[0][0])}")
     for f in night.rows:
         if f.state == "used":
             result.used.append(f.path)

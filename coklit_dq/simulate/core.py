@@ -18,6 +18,7 @@ from coklit_dq.simulate import nights as nt
 from coklit_dq.simulate import plants, timeline
 from coklit_dq.simulate.geo import DEFAULT_PROVINCES, make_wilayah
 from coklit_dq.simulate.people import PoolParams, build_pool
+from coklit_dq.simulate.truth import truth as night_truth
 from coklit_dq.simulate.writer import write_night
 
 TRUTH_DIR = "_truth"
@@ -150,7 +151,7 @@ def simulate(
         )
         pan = nt.pantarlih_table(snap, off_k, start, k, made)
         made_utc = pl.lit(made).dt.convert_time_zone("UTC")
-        truth = plants.truth(
+        truth = night_truth(
             rec, snap, prev=prev, tps_out=tps_out, pan=pan, k=k, prm=prm, dibuat_utc=made_utc
         )
         prev = snap

@@ -152,7 +152,7 @@ def simulate(
         pan = nt.pantarlih_table(snap, off_k, start, k, made)
         made_utc = pl.lit(made).dt.convert_time_zone("UTC")
         truth = night_truth(
-            rec, snap, prev=prev, tps_out=tps_out, pan=pan, k=k, prm=prm, dibuat_utc=made_utc
+            snap, prev=prev, tps_out=tps_out, pan=pan, k=k, prm=prm, dibuat_utc=made_utc
         )
         prev = snap
         pem = nt.ProvinceSnapshots(rec, k, start, provs)

@@ -15,7 +15,6 @@ from coklit_dq.simulate.plants import EMPTY_TRUTH, PAIR_CODES, RECORD_CODES
 
 
 def truth(
-    rec: pl.DataFrame,
     snap: pl.DataFrame,
     *,
     prev: pl.DataFrame | None,

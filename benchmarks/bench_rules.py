@@ -477,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         runs = ", ".join(f"{t:.2f}" for t in t_sql_all)
         print(f"plain DuckDB SQL cross-check:                       best {t_sql:.2f} s ({runs})")
         print(f"ratio (best/best): {t_rules / t_sql:.2f}x")
+        paired = sorted(a / b for a, b in zip(t_rules_all, t_sql_all, strict=True))
+        print(f"ratio of each interleaved pair, median: {paired[len(paired) // 2]:.2f}x "
+              f"({', '.join(f'{r:.2f}' for r in paired)})")  # fmt: skip
         print(f"CPU time, best: run_rules {c_rules:.2f} s, plain SQL {c_sql:.2f} s, "
               f"ratio {c_rules / c_sql:.2f}x")  # fmt: skip
         print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

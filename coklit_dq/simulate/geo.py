@@ -118,7 +118,7 @@ def make_wilayah(
     frames = []
     for prov, share in zip(provinces, w, strict=True):
         dp = max(6, round(n_desa_total * share))
-        n_kab = int(np.clip(round(dp / 30), 2, 20))
+        n_kab = int(np.clip(round(dp / 30), 3, 20))
         n_kota = max(1, n_kab // 3)
         n_kabupaten = n_kab - n_kota
         i = np.arange(dp)

@@ -17,13 +17,13 @@ import polars as pl
 from coklit_dq.contract import schema
 
 WIB = timezone(timedelta(hours=7))
-TWO_OFFICERS_FROM = 380
+TWO_OFFICERS_FROM = 380  # handed-down records from which a TPS has two officers
 # pemilih columns computed per night, and the timeline columns they come from.
 DERIVED = ("id_pemilih", "status_coklit", "kode_tms", "dokumen_tms", "waktu_coklit")
 TIMELINE = (
     "id_rid", "turun", "masuk", "c", "hasil", "kode", "dok", "t2", "kode2", "dok2", "hapus",
-    "ev", "ev_kind", "kode_extra", "tod", "d0",
-)  # fmt: skip  # handed-down records from which a TPS has two officers
+    "ev", "ev_kind", "kode_extra", "tod", "d0", "rt_ubah",
+)  # fmt: skip
 
 
 def night_date(start: date, k: int) -> date:
@@ -82,6 +82,10 @@ def snapshot(
     tms = pl.col("status_coklit") == "TMS"
     late = pl.col("t2") <= k
     out = out.with_columns(
+        # UBAH: the visit corrected the address (the RT), from the night of the visit on
+        rt=pl.when(pl.col("turun") & (pl.col("hasil") == "UBAH") & (pl.col("c") <= k))
+        .then(pl.col("rt_ubah"))
+        .otherwise(pl.col("rt")),
         kode_tms=pl.when(tms)
         .then(pl.when(late).then(pl.col("kode2")).otherwise(pl.col("kode")))
         .otherwise(pl.col("kode_extra"))

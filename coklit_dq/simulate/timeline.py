@@ -162,6 +162,7 @@ def assign(
         .otherwise(pl.col("kode2")),
     ).with_columns(
         dok2=document(pl.col("kode2"), pl.col("u_doc")),
+        rt_ubah=(pl.col("rt").cast(pl.Int32) % 15 + 1).cast(pl.String).str.zfill(3),
     )
     in_span = pl.col("turun") & (pl.col("c") < nights) & (pl.col("hasil") == "TMS")
     # Re-entry of TMS 8 at the right TPS, same night.

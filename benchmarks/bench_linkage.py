@@ -83,6 +83,7 @@ UNION ALL
 SELECT * EXCLUDE (h) REPLACE ('N' || id_pemilih AS id_pemilih, 'BARU' AS status_coklit,
   substr(nik, 1, 15) || CAST((CAST(substr(nik, 16, 1) AS INTEGER) + 1) % 10 AS VARCHAR) AS nik)
 FROM pick WHERE h >= 2 * $k / 3 AND h < $k AND status_coklit <> 'TMS'
+  AND regexp_full_match(nik, '[0-9]{16}')
 """
 
 

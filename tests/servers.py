@@ -171,7 +171,9 @@ def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SFTPServer
             return True
 
         def validate_public_key(self, user: str, key: asyncssh.SSHKey) -> bool:
-            return user == username and authorized.validate(key, "127.0.0.1", "127.0.0.1")
+            return (
+                user == username and authorized.validate(key, "127.0.0.1", "127.0.0.1") is not None
+            )
 
     def _sftp(chan: Any) -> asyncssh.SFTPServer:
         return asyncssh.SFTPServer(chan, chroot=str(root).encode())

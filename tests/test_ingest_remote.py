@@ -37,6 +37,17 @@ def test_sftp_server_round_trip(sftp_server):
     assert fs.cat(f"{path}/d/b.txt") == b"hello"
 
 
+@pytest.mark.parametrize("drop", ["password", "client_keys"])
+def test_sftp_server_accepts_the_key_or_the_password_alone(sftp_server, drop):
+    opts = {k: v for k, v in sftp_server.storage_options.items() if k != drop}
+    fs, path = fsspec.core.url_to_fs(sftp_server.url + "/y", **opts)
+    fs.pipe(f"{path}/{drop}.txt", drop.encode())
+    assert (sftp_server.path("y") / f"{drop}.txt").read_bytes() == drop.encode()
+    bad = {**opts, "username": "someone-else"}
+    with pytest.raises(PermissionError):  # sshfs turns asyncssh.PermissionDenied into it
+        fsspec.core.url_to_fs(sftp_server.url + "/y", **bad)[0].ls("/")
+
+
 # --- a night read from the servers -------------------------------------------------------
 
 

@@ -115,17 +115,18 @@ class Patcher:
         patch = pl.concat(self.parts, how="diagonal_relaxed")
         if patch["rid"].n_unique() != patch.height:
             raise AssertionError("a record got two planted problems")
+        rec = self.rec
+        n = rec.height
+        if not rec["rid"].equals(pl.Series("rid", range(n), dtype=rec.schema["rid"])):
+            raise AssertionError("records must be in rid order, rid = row number")
         cols = [c for c in patch.columns if c != "rid" and not c.startswith("_s_")]
-        patch = patch.rename({c: f"{c}__p" for c in cols})
-        out = self.rec.join(patch, on="rid", how="left", maintain_order="left")
-        return out.with_columns(
-            pl.when(pl.col(f"_s_{c}").fill_null(False))
-            .then(pl.col(f"{c}__p"))
-            .otherwise(pl.col(c))
-            .cast(self.rec.schema[c])
-            .alias(c)
-            for c in cols
-        ).select(self.rec.columns)
+        new = []
+        for c in cols:  # one column at a time: memory of one column, not of the frame
+            part = patch.filter(pl.col(f"_s_{c}").fill_null(False))
+            col = rec[c].clone()
+            col.scatter(part["rid"], part[c].cast(rec.schema[c]))
+            new.append(col)
+        return rec.with_columns(new)
 
 
 def plant(
@@ -290,7 +291,8 @@ def plant(
         if desa_plan
         else pl.DataFrame(schema={"kode_desa": pl.String, "night": pl.Int64})
     )
-    rec = pl.concat([pt.apply(), copies], how="vertical_relaxed")
+    rec = pt.apply()
+    rec = pl.concat([rec, copies.cast(rec.schema)], how="vertical", rechunk=False)
     rec = rec.with_columns(
         jenis_kelamin=pl.when(pl.col("female")).then(pl.lit("P")).otherwise(pl.lit("L")),
         tanggal_lahir=pl.col("dob").cast(pl.Date),

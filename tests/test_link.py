@@ -377,6 +377,8 @@ def test_second_night_links_only_changes_and_carries_clusters(night) -> None:
                 p.with_columns(
                     status_coklit=pl.when(pl.col("id_pemilih") == "XA-2")
                     .then(pl.lit("TMS"))
+                    .when(pl.col("id_pemilih").is_in(["P31-0000100", "P32-0000100"]))
+                    .then(pl.lit("UBAH"))  # coklit'd again: nothing the model reads
                     .otherwise("status_coklit")
                 ),
                 pl.DataFrame(
@@ -390,7 +392,7 @@ def test_second_night_links_only_changes_and_carries_clusters(night) -> None:
             "SELECT mode, berubah FROM link_malam WHERE tanggal_ekspor = ?", [D2]
         ).fetchall()[0]
         assert mode == "incremental"
-        assert berubah == 1  # only XE-2 is scored tonight
+        assert berubah == 1  # only XE-2 is scored tonight, not the UBAH records
         o1 = raw1.filter(pl.col("kode_temuan") == "GANDA_ORANG")
         o2 = raw2.filter(pl.col("kode_temuan") == "GANDA_ORANG")
         assert set(o2["id_pemilih"]) == (set(o1["id_pemilih"]) - {"P31-0000010", "XA-2"}) | {

@@ -150,6 +150,13 @@ def open_night(settings: Settings, source: str, tanggal: date) -> Iterator[Night
             run.con = None  # type: ignore[assignment]
 
 
+class StepExited(RuntimeError):
+    """A step's code called sys.exit(): the step failed, whatever the exit code said.
+
+    (pyspark, imported by Great Expectations, exits 0 on import when it believes
+    it runs doctests, e.g. under `python -c`.)"""
+
+
 @contextmanager
 def timed(run: NightRun, step: str) -> Iterator[None]:
     log.info("step %s started", step, extra={"step": step, "phase": "start"})
@@ -161,6 +168,8 @@ def timed(run: NightRun, step: str) -> Iterator[None]:
         log.warning(
             "step %s failed: %s", step, _one_line(exc), extra={"step": step, "phase": "failed"}
         )
+        if isinstance(exc, SystemExit):
+            raise StepExited(f"step {step} called sys.exit({exc.code!r})") from exc
         raise
     run.timings[step] = round(time.perf_counter() - t0, 3)
     log.info(

@@ -205,8 +205,12 @@ sys.exit(run_nightly_cli(sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[
 
 
 def _start_child(api: str, export: Path, night: date, out: Path, wh: Path) -> subprocess.Popen:
+    # A script file, not `python -c`: under -c pyspark (imported by GX) takes itself for a
+    # doctest run and exits 0 on import.
+    script = wh.parent / "child_nightly.py"
+    script.write_text(CHILD, encoding="utf-8")
     return subprocess.Popen(
-        [PYTHON, "-c", CHILD, str(export), night.isoformat(), str(out), str(wh)],
+        [PYTHON, str(script), str(export), night.isoformat(), str(out), str(wh)],
         cwd=REPO,
         env=subprocess_env(api),
         stderr=subprocess.PIPE,
@@ -258,3 +262,17 @@ def test_second_trigger_while_running_is_refused_and_corrupts_nothing(
     finally:
         stop(child)
     assert state_of(out, wh) == baseline
+
+
+def test_a_step_calling_sys_exit_fails_the_night_instead_of_ending_it(tmp_path: Path):
+    from coklit_dq.pipeline import StepExited, timed
+
+    settings = resolve_settings(warehouse=str(tmp_path / "w.duckdb"), outbox=str(tmp_path / "o"))
+    con = warehouse.connect(settings.warehouse)
+    run = NightRun(con=con, settings=settings, source=str(tmp_path), tanggal=N1)
+    with pytest.raises(StepExited, match=r"step validate called sys.exit\(0\)"), timed(
+        run, "validate"
+    ):
+        raise SystemExit(0)
+    assert "validate" in run.timings
+    con.close()

@@ -202,6 +202,8 @@ def test_truth_is_exactly_what_the_contract_finds(sim: tuple[Path, SimulateResul
     w = set(want.select("kode_temuan", "kunci").iter_rows())
     assert not f - w, f"incidental findings: {sorted(f - w)[:10]}"
     assert not w - f, f"planted but not in the data: {sorted(w - f)[:10]}"
+    # TPS-, desa- and officer-level truth is computed from the tables; each unit was planted
+    assert truth(out, res.nights[k]).filter(pl.col("jenis") == "tidak_ditanam").height == 0
 
 
 def _all_nights(out: Path, res: SimulateResult) -> pl.DataFrame:
@@ -406,6 +408,7 @@ def test_small_shapes_stay_exact(
         want = truth(tmp_path, res.nights[k]).filter(pl.col("kode_temuan") != "GANDA_ORANG")
         assert found == set(want.select("kode_temuan", "kunci").iter_rows())
         assert want.height > 0
+        assert want.filter(pl.col("jenis") == "tidak_ditanam").height == 0
 
 
 def test_no_accidental_look_alikes(sim: tuple[Path, SimulateResult]) -> None:

@@ -74,6 +74,36 @@ def _write_parquet(root: str, rel: str, df: pl.DataFrame, storage: dict[str, Any
         fh.write(buf.getvalue())
 
 
+def _planned(rec: pl.DataFrame, tps: pl.DataFrame, plan: plants.Plan, k: int) -> pl.DataFrame:
+    """The units planted at TPS, desa and officer level, and the records deleted, on night k."""
+    t = tps.join(plan.tps, on="tps_i", how="left", maintain_order="left")
+    key = pl.col("kode_desa") + ":" + pl.col("no_tps").cast(pl.String)
+    officer = nt.officer_id(pl.col("kode_desa"), pl.col("no_tps"), pl.lit(1))
+    parts = [
+        t.filter(pl.col("over")).select(kode_temuan=pl.lit("TPS_MELEBIHI_KAPASITAS"), kunci=key),
+        t.filter(pl.col("progres_minus").is_not_null()).select(
+            kode_temuan=pl.lit("PROGRES_MELEBIHI_DATA"), kunci=key
+        ),
+        t.filter(pl.col("delta_app") != 0).select(
+            kode_temuan=pl.lit("JUMLAH_TIDAK_SESUAI"), kunci=key
+        ),
+        t.filter(pl.col("plant_off") == "belum_login").select(
+            kode_temuan=pl.lit("PANTARLIH_BELUM_LOGIN"), kunci=officer
+        ),
+        t.filter(pl.col("plant_off").is_in(["sinkron_null", "sinkron_lama"])).select(
+            kode_temuan=pl.lit("PANTARLIH_BELUM_SINKRON"), kunci=officer
+        ),
+        plan.desa.filter(pl.col("night") == k).select(
+            kode_temuan=pl.lit("PENURUNAN_TAJAM"), kunci="kode_desa"
+        ),
+        rec.filter(pl.col("hapus") == k).select(
+            kode_temuan=pl.lit("DATA_HILANG"),
+            kunci=pl.col("kode_prov_id") + pl.col("id_rid").cast(pl.String).str.zfill(10),
+        ),
+    ]
+    return pl.concat(parts)
+
+
 def simulate(
     out: str,
     *,
@@ -152,7 +182,14 @@ def simulate(
         pan = nt.pantarlih_table(snap, off_k, start, k, made)
         made_utc = pl.lit(made).dt.convert_time_zone("UTC")
         truth = night_truth(
-            snap, prev=prev, tps_out=tps_out, pan=pan, k=k, prm=prm, dibuat_utc=made_utc
+            snap,
+            prev=prev,
+            tps_out=tps_out,
+            pan=pan,
+            k=k,
+            prm=prm,
+            dibuat_utc=made_utc,
+            planned=_planned(rec, tps, plan, k),
         )
         prev = snap
         pem = nt.ProvinceSnapshots(rec, k, start, provs)

@@ -279,8 +279,10 @@ def plant(
                 _pick(rec, before(), one, rng)["rid"], kind, hasil=pl.lit("MS"),
                 ev=pl.lit(r, pl.Int64), ev_kind=pl.lit(kind),
             )  # fmt: skip
+        # at most one deleted record per desa, and only in desa of 80 records or more
+        big = pl.len().over("desa_i") >= 80
         gone = (
-            _pick(rec, before(), 4 * one, rng)
+            _pick(rec, before() & big, 4 * one, rng)
             .unique("desa_i", keep="first", maintain_order=True)
             .head(one)
         )

@@ -164,6 +164,7 @@ def assign(
         dok2=document(pl.col("kode2"), pl.col("u_doc")),
         rt_ubah=(pl.col("rt").cast(pl.Int32) % 15 + 1).cast(pl.String).str.zfill(3),
     )
+    rec = _cap_falls(rec, rng)
     in_span = pl.col("turun") & (pl.col("c") < nights) & (pl.col("hasil") == "TMS")
     # Re-entry of TMS 8 at the right TPS, same night.
     a8 = rec.filter(in_span & (pl.col("kode") == 8))
@@ -210,6 +211,40 @@ def assign(
     )
     b4 = b4.with_columns(fam=pl.col("rid") + 10_000_000)
     return pl.concat([rec, b8, b4], how="vertical_relaxed")
+
+
+MAX_FALL = 0.025  # clean TMS per desa and night, of the desa's records (PENURUNAN_TAJAM is 5 %)
+
+
+def _cap_falls(rec: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Keep each desa's clean TMS of a night (not TMS 8, which is entered again in the desa)
+    under MAX_FALL of its records, so only a planted sharp fall passes 5 %: the excess
+    visits confirm the voter (MS) instead, the excess later TMS do not happen."""
+    size = pl.len().over("desa_i")
+    at_visit = (
+        pl.col("turun") & (pl.col("hasil") == "TMS") & (pl.col("kode") != 8) & (pl.col("c") >= 1)
+    )
+    later = pl.col("t2") < NEVER
+    ev = (
+        rec.lazy()
+        .with_columns(size=size, u=pl.Series(rng.random(rec.height)))
+        .filter(at_visit | later)
+        .with_columns(r=pl.when(at_visit).then(pl.col("c")).otherwise(pl.col("t2")))
+        .with_columns(rank=pl.col("u").rank("ordinal").over("desa_i", "r"))
+        .filter(pl.col("rank") > (pl.col("size") * MAX_FALL).floor())
+        .select("rid", visit=at_visit)
+        .collect()
+    )
+    no_visit = pl.col("rid").is_in(ev.filter("visit")["rid"].implode())
+    no_later = pl.col("rid").is_in(ev.filter(~pl.col("visit"))["rid"].implode())
+    return rec.with_columns(
+        hasil=pl.when(no_visit).then(pl.lit("MS")).otherwise(pl.col("hasil")),
+        kode=pl.when(no_visit).then(None).otherwise(pl.col("kode")),
+        dok=pl.when(no_visit).then(None).otherwise(pl.col("dok")),
+        t2=pl.when(no_later).then(pl.lit(NEVER, pl.Int64)).otherwise(pl.col("t2")),
+        kode2=pl.when(no_later).then(None).otherwise(pl.col("kode2")),
+        dok2=pl.when(no_later).then(None).otherwise(pl.col("dok2")),
+    )
 
 
 def fill_new_nkk(rec: pl.DataFrame) -> pl.DataFrame:

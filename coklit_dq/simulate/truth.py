@@ -23,8 +23,14 @@ def truth(
     k: int,
     prm: PoolParams,
     dibuat_utc: pl.Expr,
+    planned: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Every finding of night k as (kode_temuan, kunci, jenis)."""
+    """Every finding of night k as (kode_temuan, kunci, jenis).
+
+    `planned` (kode_temuan, kunci) lists the units planted at TPS, desa and officer level
+    and the deleted records; a finding computed from the tables that is not among them
+    gets jenis UNPLANNED (the tests require there is none).
+    """
     parts = []
     rc = pl.DataFrame({"plant": list(RECORD_CODES), "kode_temuan": list(RECORD_CODES.values())})
     rec_plants = snap.join(rc, on="plant").select("kode_temuan", kunci="id_pemilih", jenis="plant")
@@ -59,20 +65,34 @@ def truth(
         gone = prev.join(
             snap.select("id_pemilih"), on="id_pemilih", how="anti", maintain_order="left"
         )
-        parts.append(
-            gone.select(
-                pl.lit("DATA_HILANG").alias("kode_temuan"),
-                kunci="id_pemilih",
-                jenis=pl.lit("hapus"),
-            ).unique()
-        )
-        parts.append(_sharp_falls(prev, snap))
-    parts.append(_tps_findings(snap, tps_out, pan, prm))
-    parts.append(_officer_findings(pan, dibuat_utc))
+        hilang = gone.select(
+            pl.lit("DATA_HILANG").alias("kode_temuan"), kunci="id_pemilih", jenis=pl.lit("hapus")
+        ).unique()
+        parts.append(_mark(hilang, planned))
+        parts.append(_mark(_sharp_falls(prev, snap), planned))
+    parts.append(_mark(_tps_findings(snap, tps_out, pan, prm), planned))
+    parts.append(_mark(_officer_findings(pan, dibuat_utc), planned))
     return (
         pl.concat([p.select(EMPTY_TRUTH.columns) for p in parts])
         .unique(subset=["kode_temuan", "kunci"], keep="first")
         .sort("kode_temuan", "kunci")
+    )
+
+
+UNPLANNED = "tidak_ditanam"
+
+
+def _mark(found: pl.DataFrame, planned: pl.DataFrame) -> pl.DataFrame:
+    """jenis UNPLANNED on findings that were not planted."""
+    p = planned.select("kode_temuan", "kunci", _p=pl.lit(True))
+    return (
+        found.join(p, on=["kode_temuan", "kunci"], how="left", maintain_order="left")
+        .with_columns(
+            jenis=pl.when(pl.col("_p").fill_null(False))
+            .then(pl.col("jenis"))
+            .otherwise(pl.lit(UNPLANNED))
+        )
+        .drop("_p")
     )
 
 

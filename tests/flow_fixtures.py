@@ -6,7 +6,6 @@ so these tests do not depend on the simulator; a few thousand voters at most.
 
 from __future__ import annotations
 
-import importlib
 import json
 import socket
 import subprocess
@@ -23,43 +22,6 @@ from coklit_dq.simulate.writer import write_night
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-STAGES = (
-    "coklit_dq.ingest",
-    "coklit_dq.rules",
-    "coklit_dq.link",
-    "coklit_dq.lifecycle",
-    "coklit_dq.publish",
-    "coklit_dq.publish.notify",
-)
-STAGE_FUNCS = {
-    "coklit_dq.ingest": "ingest_night",
-    "coklit_dq.rules": "run_rules",
-    "coklit_dq.link": "run_linkage",
-    "coklit_dq.lifecycle": "record_findings",
-    "coklit_dq.publish": "publish_night",
-    "coklit_dq.publish.notify": "notify_regions",
-}
-
-
-def missing_stages() -> list[str]:
-    out = []
-    for mod, fn in STAGE_FUNCS.items():
-        try:
-            m = importlib.import_module(mod)
-        except ImportError:
-            out.append(mod)
-            continue
-        if not hasattr(m, fn):
-            out.append(f"{mod}.{fn}")
-    return out
-
-
-def require_stages() -> None:
-    missing = missing_stages()
-    if missing:
-        pytest.skip(f"stage modules not landed yet: {', '.join(missing)}")
-
-
 WIB = timezone(timedelta(hours=7))
 
 
@@ -225,7 +187,7 @@ def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "cond
 
 
 # --- Prefect: one test harness for the whole session -----------------------------------
-# Test modules load this file with `pytest_plugins = ["flow_fixtures"]`, so the
+# tests/conftest.py registers this file as a plugin (`pytest_plugins`), so the
 # fixture below is defined once and every flow test shares one temporary server.
 
 

@@ -2,10 +2,7 @@
 
 Both listen on 127.0.0.1 on a free port, run in a thread of the test process
 and are stopped through their own handle at the end of the session (never by
-name). Test modules load them with
-
-    pytest_plugins = ["servers"]
-
+name). tests/conftest.py registers this module as a plugin for the whole suite
 (tests/ is on sys.path because pytest's default "prepend" import mode puts the
 folder of a test module without __init__.py there; flow_fixtures works the same
 way).

@@ -10,11 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from flow_fixtures import break_file, make_night, require_stages, subprocess_env
+from flow_fixtures import break_file, make_night, subprocess_env
 
 from coklit_dq.cli import main
-
-pytest_plugins = ["flow_fixtures"]
 
 N1 = date(2024, 7, 1)
 BIN = Path(sys.executable).parent
@@ -39,7 +37,6 @@ def test_bad_date_is_a_usage_error(capsys):
 def test_clean_night_exits_zero_with_default_outbox_and_warehouse(
     prefect_api, tmp_path: Path, capsys, monkeypatch
 ):
-    require_stages()
     export = tmp_path / "export"
     make_night(export, N1, voters=600)
     work = tmp_path / "work"
@@ -56,7 +53,6 @@ def test_clean_night_exits_zero_with_default_outbox_and_warehouse(
 
 
 def test_quarantined_file_exits_nonzero_naming_it(prefect_api, tmp_path: Path, capsys):
-    require_stages()
     export = tmp_path / "export"
     night = make_night(export, N1, voters=600)
     break_file(night, "pemilih/31.csv.gz")
@@ -68,7 +64,6 @@ def test_quarantined_file_exits_nonzero_naming_it(prefect_api, tmp_path: Path, c
 
 
 def test_console_script_missing_night_folder_exits_nonzero(prefect_api, tmp_path: Path):
-    require_stages()
     proc = subprocess.run(
         [
             str(BIN / "coklit-dq"),

@@ -18,7 +18,6 @@ from flow_fixtures import (
     REPO,
     break_file,
     make_night,
-    require_stages,
     stop,
     subprocess_env,
 )
@@ -29,8 +28,6 @@ from coklit_dq.pipeline import NightResult, NightRun, WarehouseBusy, warehouse_l
 from flows import tasks
 from flows.artifacts import render_summary
 from flows.nightly import default_night
-
-pytest_plugins = ["flow_fixtures"]
 
 N1, N2 = date(2024, 7, 1), date(2024, 7, 2)
 
@@ -138,7 +135,6 @@ def two_nights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def baseline(prefect_api, two_nights, tmp_path_factory):
     """Both nights, uninterrupted, through the backfill flow."""
-    require_stages()
     from flows.backfill import backfill_coklit
 
     base = tmp_path_factory.mktemp("baseline")
@@ -155,7 +151,6 @@ def test_backfill_ran_both_nights_once(baseline):
 
 
 def test_quarantined_file_publishes_other_regions_and_fails_naming_it(prefect_api, tmp_path: Path):
-    require_stages()
     from prefect.client.orchestration import get_client
 
     export = tmp_path / "export"

@@ -16,8 +16,6 @@ from coklit_dq.config import Settings, resolve_settings
 from coklit_dq.ingest import IngestError, ingest_night
 from coklit_dq.simulate.writer import write_night
 
-pytest_plugins = ["servers"]
-
 pytestmark = pytest.mark.server
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from flow_fixtures import REPO, free_port, make_night, require_stages, stop, wait_for
+from flow_fixtures import REPO, free_port, make_night, stop, wait_for
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -37,7 +37,6 @@ def _prefect(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 1
 
 
 def test_deployment_runs_a_night_through_server_and_worker(tmp_path: Path):
-    require_stages()
     export, outbox, wh = tmp_path / "export", tmp_path / "outbox", tmp_path / "wh" / "w.duckdb"
     make_night(export, NIGHT, voters=900)
     port = free_port()

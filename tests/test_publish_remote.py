@@ -14,7 +14,6 @@ from coklit_dq.config import resolve_settings
 from coklit_dq.contract import FINDING_COLUMNS
 from coklit_dq.publish import MARKER, InjectedFailure, publish_night
 
-pytest_plugins = ["servers"]
 pytestmark = pytest.mark.server
 
 

@@ -3,13 +3,18 @@
     record_findings(con, tanggal, raw) -> LifecycleResult
 
 - A finding is the same finding on two nights when its kode_temuan and kunci
-  are the same (reports-v1; kunci conventions in docs/design.md). Found the
-  night before: BERULANG, keeping its pertama_ditemukan; else BARU, first
-  found tonight.
-- Last night's findings that are gone tonight are resolved: copied into
-  temuan_selesai with tanggal_selesai = tonight, except where tonight cannot
-  tell: their province's pemilih file was not used tonight (quarantined or
-  missing), or, for officer findings, tonight's pantarlih file was not used.
+  are the same (reports-v1; kunci conventions in docs/design.md).
+- A finding is *open* from the night it is first found until a night that
+  resolves it. Open before tonight and found again: BERULANG, keeping its
+  pertama_ditemukan; else BARU, first found tonight. Normally "open before
+  tonight" is "found the night before"; the difference is a night that could
+  not tell (the province's file set aside, the linkage step failed): its open
+  findings stay open through that night instead of coming back as new.
+- Open findings that are gone tonight are resolved: copied (as last found)
+  into temuan_selesai with tanggal_selesai = tonight, except where tonight
+  cannot tell: their province's pemilih file was not used tonight
+  (quarantined or missing), or, for officer findings, tonight's pantarlih file
+  was not used.
 - The night's rows of temuan and temuan_selesai are replaced, in one
   transaction, so a rerun of the night gives the same rows.
 """
@@ -30,6 +35,21 @@ log = logging.getLogger(__name__)
 
 # Findings that depend on a whole-country file rather than on a province's pemilih file.
 OFFICER_CODES = ("PANTARLIH_BELUM_LOGIN", "PANTARLIH_BELUM_SINKRON")
+
+
+# Open findings before tonight: the last time each (kode_temuan, kunci) was found,
+# unless a later night before tonight resolved it.
+OPEN_FINDINGS_SQL = """
+CREATE OR REPLACE TEMP TABLE _temuan_terbuka AS
+SELECT l.* FROM temuan l
+WHERE l.tanggal_ekspor < CAST($1 AS DATE)
+  AND NOT EXISTS (SELECT 1 FROM temuan_selesai s
+                  WHERE s.kode_temuan = l.kode_temuan AND s.kunci = l.kunci
+                    AND s.tanggal_selesai > l.tanggal_ekspor
+                    AND s.tanggal_selesai < CAST($1 AS DATE))
+QUALIFY row_number() OVER (PARTITION BY l.kode_temuan, l.kunci
+                           ORDER BY l.tanggal_ekspor DESC) = 1
+"""
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ def record_findings(
         try:
             con.execute("DELETE FROM temuan WHERE tanggal_ekspor = ?", [tanggal])
             con.execute("DELETE FROM temuan_selesai WHERE tanggal_selesai = ?", [tanggal])
+            con.execute(OPEN_FINDINGS_SQL, [tanggal])
             con.execute(
                 f"""
                 INSERT INTO temuan ({_columns()})
@@ -84,18 +105,18 @@ def record_findings(
                        coalesce(l.pertama_ditemukan, CAST($1 AS DATE)),
                        r.kunci
                 FROM _temuan_malam_ini r
-                LEFT JOIN temuan l ON l.tanggal_ekspor = CAST($2 AS DATE)
-                  AND l.kode_temuan = r.kode_temuan AND l.kunci = r.kunci
+                LEFT JOIN _temuan_terbuka l
+                  ON l.kode_temuan = r.kode_temuan AND l.kunci = r.kunci
                 """,
-                [tanggal, lalu],
+                [tanggal],
             )
             if lalu is not None:
                 con.execute(
                     f"""
                     INSERT INTO temuan_selesai ({_columns()}, tanggal_selesai)
                     SELECT {_columns("l.")}, CAST($1 AS DATE)
-                    FROM temuan l
-                    WHERE l.tanggal_ekspor = CAST($2 AS DATE)
+                    FROM _temuan_terbuka l
+                    WHERE $2 IS NOT NULL
                       AND NOT EXISTS (SELECT 1 FROM _temuan_malam_ini r
                                       WHERE r.kode_temuan = l.kode_temuan AND r.kunci = l.kunci)
                       AND (l.kode_temuan IN (SELECT unnest($4::VARCHAR[]))
@@ -111,6 +132,7 @@ def record_findings(
             raise
     finally:
         con.unregister("_temuan_malam_ini")
+        con.execute("DROP TABLE IF EXISTS _temuan_terbuka")
     (counts,) = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE status_temuan = 'BARU'), "
         "count(*) FILTER (WHERE status_temuan = 'BERULANG') FROM temuan WHERE tanggal_ekspor = ?",

@@ -151,3 +151,22 @@ def test_officer_findings_not_resolved_when_pantarlih_file_set_aside(con):
     record_findings(con, T2, run_rules(con, T2, SETTINGS))
     assert selesai(con, T2).is_empty()
     assert DESA  # the officer's desa stays listed as open in T1's history
+
+
+def test_findings_stay_open_through_a_night_that_could_not_tell(con):
+    run(con, T1, base())
+    run(con, T2, base(), quarantined=["31"])  # province 31 set aside: its finding not seen
+    r3 = run(con, T3, base())
+    units = by_unit(temuan(con, T3))
+    row = units["NKK_TIDAK_VALID", "BAD_NKK_31"]
+    assert (row["status_temuan"], row["pertama_ditemukan"]) == ("BERULANG", T1)
+    assert r3.n_baru == 0 and r3.n_selesai == 0
+    # and a finding resolved on a night that could tell is not open any more
+    fixed = base()
+    fixed[3] = voter(4, id_pemilih="BAD_NKK_31", kode_desa=OTHER, id_pantarlih=f"{OTHER}-1")
+    t4, t5 = date(2024, 7, 4), date(2024, 7, 5)
+    run(con, t4, fixed)
+    assert set(by_unit(selesai(con, t4))) == {("NKK_TIDAK_VALID", "BAD_NKK_31")}
+    run(con, t5, base())  # the problem comes back: a new finding
+    row = by_unit(temuan(con, t5))["NKK_TIDAK_VALID", "BAD_NKK_31"]
+    assert (row["status_temuan"], row["pertama_ditemukan"]) == ("BARU", t5)

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from coklit_dq import warehouse
 from coklit_dq.link import model as mdl
-from coklit_dq.link.sql import HASH_EXPR, PREP_SELECT
+from coklit_dq.link.sql import HASH_EXPR, PREP_BASE, PREP_SELECT
 
 log = logging.getLogger("coklit_dq.link")
 
@@ -74,10 +74,13 @@ def prepare(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
     One row per id_pemilih (a GANDA_ID duplicate is linked once)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _link_ini AS
-        {PREP_SELECT}, ?::DATE AS tanggal_ekspor, {HASH_EXPR} AS hash, nkk
-        FROM pemilih WHERE tanggal_ekspor = ? AND status_coklit <> 'TMS'
-        QUALIFY row_number() OVER (PARTITION BY id_pemilih ORDER BY baris NULLS LAST) = 1""",
-        [tanggal, tanggal],
+        WITH src AS (
+          {PREP_BASE}, {HASH_EXPR} AS hash
+          FROM pemilih WHERE tanggal_ekspor = $tanggal AND status_coklit <> 'TMS'
+          QUALIFY row_number() OVER (PARTITION BY id_pemilih ORDER BY baris NULLS LAST) = 1
+        )
+        {PREP_SELECT}, $tanggal::DATE AS tanggal_ekspor, hash, nkk FROM src""",
+        {"tanggal": tanggal},
     )
 
 

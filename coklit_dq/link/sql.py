@@ -80,22 +80,27 @@ _SAMAR = " OR ".join(
 )
 
 # One night's records that are not TMS, as the linkage model reads them
-# (linkage/settings.py documents the columns). `source` is a table or a
-# parenthesised query with the pemilih columns; `where` filters it.
+# (linkage/settings.py documents the columns). Two steps so the name and nik are
+# normalised once per record: PREP_BASE over the pemilih columns (add FROM/WHERE),
+# then PREP_SELECT over its result (add FROM).
+PREP_BASE = """
+SELECT *, nama_norm(nama) AS _nn, nik_banding(nik) AS _nik
+"""
+
 PREP_SELECT = f"""
 SELECT
   id_pemilih AS unique_id,
-  nik_banding(nik) AS nik,
-  substr(nik_banding(nik), 1, 12) AS nik_a,
-  substr(nik_banding(nik), 7, 10) AS nik_b,
-  substr(nik_banding(nik), 1, 6) || substr(nik_banding(nik), 13, 4) AS nik_c,
-  substr(nik_banding(nik), 13, 4) AS nik_d,
-  nama_norm(nama) AS nama_norm,
-  count(*) OVER (PARTITION BY nama_norm(nama)) / count(*) OVER () AS tf_nama_norm,
-  count(*) OVER (PARTITION BY nama_depan(nama_norm(nama))) / count(*) OVER () AS tf_nama_depan,
-  nama_depan(nama_norm(nama)) AS nama_depan,
-  coalesce(nullif(regexp_replace(nama_norm(nama), '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''),
-           nama_norm(nama)) AS nama_inti,
+  _nik AS nik,
+  substr(_nik, 1, 12) AS nik_a,
+  substr(_nik, 7, 10) AS nik_b,
+  substr(_nik, 1, 6) || substr(_nik, 13, 4) AS nik_c,
+  substr(_nik, 13, 4) AS nik_d,
+  _nn AS nama_norm,
+  nama_depan(_nn) AS nama_depan,
+  coalesce(nullif(regexp_replace(_nn, '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''), _nn)
+    AS nama_inti,
+  count(*) OVER (PARTITION BY _nn) / count(*) OVER () AS tf_nama_norm,
+  count(*) OVER (PARTITION BY nama_depan(_nn)) / count(*) OVER () AS tf_nama_depan,
   strftime(tanggal_lahir, '%Y-%m-%d') AS tgl,
   CASE WHEN day(tanggal_lahir) <= 12 AND day(tanggal_lahir) <> month(tanggal_lahir)
        THEN strftime(make_date(year(tanggal_lahir), day(tanggal_lahir),

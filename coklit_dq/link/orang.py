@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -166,9 +167,8 @@ def score(
         )
         berubah = changed.num_rows
         if berubah:
-            standing = _arrow(
-                con, f"SELECT {cols} FROM _link_ini ANTI JOIN _link_berubah USING (unique_id)"
-            )
+            _candidates(con, model)
+            standing = _arrow(con, f"SELECT {cols} FROM _link_kandidat")
             results = mdl.score_new(
                 db_api,
                 _as_backend_table(db_api, changed),
@@ -216,6 +216,29 @@ def score(
         stats.detik,
     )
     return stats
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, model: dict[str, Any]) -> None:
+    """_link_kandidat: the standing records (not changed tonight) that share a block
+    with a changed one, found in DuckDB with the model's own blocking rules, so Splink
+    gets thousands of standing records instead of the whole list."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _link_ubah AS
+        SELECT * FROM _link_ini SEMI JOIN _link_berubah USING (unique_id)"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _link_tetap AS
+        SELECT * FROM _link_ini ANTI JOIN _link_berubah USING (unique_id)"""
+    )
+    parts = []
+    for br in model["blocking_rules_to_generate_predictions"]:
+        rule = br["blocking_rule"] if isinstance(br, dict) else str(br)
+        cond = re.sub(r"\br\.", "s.", re.sub(r"\bl\.", "c.", rule))
+        parts.append(f"SELECT s.unique_id FROM _link_tetap s JOIN _link_ubah c ON {cond}")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _link_kandidat AS SELECT * FROM _link_tetap "
+        f"SEMI JOIN ({' UNION '.join(parts)}) k USING (unique_id)"
+    )
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,10 +1,15 @@
 """Masking of identifiers shown to regions (reports-v1: first 6 and last 2 digits).
 
 One place for the rule, in Python and as a DuckDB macro, so every writer masks
-the same way.
+the same way. Also the group ids derived from a nik or nkk (id_kelompok of
+GANDA_NIK, KK_TERPISAH): a plain hash of a nik could be reversed by trying the
+10^8 niks that fit its masked form, so they are keyed with a secret the
+warehouse keeps (`kelompok_id(x)`), stable from night to night.
 """
 
 from __future__ import annotations
+
+import secrets
 
 import duckdb
 
@@ -43,4 +48,21 @@ def register_mask_macro(con: duckdb.DuckDBPyConnection) -> None:
                  || right(x, {KEEP_TAIL})
           END
         """
+    )
+
+
+GROUP_ID_HEX = 12
+
+
+def new_group_key() -> str:
+    return secrets.token_hex(32)
+
+
+def register_group_macro(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """Define `kelompok_id(x)`: a short keyed digest of x (sha256 of key + x)."""
+    if not key.isalnum():
+        raise ValueError("the group key must be alphanumeric")
+    con.execute(
+        f"CREATE OR REPLACE TEMP MACRO kelompok_id(x) AS "
+        f"CASE WHEN x IS NULL THEN NULL ELSE left(sha256('{key}' || x), {GROUP_ID_HEX}) END"
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from coklit_dq.contract import EXPORT_TABLES, TIMESTAMP, Column
-from coklit_dq.privacy import register_mask_macro
+from coklit_dq.privacy import new_group_key, register_group_macro, register_mask_macro
 
 import polars as pl  # isort: skip
 
@@ -109,42 +109,45 @@ SCHEMA = [
     f"""CREATE TABLE IF NOT EXISTS temuan_selesai ({FINDING_DDL_COLUMNS},
   tanggal_selesai DATE NOT NULL
 )""",
+    # secrets of this warehouse (the key of kelompok_id); never published
+    "CREATE TABLE IF NOT EXISTS rahasia (nama VARCHAR PRIMARY KEY, nilai VARCHAR NOT NULL)",
 ]
 
 SNAPSHOT_TABLES = ("wilayah", "tps", "pantarlih", "pemilih")
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the warehouse and make sure its schema exists."""
+    """Open (creating if needed) the warehouse and make sure its schema exists.
+
+    Registers the privacy macros on the connection: mask_id(x), and
+    kelompok_id(x) keyed with this warehouse's secret (see privacy.py).
+    """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:
         ensure_schema(con)
-    try:
-        register_mask_macro(con)
-    except duckdb.Error:
-        # a read-only file refuses a persistent macro; pass a writable connection,
-        # or see privacy.register_mask_macro (a TEMP macro works on both)
-        if not read_only:
-            raise
-        _register_temp_mask_macro(con)
+    register_mask_macro(con)  # TEMP macros: read-only connections take them too
+    register_group_macro(con, _group_key(con, create=not read_only))
     return con
 
 
-class _TempMacro:
-    """Hands register_mask_macro's SQL to DuckDB as a TEMP macro (read-only files)."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
-
-    def execute(self, sql: str, *args: object) -> object:
-        sql = sql.replace("CREATE OR REPLACE MACRO", "CREATE OR REPLACE TEMP MACRO", 1)
-        return self.con.execute(sql, *args)
-
-
-def _register_temp_mask_macro(con: duckdb.DuckDBPyConnection) -> None:
-    register_mask_macro(_TempMacro(con))  # type: ignore[arg-type]
+def _group_key(con: duckdb.DuckDBPyConnection, *, create: bool) -> str:
+    """The warehouse's secret for kelompok_id, made once and kept (never published)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'rahasia'"
+    ).fetchall()[0][0]
+    rows = (
+        con.execute("SELECT nilai FROM rahasia WHERE nama = 'kelompok'").fetchall()
+        if exists
+        else []
+    )
+    if rows:
+        return str(rows[0][0])
+    key = new_group_key()
+    if create:
+        con.execute("INSERT INTO rahasia VALUES ('kelompok', ?)", [key])
+    return key
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

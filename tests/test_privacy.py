@@ -38,3 +38,23 @@ def test_sql_macro_works_on_a_read_only_warehouse(tmp_path):
     con = warehouse.connect(path, read_only=True)
     assert con.execute("SELECT mask_id('3204054107880001')").fetchone()[0] == "320405********01"
     con.close()
+
+
+def test_group_ids_are_keyed_per_warehouse_and_stable_across_connections(tmp_path):
+    import hashlib
+
+    from coklit_dq import warehouse
+
+    nik = "3204054107880001"
+    path = tmp_path / "w.duckdb"
+    con = warehouse.connect(path)
+    gid = con.execute("SELECT kelompok_id(?)", [nik]).fetchone()[0]
+    con.close()
+    assert len(gid) == 12 and gid not in hashlib.md5(nik.encode()).hexdigest()
+    assert gid not in hashlib.sha256(nik.encode()).hexdigest()  # not an unkeyed digest
+    again = warehouse.connect(path, read_only=True)
+    assert again.execute("SELECT kelompok_id(?)", [nik]).fetchone()[0] == gid
+    again.close()
+    other = warehouse.connect(tmp_path / "other.duckdb")
+    assert other.execute("SELECT kelompok_id(?)", [nik]).fetchone()[0] != gid
+    other.close()

@@ -15,7 +15,9 @@ Failure policy of a night:
 - linkage failing or unavailable: the rules' findings are still recorded and
   published; the night ends failed naming the step;
 - ingest or the rules failing: nothing is recorded or published (publishing
-  without the rules would report every open finding as resolved).
+  without the rules would report every open finding as resolved);
+- recording or publishing failing: the night ends failed (never left
+  'running'), naming the step.
 
 Only one process writes a warehouse at a time: `warehouse_lock` takes an
 exclusive, non-blocking lock on `<warehouse>.lock`; a second run of any night
@@ -41,6 +43,7 @@ import duckdb
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings
+from coklit_dq.privacy import scrub
 
 log = logging.getLogger("coklit_dq.pipeline")
 
@@ -181,8 +184,9 @@ def timed(run: NightRun, step: str) -> Iterator[None]:
 
 
 def _one_line(exc: BaseException) -> str:
+    """An error as one line for logs, runs.message and artifacts, nik/nkk masked."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
+    return f"{type(exc).__name__}: {scrub(text[0]) if text else ''}"
 
 
 def step_failed(run: NightRun, step: str, exc: BaseException) -> None:
@@ -318,9 +322,14 @@ def run_steps(run: NightRun) -> NightResult:
         log.exception("night %s stopped", run.tanggal)
         run.fatal = True
         return finish(run, exc)
-    link(run)
-    diff(run)
-    publish(run)
+    try:
+        link(run)
+        diff(run)
+        publish(run)
+    except Exception as exc:  # the night is closed as failed, never left 'running'
+        log.exception("night %s stopped", run.tanggal)
+        run.fatal = True
+        return finish(run, exc)
     notify(run)
     return finish(run)
 

@@ -9,6 +9,7 @@ warehouse keeps (`kelompok_id(x)`), stable from night to night.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import duckdb
@@ -30,6 +31,18 @@ def mask_id(value: str | None, *, enabled: bool = True) -> str | None:
     if n <= KEEP_HEAD + KEEP_TAIL:
         return MASK_CHAR * n
     return value[:KEEP_HEAD] + MASK_CHAR * (n - KEEP_HEAD - KEEP_TAIL) + value[-KEEP_TAIL:]
+
+
+_LONG_DIGITS = re.compile(r"\d{12,}")
+
+
+def scrub(text: str | None) -> str | None:
+    """Mask every run of 12 or more digits (a nik, an nkk) in free text.
+
+    For text that may quote a record: error messages, logs, reasons."""
+    if text is None:
+        return None
+    return _LONG_DIGITS.sub(lambda m: mask_id(m.group(0)) or "", text)
 
 
 def register_mask_macro(con: duckdb.DuckDBPyConnection) -> None:

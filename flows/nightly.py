@@ -46,13 +46,18 @@ def nightly_coklit(
             run.fatal = True
             result = tasks.finish(run, exc)
         else:
-            tasks.link(run)
-            tasks.diff(run)
-            tasks.publish(run)
-            state = tasks.notify(run, return_state=True)
-            if state.is_failed():
-                pipeline.step_failed(run, "notify", _exception(state))
-            result = tasks.finish(run)
+            try:
+                tasks.link(run)
+                tasks.diff(run)
+                tasks.publish(run)
+            except Exception as exc:  # closed as failed, never left 'running'
+                run.fatal = True
+                result = tasks.finish(run, exc)
+            else:
+                state = tasks.notify(run, return_state=True)
+                if state.is_failed():
+                    pipeline.step_failed(run, "notify", _exception(state))
+                result = tasks.finish(run)
     publish_artifacts(result)
     if not result.ok:
         raise pipeline.NightFailed(result)

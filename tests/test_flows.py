@@ -271,3 +271,27 @@ def test_a_step_calling_sys_exit_fails_the_night_instead_of_ending_it(tmp_path: 
         raise SystemExit(0)
     assert "validate" in run.timings
     con.close()
+
+
+def test_a_failing_publish_closes_the_night_as_failed_not_running(tmp_path: Path):
+    from coklit_dq.pipeline import run_night
+
+    export = tmp_path / "export"
+    make_night(export, N1, voters=300)
+    blocker = tmp_path / "outbox-is-a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    wh = tmp_path / "w.duckdb"
+    settings = resolve_settings(outbox=str(blocker), warehouse=str(wh))
+    result = run_night(settings, str(export), N1)
+    assert result.state == "failed"
+    assert any(f.startswith("stopped:") for f in result.failures), result.failures
+    con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute("SELECT state FROM runs").fetchall() == [("failed",)]
+    con.close()
+
+
+def test_error_lines_never_carry_a_full_nik():
+    from coklit_dq.pipeline import _one_line
+
+    line = _one_line(ValueError("bad row nik=3204054107880001 in pemilih/32.parquet"))
+    assert "3204054107880001" not in line and "320405********01" in line

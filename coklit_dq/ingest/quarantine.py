@@ -12,7 +12,6 @@ Reasons never carry a full nik/nkk: every run of 12 or more digits is masked
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from dataclasses import dataclass
 from datetime import date
@@ -23,28 +22,20 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from coklit_dq.config import Settings
-from coklit_dq.privacy import mask_id
+from coklit_dq.privacy import scrub
 
 REASON_KEYS = ("file", "line", "column", "expected", "found", "message")
-_LONG_DIGITS = re.compile(r"\d{12,}")
 MAX_FOUND = 80
-
-
-def scrub(text: str | None) -> str | None:
-    """Mask long digit runs (nik, nkk) in free text."""
-    if text is None:
-        return None
-    return _LONG_DIGITS.sub(lambda m: mask_id(m.group(0)) or "", text)
 
 
 def shorten(value: Any) -> str | None:
     """A found value as shown in a reason: masked, on one line, at most MAX_FOUND chars."""
     if value is None:
         return None
-    text = str(value).replace("\r", "\\r").replace("\n", "\\n")
-    if len(text) > MAX_FOUND:
+    text = scrub(str(value).replace("\r", "\\r").replace("\n", "\\n")) or ""
+    if len(text) > MAX_FOUND:  # masked first: a cut nik must not escape the mask
         text = text[: MAX_FOUND - 3] + "..."
-    return scrub(text)
+    return text
 
 
 def reason(

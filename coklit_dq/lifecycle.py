@@ -13,8 +13,12 @@
 - Open findings that are gone tonight are resolved: copied (as last found)
   into temuan_selesai with tanggal_selesai = tonight, except where tonight
   cannot tell: their province's pemilih file was not used tonight
-  (quarantined or missing), or, for officer findings, tonight's pantarlih file
-  was not used.
+  (quarantined or missing), or the rule needs a table whose file was not used
+  tonight (`butuh_tabel`: tps, pantarlih).
+- Findings of a change between two nights (DATA_HILANG, STATUS_TIDAK_WAJAR,
+  PENURUNAN_TAJAM: `Rule.peristiwa`) belong to the night they are seen: they
+  are open for that night only and never listed as resolved (a record still
+  missing tomorrow is not fixed).
 - The night's rows of temuan and temuan_selesai are replaced, in one
   transaction, so a rerun of the night gives the same rows.
 """
@@ -30,19 +34,20 @@ import polars as pl
 
 from coklit_dq import warehouse
 from coklit_dq.contract import FINDING_COLUMNS, RAW_FINDING_SCHEMA
+from coklit_dq.rules.catalog import load_catalog
 
 log = logging.getLogger(__name__)
 
-# Findings that depend on a whole-country file rather than on a province's pemilih file.
-OFFICER_CODES = ("PANTARLIH_BELUM_LOGIN", "PANTARLIH_BELUM_SINKRON")
 
 
 # Open findings before tonight: the last time each (kode_temuan, kunci) was found,
-# unless a later night before tonight resolved it.
+# unless a later night before tonight resolved it; a change between two nights
+# ($3: event codes) is open only on the night it was seen ($2: last night).
 OPEN_FINDINGS_SQL = """
 CREATE OR REPLACE TEMP TABLE _temuan_terbuka AS
 SELECT l.* FROM temuan l
 WHERE l.tanggal_ekspor < CAST($1 AS DATE)
+  AND (NOT list_contains($3::VARCHAR[], l.kode_temuan) OR l.tanggal_ekspor = $2::DATE)
   AND NOT EXISTS (SELECT 1 FROM temuan_selesai s
                   WHERE s.kode_temuan = l.kode_temuan AND s.kunci = l.kunci
                     AND s.tanggal_selesai > l.tanggal_ekspor
@@ -77,13 +82,13 @@ def record_findings(
     """Write tonight's findings into temuan and the resolved ones into temuan_selesai."""
     lalu = warehouse.previous_night(con, tanggal)
     loaded = warehouse.loaded_provinces(con, tanggal)
-    pantarlih_used = _count(
-        con,
-        "SELECT count(*) FROM files WHERE tanggal_ekspor = ? AND tabel = 'pantarlih' "
-        "AND state = 'used'",
-        tanggal,
-    )
-    has_files = _count(con, "SELECT count(*) FROM files WHERE tanggal_ekspor = ?", tanggal)
+    catalog = load_catalog()
+    absent = warehouse.tables_set_aside(con, tanggal)
+    events = [k for k, r in catalog.items() if r.peristiwa]
+    # never resolved tonight: changes between two nights, and rules blind tonight
+    keep_open = events + [k for k, r in catalog.items() if set(r.butuh_tabel) & absent]
+    # officer findings come from the country-wide pantarlih file, not a province's file
+    officer = [k for k, r in catalog.items() if r.unit == "pantarlih"]
     # One finding per code and unit (a producer's duplicate would break "same finding").
     frame = raw.select(pl.col(c).cast(t) for c, t in RAW_FINDING_SCHEMA.items()).unique(
         subset=["kode_temuan", "kunci"], keep="first", maintain_order=True
@@ -94,7 +99,7 @@ def record_findings(
         try:
             con.execute("DELETE FROM temuan WHERE tanggal_ekspor = ?", [tanggal])
             con.execute("DELETE FROM temuan_selesai WHERE tanggal_selesai = ?", [tanggal])
-            con.execute(OPEN_FINDINGS_SQL, [tanggal])
+            con.execute(OPEN_FINDINGS_SQL, [tanggal, lalu, events])
             con.execute(
                 f"""
                 INSERT INTO temuan ({_columns()})
@@ -119,12 +124,11 @@ def record_findings(
                     WHERE $2 IS NOT NULL
                       AND NOT EXISTS (SELECT 1 FROM _temuan_malam_ini r
                                       WHERE r.kode_temuan = l.kode_temuan AND r.kunci = l.kunci)
-                      AND (l.kode_temuan IN (SELECT unnest($4::VARCHAR[]))
+                      AND (list_contains($5::VARCHAR[], l.kode_temuan) OR l.kode_prov IS NULL
                            OR list_contains($3::VARCHAR[], l.kode_prov))
-                      AND (l.kode_temuan NOT IN (SELECT unnest($4::VARCHAR[]))
-                           OR $5::BOOLEAN)
+                      AND NOT list_contains($4::VARCHAR[], l.kode_temuan)
                     """,
-                    [tanggal, lalu, loaded, list(OFFICER_CODES), pantarlih_used or not has_files],
+                    [tanggal, lalu, loaded, keep_open, officer],
                 )
             con.execute("COMMIT")
         except BaseException:

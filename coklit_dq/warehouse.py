@@ -170,6 +170,24 @@ def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None
     return row[0][0] if row else None
 
 
+def tables_set_aside(con: duckdb.DuckDBPyConnection, tanggal: date) -> set[str]:
+    """Country-wide tables (wilayah, tps, pantarlih) with no used file tonight.
+
+    Rules that need such a table cannot tell anything tonight: they are skipped,
+    and their open findings are neither repeated nor resolved. A night with no
+    `files` rows at all (loaded by hand, as in tests) has every table.
+    """
+    rows = con.execute(
+        "SELECT tabel, bool_or(state = 'used') FROM files WHERE tanggal_ekspor = ? "
+        "AND tabel IS NOT NULL GROUP BY tabel",
+        [tanggal],
+    ).fetchall()
+    if not rows:
+        return set()
+    used = {t for t, ok in rows if ok}
+    return {t for t in ("wilayah", "tps", "pantarlih") if t not in used}
+
+
 def begin_run(
     con: duckdb.DuckDBPyConnection,
     tanggal: date,

@@ -170,3 +170,41 @@ def test_findings_stay_open_through_a_night_that_could_not_tell(con):
     run(con, t5, base())  # the problem comes back: a new finding
     row = by_unit(temuan(con, t5))["NKK_TIDAK_VALID", "BAD_NKK_31"]
     assert (row["status_temuan"], row["pertama_ditemukan"]) == ("BARU", t5)
+
+
+def test_changes_between_two_nights_are_never_listed_as_resolved(con):
+    run(con, T1, base())
+    gone = base()[:-1]  # OK_31 deleted on night 2: DATA_HILANG
+    run(con, T2, gone)
+    assert ("DATA_HILANG", "OK_31") in by_unit(temuan(con, T2))
+    run(con, T3, gone)  # still missing: not found again (no comparison), and not "resolved"
+    assert ("DATA_HILANG", "OK_31") not in by_unit(temuan(con, T3))
+    assert "DATA_HILANG" not in set(selesai(con, T3)["kode_temuan"])
+
+
+def test_a_tps_file_set_aside_neither_invents_nor_resolves_tps_findings(con):
+    recs = base()
+    recs[2] = voter(3, id_pemilih="OK", no_tps=9)  # TPS 9 does not exist in its desa
+
+    def night(tanggal, tps_file_used=True):
+        pem, _, _ = auto_tables(recs, tanggal)
+        _, tps, pan = auto_tables(base(), tanggal)  # the desa's TPS as handed down: no TPS 9
+        load_night(con, tanggal, pemilih=pem, tps=tps if tps_file_used else tps.clear(),
+                   pantarlih=pan)  # fmt: skip
+        if not tps_file_used:
+            con.execute(
+                "UPDATE files SET state = 'quarantined' WHERE tanggal_ekspor = ? "
+                "AND tabel = 'tps'",
+                [tanggal],
+            )
+        record_findings(con, tanggal, run_rules(con, tanggal, SETTINGS))
+
+    night(T1)
+    assert ("TPS_TIDAK_DIKENAL", "OK") in by_unit(temuan(con, T1))
+    night(T2, tps_file_used=False)
+    codes = set(temuan(con, T2)["kode_temuan"])
+    assert not codes & {"TPS_TIDAK_DIKENAL", "PROGRES_MELEBIHI_DATA"}  # nothing invented
+    assert "TPS_TIDAK_DIKENAL" not in set(selesai(con, T2)["kode_temuan"])  # nor resolved
+    night(T3)  # the file is back: the finding is still the one of night 1
+    row = by_unit(temuan(con, T3))["TPS_TIDAK_DIKENAL", "OK"]
+    assert (row["status_temuan"], row["pertama_ditemukan"]) == ("BERULANG", T1)

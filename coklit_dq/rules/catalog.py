@@ -35,6 +35,18 @@ class Rule:
     spec: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
+    @property
+    def butuh_tabel(self) -> tuple[str, ...]:
+        """Export tables besides pemilih the rule needs (`periksa.butuh_tabel`)."""
+        return tuple((self.spec.get("periksa") or {}).get("butuh_tabel") or ())
+
+    @property
+    def peristiwa(self) -> bool:
+        """A change between two nights (`periksa.butuh_malam_lalu`): found on one night only.
+
+        It is not a standing state that is later fixed, so it is never "resolved"."""
+        return bool((self.spec.get("periksa") or {}).get("butuh_malam_lalu", False))
+
 
 class CatalogError(ValueError):
     pass

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from coklit_dq import warehouse
 from coklit_dq.config import Settings
 from coklit_dq.contract import RAW_FINDING_SCHEMA, empty_raw_findings
 from coklit_dq.rules.catalog import Rule, load_catalog
@@ -288,7 +289,15 @@ def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings)
     """Every deterministic finding of the night (all codes but GANDA_NIK and GANDA_ORANG)."""
     t0 = time.perf_counter()
     night: Night = night_of(con, tanggal)
-    rules = [p for p in rules_to_run(settings) if night.lalu is not None or not p.butuh_malam_lalu]
+    absent = warehouse.tables_set_aside(con, tanggal)
+    rules = [
+        p
+        for p in rules_to_run(settings)
+        if (night.lalu is not None or not p.butuh_malam_lalu)
+        and not (set(p.rule.butuh_tabel) & absent)
+    ]
+    if absent:
+        log.warning("no %s file used tonight: rules needing it skipped", ", ".join(sorted(absent)))
     if night.dibuat is None:
         log.warning(
             "no manifest time (runs.dibuat) for %s: PANTARLIH_BELUM_SINKRON skipped", tanggal

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from datetime import date
 from typing import Any
 
@@ -83,12 +84,21 @@ def run_linkage(
     backend = str(getattr(settings, "linkage_backend", "duckdb") or "duckdb")
     if backend not in ("duckdb", "spark"):
         raise ValueError(f"linkage_backend must be duckdb or spark, not {backend!r}")
+    t0 = time.perf_counter()
     nik = ganda_nik(con, tanggal, mask=mask)
+    t1 = time.perf_counter()
     orang_df = ganda_orang(
         con,
         tanggal,
         backend=backend,
         full=_full_requested(settings) if full is None else full,
         mask=mask,
+    )
+    log.info(
+        "GANDA_NIK %d findings in %.1f s; GANDA_ORANG %d findings in %.1f s",
+        nik.height,
+        t1 - t0,
+        orang_df.height,
+        time.perf_counter() - t1,
     )
     return pl.concat([nik, orang_df], how="vertical")

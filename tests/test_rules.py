@@ -447,3 +447,17 @@ def test_every_rule_of_the_catalog_runs_and_results_are_kept(con):
     first_night_only = {"STATUS_TIDAK_WAJAR", "DATA_HILANG", "PENURUNAN_TAJAM"}
     assert ran == expected - first_night_only
     assert expected == set(load_catalog()) - {"GANDA_NIK", "GANDA_ORANG"}
+
+
+def test_a_record_without_kode_desa_does_not_stop_the_night(con):
+    recs = [voter(1), voter(2, id_pemilih="BAD", nik="2222222222222222")]
+    pem, tps, pan = auto_tables(recs, T1)
+    pem = pl.concat(
+        [pem, frame("pemilih", [voter(3, id_pemilih="NO_DESA", nik="123")])
+         .with_columns(kode_desa=pl.lit(None, pl.String))]
+    )  # fmt: skip
+    load_night(con, T1, pemilih=pem, tps=tps, pantarlih=pan, provinces=["32"])
+    out = run_rules(con, T1, SETTINGS)
+    assert units(out, "NIK_TIDAK_VALID") == {"BAD", "NO_DESA"}
+    row = only(out, "NIK_TIDAK_VALID").filter(pl.col("kunci") == "NO_DESA").row(0, named=True)
+    assert row["kode_prov"] is None and row["kode_kab"] is None

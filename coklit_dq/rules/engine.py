@@ -168,6 +168,10 @@ def batch_plan(sizes: list[tuple[str, int]], limit: int) -> list[list[str]]:
     return plan
 
 
+# a record without a kode_desa has no province: it is batched under ''
+_PROV = "coalesce(kode_prov, '')"
+
+
 def _batches(
     con: duckdb.DuckDBPyConnection, tabel: str, limit: int
 ) -> Iterator[tuple[str, str, list[Any]]]:
@@ -182,7 +186,7 @@ def _batches(
         yield "semua", "TRUE", []
         return
     stats = con.execute(
-        f"SELECT kode_prov, count(*), min(rid), max(rid) FROM {table} GROUP BY 1 ORDER BY 1"
+        f"SELECT {_PROV}, count(*), min(rid), max(rid) FROM {table} GROUP BY 1 ORDER BY 1"
     ).fetchall()
     size = {p: n for p, n, _, _ in stats}
     ranges = {p: (lo, hi) for p, _, lo, hi in stats}
@@ -191,11 +195,11 @@ def _batches(
             prov = group[0]
             lo, hi = ranges[prov]
             for i, start in enumerate(range(lo, hi + 1, limit)):
-                where = "kode_prov = ? AND rid BETWEEN ? AND ?"
+                where = f"{_PROV} = ? AND rid BETWEEN ? AND ?"
                 yield f"{prov}#{i + 1}", where, [prov, start, start + limit - 1]
         else:
             marks = ", ".join("?" for _ in group)
-            yield "+".join(group), f"kode_prov IN ({marks})", list(group)
+            yield "+".join(group), f"{_PROV} IN ({marks})", list(group)
 
 
 def validate_tables(

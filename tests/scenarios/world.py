@@ -122,7 +122,7 @@ def load_night(
     """
     wil = wil if wil is not None else wilayah()
     q = set(quarantined)
-    pem = pemilih.filter(~pl.col("kode_desa").str.slice(0, 2).is_in(list(q)))
+    pem = pemilih.filter(~pl.col("kode_desa").str.slice(0, 2).is_in(list(q)).fill_null(False))
     provs = (
         set(provinces)
         if provinces is not None

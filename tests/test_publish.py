@@ -291,3 +291,19 @@ def test_an_empty_night_still_publishes_the_national_files(tmp_path):
     root = tmp_path / "o" / N1.isoformat()
     assert pl.read_parquet(root / "nasional" / "temuan.parquet").columns == list(FINDING_COLUMNS)
     assert (root / MARKER).is_file() and (root / "nasional" / "ringkasan.html").is_file()
+
+
+def test_each_kab_gets_its_own_resolved_list_and_never_another_regions(night):
+    root, _, _ = night
+    opts = {"schema_overrides": {"kode_kab": pl.String, "kode_prov": pl.String}}
+    national = pl.read_csv(root / "nasional" / "selesai.csv", **opts)
+    assert national.height > 0  # the fixture resolves findings on night 2
+    seen = 0
+    for path in root.glob("*/*/selesai.csv"):
+        kab = path.parent.name
+        mine = pl.read_csv(path, **opts)
+        assert list(mine.columns) == list(national.columns)
+        assert set(mine["kode_kab"]) <= {kab}
+        assert mine.height == national.filter(pl.col("kode_kab") == kab).height
+        seen += mine.height
+    assert seen == national.filter(pl.col("kode_kab").is_not_null()).height

@@ -5,7 +5,8 @@
 writes, for every kabupaten/kota that has records tonight (or findings, or a
 province file set aside tonight):
 
-    <outbox>/<date>/<kode_prov>/<kode_kab>/{temuan.csv, temuan.xlsx, ringkasan.html}
+    <outbox>/<date>/<kode_prov>/<kode_kab>/{temuan.csv, temuan.xlsx, ringkasan.html,
+                                          selesai.csv (an addition: its resolved findings)}
     <outbox>/<date>/<kode_prov>/ringkasan.html
     <outbox>/<date>/nasional/{temuan.parquet, ringkasan.html, selesai.csv}
     <outbox>/<date>/_SELESAI.json        (completion marker, written last)
@@ -41,7 +42,9 @@ __all__ = ["MARKER", "InjectedFailure", "PublishResult", "RegionFiles", "publish
 
 log = logging.getLogger("coklit_dq.publish")
 
-KAB_FILES = ("temuan.csv", "temuan.xlsx", "ringkasan.html")
+# reports-v1's three files, plus (an addition) the kab/kota's own resolved findings,
+# so a region never needs the national selesai.csv, which holds every region's records
+KAB_FILES = ("temuan.csv", "temuan.xlsx", "ringkasan.html", "selesai.csv")
 MAX_WORKERS = 4
 MIN_KAB_PER_WORKER = 8
 
@@ -143,13 +146,15 @@ def _write_kab(
     *,
     n_resolved: dict[str, int],
 ) -> RegionFiles:
-    """The three files of one kabupaten/kota; returns its line of the result."""
+    """The files of one kabupaten/kota (KAB_FILES); returns its line of the result."""
     prov, kode = kab["kode_prov"], kab["kode_kab"]
     folder = f"{prov}/{kode}"
     writer.write(f"{folder}/temuan.csv", tables.csv_bytes(rows))
     writer.write(f"{folder}/temuan.xlsx", book)
     page = html.kab_page(night, prov, kode, kab["nama_kab"], kab["nama_prov"])
     writer.write(f"{folder}/ringkasan.html", page.encode("utf-8"))
+    resolved = night.resolved.filter(pl.col("kode_kab") == kode)
+    writer.write(f"{folder}/selesai.csv", tables.csv_bytes(resolved))
     state = night.files.get(prov)
     return RegionFiles(
         kode_prov=prov,

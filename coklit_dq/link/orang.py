@@ -35,9 +35,11 @@ PREP_COLUMNS = (
     "tgl", "tgl_tukar", "tgl_hari", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
     "kode_desa", "kode_kec", "kode_kab", "kode_prov",
 )  # fmt: skip
-# Term-frequency lookups (column -> SQL), registered with Splink for every run.
+# Term-frequency lookups (column -> SQL) over the whole night, registered with
+# Splink for every run (also for a night's changes).
 TF_SQL = {
-    c: f"SELECT DISTINCT {c}, tf_{c} FROM _link_ini WHERE {c} IS NOT NULL"
+    c: f"SELECT {c}, count(*) / (SELECT count(*) FROM _link_ini) AS tf_{c} "
+    f"FROM _link_ini WHERE {c} IS NOT NULL GROUP BY {c}"
     for c in ("nama_norm", "nama_depan")
 }
 
@@ -75,10 +77,14 @@ def prepare(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
     One row per id_pemilih (a GANDA_ID duplicate is linked once)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _link_ini AS
-        WITH src AS (
+        WITH night AS (
+          SELECT * FROM pemilih WHERE tanggal_ekspor = $tanggal AND status_coklit <> 'TMS'
+        ), dup AS (
+          SELECT id_pemilih, min(baris) AS b FROM night GROUP BY 1 HAVING count(*) > 1
+        ), src AS (
           {PREP_BASE}, {HASH_EXPR} AS hash
-          FROM pemilih WHERE tanggal_ekspor = $tanggal AND status_coklit <> 'TMS'
-          QUALIFY row_number() OVER (PARTITION BY id_pemilih ORDER BY baris NULLS LAST) = 1
+          FROM night LEFT JOIN dup USING (id_pemilih)
+          WHERE dup.b IS NULL OR night.baris = dup.b
         )
         {PREP_SELECT}, $tanggal::DATE AS tanggal_ekspor, hash, nkk FROM src""",
         {"tanggal": tanggal},

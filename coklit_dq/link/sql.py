@@ -99,8 +99,6 @@ SELECT
   nama_depan(_nn) AS nama_depan,
   coalesce(nullif(regexp_replace(_nn, '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''), _nn)
     AS nama_inti,
-  count(*) OVER (PARTITION BY _nn) / count(*) OVER () AS tf_nama_norm,
-  count(*) OVER (PARTITION BY nama_depan(_nn)) / count(*) OVER () AS tf_nama_depan,
   strftime(tanggal_lahir, '%Y-%m-%d') AS tgl,
   CASE WHEN day(tanggal_lahir) <= 12 AND day(tanggal_lahir) <> month(tanggal_lahir)
        THEN strftime(make_date(year(tanggal_lahir), day(tanggal_lahir),

@@ -462,3 +462,23 @@ def test_a_record_without_kode_desa_does_not_stop_the_night(con):
     assert units(out, "NIK_TIDAK_VALID") == {"BAD", "NO_DESA"}
     row = only(out, "NIK_TIDAK_VALID").filter(pl.col("kunci") == "NO_DESA").row(0, named=True)
     assert row["kode_prov"] is None and row["kode_kab"] is None
+
+
+def test_data_tidak_valid_values_outside_the_export_domain(con):
+    recs = [
+        voter(1, id_pemilih="OK"),
+        voter(2, id_pemilih="SEX", jenis_kelamin="X"),
+        voter(3, id_pemilih="STATUS", status_coklit=None),
+        voter(4, id_pemilih="KAWIN", status_kawin="Z"),
+        voter(5, id_pemilih="DIS", disabilitas=9),
+        voter(6, id_pemilih="DESA", kode_desa="3204059999", id_pantarlih="3204059999-1"),
+    ]
+    pem, tps, pan = auto_tables(recs, T1)
+    load_night(con, T1, pemilih=pem, tps=tps, pantarlih=pan)
+    out = run_rules(con, T1, SETTINGS)
+    assert units(out, "DATA_TIDAK_VALID") == {"SEX", "STATUS", "KAWIN", "DIS", "DESA"}
+    text = dict(zip(only(out, "DATA_TIDAK_VALID")["kunci"],
+                    only(out, "DATA_TIDAK_VALID")["keterangan"], strict=True))  # fmt: skip
+    assert "jenis kelamin X bukan L/P" in text["SEX"]
+    assert "status coklit (kosong)" in text["STATUS"]
+    assert "kode desa 3204059999 tidak ada" in text["DESA"]

@@ -15,7 +15,7 @@ CREATE OR REPLACE TEMP VIEW prep_basis AS
 SELECT rowid AS rid,
        left(kode_desa, 2) AS kode_prov,
        kode_desa, no_tps, id_pemilih, id_pantarlih, nik, nkk, tanggal_lahir, jenis_kelamin,
-       status_kawin, status_coklit, kode_tms, dokumen_tms, baris
+       status_kawin, status_coklit, kode_tms, dokumen_tms, baris, disabilitas
 FROM pemilih
 WHERE tanggal_ekspor = getvariable('tanggal')
 ;;
@@ -74,11 +74,18 @@ WITH id_ganda AS (      -- GANDA_ID: the first row of an id listed more than onc
        OR (b.status_coklit = 'BARU' AND l.status_coklit <> 'BARU')
   )
   GROUP BY rid
+), desa_asing AS (      -- DATA_TIDAK_VALID: kode_desa not a desa of the region reference
+                        -- (the newest wilayah held: tonight's, or the last used one)
+  SELECT b.rid FROM prep_basis b
+  ANTI JOIN (SELECT kode_desa FROM wilayah
+             WHERE tanggal_ekspor = (SELECT max(tanggal_ekspor) FROM wilayah
+                                     WHERE tanggal_ekspor <= getvariable('tanggal'))) w
+    ON w.kode_desa = b.kode_desa
 ), hits AS (            -- the short lists above, one row per record found
   SELECT rid,
          bool_or(kode = 'G') AS id_ganda, bool_or(kode = 'T') AS tps_tidak_dikenal,
          bool_or(kode = 'K') AS kk_terpisah, bool_or(kode = '8') AS tms8_tanpa_pengganti,
-         bool_or(kode = 'S') AS status_tidak_wajar,
+         bool_or(kode = 'S') AS status_tidak_wajar, bool_or(kode = 'W') AS desa_asing,
          max(n_id) AS n_id, max(status_lalu) AS status_lalu, max(kode_tms_lalu) AS kode_tms_lalu,
          bool_or(lalu_meninggal) AS lalu_meninggal
   FROM (
@@ -88,11 +95,13 @@ WITH id_ganda AS (      -- GANDA_ID: the first row of an id listed more than onc
     UNION ALL SELECT rid, 'K', NULL, NULL, NULL, NULL FROM kk_terpisah
     UNION ALL SELECT rid, '8', NULL, NULL, NULL, NULL FROM tanpa_pengganti
     UNION ALL SELECT rid, 'S', NULL, status_lalu, kode_tms_lalu, lalu_meninggal FROM transisi
+    UNION ALL SELECT rid, 'W', NULL, NULL, NULL, NULL FROM desa_asing
   )
   GROUP BY rid
 ), r AS (
   SELECT b.rid, b.kode_prov, b.nik, b.nkk, b.tanggal_lahir, b.jenis_kelamin, b.status_kawin,
-         b.status_coklit, b.kode_tms, b.dokumen_tms,
+         b.status_coklit, b.kode_tms, b.dokumen_tms, b.disabilitas,
+         coalesce(h.desa_asing, FALSE) AS desa_asing,
          try_cast(substr(b.nik, 7, 2) AS INTEGER) AS nik_hari,
          -- nik_pola (prepare.py): 16 digits, a province code, day 01-31 or 41-71,
          -- month 01-12, serial not 0000; and not one digit repeated
@@ -135,7 +144,14 @@ SELECT rid, kode_prov, n_id, status_lalu, kode_tms_lalu, lalu_meninggal,
   nullif(coalesce(kode_tms = 1 AND (dokumen_tms IS NULL OR trim(dokumen_tms) = ''), FALSE), FALSE)
     AS tms_tanpa_dokumen,
   nullif(tms8_tanpa_pengganti, FALSE) AS tms8_tanpa_pengganti,
-  nullif(status_tidak_wajar, FALSE) AS status_tidak_wajar
+  nullif(status_tidak_wajar, FALSE) AS status_tidak_wajar,
+  -- DATA_TIDAK_VALID: a value outside export-v1's domain, which no other rule reads right
+  nullif(desa_asing
+         OR coalesce(status_coklit NOT IN ('BELUM', 'MS', 'UBAH', 'BARU', 'TMS'), TRUE)
+         OR coalesce(jenis_kelamin NOT IN ('L', 'P'), TRUE)
+         OR coalesce(status_kawin NOT IN ('B', 'S', 'P'), TRUE)
+         OR tanggal_lahir IS NULL
+         OR coalesce(disabilitas NOT BETWEEN 0 AND 6, TRUE), FALSE) AS data_tidak_valid
 FROM r
 ;;
 CREATE OR REPLACE TEMP VIEW prep_rekaman AS

@@ -372,7 +372,8 @@ def test_progres_melebihi_data(con):
 def test_jumlah_tidak_sesuai_sums_officers(con):
     recs = [voter(i) for i in range(1, 5)] + [voter(5, status_coklit="BELUM")]
     recs += [voter(i, no_tps=2) for i in range(6, 9)]
-    tps = tps_rows({(DESA, 1): 5, (DESA, 2): 3, (DESA, 3): 0, (DESA2, 1): 0})
+    recs += [voter(9, no_tps=4)]  # TPS 4 has no officer account, yet a coklit'd record
+    tps = tps_rows({(DESA, 1): 5, (DESA, 2): 3, (DESA, 3): 0, (DESA, 4): 1, (DESA2, 1): 0})
     pan = frame(
         "pantarlih",
         [
@@ -384,7 +385,9 @@ def test_jumlah_tidak_sesuai_sums_officers(con):
         ],
     )
     out = night(con, recs, tps=tps, pantarlih=pan)
-    assert units(out, "JUMLAH_TIDAK_SESUAI") == {f"{DESA}:2", f"{DESA2}:1"}
+    assert units(out, "JUMLAH_TIDAK_SESUAI") == {f"{DESA}:2", f"{DESA}:4", f"{DESA2}:1"}
+    no_officer = only(out, "JUMLAH_TIDAK_SESUAI").filter(pl.col("kunci") == f"{DESA}:4")
+    assert "tidak ada akun Pantarlih" in no_officer["keterangan"][0]
     text = only(out, "JUMLAH_TIDAK_SESUAI").filter(pl.col("kunci") == f"{DESA}:2")["keterangan"]
     assert "mencatat 2" in text[0] and "berisi 3" in text[0]
 

@@ -199,7 +199,10 @@ SELECT row_number() OVER () AS rid,
        coalesce(a.n_aktif, 0) AS n_aktif,
        coalesce(a.n_diturunkan, 0) AS n_diturunkan,
        coalesce(a.n_tercoklit, 0) AS n_tercoklit,
-       p.jumlah_app, coalesce(p.n_pantarlih, 0) AS n_pantarlih, p.rincian_app
+       -- a TPS with no officer account counts 0 in the app (JUMLAH_TIDAK_SESUAI fires
+       -- when its records were coklit'd all the same)
+       coalesce(p.jumlah_app, 0) AS jumlah_app, coalesce(p.n_pantarlih, 0) AS n_pantarlih,
+       coalesce(p.rincian_app, 'tidak ada akun Pantarlih untuk TPS ini') AS rincian_app
 FROM tps t
 LEFT JOIN agg a ON a.kode_desa = t.kode_desa AND a.no_tps = t.no_tps
 LEFT JOIN app p ON p.kode_desa = t.kode_desa AND p.no_tps = t.no_tps

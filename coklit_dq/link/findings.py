@@ -65,7 +65,8 @@ SELECT
     THEN 'NIK ' || CASE WHEN $mask THEN mask_id(s.nik) ELSE s.nik END || ' juga tercatat pada '
          || per.n_lain || ' rekaman lain yang tidak TMS: ' || per.uraian || '.'
     ELSE 'Kemungkinan orang yang sama dengan ' || per.n_lain || ' rekaman lain (probabilitas '
-         || 'kecocokan ' || printf('%.1f', 100 * s.match_probability) || '%; cocok: '
+         || 'kecocokan ' || CASE WHEN s.match_probability >= 0.9995 THEN '> 99,9'
+              ELSE replace(printf('%.1f', 100 * s.match_probability), '.', ',') END || '%; cocok: '
          || coalesce(nullif(s.cocok, ''), '-') || '; berbeda: ' || coalesce(nullif(s.beda, ''), '-')
          || '): ' || per.uraian || '.'
   END

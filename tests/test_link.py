@@ -270,6 +270,22 @@ def test_ganda_nik_one_group_per_nik_not_tms_not_junk(first) -> None:
     assert raw.schema == RAW_FINDING_SCHEMA
 
 
+def test_group_ids_are_keyed_not_a_plain_hash_of_the_nik(first, night) -> None:
+    """A plain md5 of a nik beside its masked form could be reversed by brute force."""
+    import hashlib
+
+    _, raw = first
+    nik = _rec(night[0], "P31-0000040")["nik"]
+    gid = raw.filter(pl.col("kode_temuan") == "GANDA_NIK")["id_kelompok"][0]
+    for digest in (hashlib.md5(nik.encode()), hashlib.sha256(nik.encode())):
+        assert digest.hexdigest()[:8] not in gid
+    other = warehouse.connect(":memory:")  # another warehouse, another key
+    try:
+        assert other.execute("SELECT kelompok_id(?)", [nik]).fetchall()[0][0] not in gid
+    finally:
+        other.close()
+
+
 def test_ganda_nik_never_shows_a_full_nik(first, night) -> None:
     _, raw = first
     full = _rec(night[0], "P31-0000040")["nik"]

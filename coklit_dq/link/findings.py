@@ -90,7 +90,7 @@ def ganda_nik_members(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
           SELECT DISTINCT id_pemilih, nik FROM pemilih
           WHERE tanggal_ekspor = ? AND status_coklit <> 'TMS' AND nik_valid(nik)
         )
-        SELECT id_pemilih AS unique_id, 'NIK-' || substr(md5(nik), 1, 10) AS id_kelompok,
+        SELECT id_pemilih AS unique_id, 'NIK-' || kelompok_id(nik) AS id_kelompok,
                'GANDA_NIK' AS kode_temuan, NULL::DOUBLE AS match_probability,
                NULL::VARCHAR AS cocok, NULL::VARCHAR AS beda
         FROM r QUALIFY count(*) OVER (PARTITION BY nik) > 1""",
@@ -153,7 +153,7 @@ def ganda_orang_members(con: duckdb.DuckDBPyConnection, edges: str, clusters: st
           SELECT * FROM e QUALIFY row_number() OVER (
             PARTITION BY unique_id ORDER BY match_probability DESC) = 1
         )
-        SELECT c.unique_id, 'ORANG-' || substr(md5(c.klaster), 1, 10) AS id_kelompok,
+        SELECT c.unique_id, 'ORANG-' || kelompok_id(c.klaster) AS id_kelompok,
                'GANDA_ORANG' AS kode_temuan, b.match_probability,
                {agree} AS cocok, {differ} AS beda
         FROM {clusters} c JOIN best b USING (unique_id)"""

@@ -65,9 +65,9 @@ BLOCKING_RULES_PREDICT = (
 # Expectation maximisation, one session per rule; a comparison whose columns a
 # rule blocks on is not trained in that session. Name + birth date + birthplace
 # trains nik, sex and region. Name, birth date and birthplace keep the
-# m-probabilities of M_PRIORS: measured on the simulator's and the synthetic
-# data, every block that leaves them free (name + date alone, the nik's
-# kecamatan + date, its date + serial, region + serial + first name) holds far
+# m-probabilities of M_PRIORS: measured on the simulator's data, every block
+# that leaves them free (name + date alone, the nik's kecamatan + date, its
+# date + serial, region + serial + first name) holds far
 # more namesakes, siblings or people sharing a placeholder date than duplicates,
 # and EM settles on one of those classes instead of "same person".
 # Measured on a 1 M simulated night: adding a second session on the nik's

@@ -1,9 +1,8 @@
 """SQL shared by the linkage (and offered to the rules): DuckDB macros and the input prep.
 
-``nik_valid(x)`` is the one definition of a well-formed nik (reports-v1
-NIK_TIDAK_VALID is its negation): 16 digits, a province code in use, a possible
-date part (month 01-12, day 01-31 or 41-71), serial not 0000, not one digit
-repeated. ``nama_norm(x)`` folds the Indonesian spelling variants the linkage
+``nik_valid(x)``: a well-formed nik, the negation of reports-v1 NIK_TIDAK_VALID,
+built on contract.NIK_POLA like the rules' check, so the two stages cannot
+disagree on which nik is valid. ``nama_norm(x)`` folds the Indonesian spelling variants the linkage
 must see through.
 """
 
@@ -11,20 +10,11 @@ from __future__ import annotations
 
 import duckdb
 
-from coklit_dq.contract import PROVINCE_CODES
-
-_PROVS = ", ".join(f"'{p}'" for p in PROVINCE_CODES)
+from coklit_dq.contract import NIK_POLA
 
 NIK_VALID_MACRO = f"""
 CREATE OR REPLACE MACRO nik_valid(x) AS
-  coalesce(
-    regexp_full_match(x, '[0-9]{{16}}')
-    AND substr(x, 1, 2) IN ({_PROVS})
-    AND substr(x, 9, 2) BETWEEN '01' AND '12'
-    AND (substr(x, 7, 2) BETWEEN '01' AND '31' OR substr(x, 7, 2) BETWEEN '41' AND '71')
-    AND substr(x, 13, 4) <> '0000'
-    AND replace(x, substr(x, 1, 1), '') <> '',
-    false)
+  coalesce(regexp_full_match(x, '{NIK_POLA}') AND replace(x, substr(x, 1, 1), '') <> '', false)
 """
 
 # What the linkage compares: any 16-digit nik that is not junk. A typo can make a

@@ -17,19 +17,10 @@ import duckdb
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings
-from coklit_dq.contract import PROVINCE_CODES
+from coklit_dq.contract import NIK_POLA, NKK_POLA, PROVINCE_CODES
 
 SQL_FILE = Path(__file__).with_name("sql") / "prepare.sql"
 
-# reports-v1 NIK_TIDAK_VALID / NKK_TIDAK_VALID as patterns (the junk check is in SQL):
-# PP KK CC DD MM YY SSSS with PP a province code, DD 01-31 (men) or 41-71 (women),
-# MM 01-12 and SSSS from 0001; an nkk is a province code and 14 more digits.
-_PROV = "(" + "|".join(PROVINCE_CODES) + ")"
-_DAY = "(0[1-9]|[12][0-9]|3[01]|4[1-9]|[56][0-9]|7[01])"
-_MONTH = "(0[1-9]|1[0-2])"
-_SERIAL = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
-NIK_POLA = f"{_PROV}[0-9]{{4}}{_DAY}{_MONTH}[0-9]{{2}}{_SERIAL}"
-NKK_POLA = f"{_PROV}[0-9]{{14}}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import os
 import statistics
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -37,8 +36,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-flow-"))
     export = work / "export"
     t0 = time.perf_counter()
-    simulate(str(export), voters=args.voters, nights=1, seed=1)
-    night = min(date.fromisoformat(p.name) for p in export.iterdir() if p.is_dir())
+    night = simulate(str(export), voters=args.voters, nights=1, seed=1).nights[0]
     print(f"night {night}: {args.voters} voters simulated in {time.perf_counter() - t0:.1f} s")
 
     direct: list[float] = []

@@ -290,27 +290,8 @@ def notify(run: NightRun, *, raise_errors: bool = False) -> None:
 def finish(run: NightRun, error: BaseException | None = None) -> NightResult:
     """Close the night in the warehouse and say what it did."""
     result = summarize(run, error)
-    finish_run(run.con, run.tanggal, result.state, result.message)
+    warehouse.finish_run(run.con, run.tanggal, result.state, result.message)
     return result
-
-
-def finish_run(con: duckdb.DuckDBPyConnection, tanggal: date, state: str, message: str) -> None:
-    """warehouse.finish_run when the ingest engineer's version exists, else the same by hand."""
-    fn = getattr(warehouse, "finish_run", None)
-    if fn is not None:
-        fn(con, tanggal, state, message)
-        return
-    updated = con.execute(
-        "UPDATE runs SET finished_at = now(), state = ?, message = ? WHERE tanggal_ekspor = ? "
-        "RETURNING 1",
-        [state, message, tanggal],
-    ).fetchall()
-    if not updated:
-        con.execute(
-            "INSERT INTO runs (tanggal_ekspor, started_at, finished_at, state, message) "
-            "VALUES (?, now(), now(), ?, ?)",
-            [tanggal, state, message],
-        )
 
 
 def run_steps(run: NightRun) -> NightResult:

@@ -319,6 +319,15 @@ UNION ALL
 SELECT 'TMS_TANPA_DOKUMEN', id_pemilih FROM cur
 WHERE kode_tms = 1 AND coalesce(trim(dokumen_tms), '') = ''
 UNION ALL
+SELECT DISTINCT 'DATA_TIDAK_VALID', c.id_pemilih FROM cur c
+WHERE c.kode_desa IS NULL
+   OR c.kode_desa NOT IN (SELECT kode_desa FROM wilayah WHERE tanggal_ekspor = (
+        SELECT max(tanggal_ekspor) FROM wilayah WHERE tanggal_ekspor <= $t))
+   OR c.status_coklit IS NULL OR c.status_coklit NOT IN ('BELUM', 'MS', 'UBAH', 'BARU', 'TMS')
+   OR c.jenis_kelamin IS NULL OR c.jenis_kelamin NOT IN ('L', 'P')
+   OR c.status_kawin IS NULL OR c.status_kawin NOT IN ('B', 'S', 'P')
+   OR c.tanggal_lahir IS NULL OR c.disabilitas IS NULL OR c.disabilitas NOT BETWEEN 0 AND 6
+UNION ALL
 SELECT 'TMS_8_TANPA_PENGGANTI', a.id_pemilih FROM cur a
 WHERE a.kode_tms = 8 AND NOT EXISTS (
   SELECT 1 FROM cur b WHERE b.nik = a.nik AND b.kode_desa = a.kode_desa

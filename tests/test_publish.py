@@ -260,7 +260,7 @@ def test_charts_are_well_formed_svg_with_escaped_labels():
     assert "Belum ada data" in svgs[3]
 
 
-def test_province_missing_from_the_export_is_named_on_the_national_page(tmp_path):
+def test_province_missing_from_the_export_is_named_and_its_regions_told(tmp_path):
     con = warehouse.connect(tmp_path / "w.duckdb")
     _, pem = load_night(con, N1)
     for sql in (  # province 32 sent no pemilih file tonight (still in wilayah)
@@ -274,7 +274,10 @@ def test_province_missing_from_the_export_is_named_on_the_national_page(tmp_path
     result = publish_night(con, N1, settings)
     con.close()
     root = tmp_path / "o" / N1.isoformat()
-    assert result.provinces == ["31"] and not (root / "32").exists()
+    # its kabupaten/kota are told, not left without files
+    assert result.provinces == ["31", "32"]
+    kab_pages = sorted((root / "32").glob("*/ringkasan.html"))
+    assert kab_pages and all("tidak diterima" in " ".join(_page(k).text) for k in kab_pages)
     page = root / "nasional" / "ringkasan.html"
     parsed = _page(page)
     assert "berkas tidak diterima" in " ".join(parsed.text)

@@ -61,15 +61,16 @@ class Night:
     def kabupaten(self) -> pl.DataFrame:
         """Every kabupaten/kota that gets files tonight, with names and its file's state.
 
-        Those with records tonight, those with findings, and those of a province
-        whose pemilih file was set aside tonight (their page says so).
+        Those with records tonight, those with findings, and every one of a
+        province whose pemilih file was set aside or not received tonight (their
+        page says so: a region must not take silence for "no findings").
         """
         with_records = self.progress.filter(pl.col("n_rekaman") > 0).select("kode_prov", "kode_kab")
         with_findings = self.findings.filter(pl.col("kode_kab").is_not_null()).select(
             "kode_prov", "kode_kab"
         )
-        quarantined = [p for p, f in self.files.items() if f.state == "quarantined"]
-        set_aside = self.wilayah.filter(pl.col("kode_prov").is_in(quarantined)).select(
+        unused = [p for p in self.wilayah["kode_prov"].unique() if self.file_note(p) is not None]
+        set_aside = self.wilayah.filter(pl.col("kode_prov").is_in(unused)).select(
             "kode_prov", "kode_kab"
         )
         kabs = pl.concat([with_records, with_findings, set_aside]).unique()

@@ -113,6 +113,8 @@ class GxRunner:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self._gx = gx
+        # GX logs each ephemeral context's temporary docs folder at INFO: noise in a night's log
+        logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False

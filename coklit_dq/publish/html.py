@@ -139,17 +139,22 @@ def kab_page(night: Night, kode_prov: str, kode_kab: str, nama_kab: str, nama_pr
         desa=_rows(desa),
         jenis=kinds,
         grafik={
-            "progres_kec": Markup(
-                charts.progress_bars(
-                    kec_named["nama_kec"].to_list(),
-                    kec_named["n_tercoklit"].to_list(),
-                    kec_named["jumlah_diturunkan"].to_list(),
-                    "Progres coklit per kecamatan",
-                )
-            ),
+            "progres_kec": _progress_chart(kec_named, "nama_kec", "Progres coklit per kecamatan"),
             "jenis": _kind_chart(kinds, "Temuan per jenis"),
             **_trend_charts(tr),
         },
+    )
+
+
+def _progress_chart(frame: pl.DataFrame, name: str, title: str) -> Markup:
+    """Coklit'd records against the data handed down, one bar per row of `frame`."""
+    return Markup(
+        charts.progress_bars(
+            frame[name].to_list(),
+            frame["n_tercoklit"].to_list(),
+            frame["jumlah_diturunkan"].to_list(),
+            title,
+        )
     )
 
 
@@ -173,14 +178,7 @@ def prov_page(night: Night, kode_prov: str, kabs: pl.DataFrame) -> str:
         kabupaten=_rows(table),
         jenis=kinds,
         grafik={
-            "progres": Markup(
-                charts.progress_bars(
-                    table["nama_kab"].to_list(),
-                    table["n_tercoklit"].to_list(),
-                    table["jumlah_diturunkan"].to_list(),
-                    "Progres coklit per kabupaten/kota",
-                )
-            ),
+            "progres": _progress_chart(table, "nama_kab", "Progres coklit per kabupaten/kota"),
             "per_seribu": Markup(
                 charts.hbars(
                     table["nama_kab"].to_list(),
@@ -248,14 +246,7 @@ def nasional_page(night: Night, kabs: pl.DataFrame, worst: int = 20) -> str:
                     colors=_rate_colors(with_data["per_seribu"].to_list()),
                 )
             ),
-            "progres": Markup(
-                charts.progress_bars(
-                    with_data["nama_prov"].to_list(),
-                    with_data["n_tercoklit"].to_list(),
-                    with_data["jumlah_diturunkan"].to_list(),
-                    "Progres coklit per provinsi",
-                )
-            ),
+            "progres": _progress_chart(with_data, "nama_prov", "Progres coklit per provinsi"),
             "jenis": _kind_chart(kinds, "Temuan per jenis"),
             **_trend_charts(trend(night, every)),
         },

@@ -6,6 +6,7 @@ import email
 import email.policy
 import logging
 import socket
+from dataclasses import replace
 from email.message import EmailMessage
 
 import pytest
@@ -55,7 +56,8 @@ def published(tmp_path_factory):
     con, pem = two_night_warehouse(base / "w.duckdb")
     settings = resolve_settings(outbox=str(base / "outbox"), warehouse=str(base / "w.duckdb"))
     result = publish_night(con, N2, settings)
-    yield base, con, result, pem
+    # each test mails a fresh copy: notify records what it sent on the result
+    yield base, con, lambda: replace(result, notified=[]), pem
     con.close()
 
 
@@ -73,7 +75,8 @@ def test_each_region_with_recipients_gets_its_counts_and_where_the_files_are(
     smtp, published, tmp_path
 ):
     inbox, port = smtp
-    base, con, result, pem = published
+    base, con, fresh, pem = published
+    result = fresh()
     _recipients(tmp_path / "r.yaml")
     settings = resolve_settings(
         outbox=str(base / "outbox"),
@@ -115,7 +118,8 @@ def test_each_region_with_recipients_gets_its_counts_and_where_the_files_are(
 
 
 def test_no_smtp_host_skips_with_a_log_line(published, tmp_path, caplog):
-    base, con, result, _ = published
+    base, con, fresh, _ = published
+    result = fresh()
     _recipients(tmp_path / "r.yaml")
     settings = resolve_settings(outbox=str(base / "outbox"), recipients_file=tmp_path / "r.yaml")
     assert settings.smtp_host is None
@@ -126,7 +130,8 @@ def test_no_smtp_host_skips_with_a_log_line(published, tmp_path, caplog):
 
 
 def test_unreachable_server_is_an_error_the_flow_can_retry(published, tmp_path):
-    base, con, result, _ = published
+    base, con, fresh, _ = published
+    result = fresh()
     _recipients(tmp_path / "r.yaml")
     settings = resolve_settings(
         outbox=str(base / "outbox"),
@@ -142,3 +147,22 @@ def test_project_recipients_file_has_the_expected_shape():
     r = load_recipients(resolve_settings().recipients_file)
     assert r.nasional  # the shipped file names the national list
     assert isinstance(r.kabupaten, dict)
+
+
+def test_a_retry_does_not_mail_the_regions_already_notified(smtp, published, tmp_path):
+    inbox, port = smtp
+    base, con, fresh, _ = published
+    result = fresh()
+    _recipients(tmp_path / "r.yaml")
+    settings = resolve_settings(
+        outbox=str(base / "outbox"),
+        recipients_file=tmp_path / "r.yaml",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+    )
+    result.notified.append("3101")  # as if the first try failed after mailing 3101
+    again = notify_regions(con, N2, result, settings)
+    assert sorted(again.sent) == ["3271", "nasional"]
+    assert len(inbox.messages) == 2
+    assert notify_regions(con, N2, result, settings).sent == []  # nothing left to send
+    assert len(inbox.messages) == 2

@@ -80,6 +80,9 @@ class PublishResult:
     n_temuan: int = 0
     n_selesai: int = 0
     seconds: float = 0.0
+    # regions already mailed about this publication ("nasional" for Pusdatin), so a
+    # retried notify step does not send the same message twice
+    notified: list[str] = field(default_factory=list)
 
     def region(self, kode_kab: str) -> RegionFiles | None:
         return next((r for r in self.regions if r.kode_kab == kode_kab), None)

@@ -204,10 +204,15 @@ def notify_regions(
     if not messages:
         log.info("no recipients for any region of %s: no email sent", tanggal)
         return out
+    pending = [(t, m) for t, m in messages if t not in result.notified]
+    if not pending:
+        log.info("every region was already notified of this publication of %s", tanggal)
+        return out
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=60) as smtp:
-        for target, msg in messages:
+        for target, msg in pending:
             smtp.send_message(msg)
             out.sent.append(target)
+            result.notified.append(target)  # a retry after a failure here skips it
     log.info(
         "notified %d regions for %s (%d kabupaten/kota without recipients)",
         len(out.sent),

@@ -71,19 +71,22 @@ def _recipients(path) -> None:
     )
 
 
+def _mail_settings(base, tmp_path, port: int | None):
+    """Settings mailing the test recipients through 127.0.0.1:port (None: no SMTP host)."""
+    _recipients(tmp_path / "r.yaml")
+    smtp = {"smtp_host": "127.0.0.1", "smtp_port": port} if port is not None else {}
+    return resolve_settings(
+        outbox=str(base / "outbox"), recipients_file=tmp_path / "r.yaml", **smtp
+    )
+
+
 def test_each_region_with_recipients_gets_its_counts_and_where_the_files_are(
     smtp, published, tmp_path
 ):
     inbox, port = smtp
     base, con, fresh, pem = published
     result = fresh()
-    _recipients(tmp_path / "r.yaml")
-    settings = resolve_settings(
-        outbox=str(base / "outbox"),
-        recipients_file=tmp_path / "r.yaml",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-    )
+    settings = _mail_settings(base, tmp_path, port)
     sent = notify_regions(con, N2, result, settings)
     assert sorted(sent.sent) == ["3101", "3271", "nasional"]
     assert sorted(sent.without_recipients) == ["3171", "3201"]
@@ -120,8 +123,7 @@ def test_each_region_with_recipients_gets_its_counts_and_where_the_files_are(
 def test_no_smtp_host_skips_with_a_log_line(published, tmp_path, caplog):
     base, con, fresh, _ = published
     result = fresh()
-    _recipients(tmp_path / "r.yaml")
-    settings = resolve_settings(outbox=str(base / "outbox"), recipients_file=tmp_path / "r.yaml")
+    settings = _mail_settings(base, tmp_path, None)
     assert settings.smtp_host is None
     with caplog.at_level(logging.INFO, logger="coklit_dq.publish.notify"):
         sent = notify_regions(con, N2, result, settings)
@@ -132,13 +134,7 @@ def test_no_smtp_host_skips_with_a_log_line(published, tmp_path, caplog):
 def test_unreachable_server_is_an_error_the_flow_can_retry(published, tmp_path):
     base, con, fresh, _ = published
     result = fresh()
-    _recipients(tmp_path / "r.yaml")
-    settings = resolve_settings(
-        outbox=str(base / "outbox"),
-        recipients_file=tmp_path / "r.yaml",
-        smtp_host="127.0.0.1",
-        smtp_port=_free_port(),  # nobody listens there
-    )
+    settings = _mail_settings(base, tmp_path, _free_port())  # nobody listens there
     with pytest.raises(OSError):
         notify_regions(con, N2, result, settings)
 
@@ -153,13 +149,7 @@ def test_a_retry_does_not_mail_the_regions_already_notified(smtp, published, tmp
     inbox, port = smtp
     base, con, fresh, _ = published
     result = fresh()
-    _recipients(tmp_path / "r.yaml")
-    settings = resolve_settings(
-        outbox=str(base / "outbox"),
-        recipients_file=tmp_path / "r.yaml",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-    )
+    settings = _mail_settings(base, tmp_path, port)
     result.notified.append("3101")  # as if the first try failed after mailing 3101
     again = notify_regions(con, N2, result, settings)
     assert sorted(again.sent) == ["3271", "nasional"]

@@ -79,6 +79,18 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "coklit-dq@kpu.go.id"
     storage_options: dict[str, Any] = field(default_factory=dict)
+    # --- issue 9 (operations) -----------------------------------------------------
+    source: str | None = None  # export root; a deployment reads it at run time (PATH_ENV)
+    duckdb_memory_limit: str = "4GB"  # DuckDB's memory_limit on the warehouse connection
+    duckdb_threads: int | None = None  # DuckDB's threads; None: DuckDB's default (all cores)
+    # Nights whose snapshots are kept, counted back from the newest loaded night;
+    # None keeps every night (the whole coklit period): a rerun of any earlier
+    # night then gives its first run's findings. See docs/operations.md.
+    snapshot_retention_nights: int | None = None
+    # A province file with fewer records than this fraction of its last loaded
+    # night (a header-only or truncated dump) is set aside, not taken as real.
+    collapse_threshold: float = 0.5
+    pusdatin_email: str | None = None  # who is mailed when a night fails
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -88,10 +100,27 @@ def _env_bool(name: str, default: bool) -> bool:
     return v.strip().lower() not in ("0", "false", "no", "off", "")
 
 
+def _env_int(name: str) -> int | None:
+    v = os.environ.get(name, "").strip()
+    return int(v) if v else None
+
+
+# The paths a deployment needs, and the environment variable of each. A
+# deployed run resolves them at run time (flow parameter > Prefect Variable of
+# the same name in lower case > the worker's environment), so moving a path
+# needs no redeploy (docs/operations.md).
+PATH_ENV = {
+    "source": "COKLIT_DQ_SOURCE",
+    "outbox": "COKLIT_DQ_OUTBOX",
+    "warehouse": "COKLIT_DQ_WAREHOUSE",
+}
+
+
 def resolve_settings(**overrides: Any) -> Settings:
     """Build Settings from config files, then COKLIT_DQ_* variables, then overrides.
 
-    Overrides whose value is None are ignored, so CLI flags can be passed as-is.
+    Overrides whose value is None or "" are ignored, so CLI flags and deployment
+    parameters can be passed as-is.
     """
     env = os.environ
     election_code = overrides.pop("election", None) or env.get(
@@ -113,8 +142,14 @@ def resolve_settings(**overrides: Any) -> Settings:
         "smtp_host": env.get("COKLIT_DQ_SMTP_HOST"),
         "smtp_port": int(env.get("COKLIT_DQ_SMTP_PORT", "25")),
         "mail_from": env.get("COKLIT_DQ_MAIL_FROM", "coklit-dq@kpu.go.id"),
+        "source": env.get("COKLIT_DQ_SOURCE") or None,
+        "duckdb_memory_limit": env.get("COKLIT_DQ_DUCKDB_MEMORY_LIMIT", "4GB"),
+        "duckdb_threads": _env_int("COKLIT_DQ_DUCKDB_THREADS"),
+        "snapshot_retention_nights": _env_int("COKLIT_DQ_SNAPSHOT_RETENTION_NIGHTS"),
+        "collapse_threshold": float(env.get("COKLIT_DQ_COLLAPSE_THRESHOLD", "0.5")),
+        "pusdatin_email": env.get("COKLIT_DQ_PUSDATIN_EMAIL") or None,
     }
     if env.get("COKLIT_DQ_RECIPIENTS"):
         values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
     return Settings(**values)

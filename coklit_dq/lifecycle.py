@@ -13,8 +13,9 @@
 - Open findings that are gone tonight are resolved: copied (as last found)
   into temuan_selesai with tanggal_selesai = tonight, except where tonight
   cannot tell: their province's pemilih file was not used tonight
-  (quarantined or missing), or the rule needs a table whose file was not used
-  tonight (`butuh_tabel`: tps, pantarlih).
+  (quarantined or missing), another record of their group (id_kelompok: a
+  duplicate's partner, a split family) sits in such a province, or the rule
+  needs a table whose file was not used tonight (`butuh_tabel`: tps, pantarlih).
 - Findings of a change between two nights (DATA_HILANG, STATUS_TIDAK_WAJAR,
   PENURUNAN_TAJAM: `Rule.peristiwa`) belong to the night they are seen: they
   are open for that night only and never listed as resolved (a record still
@@ -33,11 +34,10 @@ import duckdb
 import polars as pl
 
 from coklit_dq import warehouse
-from coklit_dq.contract import FINDING_COLUMNS, RAW_FINDING_SCHEMA
+from coklit_dq.contract import FINDING_SCHEMA, RAW_FINDING_SCHEMA
 from coklit_dq.rules.catalog import load_catalog
 
 log = logging.getLogger(__name__)
-
 
 
 # Open findings before tonight: the last time each (kode_temuan, kunci) was found,
@@ -68,7 +68,25 @@ class LifecycleResult:
 
 
 def _columns(prefix: str = "") -> str:
-    return ", ".join(f"{prefix}{c}" for c in (*FINDING_COLUMNS, "kunci"))
+    return ", ".join(f"{prefix}{name}" for name, _ in warehouse.finding_columns())
+
+
+def _tonight_values() -> str:
+    """The SELECT list of tonight's findings in temuan's column order (from the contract)."""
+    special = {
+        "tanggal_ekspor": "CAST($1 AS DATE)",
+        "status_temuan": "CASE WHEN l.kunci IS NULL THEN 'BARU' ELSE 'BERULANG' END",
+        "pertama_ditemukan": "coalesce(l.pertama_ditemukan, CAST($1 AS DATE))",
+    }
+    out = []
+    for name, _ in warehouse.finding_columns():
+        if name in special:
+            out.append(special[name])
+        elif name in RAW_FINDING_SCHEMA:
+            out.append(f"r.{name}")
+        else:  # filled by a later step, not by the producers
+            out.append(f"CAST(NULL AS {warehouse.sql_type_of(FINDING_SCHEMA[name])})")
+    return ", ".join(out)
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, tanggal: date) -> int:
@@ -103,12 +121,7 @@ def record_findings(
             con.execute(
                 f"""
                 INSERT INTO temuan ({_columns()})
-                SELECT CAST($1 AS DATE) AS tanggal_ekspor, r.kode_temuan, r.tingkat,
-                       r.kode_prov, r.kode_kab, r.kode_kec, r.kode_desa, r.no_tps,
-                       r.id_pemilih, r.id_pantarlih, r.id_kelompok, r.keterangan,
-                       CASE WHEN l.kunci IS NULL THEN 'BARU' ELSE 'BERULANG' END,
-                       coalesce(l.pertama_ditemukan, CAST($1 AS DATE)),
-                       r.kunci
+                SELECT {_tonight_values()}
                 FROM _temuan_malam_ini r
                 LEFT JOIN _temuan_terbuka l
                   ON l.kode_temuan = r.kode_temuan AND l.kunci = r.kunci
@@ -127,6 +140,13 @@ def record_findings(
                       AND (list_contains($5::VARCHAR[], l.kode_temuan) OR l.kode_prov IS NULL
                            OR list_contains($3::VARCHAR[], l.kode_prov))
                       AND NOT list_contains($4::VARCHAR[], l.kode_temuan)
+                      -- a group with a member in a province not loaded tonight
+                      AND NOT (l.id_kelompok IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM temuan g
+                        WHERE g.tanggal_ekspor = l.tanggal_ekspor
+                          AND g.kode_temuan = l.kode_temuan AND g.id_kelompok = l.id_kelompok
+                          AND g.kode_prov IS NOT NULL
+                          AND NOT list_contains($3::VARCHAR[], g.kode_prov)))
                     """,
                     [tanggal, lalu, loaded, keep_open, officer],
                 )

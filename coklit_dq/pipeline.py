@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -45,11 +45,15 @@ from coklit_dq import warehouse
 from coklit_dq.config import Settings
 from coklit_dq.privacy import scrub
 
+if TYPE_CHECKING:  # the stages are imported lazily by the steps
+    import polars as pl
+
+    from coklit_dq.ingest.night import IngestResult
+    from coklit_dq.lifecycle import LifecycleResult
+    from coklit_dq.publish import PublishResult
+
 log = logging.getLogger("coklit_dq.pipeline")
 
-T = TypeVar("T")
-
-STEPS = ("ingest", "validate", "link", "diff", "publish", "notify")
 LINK_CODES = ("GANDA_NIK", "GANDA_ORANG")
 
 
@@ -63,6 +67,11 @@ class NightFailed(RuntimeError):
     def __init__(self, result: NightResult) -> None:
         super().__init__(result.message)
         self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Unpickled by whoever reads the failed run's result (Prefect's API client):
+        # rebuild from the result, not from the message args (AttributeError before).
+        return (type(self), (self.result,))
 
 
 @dataclass
@@ -101,11 +110,11 @@ class NightRun:
     settings: Settings
     source: str
     tanggal: date
-    ingest: Any = None  # IngestResult
-    raw_rules: Any = None  # pl.DataFrame
-    raw_link: Any = None  # pl.DataFrame | None
-    lifecycle: Any = None
-    published: Any = None
+    ingest: IngestResult | None = None
+    raw_rules: pl.DataFrame | None = None
+    raw_link: pl.DataFrame | None = None  # None: the linkage did not run
+    lifecycle: LifecycleResult | None = None
+    published: PublishResult | None = None
     fatal: bool = False
     failures: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -142,7 +151,7 @@ def warehouse_lock(path: str) -> Iterator[None]:
 def open_night(settings: Settings, source: str, tanggal: date) -> Iterator[NightRun]:
     """Lock and open the warehouse for one night."""
     with warehouse_lock(settings.warehouse):
-        con = warehouse.connect(settings.warehouse)
+        con = warehouse.connect_settings(settings)
         run = NightRun(con=con, settings=settings, source=source, tanggal=tanggal)
         try:
             yield run
@@ -193,53 +202,78 @@ def step_failed(run: NightRun, step: str, exc: BaseException) -> None:
     run.failures.append(f"{step}: {_one_line(exc)}")
 
 
-def _guard(run: NightRun, step: str, fn: Callable[[], T]) -> T | None:
-    """Run a step whose failure is reported but does not stop the night."""
-    try:
-        with timed(run, step):
-            return fn()
-    except Exception as exc:
-        log.debug("step %s failed", step, exc_info=True)
-        step_failed(run, step, exc)
-        return None
+class StepError(RuntimeError):
+    """A step's failure as the orchestrator sees it: one scrubbed line, no raw values.
+
+    Prefect logs a task's exception text and stores it on the server, so what
+    leaves a step is this (see `scrubbed`), never the stage's own exception,
+    whose text may quote a record. `transient` keeps whether a second try can
+    cure it (an I/O error), for the flow's retry policy.
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (Prefect persists task results)
+        return (type(self), (str(self), self.transient))
+
+
+NOT_TRANSIENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors a second try can cure (network, storage hiccups); a missing folder is not."""
+    if isinstance(exc, StepError):
+        return exc.transient
+    if isinstance(exc, NOT_TRANSIENT):
+        return False
+    return isinstance(exc, (OSError, TimeoutError, ConnectionError))
+
+
+def scrubbed(exc: BaseException) -> StepError:
+    """`exc` as a StepError: type and first line, nik/nkk masked (privacy.scrub)."""
+    if isinstance(exc, StepError):
+        return exc
+    return StepError(_one_line(exc), transient=is_transient(exc))
 
 
 # --- the steps ---------------------------------------------------------------------
 
 
-def ingest(run: NightRun) -> Any:
+def ingest(run: NightRun) -> None:
     """Stage 1: verify the night's files, quarantine the bad ones, load the rest.
 
-    Raises when the night cannot be read at all (no folder, no manifest)."""
+    Raises when the night cannot be read at all (no folder, no manifest), and
+    refuses (warehouse.SnapshotGone) a rerun whose previous night's snapshot is
+    gone. A province whose record count collapsed is set aside (`set_aside_collapsed`).
+    """
     from coklit_dq.ingest import ingest_night
 
     with timed(run, "ingest"):
+        warehouse.check_rerun(run.con, run.tanggal)
         run.ingest = ingest_night(run.con, run.source, run.tanggal, run.settings)
-    return run.ingest
+        warehouse.clear_carried(run.con, run.tanggal)
+        set_aside_collapsed(run)
 
 
-def validate(run: NightRun) -> Any:
+def validate(run: NightRun) -> None:
     """Stages 2-3: every rule of the catalog except the linkage codes."""
     from coklit_dq.rules import run_rules
 
     with timed(run, "validate"):
         run.raw_rules = run_rules(run.con, run.tanggal, run.settings)
-    return run.raw_rules
 
 
-def link(run: NightRun) -> Any:
+def link(run: NightRun) -> None:
     """Stage 4: GANDA_NIK and GANDA_ORANG. A failure is reported, not fatal."""
+    from coklit_dq.link import run_linkage
 
-    def _link() -> Any:
-        from coklit_dq.link import run_linkage
-
-        return run_linkage(run.con, run.tanggal, run.settings)
-
-    run.raw_link = _guard(run, "link", _link)
-    return run.raw_link
+    with timed(run, "link"):
+        run.raw_link = run_linkage(run.con, run.tanggal, run.settings)
 
 
-def diff(run: NightRun) -> Any:
+def diff(run: NightRun) -> None:
     """Stage 5: record tonight's findings against the history (BARU/BERULANG/selesai)."""
     import polars as pl
 
@@ -260,58 +294,93 @@ def diff(run: NightRun) -> Any:
                 f"AND kode_temuan IN ({placeholders})",
                 [run.tanggal, *LINK_CODES],
             )
-    return run.lifecycle
 
 
-def publish(run: NightRun) -> Any:
+def publish(run: NightRun) -> None:
     """Stage 6: the outbox for the night (atomic replace)."""
     from coklit_dq.publish import publish_night
 
     with timed(run, "publish"):
         run.published = publish_night(run.con, run.tanggal, run.settings)
-    return run.published
 
 
-def notify(run: NightRun, *, raise_errors: bool = False) -> None:
+def notify(run: NightRun) -> None:
     """Stage 7: email each region. A failure is reported, not fatal."""
+    from coklit_dq.publish.notify import notify_regions
 
-    def _notify() -> None:
-        from coklit_dq.publish.notify import notify_regions
-
+    with timed(run, "notify"):
         notify_regions(run.con, run.tanggal, run.published, run.settings)
 
-    if raise_errors:  # the flow's task retries, then reports
-        with timed(run, "notify"):
-            _notify()
-        return
-    _guard(run, "notify", _notify)
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the night: its function and what its failure means.
+
+    stops: a failure closes the night as failed at once (nothing later runs);
+    otherwise the failure is reported and the night goes on.
+    io: the step reads or writes outside the warehouse (the export root, the
+    outbox, the mail server): the flow retries it on transient errors.
+    """
+
+    name: str
+    fn: Callable[[NightRun], None]
+    stops: bool
+    io: bool = False
+
+
+# The night, in order: the one place its sequence and failure policy are written.
+# (Ingest or the rules failing: nothing is recorded or published, since publishing
+# without the rules would report every open finding as resolved.)
+STEPS: tuple[Step, ...] = (
+    Step("ingest", ingest, stops=True, io=True),
+    Step("validate", validate, stops=True),
+    Step("link", link, stops=False),
+    Step("diff", diff, stops=True),
+    Step("publish", publish, stops=True, io=True),
+    Step("notify", notify, stops=False, io=True),
+)
+STEP_NAMES = tuple(s.name for s in STEPS)
+
+
+def call_directly(step: Step, run: NightRun) -> None:
+    step.fn(run)
 
 
 def finish(run: NightRun, error: BaseException | None = None) -> NightResult:
-    """Close the night in the warehouse and say what it did."""
+    """Close the night in the warehouse and say what it did.
+
+    A province not loaded tonight keeps its last loaded snapshot for tomorrow
+    (warehouse.carry_forward); snapshots beyond settings.snapshot_retention_nights
+    are pruned (default: none).
+    """
+    if run.ingest is not None:
+        carried = warehouse.carry_forward(run.con, run.tanggal)
+        if carried:
+            log.info(
+                "provinces not loaded on %s keep their last loaded snapshot: %s",
+                run.tanggal,
+                ", ".join(carried),
+            )
+        warehouse.prune_snapshots(run.con, run.tanggal, run.settings.snapshot_retention_nights)
     result = summarize(run, error)
     warehouse.finish_run(run.con, run.tanggal, result.state, result.message)
     return result
 
 
-def run_steps(run: NightRun) -> NightResult:
-    """Every step in order on an open night; the Prefect flow does the same as tasks."""
-    try:
-        ingest(run)
-        validate(run)
-    except Exception as exc:
-        log.exception("night %s stopped", run.tanggal)
-        run.fatal = True
-        return finish(run, exc)
-    try:
-        link(run)
-        diff(run)
-        publish(run)
-    except Exception as exc:  # the night is closed as failed, never left 'running'
-        log.exception("night %s stopped", run.tanggal)
-        run.fatal = True
-        return finish(run, exc)
-    notify(run)
+def run_steps(run: NightRun, call: Callable[[Step, NightRun], None] = call_directly) -> NightResult:
+    """Every step in order on an open night, with the night's failure policy.
+
+    `call` runs one step: directly here, as a Prefect task in flows/nightly.py.
+    """
+    for step in STEPS:
+        try:
+            call(step, run)
+        except Exception as exc:
+            if step.stops:  # the night is closed as failed, never left 'running'
+                log.warning("night %s stopped at %s", run.tanggal, step.name)
+                run.fatal = True
+                return finish(run, exc)
+            step_failed(run, step.name, exc)
     return finish(run)
 
 
@@ -319,6 +388,78 @@ def run_night(settings: Settings, source: str, tanggal: date) -> NightResult:
     """One night, start to end, without Prefect."""
     with open_night(settings, source, tanggal) as run:
         return run_steps(run)
+
+
+# --- plausibility of a province's dump ---------------------------------------------
+
+
+COLLAPSE_SQL = """
+WITH tonight AS (
+  SELECT kode_prov, any_value(path) AS path, sum(rows) AS n FROM files
+  WHERE tanggal_ekspor = $1 AND tabel = 'pemilih' AND state = 'used' GROUP BY kode_prov
+), last AS (
+  SELECT kode_prov, tanggal_ekspor, sum(rows) AS n FROM files
+  WHERE tanggal_ekspor < $1 AND tabel = 'pemilih' AND state = 'used'
+  GROUP BY kode_prov, tanggal_ekspor
+  QUALIFY row_number() OVER (PARTITION BY kode_prov ORDER BY tanggal_ekspor DESC) = 1
+)
+SELECT t.kode_prov, t.path, t.n, l.tanggal_ekspor, l.n
+FROM tonight t LEFT JOIN last l USING (kode_prov)
+WHERE coalesce(t.n, 0) = 0 OR coalesce(t.n, 0) < $2 * l.n
+ORDER BY 1
+"""
+
+
+def set_aside_collapsed(run: NightRun) -> list[str]:
+    """Set aside each province whose dump is empty or collapsed; returns their codes.
+
+    A province file with no records, or fewer than settings.collapse_threshold
+    of its last loaded night's, is not taken as real (it would mark every open
+    finding of the province resolved and report thousands of DATA_HILANG): its
+    rows are dropped, its file is recorded as quarantined with the reason, and
+    the night goes on like with any file set aside.
+    """
+    from coklit_dq.ingest.quarantine import Quarantined, QuarantineWriter, quarantine_root
+    from coklit_dq.ingest.quarantine import reason as make_reason
+
+    threshold = run.settings.collapse_threshold
+    rows = run.con.execute(COLLAPSE_SQL, [run.tanggal, threshold]).fetchall()
+    writer = QuarantineWriter(quarantine_root(run.settings), run.tanggal)
+    out = []
+    for prov, path, n, last_night, last_n in rows:
+        if last_night is None:
+            message = f"province {prov}: the file holds no records"
+        else:
+            message = (
+                f"province {prov}: {n or 0} records against {last_n} on {last_night}, "
+                f"its last loaded night (below the collapse threshold {threshold:g}); "
+                "an empty or truncated dump is not taken as real"
+            )
+        why = make_reason(path, message)
+        con = run.con
+        con.execute(
+            "UPDATE files SET state = 'quarantined', reason = ? WHERE tanggal_ekspor = ? "
+            "AND tabel = 'pemilih' AND kode_prov = ?",
+            [json.dumps(why, ensure_ascii=False), run.tanggal, prov],
+        )
+        con.execute(
+            "DELETE FROM pemilih WHERE tanggal_ekspor = ? AND left(kode_desa, 2) = ?",
+            [run.tanggal, prov],
+        )
+        con.execute(
+            "DELETE FROM agregat_desa WHERE tanggal_ekspor = ? AND kode_prov = ?",
+            [run.tanggal, prov],
+        )
+        writer.put(path, None, why)
+        log.warning("set aside %s: %s", path, message)
+        ing = run.ingest
+        if ing is not None:
+            ing.used = [p for p in ing.used if p != path]
+            ing.quarantined.append(Quarantined(path=path, reason=why))
+            ing.provinces_loaded = [p for p in ing.provinces_loaded if p != prov]
+            ing.rows.pop(path, None)
+        out.append(prov)
+    return out
 
 
 def reason_text(reason: Any) -> str:

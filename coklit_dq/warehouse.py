@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from coklit_dq.contract import EXPORT_TABLES, TIMESTAMP, Column
+from coklit_dq.contract import EXPORT_TABLES, FINDING_SCHEMA, TIMESTAMP, Column
 from coklit_dq.privacy import new_group_key, register_group_macro, register_mask_macro
+
+if TYPE_CHECKING:
+    from coklit_dq.config import Settings
 
 import polars as pl  # isort: skip
 
@@ -51,23 +55,34 @@ def _snapshot_ddl(table: str, extra: str = "") -> str:
     )
 
 
-FINDING_DDL_COLUMNS = """
-  tanggal_ekspor DATE NOT NULL,
-  kode_temuan VARCHAR NOT NULL,
-  tingkat VARCHAR NOT NULL,
-  kode_prov VARCHAR,
-  kode_kab VARCHAR,
-  kode_kec VARCHAR,
-  kode_desa VARCHAR,
-  no_tps INTEGER,
-  id_pemilih VARCHAR,
-  id_pantarlih VARCHAR,
-  id_kelompok VARCHAR,
-  keterangan VARCHAR,
-  status_temuan VARCHAR NOT NULL,
-  pertama_ditemukan DATE NOT NULL,
-  kunci VARCHAR NOT NULL
-"""
+# Columns a finding must have; every other column of contract.FINDING_SCHEMA may be NULL.
+_FINDING_NOT_NULL = (
+    "tanggal_ekspor",
+    "kode_temuan",
+    "tingkat",
+    "status_temuan",
+    "pertama_ditemukan",
+)
+
+
+def sql_type_of(dtype: pl.DataType) -> str:
+    return sql_type(Column(name="", dtype=dtype))
+
+
+def finding_columns() -> list[tuple[str, str]]:
+    """(name, DDL) of temuan's columns: contract.FINDING_SCHEMA, then the internal kunci.
+
+    Derived from the contract, so a column added there reaches the warehouse
+    (existing warehouses get it through `ensure_schema`'s ALTER TABLE).
+    """
+    cols = [
+        (name, sql_type_of(dtype) + (" NOT NULL" if name in _FINDING_NOT_NULL else ""))
+        for name, dtype in FINDING_SCHEMA.items()
+    ]
+    return [*cols, ("kunci", "VARCHAR NOT NULL")]
+
+
+FINDING_DDL_COLUMNS = ",\n".join(f"  {n} {t}" for n, t in finding_columns())
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS runs (
@@ -109,6 +124,15 @@ SCHEMA = [
     f"""CREATE TABLE IF NOT EXISTS temuan_selesai ({FINDING_DDL_COLUMNS},
   tanggal_selesai DATE NOT NULL
 )""",
+    # A province not loaded on a night (set aside, missing) keeps its last loaded
+    # snapshot: its rows are carried into that night, so the next night compares
+    # the province with its last loaded night (see carry_forward).
+    """CREATE TABLE IF NOT EXISTS snapshot_dibawa (
+  tanggal_ekspor DATE NOT NULL,
+  kode_prov VARCHAR NOT NULL,
+  dari_tanggal DATE NOT NULL,  -- the night the rows were loaded from a file
+  PRIMARY KEY (tanggal_ekspor, kode_prov)
+)""",
     # secrets of this warehouse (the key of kelompok_id); never published
     "CREATE TABLE IF NOT EXISTS rahasia (nama VARCHAR PRIMARY KEY, nilai VARCHAR NOT NULL)",
 ]
@@ -116,15 +140,28 @@ SCHEMA = [
 SNAPSHOT_TABLES = ("wilayah", "tps", "pantarlih", "pemilih")
 
 
-def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the warehouse and make sure its schema exists.
 
+    memory_limit and threads are DuckDB's settings of the same name
+    (Settings.duckdb_memory_limit, Settings.duckdb_threads; `connect_settings`).
     Registers the privacy macros on the connection: mask_id(x), and
     kelompok_id(x) keyed with this warehouse's secret (see privacy.py).
     """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = int(threads)
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
     if not read_only:
         ensure_schema(con)
     register_mask_macro(con)  # TEMP macros: read-only connections take them too
@@ -150,9 +187,31 @@ def _group_key(con: duckdb.DuckDBPyConnection, *, create: bool) -> str:
     return key
 
 
+def connect_settings(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The warehouse of `settings`, with its DuckDB memory limit and threads."""
+    return connect(
+        settings.warehouse,
+        read_only=read_only,
+        memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+    )
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ddl in SCHEMA:
         con.execute(ddl)
+    # a finding column added to the contract after the warehouse was made
+    for table in ("temuan", "temuan_selesai"):
+        have = {
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                [table],
+            ).fetchall()
+        }
+        for name, ddl in finding_columns():
+            if name not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl.replace(' NOT NULL', '')}")
 
 
 def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
@@ -227,44 +286,135 @@ def snapshot_nights(con: duckdb.DuckDBPyConnection) -> list[date]:
     return [r[0] for r in con.execute(f"SELECT * FROM ({union}) ORDER BY 1").fetchall()]
 
 
-def nights_to_keep(con: duckdb.DuckDBPyConnection, tanggal: date) -> set[date]:
-    """Tonight, its previous night, and the latest night with its previous night.
+def nights_to_keep(
+    con: duckdb.DuckDBPyConnection, tanggal: date, retention_nights: int | None = None
+) -> set[date] | None:
+    """The nights whose snapshots are kept; None: every night.
 
-    The checks compare a night with its previous night only, so two full
-    snapshots are enough (loading an old night again keeps the newest pair too).
+    A rerun of a night needs the snapshot of its previous night, so a night is
+    rerun exactly only while that snapshot is kept. `retention_nights` (the
+    setting snapshot_retention_nights) keeps the newest N nights that have a
+    snapshot, plus tonight and its previous night; None keeps all of them.
     """
-    keep = {tanggal}
+    if retention_nights is None:
+        return None
+    nights = snapshot_nights(con)
+    keep = set(nights[-max(retention_nights, 1) :]) | {tanggal}
     prev = previous_night(con, tanggal)
     if prev:
         keep.add(prev)
-    row = con.execute("SELECT max(tanggal_ekspor) FROM files WHERE state = 'used'").fetchall()
-    latest = row[0][0] if row else None
-    if latest and latest > tanggal:
-        keep.add(latest)
-        latest_prev = previous_night(con, latest)
-        if latest_prev:
-            keep.add(latest_prev)
     return keep
 
 
-def prune_snapshots(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[date]:
+def prune_snapshots(
+    con: duckdb.DuckDBPyConnection, tanggal: date, retention_nights: int | None = None
+) -> list[date]:
     """Drop snapshot rows of every night but `nights_to_keep`; returns the nights dropped.
 
     runs, files, agregat_desa and the findings are kept for all nights.
     """
-    keep = sorted(nights_to_keep(con, tanggal))
+    keep = nights_to_keep(con, tanggal, retention_nights)
+    if keep is None:
+        return []
     dropped = [d for d in snapshot_nights(con) if d not in keep]
     if dropped:
         for t in SNAPSHOT_TABLES:
             con.execute(f"DELETE FROM {t} WHERE list_contains(?, tanggal_ekspor)", [dropped])
+        con.execute("DELETE FROM snapshot_dibawa WHERE list_contains(?, tanggal_ekspor)", [dropped])
     return dropped
 
 
+class SnapshotGone(RuntimeError):
+    """The night before a rerun night has no snapshot any more: the rerun cannot be exact."""
+
+
+def check_rerun(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
+    """Refuse a night whose previous night ran but whose snapshot was pruned.
+
+    Without it the checks that compare two nights would silently find nothing
+    (every DATA_HILANG, STATUS_TIDAK_WAJAR, PENURUNAN_TAJAM lost).
+    """
+    prev = previous_night(con, tanggal)
+    if prev is None or prev in snapshot_nights(con):
+        return
+    raise SnapshotGone(
+        f"the snapshot of {prev}, the night before {tanggal}, was pruned "
+        "(setting snapshot_retention_nights); a rerun of "
+        f"{tanggal} would not give its first run's findings, so it is refused"
+    )
+
+
+def clear_carried(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
+    """Forget what an earlier run of this night carried (the night is being loaded again)."""
+    con.execute("DELETE FROM snapshot_dibawa WHERE tanggal_ekspor = ?", [tanggal])
+
+
+def carry_forward(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[str]:
+    """Give each province not loaded tonight its last loaded snapshot as tonight's.
+
+    A province set aside or missing tonight would otherwise have no rows
+    tonight, and tomorrow would compare it with nothing. Its pemilih rows and
+    agregat_desa rows of the latest earlier night that has them are copied to
+    tonight and recorded in snapshot_dibawa, so `loaded_provinces(con, tonight,
+    tonight)` includes it. Returns the provinces carried.
+    """
+    clear_carried(con, tanggal)
+    loaded = set(loaded_provinces(con, tanggal))
+    rows = con.execute(
+        """
+        SELECT kode_prov, max(tanggal_ekspor) FROM (
+          SELECT tanggal_ekspor, kode_prov FROM files
+          WHERE tabel = 'pemilih' AND state = 'used' AND kode_prov IS NOT NULL
+          UNION ALL SELECT tanggal_ekspor, kode_prov FROM snapshot_dibawa
+        ) WHERE tanggal_ekspor < ? GROUP BY kode_prov ORDER BY kode_prov
+        """,
+        [tanggal],
+    ).fetchall()
+    carried = []
+    for prov, dari in rows:
+        if prov in loaded:
+            continue
+        has_rows = con.execute(
+            "SELECT count(*) FROM pemilih WHERE tanggal_ekspor = ? AND left(kode_desa, 2) = ?",
+            [dari, prov],
+        ).fetchall()[0][0]
+        if not has_rows:  # that snapshot was pruned: nothing to carry
+            continue
+        con.execute(
+            "DELETE FROM pemilih WHERE tanggal_ekspor = ? AND left(kode_desa, 2) = ?",
+            [tanggal, prov],
+        )
+        con.execute(
+            "INSERT INTO pemilih SELECT * REPLACE (CAST(? AS DATE) AS tanggal_ekspor) "
+            "FROM pemilih WHERE tanggal_ekspor = ? AND left(kode_desa, 2) = ?",
+            [tanggal, dari, prov],
+        )
+        con.execute(
+            "DELETE FROM agregat_desa WHERE tanggal_ekspor = ? AND kode_prov = ?", [tanggal, prov]
+        )
+        con.execute(
+            "INSERT INTO agregat_desa SELECT * REPLACE (CAST(? AS DATE) AS tanggal_ekspor) "
+            "FROM agregat_desa WHERE tanggal_ekspor = ? AND kode_prov = ?",
+            [tanggal, dari, prov],
+        )
+        con.execute("INSERT INTO snapshot_dibawa VALUES (?, ?, ?)", [tanggal, prov, dari])
+        carried.append(prov)
+    return carried
+
+
 def loaded_provinces(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[str]:
-    """Provinces whose pemilih file was used on `tanggal`."""
+    """Provinces whose pemilih file was used on `tanggal`, and those carried into it.
+
+    A carried province (not loaded that night, its last loaded snapshot copied
+    in by `carry_forward` when the night finished) counts for a later night
+    comparing with `tanggal`. Tonight's carry is made when the night finishes
+    and cleared when it is loaded again (`clear_carried`), so a province not
+    loaded tonight is never taken as loaded by tonight's own steps.
+    """
     rows = con.execute(
         "SELECT DISTINCT kode_prov FROM files WHERE tanggal_ekspor = ? AND tabel = 'pemilih' "
-        "AND state = 'used' ORDER BY 1",
-        [tanggal],
+        "AND state = 'used' UNION SELECT kode_prov FROM snapshot_dibawa "
+        "WHERE tanggal_ekspor = ? ORDER BY 1",
+        [tanggal, tanggal],
     ).fetchall()
     return [r[0] for r in rows]

@@ -9,7 +9,7 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from coklit_dq.pipeline import STEPS, NightResult
+from coklit_dq.pipeline import STEP_NAMES, NightResult
 
 SUMMARY_KEY = "coklit-nightly-summary"
 PROVINCES_KEY = "coklit-nightly-provinces"
@@ -40,7 +40,7 @@ def render_summary(result: NightResult) -> str:
     out += ["", "## Findings per kabupaten/kota", ""]
     out.append(_table(["kode_kab", "count"], [[k, n] for k, n in result.findings_by_kab.items()]))
     out += ["", "## Time per step", ""]
-    steps = [s for s in STEPS if s in result.timings]
+    steps = [s for s in STEP_NAMES if s in result.timings]
     out.append(_table(["step", "seconds"], [[s, f"{result.timings[s]:.2f}"] for s in steps]))
     out += ["", f"Outbox: `{result.outbox}/{result.tanggal}`"]
     return "\n".join(out) + "\n"

@@ -2,22 +2,22 @@
 
 Nights are the folders named YYYY-MM-DD under the source within [start, end].
 A failed night does not stop the later ones (each compares with the last
-night the warehouse holds); the backfill fails when any night failed.
+night the warehouse holds); the backfill fails when any night failed. It holds
+the warehouse's slot (flows.runtime.warehouse_slot) for the whole range: a
+scheduled nightly run that fires meanwhile waits, then runs.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import date
-from typing import Any
 
 import fsspec
 from prefect import flow
 
+from flows import runtime
 from flows.nightly import nightly_coklit
 
-log = logging.getLogger("flows.backfill")
 NIGHT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -30,29 +30,35 @@ def nights_in(source: str, start: date, end: date) -> list[date]:
 
 @flow(name="backfill-coklit", flow_run_name="backfill-{start}-{end}")
 def backfill_coklit(
-    source: str,
     start: date,
     end: date,
     *,
+    source: str | None = None,
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
 ) -> dict[str, str]:
     """Run every night of the source between start and end (inclusive), oldest first."""
-    nights = nights_in(source, start, end)
+    settings = runtime.settings_for_run(
+        source=source, outbox=outbox, warehouse=warehouse, election=election
+    )
+    assert settings.source is not None
+    nights = nights_in(settings.source, start, end)
     if not nights:
-        raise ValueError(f"no night folders under {source} between {start} and {end}")
+        raise ValueError(f"no night folders under {settings.source} between {start} and {end}")
     outcome: dict[str, str] = {}
-    for night in nights:
-        state: Any = nightly_coklit(
-            source,
-            night,
-            outbox=outbox,
-            warehouse=warehouse,
-            election=election,
-            return_state=True,
-        )
-        outcome[night.isoformat()] = "done" if state.is_completed() else f"failed: {state.message}"
+    with runtime.logs_to_prefect(), runtime.warehouse_slot():
+        for night in nights:
+            state = nightly_coklit(
+                settings.source,
+                night,
+                outbox=settings.outbox,
+                warehouse=settings.warehouse,
+                election=settings.election.kode,
+                return_state=True,
+            )
+            ok = state.is_completed()
+            outcome[night.isoformat()] = "done" if ok else f"failed: {state.message}"
     failed = {k: v for k, v in outcome.items() if v != "done"}
     if failed:
         raise RuntimeError(

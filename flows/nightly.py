@@ -1,9 +1,11 @@
-"""The nightly flow: one night of coklit, start to end, as Prefect tasks.
+"""The nightly flow: one night of coklit, start to end, each step a Prefect task.
 
-    pull-and-verify -> validate -> link -> diff -> publish -> notify -> finish
-
+The steps, their order and the failure policy are pipeline.STEPS and
+pipeline.run_steps; this flow only decides where the settings come from
+(flows.runtime), holds the warehouse's slot, and makes each step a task.
 A night with a quarantined file still runs every step and publishes every
-other region, then ends as a FAILED flow run whose message names the file.
+other region, then ends as a FAILED flow run whose message names the file;
+Pusdatin is mailed (settings.pusdatin_email).
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow
 
 from coklit_dq import pipeline
-from coklit_dq.config import resolve_settings
-from flows import tasks
+from flows import runtime, tasks
 from flows.artifacts import publish_artifacts
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -27,46 +28,42 @@ def default_night(now: datetime | None = None) -> date:
     return (now or datetime.now(WIB)).astimezone(WIB).date() - timedelta(days=1)
 
 
-@flow(name="nightly-coklit", flow_run_name="nightly-{tanggal}", log_prints=False)
+def night_run_name() -> str:
+    """`nightly-<night>`, also for a scheduled run that passes no tanggal."""
+    from prefect.runtime import flow_run
+
+    tanggal = flow_run.parameters.get("tanggal")
+    return f"nightly-{tanggal or default_night()}"
+
+
+@flow(
+    name="nightly-coklit",
+    flow_run_name=night_run_name,
+    log_prints=False,
+    persist_result=True,  # a failed run's NightFailed is readable through the API
+    on_failure=[runtime.mail_failure],
+    on_crashed=[runtime.mail_failure],
+)
 def nightly_coklit(
-    source: str,
+    source: str | None = None,
     tanggal: date | None = None,
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
 ) -> dict[str, Any]:
-    """Ingest, check, link, diff, publish and notify one night of the export."""
+    """Ingest, check, link, diff, publish and notify one night of the export.
+
+    Paths left out are read at run time (flows.runtime.settings_for_run).
+    """
     night = tanggal or default_night()
-    settings = resolve_settings(outbox=outbox, warehouse=warehouse, election=election)
-    with pipeline.open_night(settings, source, night) as run:
-        try:
-            tasks.pull_and_verify(run)
-            tasks.validate(run)
-        except Exception as exc:
-            run.fatal = True
-            result = tasks.finish(run, exc)
-        else:
-            try:
-                tasks.link(run)
-                tasks.diff(run)
-                tasks.publish(run)
-            except Exception as exc:  # closed as failed, never left 'running'
-                run.fatal = True
-                result = tasks.finish(run, exc)
-            else:
-                state = tasks.notify(run, return_state=True)
-                if state.is_failed():
-                    pipeline.step_failed(run, "notify", _exception(state))
-                result = tasks.finish(run)
-    publish_artifacts(result)
+    settings = runtime.settings_for_run(
+        source=source, outbox=outbox, warehouse=warehouse, election=election
+    )
+    assert settings.source is not None  # settings_for_run refuses a run without one
+    with runtime.logs_to_prefect(), runtime.warehouse_slot():
+        with pipeline.open_night(settings, settings.source, night) as run:
+            result = pipeline.run_steps(run, tasks.call_as_task)
+        publish_artifacts(result)
     if not result.ok:
         raise pipeline.NightFailed(result)
     return result.to_dict()
-
-
-def _exception(state: Any) -> BaseException:
-    try:
-        state.result()
-    except BaseException as exc:
-        return exc
-    return RuntimeError(state.message or "failed")

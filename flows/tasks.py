@@ -1,17 +1,23 @@
-"""The steps of coklit_dq.pipeline as Prefect tasks.
+"""The steps of coklit_dq.pipeline (pipeline.STEPS) as Prefect tasks, one each.
 
+Made from the step table, so a step added there is a task here with no edit.
 Tasks receive the open `NightRun` (it holds a DuckDB connection), so none of
 them hashes its inputs: cache_policy=NONE. Retries with backoff only where a
-step reads or writes outside the warehouse (the export root, the outbox, the
-mail server), and only for I/O errors: a missing night folder or a refused
-warehouse is not retried.
+step reads or writes outside the warehouse (`Step.io`: the export root, the
+outbox, the mail server), and only for I/O errors: a missing night folder or a
+refused warehouse is not retried.
+
+What leaves a task is a `pipeline.StepError`: one line, nik/nkk masked
+(privacy.scrub), no chained original. Prefect logs a failed task's exception
+and stores it on the server, so the stage's own exception (whose text may
+quote a record) never reaches it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import Task, task
+from prefect import Task
 from prefect.cache_policies import NONE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
@@ -19,19 +25,15 @@ from prefect.tasks import exponential_backoff
 
 from coklit_dq import pipeline
 
-NOT_TRANSIENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+TASK_NAMES = {"ingest": "pull-and-verify"}  # the others are named like their step
 
 
 def retry_on_io_error(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """Retry only errors that a second try can cure (network, storage hiccups)."""
     try:
         state.result()
-    except NOT_TRANSIENT:
-        return False
-    except (OSError, TimeoutError, ConnectionError):
-        return True
-    except Exception:
-        return False
+    except Exception as exc:
+        return pipeline.is_transient(exc)
     return False
 
 
@@ -43,36 +45,28 @@ IO_RETRIES: dict[str, Any] = {
 }
 
 
-@task(name="pull-and-verify", cache_policy=NONE, **IO_RETRIES)
-def pull_and_verify(run: pipeline.NightRun) -> Any:
-    return pipeline.ingest(run)
+def step_task(step: pipeline.Step) -> Task[[pipeline.NightRun], None]:
+    """The Prefect task of one step."""
+
+    def run_step(run: pipeline.NightRun) -> None:
+        try:
+            step.fn(run)
+        except Exception as exc:
+            raise pipeline.scrubbed(exc) from None
+
+    options = IO_RETRIES if step.io else {}
+    return Task(
+        fn=run_step,
+        name=TASK_NAMES.get(step.name, step.name),
+        cache_policy=NONE,
+        persist_result=False,
+        **options,
+    )
 
 
-@task(name="validate", cache_policy=NONE)
-def validate(run: pipeline.NightRun) -> Any:
-    return pipeline.validate(run)
+TASKS = {s.name: step_task(s) for s in pipeline.STEPS}
 
 
-@task(name="link", cache_policy=NONE)
-def link(run: pipeline.NightRun) -> Any:
-    return pipeline.link(run)
-
-
-@task(name="diff", cache_policy=NONE)
-def diff(run: pipeline.NightRun) -> Any:
-    return pipeline.diff(run)
-
-
-@task(name="publish", cache_policy=NONE, **IO_RETRIES)
-def publish(run: pipeline.NightRun) -> Any:
-    return pipeline.publish(run)
-
-
-@task(name="notify", cache_policy=NONE, **IO_RETRIES)
-def notify(run: pipeline.NightRun) -> None:
-    pipeline.notify(run, raise_errors=True)
-
-
-@task(name="finish", cache_policy=NONE)
-def finish(run: pipeline.NightRun, error: BaseException | None = None) -> pipeline.NightResult:
-    return pipeline.finish(run, error)
+def call_as_task(step: pipeline.Step, run: pipeline.NightRun) -> None:
+    """pipeline.run_steps' `call`: the step runs as its task (retries, state, logs)."""
+    TASKS[step.name](run)

@@ -91,29 +91,62 @@ def test_reload_starts_a_new_run_and_clears_old_quarantine(tmp_path: Path, setti
     assert row.fetchone() == ("running", None, None)
 
 
-def test_pruning_keeps_only_tonight_and_the_previous_night(tmp_path: Path, settings, con):
+def test_snapshots_are_kept_by_default_and_pruned_to_the_retention_setting(
+    tmp_path: Path, settings, con
+):
     for i, n in enumerate((N1, N2, N3, N4)):
         make_night(tmp_path / "src", n, drop=10 * i)
-    load(con, tmp_path, settings, N1)
-    load(con, tmp_path, settings, N2)
+    for n in (N1, N2, N3):
+        load(con, tmp_path, settings, n)
+    # default (snapshot_retention_nights None): every night stays, any night can be rerun
+    assert settings.snapshot_retention_nights is None
+    assert warehouse.prune_snapshots(con, N3, settings.snapshot_retention_nights) == []
     for t in SNAPSHOTS:
-        assert nights(con, t) == [N1, N2]
-    r3 = load(con, tmp_path, settings, N3)
-    assert r3.nights_pruned == [N1]
+        assert nights(con, t) == [N1, N2, N3]
+    warehouse.check_rerun(con, N2)
+    # a retention of 2 nights drops N1; a rerun of N2 then refuses instead of losing findings
+    assert warehouse.prune_snapshots(con, N3, retention_nights=2) == [N1]
     for t in SNAPSHOTS:
         assert nights(con, t) == [N2, N3], t
+    with pytest.raises(warehouse.SnapshotGone, match="snapshot of 2024-07-01"):
+        warehouse.check_rerun(con, N2)
+    warehouse.check_rerun(con, N3)
+    warehouse.check_rerun(con, N4)
     # aggregates, files and runs stay for every night
     assert nights(con, "agregat_desa") == [N1, N2, N3]
     assert nights(con, "files") == [N1, N2, N3]
     assert nights(con, "runs") == [N1, N2, N3]
-    # a backfill of an old night keeps the newest pair for the next night
-    load(con, tmp_path, settings, N1)
-    assert nights(con, "pemilih") == [N1, N2, N3]
     load(con, tmp_path, settings, N4)
+    assert warehouse.prune_snapshots(con, N4, retention_nights=2) == [N2]
     assert nights(con, "pemilih") == [N3, N4]
     assert con.execute(
         "SELECT tanggal_ekspor, sum(n_rekaman) FROM agregat_desa GROUP BY 1 ORDER BY 1"
     ).fetchall() == [(N1, 1200), (N2, 1180), (N3, 1160), (N4, 1140)]
+
+
+def test_duckdb_memory_limit_and_threads_are_settings(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("COKLIT_DQ_DUCKDB_MEMORY_LIMIT", "700MB")
+    monkeypatch.setenv("COKLIT_DQ_DUCKDB_THREADS", "1")
+    s = resolve_settings(warehouse=str(tmp_path / "w.duckdb"))
+    assert (s.duckdb_memory_limit, s.duckdb_threads) == ("700MB", 1)
+    con = warehouse.connect_settings(s)
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    con.close()
+    assert limit.replace(" ", "").upper().startswith(("667", "700")) and int(threads) == 1
+
+
+def test_findings_table_follows_the_contract(con):
+    from coklit_dq.contract import FINDING_SCHEMA
+
+    cols = [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'temuan' "
+            "ORDER BY ordinal_position"
+        ).fetchall()
+    ]
+    assert cols == [*FINDING_SCHEMA.names(), "kunci"]
 
 
 def test_previous_night_skips_unfinished_and_unreadable_nights(tmp_path: Path, settings, con):

@@ -220,3 +220,46 @@ def notify_regions(
         len(out.without_recipients),
     )
     return out
+
+
+def failure_message(tanggal: str, reason: str, run_name: str | None = None) -> tuple[str, str]:
+    """Subject and body of the mail to Pusdatin about a failed night (no personal data)."""
+    try:
+        nama_malam = tanggal_id(date.fromisoformat(tanggal))
+    except ValueError:
+        nama_malam = tanggal
+    subject = f"coklit-dq: pemeriksaan malam {nama_malam} GAGAL"
+    lines = [
+        f"Pemeriksaan data coklit untuk ekspor {nama_malam} tidak selesai dengan baik.",
+        "",
+        f"Run Prefect : {run_name or '-'}",
+        f"Alasan      : {reason or '-'}",
+        "",
+        "Lihat run tersebut di Prefect (log dan artefak coklit-nightly-summary), perbaiki",
+        "penyebabnya, lalu jalankan ulang malam itu (docs/operations.md).",
+        "",
+        "Pesan ini dikirim otomatis oleh coklit-dq.",
+    ]
+    return subject, "\n".join(lines) + "\n"
+
+
+def notify_failure(
+    settings: Settings, tanggal: str, reason: str, run_name: str | None = None
+) -> bool:
+    """Mail settings.pusdatin_email that a night failed; False when no one is configured.
+
+    Same SMTP path as the regions' mail (settings.smtp_host:smtp_port). `reason`
+    must already be scrubbed (the flow's failure hook does it).
+    """
+    if not settings.pusdatin_email:
+        log.warning("night %s failed; no Pusdatin address configured: no mail sent", tanggal)
+        return False
+    if not settings.smtp_host:
+        log.warning("night %s failed; no SMTP host configured: Pusdatin not mailed", tanggal)
+        return False
+    to = _addresses(settings.pusdatin_email.split(","))
+    msg = _message(settings, to, *failure_message(tanggal, reason, run_name))
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=60) as smtp:
+        smtp.send_message(msg)
+    log.info("Pusdatin mailed: night %s failed", tanggal)
+    return True

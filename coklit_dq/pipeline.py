@@ -149,9 +149,18 @@ def warehouse_lock(path: str) -> Iterator[None]:
 
 @contextmanager
 def open_night(settings: Settings, source: str, tanggal: date) -> Iterator[NightRun]:
-    """Lock and open the warehouse for one night."""
+    """Lock and open the warehouse for one night.
+
+    Refuses (warehouse.SnapshotGone) a rerun whose previous night's snapshot was
+    pruned, before anything is touched.
+    """
     with warehouse_lock(settings.warehouse):
         con = warehouse.connect_settings(settings)
+        try:
+            warehouse.check_rerun(con, tanggal)
+        except BaseException:
+            con.close()
+            raise
         run = NightRun(con=con, settings=settings, source=source, tanggal=tanggal)
         try:
             yield run
@@ -244,14 +253,11 @@ def scrubbed(exc: BaseException) -> StepError:
 def ingest(run: NightRun) -> None:
     """Stage 1: verify the night's files, quarantine the bad ones, load the rest.
 
-    Raises when the night cannot be read at all (no folder, no manifest), and
-    refuses (warehouse.SnapshotGone) a rerun whose previous night's snapshot is
-    gone. A province whose record count collapsed is set aside (`set_aside_collapsed`).
+    Raises when the night cannot be read at all (no folder, no manifest). A province whose record count collapsed is set aside (`set_aside_collapsed`).
     """
     from coklit_dq.ingest import ingest_night
 
     with timed(run, "ingest"):
-        warehouse.check_rerun(run.con, run.tanggal)
         run.ingest = ingest_night(run.con, run.source, run.tanggal, run.settings)
         warehouse.clear_carried(run.con, run.tanggal)
         set_aside_collapsed(run)

@@ -389,7 +389,7 @@ def test_integer_too_large_in_pemilih_is_a_finding_of_its_row(tmp_path: Path, ni
         "WHERE nilai_tidak_valid IS NOT NULL"
     ).fetchall()
     assert got == [(42, None, "disabilitas")]
-    warn = [w for w in result.warnings if w["file"] == rel][0]
+    warn = next(w for w in result.warnings if w["file"] == rel)
     assert (warn["line"], warn["column"]) == (42, "disabilitas")
 
 
@@ -429,7 +429,7 @@ def test_unparsable_dates_are_findings_of_their_rows(tmp_path: Path, night: Path
                    (95, None, "tanggal_lahir")]  # fmt: skip
     n = con.execute("SELECT count(*) FROM pemilih WHERE left(kode_desa, 2) = '31'").fetchone()
     assert n == (PER_PROV,)
-    warn = [w for w in result.warnings if w["file"] == rel][0]
+    warn = next(w for w in result.warnings if w["file"] == rel)
     assert (warn["line"], warn["column"]) == (40, "tanggal_lahir")
     assert "3 value(s)" in warn["message"]
     assert "1990" not in json.dumps(warn)  # a birth date is personal: never quoted

@@ -39,7 +39,6 @@ from coklit_dq.rules.catalog import load_catalog
 log = logging.getLogger(__name__)
 
 
-
 # Open findings before tonight: the last time each (kode_temuan, kunci) was found,
 # unless a later night before tonight resolved it; a change between two nights
 # ($3: event codes) is open only on the night it was seen ($2: last night).

@@ -17,7 +17,7 @@ import duckdb
 
 from coklit_dq import warehouse
 from coklit_dq.contract import EXPORT_TABLES, STATUS_DITURUNKAN, code_sql
-from coklit_dq.ingest.readers import Checked, q
+from coklit_dq.ingest.readers import Checked, DiskFull, disk_full, q
 
 
 @dataclass
@@ -69,19 +69,13 @@ WHERE list_contains($provinces, left(d.kode_desa, 2)) AND {code_sql("kode_desa",
 """
 
 
-class DiskFull(OSError):
-    """The warehouse's disk filled up while loading (nothing of the night was kept)."""
-
-
 def _rollback(con: duckdb.DuckDBPyConnection, exc: BaseException) -> None:
     """Undo the night; when DuckDB already aborted the transaction (a full disk, an I/O
     error), its own error is the one to report, not 'cannot rollback'."""
     with contextlib.suppress(duckdb.Error):  # gone already when DuckDB aborted it: `exc` says why
         con.execute("ROLLBACK")
-    if "no space left on device" in str(exc).lower() and not isinstance(exc, DiskFull):
-        raise DiskFull(
-            28, "No space left on device: the warehouse's disk is full; the night was not loaded"
-        ) from exc
+    if not isinstance(exc, DiskFull):
+        disk_full(exc)
 
 
 def load_night(

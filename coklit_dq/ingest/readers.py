@@ -91,6 +91,19 @@ class Checked:
     n_unreadable: int = 0  # pemilih rows loaded with a value read as NULL
 
 
+class DiskFull(OSError):
+    """The warehouse's disk (or DuckDB's temp folder) is full: the night cannot be loaded.
+    Never an error of a file: nothing is set aside for it."""
+
+
+def disk_full(exc: BaseException) -> None:
+    """Raise DiskFull from `exc` when it is DuckDB (or the OS) saying the disk is full."""
+    if "no space left on device" in str(exc).lower():
+        raise DiskFull(
+            28, "No space left on device: the warehouse's disk is full; the night was not loaded"
+        ) from exc
+
+
 def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -217,6 +230,7 @@ def check_csv(
             )
             break
         except duckdb.Error as exc:
+            disk_full(exc)
             con.execute(f"DROP TABLE IF EXISTS {stage}")
             msg, line = duck_message(exc)
             if "unicode" in msg.lower() and encoding == "utf-8" and LATIN1_POLICY == "decode":
@@ -352,6 +366,7 @@ def _check_rows_of(
     try:
         res = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
     except duckdb.Error as exc:
+        disk_full(exc)
         raise _unreadable(
             con, rel, src=src, columns=columns, value=value, exc=exc, parquet=parquet
         ) from None

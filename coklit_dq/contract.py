@@ -112,6 +112,36 @@ EXPORT_TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 
+# reports-v1 v1.1: a value of the export becomes a path or a link only when it is a
+# valid code of its kind: digits of the kind's length, starting with its parent's code.
+# CODE_DIGITS/CODE_PARENT are the one definition; `valid_code` and `code_sql` apply it.
+CODE_DIGITS = {"kode_prov": 2, "kode_kab": 4, "kode_kec": 6, "kode_desa": 10}
+CODE_PARENT = {"kode_kab": "kode_prov", "kode_kec": "kode_kab", "kode_desa": "kode_kec"}
+
+
+def valid_code(kind: str, value: object, parent: str | None = None) -> bool:
+    """`value` is a code of `kind` (and starts with `parent` when it is given)."""
+    n = CODE_DIGITS[kind]
+    if not isinstance(value, str) or len(value) != n or not value.isascii():
+        return False
+    if not value.isdigit():
+        return False
+    return parent is None or value.startswith(parent)
+
+
+def code_sql(kind: str, expr: str) -> str:
+    """SQL (DuckDB) that is TRUE exactly when `expr` is a code of `kind` (digits only)."""
+    return f"coalesce(regexp_full_match({expr}, '[0-9]{{{CODE_DIGITS[kind]}}}'), FALSE)"
+
+
+def code_expr(kind: str, parent: str | None = None) -> pl.Expr:
+    """Polars: TRUE where column `kind` is a code of its kind (starting with column `parent`)."""
+    ok = pl.col(kind).str.contains(f"^[0-9]{{{CODE_DIGITS[kind]}}}$").fill_null(False)
+    if parent is not None:
+        ok = ok & pl.col(kind).str.starts_with(pl.col(parent)).fill_null(False)
+    return ok
+
+
 def schema(table: str) -> pl.Schema:
     """The polars schema a table of the export is read into."""
     return pl.Schema({c.name: c.dtype for c in EXPORT_TABLES[table]})

@@ -35,6 +35,17 @@ def mask_id(value: str | None, *, enabled: bool = True) -> str | None:
 
 _LONG_DIGITS = re.compile(r"\d{12,}")
 
+# Columns of the export whose every value is personal data: never quoted in a log line,
+# an exception, a reason or a run record (only the column and what was expected).
+PERSONAL_COLUMNS = frozenset({"nik", "nkk", "nama", "tempat_lahir", "tanggal_lahir", "alamat"})
+
+
+def describe_personal(column: str, value: object) -> str | None:
+    """What a reason may say about a value of a personal column: its kind, never its text."""
+    if value is None:
+        return None
+    return f"a value of {len(str(value))} character(s) in {column} (not shown: personal data)"
+
 
 def scrub(text: str | None) -> str | None:
     """Mask every run of 12 or more digits (a nik, an nkk) in free text.

@@ -13,6 +13,7 @@ Other stages may add their own tables (prefix them: link_*, gx_*).
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,7 +109,10 @@ SCHEMA = [
     _snapshot_ddl("tps"),
     _snapshot_ddl("pantarlih"),
     # baris: 1-based data row of the record in its file (for messages)
-    _snapshot_ddl("pemilih", ",\n  baris BIGINT"),
+    # nilai_tidak_valid: columns whose exported value could not be read as its type
+    # (loaded as NULL; comma-separated names, NULL when all were read) - ingest/readers.py
+    _snapshot_ddl("pemilih", ",\n  baris BIGINT,\n  nilai_tidak_valid VARCHAR"),
+    "ALTER TABLE pemilih ADD COLUMN IF NOT EXISTS nilai_tidak_valid VARCHAR",
     """CREATE TABLE IF NOT EXISTS agregat_desa (
   tanggal_ekspor DATE NOT NULL,
   kode_prov VARCHAR, kode_kab VARCHAR, kode_kec VARCHAR, kode_desa VARCHAR NOT NULL,
@@ -154,19 +158,34 @@ def connect(
     Registers the privacy macros on the connection: mask_id(x), and
     kelompok_id(x) keyed with this warehouse's secret (see privacy.py).
     """
-    if str(path) != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if str(path) != ":memory:" and not read_only:
+        _private_folder(Path(path))
     config: dict[str, str | bool | int | float | list[str]] = {}
     if memory_limit:
         config["memory_limit"] = memory_limit
     if threads:
         config["threads"] = int(threads)
-    con = duckdb.connect(str(path), read_only=read_only, config=config)
-    if not read_only:
-        ensure_schema(con)
+    old = os.umask(0o077) if not read_only else None  # file and first WAL: owner only
+    try:
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
+        if not read_only:
+            ensure_schema(con)
+    finally:
+        if old is not None:
+            os.umask(old)
+    if str(path) != ":memory:" and not read_only:
+        Path(path).chmod(0o600)  # also a warehouse made before this rule
     register_mask_macro(con)  # TEMP macros: read-only connections take them too
     register_group_macro(con, _group_key(con, create=not read_only))
     return con
+
+
+def _private_folder(path: Path) -> None:
+    """The warehouse holds raw snapshots and the group-id secret: a folder made for it is
+    0700 (the file itself is created 0600, see connect)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
 
 
 def _group_key(con: duckdb.DuckDBPyConnection, *, create: bool) -> str:

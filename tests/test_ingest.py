@@ -132,7 +132,7 @@ def test_good_night_loads_every_file_with_contract_types(tmp_path: Path, night: 
     _, pem = night_tables(N1)
     for prov in ("31", "32"):  # CSV and Parquet load the same values
         got = con.sql(
-            "SELECT * EXCLUDE (tanggal_ekspor, baris) FROM pemilih "
+            "SELECT * EXCLUDE (tanggal_ekspor, baris, nilai_tidak_valid) FROM pemilih "
             f"WHERE left(kode_desa, 2) = '{prov}' ORDER BY baris"
         ).pl()
         want = conform("pemilih", pem[prov])
@@ -141,6 +141,8 @@ def test_good_night_loads_every_file_with_contract_types(tmp_path: Path, night: 
     baris = con.execute("SELECT min(baris), max(baris), count(DISTINCT baris) FROM pemilih "
                         "WHERE left(kode_desa, 2) = '31'").fetchone()  # fmt: skip
     assert baris == (1, PER_PROV, PER_PROV)
+    unread = con.execute("SELECT count(nilai_tidak_valid) FROM pemilih").fetchone()
+    assert unread == (0,)  # every value was read
     run = con.execute("SELECT state, source, dibuat FROM runs WHERE tanggal_ekspor = ?", [N1])
     state, source, dibuat = run.fetchone()
     assert state == "running" and source == str(tmp_path / "src") and dibuat == result.dibuat
@@ -369,7 +371,9 @@ def test_naive_timestamp_column_in_parquet_is_the_wrong_type(tmp_path: Path, nig
     assert_rest_loaded(result, con, rel)
 
 
-def test_integer_too_large_for_its_column_names_the_row(tmp_path: Path, night: Path):
+def test_integer_too_large_in_pemilih_is_a_finding_of_its_row(tmp_path: Path, night: Path):
+    """export-v1: a bad value in a usable file is no error of the file; the row is loaded
+    with the value empty and nilai_tidak_valid naming the column."""
     rel = "pemilih/32.parquet"
     _, pem = night_tables(N1)
     df = conform("pemilih", pem["32"]).with_columns(
@@ -379,28 +383,56 @@ def test_integer_too_large_for_its_column_names_the_row(tmp_path: Path, night: P
     )
     replace(night, rel, encode_table(df, "parquet"))
     result, con = ingest(tmp_path)
+    assert result.quarantined == [] and rel in result.used
+    got = con.execute(
+        "SELECT baris, disabilitas, nilai_tidak_valid FROM pemilih "
+        "WHERE nilai_tidak_valid IS NOT NULL"
+    ).fetchall()
+    assert got == [(42, None, "disabilitas")]
+    warn = next(w for w in result.warnings if w["file"] == rel)
+    assert (warn["line"], warn["column"]) == (42, "disabilitas")
+
+
+def test_integer_too_large_in_tps_sets_the_file_aside(tmp_path: Path, night: Path):
+    rel = "tps.parquet"
+    tables, _ = night_tables(N1)
+    df = conform("tps", tables["tps"]).with_columns(
+        no_tps=pl.when(pl.int_range(pl.len()) == 4)
+        .then(pl.lit(1 << 33))
+        .otherwise(pl.col("no_tps").cast(pl.Int64))
+    )
+    replace(night, rel, encode_table(df, "parquet"))
+    result, con = ingest(tmp_path)
     why = reason_of(result, rel)
-    assert (why["line"], why["column"], why["found"]) == (42, "disabilitas", "300")
-    assert why["expected"] == "an integer (TINYINT)"
+    assert (why["line"], why["column"], why["found"]) == (5, "no_tps", str(1 << 33))
+    assert why["expected"] == "an integer (INTEGER)"
     assert_rest_loaded(result, con, rel)
 
 
-def test_unparsable_date_names_line_and_column(tmp_path: Path, night: Path):
+def test_unparsable_dates_are_findings_of_their_rows(tmp_path: Path, night: Path):
     rel = "pemilih/31.csv.gz"
     lines = csv_lines(night, rel)
     header = lines[0].split(",")
     col = header.index("tanggal_lahir")
-    for ln, bad in ((40, "1990-02-30"), (90, "31/12/1990")):
+    for ln, bad in ((40, "1990-02-30"), (90, "31/12/1990"), (95, "0000-00-00")):
         fields = lines[ln - 1].split(",")
         fields[col] = bad
         lines[ln - 1] = ",".join(fields)
     replace(night, rel, gz("\n".join(lines)))
     result, con = ingest(tmp_path)
-    why = reason_of(result, rel)
-    assert (why["line"], why["column"], why["found"]) == (40, "tanggal_lahir", "1990-02-30")
-    assert why["expected"] == "a date YYYY-MM-DD"
-    assert "line 40" in why["message"] and "1 more bad value" in why["message"]
-    assert_rest_loaded(result, con, rel)
+    assert result.quarantined == [] and set(result.used) == ALL_FILES
+    got = con.execute(
+        "SELECT baris + 1, tanggal_lahir, nilai_tidak_valid FROM pemilih "
+        "WHERE nilai_tidak_valid IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    assert got == [(40, None, "tanggal_lahir"), (90, None, "tanggal_lahir"),
+                   (95, None, "tanggal_lahir")]  # fmt: skip
+    n = con.execute("SELECT count(*) FROM pemilih WHERE left(kode_desa, 2) = '31'").fetchone()
+    assert n == (PER_PROV,)
+    warn = next(w for w in result.warnings if w["file"] == rel)
+    assert (warn["line"], warn["column"]) == (40, "tanggal_lahir")
+    assert "3 value(s)" in warn["message"]
+    assert "1990" not in json.dumps(warn)  # a birth date is personal: never quoted
 
 
 @pytest.mark.parametrize(

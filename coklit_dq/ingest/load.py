@@ -7,6 +7,7 @@ snapshots the checks no longer need.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,8 +16,8 @@ from typing import Any
 import duckdb
 
 from coklit_dq import warehouse
-from coklit_dq.contract import EXPORT_TABLES, STATUS_DITURUNKAN
-from coklit_dq.ingest.readers import Checked, q
+from coklit_dq.contract import EXPORT_TABLES, STATUS_DITURUNKAN, code_sql
+from coklit_dq.ingest.readers import Checked, DiskFull, disk_full, q
 
 
 @dataclass
@@ -61,9 +62,20 @@ SELECT $tanggal, left(d.kode_desa, 2), left(d.kode_desa, 4), left(d.kode_desa, 6
   CASE WHEN $tps_loaded THEN coalesce(t.n_tps, 0) END
 FROM d LEFT JOIN p USING (kode_desa) LEFT JOIN t USING (kode_desa)
 -- only provinces whose voters were loaded tonight: a quarantined or missing
--- province must not look like a province whose voters all vanished
-WHERE list_contains($provinces, left(d.kode_desa, 2))
+-- province must not look like a province whose voters all vanished; and only
+-- valid desa codes (their prefixes become folders of the outbox): a record with
+-- any other kode_desa is a finding of its own, listed nationally
+WHERE list_contains($provinces, left(d.kode_desa, 2)) AND {code_sql("kode_desa", "d.kode_desa")}
 """
+
+
+def _rollback(con: duckdb.DuckDBPyConnection, exc: BaseException) -> None:
+    """Undo the night; when DuckDB already aborted the transaction (a full disk, an I/O
+    error), its own error is the one to report, not 'cannot rollback'."""
+    with contextlib.suppress(duckdb.Error):  # gone already when DuckDB aborted it: `exc` says why
+        con.execute("ROLLBACK")
+    if not isinstance(exc, DiskFull):
+        disk_full(exc)
 
 
 def load_night(
@@ -107,7 +119,7 @@ def load_night(
             names = ", ".join(q(c) for c in cols)
             if f.tabel == "pemilih":
                 con.execute(
-                    f"INSERT INTO pemilih (tanggal_ekspor, {names}, baris) "
+                    f"INSERT INTO pemilih (tanggal_ekspor, {names}, baris, nilai_tidak_valid) "
                     f"SELECT ?::DATE, * FROM ({f.checked.select_sql})",
                     [tanggal],
                 )
@@ -123,8 +135,8 @@ def load_night(
         )
         dropped = warehouse.prune_snapshots(con, tanggal)
         con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
+    except BaseException as exc:
+        _rollback(con, exc)
         raise
     finally:
         con.execute("SET preserve_insertion_order = true")  # ingest_night restores the caller's

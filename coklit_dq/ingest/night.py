@@ -38,7 +38,7 @@ from coklit_dq.ingest.quarantine import (
     reason,
 )
 from coklit_dq.ingest.readers import check_file
-from coklit_dq.ingest.source import ListedFile, NightFolder, classify
+from coklit_dq.ingest.source import ListedFile, NightFolder, RejectedEntry, classify
 
 log = logging.getLogger("coklit_dq.ingest")
 
@@ -56,6 +56,7 @@ class IngestResult:
     dibuat: datetime | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)  # files used with a warning
     rows: dict[str, int] = field(default_factory=dict)  # used path -> rows
+    rows_set_aside: dict[str, int] = field(default_factory=dict)  # used path -> rows not loaded
     nights_pruned: list[date] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: fetch, check, load
 
@@ -90,11 +91,17 @@ class _Night:
         self.slots.append(self.quarantined(rel, why, local, listed))
 
     def quarantined(
-        self, rel: str, why: dict[str, Any], local: Path | None, listed: ListedFile | None
+        self,
+        rel: str,
+        why: dict[str, Any],
+        local: Path | None,
+        listed: ListedFile | None,
+        *,
+        store_as: str | None = None,
     ) -> FileRow:
         tabel, prov, _ = classify(rel)
-        self.qw.put(rel, local, why)
-        log.warning("quarantined %s: %s", rel, why["message"])
+        self.qw.put(store_as or rel, local, why)
+        log.warning("quarantined %r: %s", rel, why["message"])
         return FileRow(rel, tabel, prov, listed.rows if listed else None, "quarantined", why)
 
     def fetch(self, rel: str) -> tuple[Path | None, str | None]:
@@ -102,10 +109,36 @@ class _Night:
         try:
             return self.folder.fetch(rel, self.tmp)
         except OSError as exc:
-            log.warning("cannot fetch %s: %s", rel, exc)
+            log.warning("cannot fetch %r: %s", rel, exc.strerror or type(exc).__name__)
             return None, None
         finally:
             self.timings["fetch"] += time.perf_counter() - t0
+
+    def symlink(self, rel: str, listed: ListedFile | None) -> FileRow | None:
+        """A symbolic link is set aside, never followed: nothing is read or copied from it."""
+        if not self.folder.is_symlink(rel):
+            return None
+        why = reason(
+            rel,
+            "a symbolic link; links in the export are never followed",
+            expected="a regular file inside the night folder",
+            found="a symbolic link",
+        )
+        return self.quarantined(rel, why, None, listed)
+
+    def rejected(self, entry: RejectedEntry) -> FileRow:
+        """A manifest entry whose path would leave the night folder: set aside alone,
+        its reason kept under a name of our own (never the entry's path)."""
+        why = reason(
+            entry.path,
+            f"manifest entry files[{entry.index}] has a path that is {entry.why}; "
+            "the entry is set aside, the file is never opened",
+            expected="a relative path inside the night folder",
+            found=entry.path,
+        )
+        return self.quarantined(
+            entry.path, why, None, None, store_as=f"_manifest/files-{entry.index}"
+        )
 
 
 def ingest_night(
@@ -135,12 +168,18 @@ def ingest_night(
             # DuckDB in worker threads (one cursor each) while the next is fetched.
             t0 = time.perf_counter()
             with ThreadPoolExecutor(CHECK_WORKERS, thread_name_prefix="ingest") as pool:
+                for entry in manifest.rejected:
+                    night.slots.append(night.rejected(entry))
                 for i, lf in enumerate(manifest.files):
                     _one_file(con, night, pool, lf, i=i, present=present_set, keys=keys)
                 for slot in night.slots:
                     night.rows.append(slot if isinstance(slot, FileRow) else slot.result())
             night.timings["check"] = time.perf_counter() - t0 - night.timings["fetch"]
             for rel in sorted(present_set - set(listed)):
+                link = night.symlink(rel, None)
+                if link is not None:
+                    night.rows.append(link)
+                    continue
                 local, _ = night.fetch(rel)
                 night.rows.append(
                     night.quarantined(
@@ -172,6 +211,8 @@ def ingest_night(
         if f.state == "used":
             result.used.append(f.path)
             result.rows[f.path] = int(f.rows or 0)
+            if f.checked is not None and f.checked.n_set_aside:
+                result.rows_set_aside[f.path] = f.checked.n_set_aside
             if f.reason:
                 result.warnings.append(f.reason)
         else:
@@ -204,6 +245,10 @@ def _one_file(
 ) -> None:
     rel = lf.path
     tabel, prov, fmt = classify(rel)
+    link = night.symlink(rel, lf)
+    if link is not None:
+        night.slots.append(link)
+        return
     if tabel is None or fmt is None:
         local = night.fetch(rel)[0] if rel in present else None
         why = reason(
@@ -260,7 +305,7 @@ def _check(
     cur = con.cursor()
     try:
         checked = check_file(
-            cur, local, rel, tabel, fmt=fmt, rows=lf.rows, stage=f"{STAGE_PREFIX}{i}"
+            cur, local, rel, tabel, fmt=fmt, rows=lf.rows, stage=f"{STAGE_PREFIX}{i}", prov=prov
         )
     except FileError as exc:
         return night.quarantined(rel, exc.reason, local, lf)
@@ -268,6 +313,8 @@ def _check(
         cur.close()
     if checked.warning:
         log.warning("%s used with a warning: %s", rel, checked.warning["message"])
+    if checked.set_aside:
+        night.qw.put_rows(rel, checked.set_aside, checked.n_set_aside)
     return FileRow(rel, tabel, prov, checked.rows, "used", checked.warning, checked)
 
 

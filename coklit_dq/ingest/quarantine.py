@@ -12,6 +12,7 @@ Reasons never carry a full nik/nkk: every run of 12 or more digits is masked
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import date
@@ -94,26 +95,75 @@ def check_not_in_outbox(quarantine: str, outbox: str) -> None:
         raise ValueError(f"quarantine {quarantine} lies inside the outbox {outbox}")
 
 
+PRIVATE_DIR = 0o700  # raw files of the export are personal data: owner only
+PRIVATE_FILE = 0o600
+
+
 class QuarantineWriter:
-    """Writes `<root>/<date>/<path>` (bytes as received) and `<path>.reason.json`."""
+    """Writes `<root>/<date>/<path>` (bytes as received) and `<path>.reason.json`;
+    for a used file with rows set aside, `<path>.baris.json` (their reasons).
+
+    On a local disk, folders are made 0700 and files 0600 (owner only), whatever
+    the umask. `rel` must stay inside the night's folder (checked again here)."""
 
     def __init__(self, root: str, tanggal: date) -> None:
         self.fs, base = fsspec.core.url_to_fs(root)
-        self.night = f"{base.rstrip('/')}/{tanggal.isoformat()}"
+        self.root = base.rstrip("/")
+        self.night = f"{self.root}/{tanggal.isoformat()}"
+        self.local = isinstance(self.fs, LocalFileSystem)
 
     def clear(self) -> None:
         """Loading a night again replaces it: earlier copies of the night go first."""
         if self.fs.exists(self.night):
             self.fs.rm(self.night, recursive=True)
 
-    def put(self, rel: str, local: Path | None, why: dict[str, Any]) -> str:
+    def _target(self, rel: str) -> str:
+        parts = rel.split("/")
+        if rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in rel:
+            raise ValueError(f"quarantine path {rel!r} would leave the night's folder")
         target = f"{self.night}/{rel}"
-        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-        if local is not None and local.exists():
-            if isinstance(self.fs, LocalFileSystem):
-                shutil.copyfile(local, target)
+        if self.local:
+            for d in (
+                self.root,
+                self.night,
+                *(f"{self.night}/{'/'.join(parts[:i])}" for i in range(1, len(parts))),
+            ):
+                Path(d).mkdir(mode=PRIVATE_DIR, exist_ok=True)
+                Path(d).chmod(PRIVATE_DIR)
+        else:
+            self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        return target
+
+    def _write_text(self, path: str, text: str) -> None:
+        if self.local:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE)
+            os.fchmod(fd, PRIVATE_FILE)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return
+        with self.fs.open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    def put(self, rel: str, local: Path | None, why: dict[str, Any]) -> str:
+        target = self._target(rel)
+        if local is not None and local.is_file() and not local.is_symlink():
+            if self.local:
+                with local.open("rb") as src:
+                    fd = os.open(
+                        target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE
+                    )
+                    os.fchmod(fd, PRIVATE_FILE)
+                    with os.fdopen(fd, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 8 * 1024 * 1024)
             else:
                 self.fs.put_file(str(local), target)
-        with self.fs.open(f"{target}.reason.json", "w", encoding="utf-8") as fh:
-            json.dump({k: why.get(k) for k in REASON_KEYS}, fh, ensure_ascii=False, indent=1)
+        doc = {k: why.get(k) for k in REASON_KEYS}
+        self._write_text(f"{target}.reason.json", json.dumps(doc, ensure_ascii=False, indent=1))
+        return target
+
+    def put_rows(self, rel: str, reasons: list[dict[str, Any]], total: int) -> str:
+        """The reasons of rows set aside from a used file (the first ones; `total` in all)."""
+        target = self._target(rel)
+        doc = {"file": rel, "rows_set_aside": total, "rows": reasons}
+        self._write_text(f"{target}.baris.json", json.dumps(doc, ensure_ascii=False, indent=1))
         return target

@@ -13,7 +13,22 @@ message can name its line. Latin-1 files: see `LATIN1_POLICY`.
 
 Parquet is read in place: the column types must be of the contract's kind
 (string, integer, date, timestamp with time zone); integers are narrowed with
-a check.
+a check. The file is decoded whole once while checking (every column), so a
+damaged page or a string that is not UTF-8 sets this file aside alone, before
+the load (the sha256 only proves the bytes are the ones upstream wrote).
+
+Row level (`RowPlan`), the same for both formats:
+- pemilih: a value that does not parse as its column's type (a date
+  `0000-00-00`, an integer too large) is no error of the file: it is loaded as
+  NULL and the row's `nilai_tidak_valid` names the column(s), so the rules
+  report the record. Rows whose kode_desa is a valid desa code of another
+  province are set aside (with file and line) and not loaded; a file most of
+  whose rows belong to another province is set aside whole.
+- wilayah: a row whose codes are not valid codes of their kind (2/4/6/10 digits,
+  each starting with its parent's code) is set aside, never a folder or a link;
+  the rest of wilayah is used.
+Set-aside rows are listed in the file's warning (count, first line and column)
+and, one reason each (at most MAX_ROW_REASONS), in `Checked.set_aside`.
 """
 
 from __future__ import annotations
@@ -22,14 +37,16 @@ import csv
 import gzip
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from coklit_dq.contract import EXPORT_TABLES, Column
+from coklit_dq.contract import CODE_DIGITS, CODE_PARENT, EXPORT_TABLES, Column, code_sql
 from coklit_dq.ingest.quarantine import FileError, reason
+from coklit_dq.privacy import PERSONAL_COLUMNS, describe_personal
 from coklit_dq.warehouse import sql_type
 
 # The decision export-v1 leaves open, taken here: a CSV that is not valid UTF-8 is
@@ -59,12 +76,32 @@ EXPECTED_TEXT = {
 }
 
 
+MAX_ROW_REASONS = 100  # set-aside rows described one by one (the count is always exact)
+FOREIGN_FILE_SHARE = 0.5  # above this share of another province's rows: the file is set aside
+
+
 @dataclass
 class Checked:
-    rows: int
-    select_sql: str  # contract columns (typed, in order) + baris
+    rows: int  # rows in the file (the manifest's count)
+    select_sql: str  # contract columns (typed, in order) + baris [+ nilai_tidak_valid]
     drop_after: list[str] = field(default_factory=list)  # staging tables
     warning: dict[str, Any] | None = None
+    set_aside: list[dict[str, Any]] = field(default_factory=list)  # row reasons (capped)
+    n_set_aside: int = 0  # rows of the file not loaded
+    n_unreadable: int = 0  # pemilih rows loaded with a value read as NULL
+
+
+class DiskFull(OSError):
+    """The warehouse's disk (or DuckDB's temp folder) is full: the night cannot be loaded.
+    Never an error of a file: nothing is set aside for it."""
+
+
+def disk_full(exc: BaseException) -> None:
+    """Raise DiskFull from `exc` when it is DuckDB (or the OS) saying the disk is full."""
+    if "no space left on device" in str(exc).lower():
+        raise DiskFull(
+            28, "No space left on device: the warehouse's disk is full; the night was not loaded"
+        ) from exc
 
 
 def q(name: str) -> str:
@@ -84,7 +121,8 @@ def expected_of(col: Column) -> str:
 
 def duck_message(exc: Exception) -> tuple[str, int | None]:
     """DuckDB's error as one safe line (no quoted record) and the CSV line it names."""
-    text = str(exc)
+    # a quoted string may be a value of the file (DuckDB quotes the bad UTF-8 string)
+    text = re.sub(r'"[^"\n]*"', '"..."', str(exc))
     m = re.search(r"CSV Error on Line: (\d+)", text)
     keep: list[str] = []
     for ln in text.splitlines():
@@ -153,7 +191,14 @@ def _bad_predicate(col: Column, v: str) -> str | None:
 
 
 def check_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, rel: str, table: str, *, rows: int, stage: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    rel: str,
+    table: str,
+    *,
+    rows: int,
+    stage: str,
+    prov: str | None = None,
 ) -> Checked:
     columns = EXPORT_TABLES[table]
     header = read_header(path, rel)
@@ -185,6 +230,7 @@ def check_csv(
             )
             break
         except duckdb.Error as exc:
+            disk_full(exc)
             con.execute(f"DROP TABLE IF EXISTS {stage}")
             msg, line = duck_message(exc)
             if "unicode" in msg.lower() and encoding == "utf-8" and LATIN1_POLICY == "decode":
@@ -205,62 +251,31 @@ def check_csv(
                 reason(rel, f"not readable as export-v1 CSV: {msg}", line=line,
                        expected=f"{len(header)} comma-separated fields per line")
             ) from None  # fmt: skip
-    n_rows = int(con.execute(f"SELECT count(*) FROM {stage}").fetchall()[0][0])
     try:
-        _check_rows(rel, rows, n_rows)
-        _check_csv_values(con, rel, stage, columns)
+        checked = _check_rows_of(
+            con,
+            rel,
+            table,
+            prov=prov,
+            listed=rows,
+            src=stage,
+            value=q,
+            bad=lambda c: _bad_predicate(c, q(c.name)),
+            cast=lambda c: _cast(c, q(c.name)),
+            line="rowid + 2",  # the header is line 1
+            baris="rowid + 1",
+        )
     except FileError:
         con.execute(f"DROP TABLE IF EXISTS {stage}")
         raise
-    typed = ", ".join(_cast(c, q(c.name)) for c in columns)
-    return Checked(
-        rows=n_rows,
-        select_sql=f"SELECT {typed}, rowid + 1 AS baris FROM {stage}",
-        drop_after=[stage],
-        warning=warning,
-    )
+    checked.drop_after.append(stage)
+    checked.warning = _merge_warnings(rel, warning, checked.warning)
+    return checked
 
 
 def _cast(col: Column, v: str) -> str:
     t = sql_type(col)
     return f"CAST({v} AS {t}) AS {q(col.name)}" if t != "VARCHAR" else f"{v} AS {q(col.name)}"
-
-
-def _check_csv_values(
-    con: duckdb.DuckDBPyConnection, rel: str, stage: str, columns: tuple[Column, ...]
-) -> None:
-    preds = [(c, _bad_predicate(c, q(c.name))) for c in columns]
-    preds = [(c, p) for c, p in preds if p]
-    if not preds:
-        return
-    parts = []
-    for _, p in preds:
-        parts.append(f"min(rowid) FILTER (WHERE {p})")
-        parts.append(f"count(*) FILTER (WHERE {p})")
-    res = con.execute(f"SELECT {', '.join(parts)} FROM {stage}").fetchall()[0]
-    bad = [
-        (res[2 * i], res[2 * i + 1], c) for i, (c, _) in enumerate(preds) if res[2 * i] is not None
-    ]
-    if not bad:
-        return
-    rowid, _, col = min(bad, key=lambda b: b[0])
-    value_row = con.execute(
-        f"SELECT {q(col.name)} FROM {stage} WHERE rowid = ?", [rowid]
-    ).fetchall()
-    value = value_row[0][0] if value_row else None
-    line = int(rowid) + 2  # header is line 1
-    others = sum(b[1] for b in bad) - 1
-    more = f" ({others} more bad value(s) in this file)" if others else ""
-    raise FileError(
-        reason(
-            rel,
-            f"line {line}, column {col.name}: expected {expected_of(col)}, found {value!r}{more}",
-            line=line,
-            column=col.name,
-            expected=expected_of(col),
-            found=value,
-        )
-    )
 
 
 def _check_rows(rel: str, listed: int, n_rows: int) -> None:
@@ -273,6 +288,289 @@ def _check_rows(rel: str, listed: int, n_rows: int) -> None:
                 found=f"{n_rows} rows",
             )
         )
+
+
+# --- row level: values that cannot be read, rows set aside -------------------------------
+
+
+def _merge_warnings(rel: str, *warnings: dict[str, Any] | None) -> dict[str, Any] | None:
+    """One warning of a used file (files.reason holds one): the first one's place, all texts."""
+    ws = [w for w in warnings if w]
+    if len(ws) <= 1:
+        return ws[0] if ws else None
+    out = dict(ws[0])
+    out["message"] = "; ".join(w["message"] for w in ws)
+    return out
+
+
+def _aside_predicates(
+    table: str, prov: str | None, value: Callable[[str], str]
+) -> list[tuple[str, str, str]]:
+    """(column, SQL predicate TRUE when the row is set aside for it, what was expected),
+    in the order a row's reason names them (the first that holds)."""
+    out: list[tuple[str, str, str]] = []
+    if table == "wilayah":
+        for kind in ("kode_prov", "kode_kab", "kode_kec", "kode_desa"):
+            v = value(kind)
+            ok = code_sql(kind, v)
+            expected = f"{CODE_DIGITS[kind]} digits"
+            parent = CODE_PARENT.get(kind)
+            if parent:
+                ok = f"({ok} AND coalesce(starts_with({v}, {value(parent)}), FALSE))"
+                expected += f" starting with its {parent}"
+            out.append((kind, f"NOT {ok}", expected))
+    elif table == "pemilih" and prov is not None:
+        v = value("kode_desa")
+        out.append(
+            (
+                "kode_desa",
+                f"({code_sql('kode_desa', v)} AND left({v}, 2) <> {lit(prov)})",
+                f"a desa of province {prov} (this file's province)",
+            )
+        )
+    return out
+
+
+def _check_rows_of(
+    con: duckdb.DuckDBPyConnection,
+    rel: str,
+    table: str,
+    *,
+    prov: str | None,
+    listed: int,
+    src: str,
+    value: Callable[[str], str],
+    bad: Callable[[Column], str | None],
+    cast: Callable[[Column], str],
+    line: str,
+    baris: str,
+    parquet: Path | None = None,
+) -> Checked:
+    """One streaming pass over `src` (a staging table or read_parquet) for the row count,
+    the values that do not parse (`bad`), the rows to set aside; then the load's SELECT.
+
+    `parquet` (the file, for Parquet): the pass also hashes every column, so every page is
+    decoded once here; a damaged one sets the file aside before the load."""
+    columns = EXPORT_TABLES[table]
+    bads = [(c, p) for c in columns if (p := bad(c))]
+    aside = _aside_predicates(table, prov, value)
+    parts = ["count(*)"]
+    for _, p in bads:
+        parts += [f"min({line}) FILTER (WHERE {p})", f"count(*) FILTER (WHERE {p})"]
+    for _, p, _ in aside:
+        parts += [f"min({line}) FILTER (WHERE {p})", f"count(*) FILTER (WHERE {p})"]
+    any_aside = " OR ".join(f"({p})" for _, p, _ in aside) or "FALSE"
+    parts.append(f"count(*) FILTER (WHERE {any_aside})")
+    if parquet is not None:
+        parts.append(f"bit_xor(hash({', '.join(value(c.name) for c in columns)}))")
+    try:
+        res = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
+    except duckdb.Error as exc:
+        disk_full(exc)
+        raise _unreadable(
+            con, rel, src=src, columns=columns, value=value, exc=exc, parquet=parquet
+        ) from None
+    n_rows = int(res[0])
+    _check_rows(rel, listed, n_rows)
+    i = 1
+    bad_found: list[tuple[int, int, Column, str]] = []  # first line, count, column, predicate
+    for c, p in bads:
+        if res[i] is not None:
+            bad_found.append((int(res[i]), int(res[i + 1]), c, p))
+        i += 2
+    aside_found: list[tuple[int, int, str, str]] = []
+    for name, _, exp in aside:
+        if res[i] is not None:
+            aside_found.append((int(res[i]), int(res[i + 1]), name, exp))
+        i += 2
+    n_aside = int(res[i])
+    warnings: list[dict[str, Any] | None] = []
+    if bad_found and table != "pemilih":
+        first, _, col, p = min(bad_found, key=lambda b: b[0])
+        found = con.execute(f"SELECT {value(col.name)} FROM {src} WHERE {line} = ?", [first])
+        row = found.fetchall()
+        v = row[0][0] if row else None
+        others = sum(b[1] for b in bad_found) - 1
+        more = f" ({others} more bad value(s) in this file)" if others else ""
+        shown = describe_personal(col.name, v) if col.name in PERSONAL_COLUMNS else repr(v)
+        raise FileError(
+            reason(
+                rel,
+                f"line {first}, column {col.name}: expected {expected_of(col)}, found {shown}"
+                + more,
+                line=first,
+                column=col.name,
+                expected=expected_of(col),
+                found=describe_personal(col.name, v) if col.name in PERSONAL_COLUMNS else v,
+            )
+        )
+    n_unreadable = 0
+    if bad_found:  # pemilih: NULL + nilai_tidak_valid, the rules report the record
+        first, _, col, _ = min(bad_found, key=lambda b: b[0])
+        n_unreadable = sum(b[1] for b in bad_found)
+        cols = ", ".join(sorted({b[2].name for b in bad_found}))
+        warnings.append(
+            reason(
+                rel,
+                f"{n_unreadable} value(s) cannot be read as their type (columns {cols}); "
+                f"loaded as empty and reported as findings of their records "
+                f"(first: line {first}, column {col.name})",
+                line=first,
+                column=col.name,
+                expected=expected_of(col),
+                found="a value that is not " + expected_of(col),
+            )
+        )
+    set_aside: list[dict[str, Any]] = []
+    if aside_found:
+        foreign = table == "pemilih"
+        first, _, acol, expected = min(aside_found, key=lambda a: a[0])
+        if foreign and n_aside > FOREIGN_FILE_SHARE * n_rows:
+            provs = con.execute(
+                f"SELECT string_agg(DISTINCT left({value('kode_desa')}, 2), ',' ORDER BY "
+                f"left({value('kode_desa')}, 2)) FROM {src} WHERE {any_aside}"
+            ).fetchall()[0][0]
+            raise FileError(
+                reason(
+                    rel,
+                    f"{n_aside} of {n_rows} rows are voters of province(s) {provs}, not of "
+                    f"province {prov}: this is not the file of province {prov}",
+                    line=first,
+                    column="kode_desa",
+                    expected=expected,
+                    found=f"kode_desa of province(s) {provs}",
+                )
+            )
+        what = (
+            f"rows of another province (kode_desa not of {prov})"
+            if foreign
+            else "rows whose region codes are not valid codes of their kind"
+        )
+        warnings.append(
+            reason(
+                rel,
+                f"{n_aside} {what} set aside, not loaded (first: line {first}, column {acol}); "
+                "the other rows are used",
+                line=first,
+                column=acol,
+                expected=expected,
+                found=f"{n_aside} row(s)",
+            )
+        )
+        set_aside = _row_reasons(
+            con, rel, src=src, aside=aside, value=value, line=line, foreign=foreign
+        )
+    typed = ", ".join(
+        cast(c)
+        if table != "pemilih" or not (p := bad(c))
+        else f"CASE WHEN {p} THEN NULL ELSE {_cast_expr(c, value(c.name))} END AS {q(c.name)}"
+        for c in columns
+    )
+    extra = ""
+    if table == "pemilih":
+        names = [f"CASE WHEN {p} THEN {lit(c.name)} END" for c, p in bads]
+        extra = (
+            f", nullif(concat_ws(',', {', '.join(names)}), '') AS nilai_tidak_valid"
+            if names
+            else ", NULL::VARCHAR AS nilai_tidak_valid"
+        )
+    where = f" WHERE NOT ({any_aside})" if aside_found else ""
+    return Checked(
+        rows=n_rows,
+        select_sql=f"SELECT {typed}, {baris} AS baris{extra} FROM {src}{where}",
+        warning=_merge_warnings(rel, *warnings),
+        set_aside=set_aside,
+        n_set_aside=n_aside,
+        n_unreadable=n_unreadable,
+    )
+
+
+def _cast_expr(col: Column, v: str) -> str:
+    t = sql_type(col)
+    return f"CAST({v} AS {t})" if t != "VARCHAR" else v
+
+
+def _row_reasons(
+    con: duckdb.DuckDBPyConnection,
+    rel: str,
+    *,
+    src: str,
+    aside: list[tuple[str, str, str]],
+    value: Callable[[str], str],
+    line: str,
+    foreign: bool,
+) -> list[dict[str, Any]]:
+    """One reason per set-aside row (the first MAX_ROW_REASONS, by line): the first column
+    that set it aside and its value (codes only: never a personal column)."""
+    which = "CASE " + " ".join(f"WHEN {p} THEN {lit(c)}" for c, p, _ in aside) + " END"
+    shown = "CASE " + " ".join(f"WHEN {p} THEN {value(c)}" for c, p, _ in aside) + " END"
+    any_aside = " OR ".join(f"({p})" for _, p, _ in aside)
+    got = con.execute(
+        f"SELECT {line}, {which}, {shown} FROM {src} WHERE {any_aside} "
+        f"ORDER BY 1 LIMIT {MAX_ROW_REASONS}"
+    ).fetchall()
+    expected = {c: e for c, _, e in aside}
+    out = []
+    for ln, col, v in got:
+        msg = (
+            f"line {ln}: a voter of another province (kode_desa {v!r}); row set aside"
+            if foreign
+            else f"line {ln}, column {col}: {v!r} is not a valid {col}; row set aside"
+        )
+        out.append(reason(rel, msg, line=int(ln), column=col, expected=expected[col], found=v))
+    return out
+
+
+def _unreadable(
+    con: duckdb.DuckDBPyConnection,
+    rel: str,
+    *,
+    src: str,
+    columns: tuple[Column, ...],
+    value: Callable[[str], str],
+    exc: duckdb.Error,
+    parquet: Path | None,
+) -> FileError:
+    """The reason of a file whose pages cannot be decoded: the first column that fails read
+    on its own and, for Parquet, its first row group that fails (DuckDB skips the other row
+    groups for a file_row_number range); DuckDB's message without any quoted value."""
+    msg, _ = duck_message(exc)
+    bad_col = None
+    for c in columns:
+        try:
+            con.execute(f"SELECT bit_xor(hash({value(c.name)})) FROM {src}").fetchall()
+        except duckdb.Error:
+            bad_col = c.name
+            break
+    where = f"column {bad_col}" if bad_col else ""
+    line = None
+    if parquet is not None and bad_col is not None:
+        groups = con.execute(
+            "SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(?) ORDER BY 1",
+            [str(parquet)],
+        ).fetchall()
+        lo = 0
+        for rg, n in groups:
+            try:
+                con.execute(
+                    f"SELECT bit_xor(hash({value(bad_col)})) FROM {src} "
+                    f"WHERE file_row_number BETWEEN {lo} AND {lo + int(n) - 1}"
+                ).fetchall()
+            except duckdb.Error:
+                where = f"row group {rg} (rows {lo + 1}-{lo + int(n)}), column {bad_col}"
+                line = lo + 1
+                break
+            lo += int(n)
+    return FileError(
+        reason(
+            rel,
+            f"cannot be decoded whole{' (' + where + ')' if where else ''}: {msg}",
+            line=line,
+            column=bad_col,
+            expected="a file whose every page can be read (strings in UTF-8)",
+            found="a damaged page or a string that is not UTF-8",
+        )
+    )
 
 
 # --- Parquet --------------------------------------------------------------------
@@ -289,7 +587,13 @@ def _kind_ok(target: str, found: str) -> bool:
 
 
 def check_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, rel: str, table: str, *, rows: int
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    rel: str,
+    table: str,
+    *,
+    rows: int,
+    prov: str | None = None,
 ) -> Checked:
     columns = EXPORT_TABLES[table]
     src = f"read_parquet({lit(str(path))}, file_row_number=true)"
@@ -323,45 +627,30 @@ def check_parquet(
                     found=types[col.name],
                 )
             )
-    # Row count and integers that do not fit the warehouse's narrower type. DuckDB
-    # answers count() from the footer's statistics, so pages are decoded only in the
-    # load; bytes damaged after the upstream writer are caught by the sha256 check.
-    narrow = [c for c in columns if types[c.name] in INT_TYPES and types[c.name] != sql_type(c)]
-    parts = ["count(*)"] + [f"count({q(c.name)})" for c in columns]
-    for c in narrow:
-        parts.append(
-            f"min(file_row_number) FILTER (WHERE {q(c.name)} IS NOT NULL "
-            f"AND try_cast({q(c.name)} AS {sql_type(c)}) IS NULL)"
-        )
-    try:
-        res = con.execute(f"SELECT {', '.join(parts)} FROM {src}").fetchall()[0]
-    except duckdb.Error as exc:
-        msg, _ = duck_message(exc)
-        raise FileError(
-            reason(rel, f"Parquet file cannot be read whole: {msg}", expected="a Parquet file")
-        ) from None
-    n_rows = int(res[0])
-    _check_rows(rel, rows, n_rows)
-    for i, c in enumerate(narrow):
-        row = res[1 + len(columns) + i]
-        if row is not None:
-            got = con.execute(
-                f"SELECT {q(c.name)} FROM {src} WHERE file_row_number = ?", [row]
-            ).fetchall()
-            value = got[0][0] if got else None
-            raise FileError(
-                reason(
-                    rel,
-                    f"row {row + 1}, column {c.name}: expected {expected_of(c)}, found {value!r}",
-                    line=int(row) + 1,
-                    column=c.name,
-                    expected=expected_of(c),
-                    found=None if value is None else str(value),
-                )
-            )
-    typed = ", ".join(_cast(c, q(c.name)) for c in columns)
-    return Checked(
-        rows=n_rows, select_sql=f"SELECT {typed}, file_row_number + 1 AS baris FROM {src}"
+    # Integers that do not fit the warehouse's narrower type are values that cannot be
+    # read (pemilih: NULL + nilai_tidak_valid; other tables: an error of the file).
+    narrow = {
+        c.name for c in columns if types[c.name] in INT_TYPES and types[c.name] != sql_type(c)
+    }
+
+    def bad(c: Column) -> str | None:
+        if c.name not in narrow:
+            return None
+        return f"({q(c.name)} IS NOT NULL AND try_cast({q(c.name)} AS {sql_type(c)}) IS NULL)"
+
+    return _check_rows_of(
+        con,
+        rel,
+        table,
+        prov=prov,
+        listed=rows,
+        src=src,
+        value=q,
+        bad=bad,
+        cast=lambda c: _cast(c, q(c.name)),
+        line="file_row_number + 1",
+        baris="file_row_number + 1",
+        parquet=path,
     )
 
 
@@ -374,7 +663,9 @@ def check_file(
     fmt: str,
     rows: int,
     stage: str,
+    prov: str | None = None,
 ) -> Checked:
+    """Check one file (`prov`: the province of a pemilih file, from its name)."""
     if fmt == "csv.gz":
-        return check_csv(con, path, rel, table, rows=rows, stage=stage)
-    return check_parquet(con, path, rel, table, rows=rows)
+        return check_csv(con, path, rel, table, rows=rows, stage=stage, prov=prov)
+    return check_parquet(con, path, rel, table, rows=rows, prov=prov)

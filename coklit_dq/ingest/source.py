@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -47,10 +49,43 @@ class ListedFile:
 
 
 @dataclass(frozen=True)
+class RejectedEntry:
+    """A manifest entry whose path is not a plain relative path of the night (`../`,
+    absolute, ...): set aside alone, never opened. `index` is its place in `files`."""
+
+    index: int
+    path: str
+    why: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     tanggal: date
     dibuat: datetime
     files: tuple[ListedFile, ...]
+    rejected: tuple[RejectedEntry, ...] = ()
+
+
+class SymlinkError(OSError):
+    """A path of the night is, or passes through, a symbolic link: never followed."""
+
+
+def unsafe_path(path: str) -> str | None:
+    """Why `path` is not a plain relative path inside the night folder (None if it is).
+
+    Only plain names joined by `/`: no absolute path, no `..` or `.` part, no empty
+    part, no backslash, drive or control character (so it cannot leave the folder
+    on any filesystem fsspec opens, nor be a URL)."""
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
+        return "an absolute path"
+    if "\\" in path or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return "a backslash or control character"
+    if "://" in path:
+        return "a URL"
+    parts = path.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return "a '..', '.' or empty path part"
+    return None
 
 
 def classify(rel: str) -> tuple[str | None, str | None, str | None]:
@@ -88,13 +123,18 @@ def parse_manifest(raw: bytes, where: str, tanggal: date) -> Manifest:
     if not isinstance(files, list):
         raise bad("'files' is not a list")
     out: list[ListedFile] = []
+    rejected: list[RejectedEntry] = []
     seen: set[str] = set()
     for i, entry in enumerate(files):
         if not isinstance(entry, dict):
             raise bad(f"files[{i}] is not an object")
         path, rows, sha = entry.get("path"), entry.get("rows"), entry.get("sha256")
-        if not isinstance(path, str) or not path or path.startswith("/") or ".." in path:
-            raise bad(f"files[{i}].path {path!r} is not a relative path")
+        if not isinstance(path, str) or not path:
+            raise bad(f"files[{i}].path is not a non-empty string")
+        why = unsafe_path(path)
+        if why is not None:  # this entry alone is set aside; the rest of the night is used
+            rejected.append(RejectedEntry(i, path, why))
+            continue
         if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
             raise bad(f"files[{i}].rows of {path} is {rows!r}, not a count")
         if not isinstance(sha, str) or not _SHA.fullmatch(sha.lower()):
@@ -103,7 +143,7 @@ def parse_manifest(raw: bytes, where: str, tanggal: date) -> Manifest:
             raise bad(f"{path} listed twice")
         seen.add(path)
         out.append(ListedFile(path, rows, sha.lower()))
-    return Manifest(tanggal=tanggal, dibuat=dibuat, files=tuple(out))
+    return Manifest(tanggal=tanggal, dibuat=dibuat, files=tuple(out), rejected=tuple(rejected))
 
 
 class NightFolder:
@@ -140,12 +180,34 @@ class NightFolder:
             raw = fh.read()
         return parse_manifest(raw, where, self.tanggal)
 
+    def is_symlink(self, rel: str) -> bool:
+        """Whether `rel`, or a folder on its way below the night folder, is a symbolic link
+        (local folders; a remote store's links are resolved by its server)."""
+        if not self.local:
+            return False
+        here = Path(self.base)
+        for part in rel.split("/"):
+            here = here / part
+            try:
+                if stat.S_ISLNK(os.lstat(here).st_mode):
+                    return True
+            except FileNotFoundError:
+                return False
+        return False
+
     def fetch(self, rel: str, tmp: Path) -> tuple[Path, str]:
-        """A local path holding the file's bytes, and their sha256 (computed in chunks)."""
+        """A local path holding the file's bytes, and their sha256 (computed in chunks).
+
+        Raises SymlinkError for a symbolic link (never followed, see `is_symlink`)."""
+        if unsafe_path(rel) is not None:
+            raise ValueError("not a plain relative path of the night")
         src = f"{self.base}/{rel}"
         h = hashlib.sha256()
         if self.local:
-            with Path(src).open("rb") as fh:
+            if self.is_symlink(rel):
+                raise SymlinkError("a symbolic link; links are never followed")
+            fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as fh:
                 while chunk := fh.read(CHUNK):
                     h.update(chunk)
             return Path(src), h.hexdigest()

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from coklit_dq.contract import TINGKAT
+from coklit_dq.contract import TINGKAT, code_expr
 from coklit_dq.publish import data
 from coklit_dq.publish.data import FileState
 
@@ -74,6 +74,9 @@ class Night:
             "kode_prov", "kode_kab"
         )
         kabs = pl.concat([with_records, with_findings, set_aside]).unique()
+        # codes become folders and links: only valid codes of their kind (reports-v1 v1.1);
+        # a finding with any other code is listed nationally only
+        kabs = kabs.filter(code_expr("kode_prov") & code_expr("kode_kab", "kode_prov"))
         names = self.wilayah.select("kode_kab", "nama_kab", "nama_prov").unique("kode_kab")
         return (
             kabs.join(names, on="kode_kab", how="left")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import shutil
 import uuid
 from datetime import date
@@ -32,6 +34,25 @@ from fsspec.implementations.local import LocalFileSystem
 log = logging.getLogger("coklit_dq.publish")
 
 MARKER = "_SELESAI.json"
+
+
+class UnsafePath(ValueError):
+    """A file name that would resolve outside the night's folder (defence in depth: the
+    codes that make folders are validated before; this refuses whatever slips through)."""
+
+
+_SAFE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def check_rel(rel: str) -> str:
+    """`rel` if it is a plain relative path of the night (names of letters, digits, `_`,
+    `-` and `.` joined by `/`, none `.` or `..`); raises UnsafePath otherwise."""
+    parts = rel.split("/") if isinstance(rel, str) else [""]
+    if not all(_SAFE_PART.fullmatch(p) and p not in (".", "..") for p in parts):
+        raise UnsafePath(
+            f"refusing to write {rel!r}: it is not a plain path inside the night's folder"
+        )
+    return rel
 
 
 class InjectedFailure(RuntimeError):
@@ -91,11 +112,15 @@ class NightWriter:
 
     def write(self, rel: str, data: bytes) -> None:
         """Stage one file of the night (`rel` relative to the night folder)."""
+        check_rel(rel)
         if self.fail_after is not None and len(self.written) >= self.fail_after:
             raise InjectedFailure(f"writer told to fail after {self.fail_after} files ({rel})")
         path = f"{self.staging}/{rel}"
         if self.local:
             p = Path(path)
+            staging = os.path.realpath(self.staging)
+            if not os.path.realpath(p).startswith(staging + os.sep):  # a link on the way
+                raise UnsafePath(f"refusing to write {rel!r}: it resolves outside the night")
             if str(p.parent) not in self._dirs:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 self._dirs.add(str(p.parent))

@@ -22,7 +22,6 @@ from coklit_dq.contract import NIK_POLA, NKK_POLA, PROVINCE_CODES
 SQL_FILE = Path(__file__).with_name("sql") / "prepare.sql"
 
 
-
 @dataclass(frozen=True)
 class PreparedTable:
     """How a prepared table becomes findings: its unit and where its columns come from."""

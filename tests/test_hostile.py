@@ -1,0 +1,411 @@
+"""Hostile and damaged exports (issue 10): every value of an export is untrusted.
+
+Each test feeds one hostile or damaged input to the real ingest (and, where the
+outcome is a published folder, to the real pipeline) on small nights written by
+tests/flow_fixtures, and asserts what happens to it and to the rest of the night.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from flow_fixtures import make_night, night_tables
+
+from coklit_dq import warehouse
+from coklit_dq.config import Settings, resolve_settings
+from coklit_dq.ingest import IngestResult, ingest_night
+from coklit_dq.publish.store import NightWriter, UnsafePath
+from coklit_dq.simulate.writer import conform, write_night
+
+N1, N2 = date(2024, 7, 1), date(2024, 7, 2)
+ALL_FILES = {
+    "wilayah.parquet",
+    "tps.parquet",
+    "pantarlih.parquet",
+    "pemilih/31.csv.gz",
+    "pemilih/32.parquet",
+}
+PAYLOADS = ["../2024-07-01/32", "../../../../tmp/x", "javascript:alert(1)//", "=1+2", "/etc", "3"]
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def settings_for(tmp_path: Path, **kw: str) -> Settings:
+    return resolve_settings(
+        warehouse=str(tmp_path / "wh" / "w.duckdb"), outbox=str(tmp_path / "out"), **kw
+    )
+
+
+def ingest(tmp_path: Path, tanggal: date = N1) -> tuple[IngestResult, duckdb.DuckDBPyConnection]:
+    s = settings_for(tmp_path)
+    con = warehouse.connect(s.warehouse)
+    return ingest_night(con, str(tmp_path / "src"), tanggal, s), con
+
+
+def relist(night: Path, rel: str, data: bytes | None = None, rows: int | None = None) -> None:
+    """(Re)write `rel` and make the manifest agree with it (sha256, rows)."""
+    if data is not None:
+        (night / rel).write_bytes(data)
+    data = (night / rel).read_bytes()
+    m = json.loads((night / "manifest.json").read_text(encoding="utf-8"))
+    for f in m["files"]:
+        if f["path"] == rel:
+            f["sha256"] = hashlib.sha256(data).hexdigest()
+            if rows is not None:
+                f["rows"] = rows
+    (night / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+
+
+def quarantine_dir(tmp_path: Path, tanggal: date = N1) -> Path:
+    return tmp_path / "wh" / "quarantine" / tanggal.isoformat()
+
+
+def write_with(tmp_path: Path, tanggal: date, **tables: pl.DataFrame) -> Path:
+    """A night of flow_fixtures with some tables (wilayah=..., pemilih_32=...) replaced."""
+    base, pem = night_tables(tanggal)
+    for name, df in tables.items():
+        if name.startswith("pemilih_"):
+            pem[name.split("_")[1]] = df
+        else:
+            base[name] = df
+    write_night(str(tmp_path / "src"), tanggal, base, pem, formats={"pemilih/31": "csv.gz"})
+    return tmp_path / "src" / tanggal.isoformat()
+
+
+def row_set(df: pl.DataFrame, i: int, **values: str) -> pl.DataFrame:
+    """`df` with row i's columns set to `values`."""
+    at = pl.int_range(pl.len()) == i
+    return df.with_columns(
+        **{c: pl.when(at).then(pl.lit(v)).otherwise(pl.col(c)) for c, v in values.items()}
+    )
+
+
+def files_on_disk(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+# --- 1. codes that would become paths or links ------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize("column", ["kode_prov", "kode_kab", "kode_desa"])
+def test_wilayah_row_with_an_invalid_code_is_set_aside_the_rest_used(
+    tmp_path: Path, column: str, payload: str
+):
+    wil, _ = night_tables(N1)
+    wil = wil["wilayah"]
+    bad = row_set(wil, 5, **{column: payload})
+    write_with(tmp_path, N1, wilayah=bad)
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES and result.quarantined == []
+    assert result.rows_set_aside == {"wilayah.parquet": 1}
+    warn = next(w for w in result.warnings if w["file"] == "wilayah.parquet")
+    # row 6 of the file (1-based); the first code that fails is named
+    assert warn["line"] == 6
+    assert warn["column"] in ("kode_prov", "kode_kab", "kode_kec", "kode_desa")
+    loaded = con.execute("SELECT kode_desa FROM wilayah ORDER BY kode_desa").fetchall()
+    kept = wil["kode_desa"].to_list()
+    del kept[5]
+    assert [r[0] for r in loaded] == sorted(kept)
+    doc = json.loads(
+        (quarantine_dir(tmp_path) / "wilayah.parquet.baris.json").read_text(encoding="utf-8")
+    )
+    assert doc["rows_set_aside"] == 1 and doc["rows"][0]["line"] == 6
+    assert not (tmp_path / "out").exists()
+
+
+def test_wilayah_code_not_starting_with_its_parent_is_set_aside(tmp_path: Path):
+    wil = night_tables(N1)[0]["wilayah"]
+    # a valid-looking kabupaten of another province under province 31
+    bad = row_set(wil, 2, kode_kab="3371", kode_kec="337101", kode_desa="3371012001")
+    write_with(tmp_path, N1, wilayah=bad)
+    result, con = ingest(tmp_path)
+    warn = next(w for w in result.warnings if w["file"] == "wilayah.parquet")
+    assert (warn["line"], warn["column"]) == (3, "kode_kab")
+    assert con.execute("SELECT count(*) FROM wilayah WHERE kode_kab = '3371'").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("payload", ["../x", "javascript:alert(1)//", "32/../../etc/x"])
+def test_voter_with_an_invalid_kode_desa_is_loaded_never_a_region(tmp_path: Path, payload: str):
+    _, pem = night_tables(N1)
+    write_with(tmp_path, N1, pemilih_32=row_set(pem["32"], 7, kode_desa=payload))
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES and result.rows_set_aside == {}
+    got = con.execute("SELECT baris FROM pemilih WHERE kode_desa = ?", [payload]).fetchall()
+    assert got == [(8,)]  # loaded: a finding of its row (DATA_TIDAK_VALID), not an error
+    codes = con.execute("SELECT kode_desa, kode_kab FROM agregat_desa").fetchall()
+    assert all(len(d) == 10 and d.isdigit() and d.startswith(k) for d, k in codes)
+
+
+def test_hostile_wilayah_on_night_2_never_touches_night_1(tmp_path: Path):
+    """The reported attack: kode_prov `../2024-07-01/32` on night 2 overwrote night 1's
+    published Kab. Bogor. Now the row is set aside, night 1's files stay byte for byte,
+    and no path of `_SELESAI.json` leaves its night."""
+    from coklit_dq.pipeline import run_night
+
+    s = settings_for(tmp_path)
+    make_night(tmp_path / "src", N1, voters=600)
+    first = run_night(s, str(tmp_path / "src"), N1)
+    assert first.ok, first.message
+    night1 = tmp_path / "out" / N1.isoformat()
+    before = {p: (night1 / p).read_bytes() for p in files_on_disk(night1)}
+
+    wil, pem = night_tables(N2, voters=600)
+    w = wil["wilayah"]
+    hostile = row_set(w.head(1), 0, kode_prov="../2024-07-01/32", kode_kab="../2024-07-01/32/3201")
+    wil["wilayah"] = pl.concat([w, hostile])
+    pem["32"] = row_set(pem["32"], 3, kode_desa="../2024-07-01/32/3201/x")
+    write_night(str(tmp_path / "src"), N2, wil, pem, formats={"pemilih/31": "csv.gz"})
+    second = run_night(s, str(tmp_path / "src"), N2)
+    assert second.quarantined == [] and second.used, second.message
+
+    assert {p: (night1 / p).read_bytes() for p in files_on_disk(night1)} == before
+    out = tmp_path / "out"
+    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == {
+        N1.isoformat(),
+        N2.isoformat(),
+    }
+    marker = json.loads((out / N2.isoformat() / "_SELESAI.json").read_text(encoding="utf-8"))
+    assert marker["berkas"]
+    for rel in marker["berkas"]:
+        assert ".." not in rel.split("/") and ":" not in rel, rel
+        assert (out / N2.isoformat() / rel).resolve().is_relative_to(out / N2.isoformat())
+    # the hostile voter is a finding of its row, on the national list only
+    nasional = pl.read_parquet(out / N2.isoformat() / "nasional" / "temuan.parquet")
+    hit = nasional.filter(pl.col("kode_desa") == "../2024-07-01/32/3201/x")
+    assert "DATA_TIDAK_VALID" in hit["kode_temuan"].to_list()
+
+
+@pytest.mark.parametrize(
+    "rel",
+    ["../2024-07-01/32/3201/temuan.csv", "32/../../x", "/etc/passwd", "javascript:alert(1)//x",
+     "32/3201/", "32\\..\\x", "32/./3201/a.csv"],
+)  # fmt: skip
+def test_outbox_writer_refuses_paths_outside_the_night(tmp_path: Path, rel: str):
+    w = NightWriter(str(tmp_path / "out"), N2)
+    w.begin()
+    with pytest.raises(UnsafePath, match="refusing to write"):
+        w.write(rel, b"x")
+    w.write("32/3201/temuan.csv", b"ok")
+    w.commit({"berkas": w.written})
+    assert files_on_disk(tmp_path / "out") == {
+        "2024-07-02/32/3201/temuan.csv",
+        "2024-07-02/_SELESAI.json",
+    }
+
+
+def test_outbox_writer_refuses_a_link_planted_in_its_staging(tmp_path: Path):
+    w = NightWriter(str(tmp_path / "out"), N2)
+    w.begin()
+    (tmp_path / "elsewhere").mkdir()
+    Path(w.staging, "32").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UnsafePath, match="resolves outside"):
+        w.write("32/temuan.csv", b"x")
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+# --- 2. damaged files: each set aside alone; bad values are findings ------------------------
+
+
+def _plain_parquet(tmp_path: Path, marker: str) -> tuple[Path, pl.DataFrame]:
+    """pemilih/32 as uncompressed Parquet (4 row groups) with `marker` as one name."""
+    night = make_night(tmp_path / "src", N1)
+    df = conform("pemilih", night_tables(N1)[1]["32"])
+    df = row_set(df, 450, nama=marker)
+    (night / "pemilih/32.parquet").unlink()
+    df.write_parquet(
+        night / "pemilih/32.parquet", compression="uncompressed", statistics=False,
+        row_group_size=150,
+    )  # fmt: skip
+    return night, df
+
+
+def test_invalid_utf8_in_a_parquet_string_sets_that_file_aside_alone(tmp_path: Path):
+    night, _ = _plain_parquet(tmp_path, "SITI ZQZQ AMINAH")
+    raw = (night / "pemilih/32.parquet").read_bytes()
+    assert raw.count(b"ZQZQ") == 1
+    relist(night, "pemilih/32.parquet", raw.replace(b"ZQZQ", b"Z\xff\xfeQ"))  # sha256 matches
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {"pemilih/32.parquet"}
+    (q,) = result.quarantined
+    assert q.path == "pemilih/32.parquet"
+    assert q.reason["column"] == "nama"
+    assert q.reason["line"] == 451 and "row group 3 (rows 451-600)" in q.reason["message"]
+    assert "AMINAH" not in json.dumps(q.reason)  # DuckDB quotes the string: never kept
+    n = con.execute("SELECT count(*) FROM pemilih WHERE left(kode_desa, 2) = '31'").fetchone()
+    assert n == (600,)
+
+
+def test_corrupt_parquet_page_sets_that_file_aside_alone(tmp_path: Path):
+    night, _ = _plain_parquet(tmp_path, "X")
+    path = night / "pemilih/32.parquet"
+    con = duckdb.connect()
+    (off,) = con.execute(
+        "SELECT data_page_offset FROM parquet_metadata(?) "
+        "WHERE row_group_id = 1 AND path_in_schema = 'alamat'",
+        [str(path)],
+    ).fetchone()
+    raw = bytearray(path.read_bytes())
+    raw[off : off + 24] = bytes(range(200, 224))  # the page header: garbage
+    relist(night, "pemilih/32.parquet", bytes(raw))
+    result, wh = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {"pemilih/32.parquet"}
+    why = result.quarantined[0].reason
+    assert why["column"] == "alamat" and why["line"] == 151
+    assert "row group 1" in why["message"]
+    n = wh.execute("SELECT count(*) FROM pemilih").fetchone()
+    assert n == (600,)
+
+
+def test_a_zero_birth_date_is_a_finding_of_its_row_not_a_province(tmp_path: Path):
+    night = make_night(tmp_path / "src", N1)
+    import gzip
+
+    rel = "pemilih/31.csv.gz"
+    lines = gzip.decompress((night / rel).read_bytes()).decode("utf-8").split("\n")
+    col = lines[0].split(",").index("tanggal_lahir")
+    f = lines[77].split(",")
+    f[col] = "0000-00-00"
+    lines[77] = ",".join(f)
+    relist(night, rel, gzip.compress("\n".join(lines).encode("utf-8")))
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES and result.quarantined == []
+    got = con.execute(
+        "SELECT baris, tanggal_lahir, nilai_tidak_valid FROM pemilih "
+        "WHERE nilai_tidak_valid IS NOT NULL"
+    ).fetchall()
+    assert got == [(77, None, "tanggal_lahir")]
+    assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (1200,)
+
+
+# --- 3. manifest entries and symlinks ------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["../2024-06-30/pemilih/32.parquet", "/etc/passwd",
+                                 "pemilih/../../x.parquet", "C:/x.parquet"])  # fmt: skip
+def test_a_traversal_manifest_entry_is_set_aside_alone(tmp_path: Path, bad: str):
+    night = make_night(tmp_path / "src", N1)
+    secret = tmp_path / "src" / "2024-06-30" / "pemilih"
+    secret.mkdir(parents=True)
+    (secret / "32.parquet").write_bytes(b"not yours")
+    m = json.loads((night / "manifest.json").read_text())
+    m["files"].append({"path": bad, "rows": 1, "sha256": "0" * 64})
+    (night / "manifest.json").write_text(json.dumps(m))
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES
+    (q,) = result.quarantined
+    assert q.path == bad and "never opened" in q.reason["message"]
+    qdir = quarantine_dir(tmp_path)
+    assert files_on_disk(qdir) == {"_manifest/files-5.reason.json"}
+
+
+def test_symlinks_are_never_followed(tmp_path: Path):
+    night = make_night(tmp_path / "src", N1)
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"3201014501900001 SITI AMINAH")
+    (night / "catatan").symlink_to(secret)  # unlisted link to any local file
+    # a listed link whose target is the right bytes (sha256 matches) but outside the night
+    outside = tmp_path / "outside.parquet"
+    shutil.move(night / "pemilih/32.parquet", outside)
+    (night / "pemilih/32.parquet").symlink_to(outside)
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {"pemilih/32.parquet"}
+    why = {q.path: q.reason for q in result.quarantined}
+    assert set(why) == {"catatan", "pemilih/32.parquet"}
+    assert all("symbolic link" in w["message"] for w in why.values())
+    qdir = quarantine_dir(tmp_path)
+    assert files_on_disk(qdir) == {"catatan.reason.json", "pemilih/32.parquet.reason.json"}
+    assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (600,)
+
+
+# --- 4. a province file holding another province's rows --------------------------------------
+
+
+def test_copied_rows_of_another_province_are_set_aside_naming_file_and_line(tmp_path: Path):
+    _, pem = night_tables(N1)
+    mixed = pl.concat([pem["32"].head(300), pem["31"].slice(10, 4), pem["32"].slice(300)])
+    write_with(tmp_path, N1, pemilih_32=mixed)
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES and result.quarantined == []
+    assert result.rows_set_aside == {"pemilih/32.parquet": 4}
+    warn = next(w for w in result.warnings if w["file"] == "pemilih/32.parquet")
+    assert (warn["line"], warn["column"]) == (301, "kode_desa")
+    assert "4 rows of another province" in warn["message"]
+    ids = con.execute("SELECT id_pemilih, count(*) FROM pemilih GROUP BY 1 HAVING count(*) > 1")
+    assert ids.fetchall() == []  # no GANDA_ID made from the copies
+    doc = json.loads((quarantine_dir(tmp_path) / "pemilih/32.parquet.baris.json").read_text())
+    assert [r["line"] for r in doc["rows"]] == [301, 302, 303, 304]
+
+
+def test_a_file_of_another_province_under_the_wrong_name_is_set_aside(tmp_path: Path):
+    tables, pem = night_tables(N1, provinces=("31", "32", "33"))
+    pem["32"] = pem["33"]  # upstream wrote province 33 into pemilih/32
+    write_night(str(tmp_path / "src"), N1, tables, pem, formats={"pemilih/31": "csv.gz"})
+    result, _ = ingest(tmp_path)
+    why = next(q.reason for q in result.quarantined if q.path == "pemilih/32.parquet")
+    assert "province(s) 33" in why["message"] and "pemilih/32.parquet" == why["file"]
+
+
+# --- 6. owner-only quarantine and warehouse ---------------------------------------------------
+
+
+def test_quarantine_and_warehouse_are_owner_only(tmp_path: Path):
+    night = make_night(tmp_path / "src", N1)
+    (night / "tps.parquet").write_bytes(b"junk")
+    old = os.umask(0o022)
+    try:
+        result, _ = ingest(tmp_path)
+    finally:
+        os.umask(old)
+    assert [q.path for q in result.quarantined] == ["tps.parquet"]
+    mode = lambda p: stat.S_IMODE(Path(p).stat().st_mode)  # noqa: E731
+    qroot = tmp_path / "wh" / "quarantine"
+    for d in (qroot, qroot / N1.isoformat()):
+        assert mode(d) == 0o700, d
+    for f in quarantine_dir(tmp_path).iterdir():
+        assert mode(f) == 0o600, f
+    assert mode(tmp_path / "wh") == 0o700
+    assert mode(tmp_path / "wh" / "w.duckdb") == 0o600
+
+
+# --- 7. a full disk says so -------------------------------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a 1 MB tmpfs here (needs root): {proc.stderr.strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_says_no_space_left_on_device(tmp_path: Path, tiny_disk: Path):
+    make_night(tmp_path / "src", N1, voters=20000)
+    s = resolve_settings(warehouse=str(tiny_disk / "w.duckdb"), outbox=str(tmp_path / "out"),
+                         quarantine=str(tmp_path / "q"))  # fmt: skip
+    with pytest.raises(OSError, match="No space left on device") as err:
+        con = warehouse.connect(s.warehouse)
+        ingest_night(con, str(tmp_path / "src"), N1, s)
+    assert "cannot rollback" not in str(err.value)
+    assert not list((tmp_path / "q").rglob("*.json"))  # a full disk is no error of a file

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from coklit_dq import warehouse
 from coklit_dq.config import resolve_settings
-from coklit_dq.pipeline import finish_run
+from coklit_dq.warehouse import finish_run
 
 START = date(2024, 7, 1)
 
@@ -99,7 +99,12 @@ def real_findings(con, tanggal: date, settings) -> None:
     from coklit_dq.rules import run_rules
 
     raw = [run_rules(con, tanggal, settings), run_linkage(con, tanggal, settings)]
-    record_findings(con, tanggal, pl.concat(raw, how="vertical_relaxed"))
+    record_findings(
+        con,
+        tanggal,
+        pl.concat(raw, how="vertical_relaxed"),
+        hari_pemungutan=settings.election.hari_pemungutan,
+    )
 
 
 def prepare(args: argparse.Namespace, work: Path) -> tuple[str, date, str]:

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import duckdb
 
-from coklit_dq.contract import EXPORT_TABLES, TIMESTAMP, Column
+from coklit_dq.contract import (
+    EXPORT_TABLES,
+    FINDING_FIELDS,
+    TIMESTAMP,
+    Column,
+    finding_ddl,
+    finding_sql_type,
+)
 from coklit_dq.privacy import new_group_key, register_group_macro, register_mask_macro
 
 import polars as pl  # isort: skip
@@ -51,23 +58,8 @@ def _snapshot_ddl(table: str, extra: str = "") -> str:
     )
 
 
-FINDING_DDL_COLUMNS = """
-  tanggal_ekspor DATE NOT NULL,
-  kode_temuan VARCHAR NOT NULL,
-  tingkat VARCHAR NOT NULL,
-  kode_prov VARCHAR,
-  kode_kab VARCHAR,
-  kode_kec VARCHAR,
-  kode_desa VARCHAR,
-  no_tps INTEGER,
-  id_pemilih VARCHAR,
-  id_pantarlih VARCHAR,
-  id_kelompok VARCHAR,
-  keterangan VARCHAR,
-  status_temuan VARCHAR NOT NULL,
-  pertama_ditemukan DATE NOT NULL,
-  kunci VARCHAR NOT NULL
-"""
+# The finding tables' columns, derived from the one finding record (contract.py).
+FINDING_DDL_COLUMNS = finding_ddl()
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS runs (
@@ -153,6 +145,13 @@ def _group_key(con: duckdb.DuckDBPyConnection, *, create: bool) -> str:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ddl in SCHEMA:
         con.execute(ddl)
+    # a warehouse made before a finding column was added gets it (nullable, empty)
+    for table in ("temuan", "temuan_selesai"):
+        for f in FINDING_FIELDS:
+            if f.nullable:
+                con.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {f.name} {finding_sql_type(f)}"
+                )
 
 
 def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:

@@ -178,7 +178,7 @@ def record(con: duckdb.DuckDBPyConnection, tanggal: date, raw: pl.DataFrame) -> 
     """A minimal lifecycle: BARU/BERULANG against the previous night, resolved ones.
 
     Rows are completed as the findings step does (whose record, who acts, prioritas)."""
-    raw = complete_findings(con, tanggal, raw, HARI_PEMUNGUTAN)  # noqa: F841 (read by SQL)
+    raw = complete_findings(con, tanggal, raw, HARI_PEMUNGUTAN)
     prev = con.execute(
         "SELECT max(tanggal_ekspor) FROM temuan WHERE tanggal_ekspor < ?", [tanggal]
     ).fetchall()[0][0]

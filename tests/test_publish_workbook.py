@@ -213,7 +213,7 @@ def test_no_cell_of_any_csv_starts_a_formula(hostile):
 
 
 def test_no_cell_of_any_workbook_is_a_formula_link_or_number_from_text(hostile):
-    root, first = hostile
+    root, _ = hostile
     books = list(root.rglob("*.xlsx"))
     assert books
     found = set()
@@ -228,7 +228,7 @@ def test_no_cell_of_any_workbook_is_a_formula_link_or_number_from_text(hostile):
                         found.add(c.value)
         semua = wb[SEMUA] if SEMUA in wb.sheetnames else None
         if semua is not None:
-            header, rows = _sheet(semua)
+            _, rows = _sheet(semua)
             for r in rows:  # ids and RT stay text, never numbers
                 for k in ("id_pemilih", "rt", "rw", "kode_desa"):
                     assert r[k] is None or isinstance(r[k], str), (k, r[k])

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from coklit_dq import warehouse
 from coklit_dq.config import resolve_settings
-from coklit_dq.pipeline import finish_run
+from coklit_dq.warehouse import finish_run
 
 START = date(2024, 7, 1)
 
@@ -99,7 +99,12 @@ def real_findings(con, tanggal: date, settings) -> None:
     from coklit_dq.rules import run_rules
 
     raw = [run_rules(con, tanggal, settings), run_linkage(con, tanggal, settings)]
-    record_findings(con, tanggal, pl.concat(raw, how="vertical_relaxed"))
+    record_findings(
+        con,
+        tanggal,
+        pl.concat(raw, how="vertical_relaxed"),
+        hari_pemungutan=settings.election.hari_pemungutan,
+    )
 
 
 def prepare(args: argparse.Namespace, work: Path) -> tuple[str, date, str]:
@@ -161,7 +166,15 @@ def publish_child(wh: str, tanggal: date, outbox: str, workers: int | None) -> N
     rows = con.execute(
         "SELECT count(*) FROM pemilih WHERE tanggal_ekspor = ?", [tanggal]
     ).fetchall()[0][0]
+    shares = con.execute(
+        "SELECT k, round(100.0 * count(*) / sum(count(*)) OVER (PARTITION BY g), 1) FROM ("
+        "SELECT 'prioritas' AS g, 'prioritas ' || coalesce(prioritas::VARCHAR, '-') AS k "
+        "FROM temuan WHERE tanggal_ekspor = $1 UNION ALL SELECT 'tingkat', tingkat "
+        "FROM temuan WHERE tanggal_ekspor = $1) GROUP BY g, k ORDER BY g, k",
+        [tanggal],
+    ).fetchall()
     out = {
+        "shares": {k: v for k, v in shares},
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_before_mb": round(base, 1),
@@ -238,6 +251,8 @@ def main() -> None:
                 f"{r['records']:,} records, {r['findings']:,} findings, {r['resolved']:,} resolved,"
                 f" {r['kabupaten']} kab/kota, {r['provinces']} provinces, {r['files']} files"
             )
+        shares = ", ".join(f"{k} {v:.1f} %" for k, v in r["shares"].items())
+        print(f"share of the night's findings: {shares}")
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

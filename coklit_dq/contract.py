@@ -152,64 +152,89 @@ def schema(table: str) -> pl.Schema:
 TINGKAT = ("TINGGI", "SEDANG", "RENDAH")
 STATUS_TEMUAN = ("BARU", "BERULANG")
 
+DITANGANI_OLEH = ("PPS", "PPK", "KPU_KABKO", "PUSDATIN")  # who acts on a row (v1.1)
+PRIORITAS = (1, 2, 3)  # 1 fix first (v1.1)
+
+
+@dataclass(frozen=True)
+class FindingField:
+    """One column of the finding record. `stage` says who fills it: "raw" the rule or
+    the linkage, "record" the findings step from the night's snapshot and the catalog
+    (v1.1), "lifecycle" the history, "internal" never published."""
+
+    name: str
+    dtype: pl.DataType
+    stage: str
+    nullable: bool = True
+
+
+# The finding record, written once: the published columns (reports-v1, then the
+# v1.1 additions in their order), then the internal unit key. FINDING_COLUMNS,
+# FINDING_SCHEMA, RAW_FINDING_SCHEMA, RECORD_FINDING_SCHEMA and the warehouse DDL
+# (`finding_ddl`) are all derived from it.
+FINDING_FIELDS: tuple[FindingField, ...] = (
+    FindingField("tanggal_ekspor", pl.Date(), "lifecycle", False),
+    FindingField("kode_temuan", pl.String(), "raw", False),
+    FindingField("tingkat", pl.String(), "raw", False),
+    FindingField("kode_prov", pl.String(), "raw"),
+    FindingField("kode_kab", pl.String(), "raw"),
+    FindingField("kode_kec", pl.String(), "raw"),
+    FindingField("kode_desa", pl.String(), "raw"),
+    FindingField("no_tps", pl.Int32(), "raw"),
+    FindingField("id_pemilih", pl.String(), "raw"),
+    FindingField("id_pantarlih", pl.String(), "raw"),
+    FindingField("id_kelompok", pl.String(), "raw"),
+    FindingField("keterangan", pl.String(), "raw"),
+    FindingField("status_temuan", pl.String(), "lifecycle", False),
+    FindingField("pertama_ditemukan", pl.Date(), "lifecycle", False),
+    # v1.1: whose record it is and who acts on it
+    FindingField("nama", pl.String(), "record"),
+    FindingField("jenis_kelamin", pl.String(), "record"),
+    FindingField("usia", pl.Int16(), "record"),
+    FindingField("alamat", pl.String(), "record"),
+    FindingField("rt", pl.String(), "record"),
+    FindingField("rw", pl.String(), "record"),
+    FindingField("nama_desa", pl.String(), "record"),
+    FindingField("nama_kec", pl.String(), "record"),
+    FindingField("ditangani_oleh", pl.String(), "record"),
+    FindingField("prioritas", pl.Int8(), "record"),
+    # the unit that makes a finding "the same finding" on two nights (reports-v1):
+    # the record, the TPS (kode_desa:no_tps), the officer, the desa; for a duplicate
+    # cluster the pair of records. Never published.
+    FindingField("kunci", pl.String(), "internal", False),
+)
+
+# Record-level fields of v1.1: filled on record-level rows only.
+RECORD_FIELDS = ("nama", "jenis_kelamin", "usia", "alamat", "rt", "rw")
+
 # A finding as published (temuan.csv, temuan.parquet, selesai.csv), in order.
-FINDING_COLUMNS: tuple[str, ...] = (
-    "tanggal_ekspor",
-    "kode_temuan",
-    "tingkat",
-    "kode_prov",
-    "kode_kab",
-    "kode_kec",
-    "kode_desa",
-    "no_tps",
-    "id_pemilih",
-    "id_pantarlih",
-    "id_kelompok",
-    "keterangan",
-    "status_temuan",
-    "pertama_ditemukan",
-)
+FINDING_COLUMNS: tuple[str, ...] = tuple(f.name for f in FINDING_FIELDS if f.stage != "internal")
+FINDING_SCHEMA = pl.Schema({f.name: f.dtype for f in FINDING_FIELDS if f.stage != "internal"})
 
-FINDING_SCHEMA = pl.Schema(
-    {
-        "tanggal_ekspor": pl.Date(),
-        "kode_temuan": pl.String(),
-        "tingkat": pl.String(),
-        "kode_prov": pl.String(),
-        "kode_kab": pl.String(),
-        "kode_kec": pl.String(),
-        "kode_desa": pl.String(),
-        "no_tps": pl.Int32(),
-        "id_pemilih": pl.String(),
-        "id_pantarlih": pl.String(),
-        "id_kelompok": pl.String(),
-        "keterangan": pl.String(),
-        "status_temuan": pl.String(),
-        "pertama_ditemukan": pl.Date(),
-    }
-)
-
-# What a rule or the linkage produces for one night, before the lifecycle adds
-# tanggal_ekspor, status_temuan and pertama_ditemukan. `kunci` is the unit that
-# makes a finding "the same finding" on two nights (reports-v1): the record,
-# the TPS (kode_desa:no_tps), the officer, the desa; for a duplicate cluster the
-# pair of records. It is internal and never published.
+# What a rule or the linkage produces for one night: the "raw" fields and kunci.
 RAW_FINDING_SCHEMA = pl.Schema(
-    {
-        "kode_temuan": pl.String(),
-        "tingkat": pl.String(),
-        "kode_prov": pl.String(),
-        "kode_kab": pl.String(),
-        "kode_kec": pl.String(),
-        "kode_desa": pl.String(),
-        "no_tps": pl.Int32(),
-        "id_pemilih": pl.String(),
-        "id_pantarlih": pl.String(),
-        "id_kelompok": pl.String(),
-        "keterangan": pl.String(),
-        "kunci": pl.String(),
-    }
+    {f.name: f.dtype for f in FINDING_FIELDS if f.stage in ("raw", "internal")}
 )
+# What the findings step hands the lifecycle: raw plus the v1.1 "record" fields.
+RECORD_FINDING_SCHEMA = pl.Schema(
+    {f.name: f.dtype for f in FINDING_FIELDS if f.stage in ("raw", "record", "internal")}
+)
+# Every stored column (warehouse temuan / temuan_selesai), in order.
+STORED_FINDING_COLUMNS: tuple[str, ...] = tuple(f.name for f in FINDING_FIELDS)
+
+_SQL_TYPES = {pl.String(): "VARCHAR", pl.Date(): "DATE", pl.Int8(): "TINYINT",
+              pl.Int16(): "SMALLINT", pl.Int32(): "INTEGER"}  # fmt: skip
+
+
+def finding_sql_type(f: FindingField) -> str:
+    return _SQL_TYPES[f.dtype]
+
+
+def finding_ddl() -> str:
+    """The warehouse's column list of a finding table (temuan, temuan_selesai)."""
+    return ",\n  ".join(
+        f"{f.name} {finding_sql_type(f)}{'' if f.nullable else ' NOT NULL'}" for f in FINDING_FIELDS
+    )
 
 
 def empty_raw_findings() -> pl.DataFrame:

@@ -1,6 +1,6 @@
 """Stage 5: tonight's findings against the history.
 
-    record_findings(con, tanggal, raw) -> LifecycleResult
+    record_findings(con, tanggal, raw, hari_pemungutan=None) -> LifecycleResult
 
 - A finding is the same finding on two nights when its kode_temuan and kunci
   are the same (reports-v1; kunci conventions in docs/design.md).
@@ -34,7 +34,8 @@ import duckdb
 import polars as pl
 
 from coklit_dq import warehouse
-from coklit_dq.contract import FINDING_SCHEMA, RAW_FINDING_SCHEMA
+from coklit_dq.contract import RAW_FINDING_SCHEMA, STORED_FINDING_COLUMNS
+from coklit_dq.findings import complete_findings
 from coklit_dq.rules.catalog import load_catalog
 
 log = logging.getLogger(__name__)
@@ -68,25 +69,19 @@ class LifecycleResult:
 
 
 def _columns(prefix: str = "") -> str:
-    return ", ".join(f"{prefix}{name}" for name, _ in warehouse.finding_columns())
+    return ", ".join(f"{prefix}{c}" for c in STORED_FINDING_COLUMNS)
 
 
-def _tonight_values() -> str:
-    """The SELECT list of tonight's findings in temuan's column order (from the contract)."""
-    special = {
-        "tanggal_ekspor": "CAST($1 AS DATE)",
-        "status_temuan": "CASE WHEN l.kunci IS NULL THEN 'BARU' ELSE 'BERULANG' END",
-        "pertama_ditemukan": "coalesce(l.pertama_ditemukan, CAST($1 AS DATE))",
-    }
-    out = []
-    for name, _ in warehouse.finding_columns():
-        if name in special:
-            out.append(special[name])
-        elif name in RAW_FINDING_SCHEMA:
-            out.append(f"r.{name}")
-        else:  # filled by a later step, not by the producers
-            out.append(f"CAST(NULL AS {warehouse.sql_type_of(FINDING_SCHEMA[name])})")
-    return ", ".join(out)
+# tonight's row (r) against the open finding (l): the lifecycle's own three columns
+_LIFECYCLE = {
+    "tanggal_ekspor": "CAST($1 AS DATE)",
+    "status_temuan": "CASE WHEN l.kunci IS NULL THEN 'BARU' ELSE 'BERULANG' END",
+    "pertama_ditemukan": "coalesce(l.pertama_ditemukan, CAST($1 AS DATE))",
+}
+
+
+def _tonight() -> str:
+    return ", ".join(_LIFECYCLE.get(c, f"r.{c}") for c in STORED_FINDING_COLUMNS)
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, tanggal: date) -> int:
@@ -95,9 +90,16 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, tanggal: date) -> int:
 
 
 def record_findings(
-    con: duckdb.DuckDBPyConnection, tanggal: date, raw: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    tanggal: date,
+    raw: pl.DataFrame,
+    *,
+    hari_pemungutan: date | None = None,
 ) -> LifecycleResult:
-    """Write tonight's findings into temuan and the resolved ones into temuan_selesai."""
+    """Write tonight's findings into temuan and the resolved ones into temuan_selesai.
+
+    Each row is completed first (findings.complete_findings: whose record, who acts,
+    prioritas; usia on `hari_pemungutan`)."""
     lalu = warehouse.previous_night(con, tanggal)
     loaded = warehouse.loaded_provinces(con, tanggal)
     catalog = load_catalog()
@@ -111,6 +113,7 @@ def record_findings(
     frame = raw.select(pl.col(c).cast(t) for c, t in RAW_FINDING_SCHEMA.items()).unique(
         subset=["kode_temuan", "kunci"], keep="first", maintain_order=True
     )
+    frame = complete_findings(con, tanggal, frame, hari_pemungutan)
     con.register("_temuan_malam_ini", frame.to_arrow())
     try:
         con.execute("BEGIN TRANSACTION")
@@ -121,7 +124,7 @@ def record_findings(
             con.execute(
                 f"""
                 INSERT INTO temuan ({_columns()})
-                SELECT {_tonight_values()}
+                SELECT {_tonight()}
                 FROM _temuan_malam_ini r
                 LEFT JOIN _temuan_terbuka l
                   ON l.kode_temuan = r.kode_temuan AND l.kunci = r.kunci

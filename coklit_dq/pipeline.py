@@ -291,7 +291,9 @@ def diff(run: NightRun) -> None:
         parts.append(run.raw_link)
     raw = pl.concat(parts, how="vertical_relaxed")
     with timed(run, "diff"):
-        run.lifecycle = record_findings(run.con, run.tanggal, raw)
+        run.lifecycle = record_findings(
+            run.con, run.tanggal, raw, hari_pemungutan=run.settings.election.hari_pemungutan
+        )
         if run.raw_link is None:
             # Linkage did not run: its findings of last night are unknown, not resolved.
             placeholders = ", ".join("?" for _ in LINK_CODES)

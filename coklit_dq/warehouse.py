@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from coklit_dq.contract import EXPORT_TABLES, FINDING_SCHEMA, TIMESTAMP, Column
+from coklit_dq.contract import (
+    EXPORT_TABLES,
+    FINDING_FIELDS,
+    TIMESTAMP,
+    Column,
+    finding_ddl,
+    finding_sql_type,
+)
 from coklit_dq.privacy import new_group_key, register_group_macro, register_mask_macro
 
 if TYPE_CHECKING:
@@ -56,34 +63,8 @@ def _snapshot_ddl(table: str, extra: str = "") -> str:
     )
 
 
-# Columns a finding must have; every other column of contract.FINDING_SCHEMA may be NULL.
-_FINDING_NOT_NULL = (
-    "tanggal_ekspor",
-    "kode_temuan",
-    "tingkat",
-    "status_temuan",
-    "pertama_ditemukan",
-)
-
-
-def sql_type_of(dtype: pl.DataType) -> str:
-    return sql_type(Column(name="", dtype=dtype))
-
-
-def finding_columns() -> list[tuple[str, str]]:
-    """(name, DDL) of temuan's columns: contract.FINDING_SCHEMA, then the internal kunci.
-
-    Derived from the contract, so a column added there reaches the warehouse
-    (existing warehouses get it through `ensure_schema`'s ALTER TABLE).
-    """
-    cols = [
-        (name, sql_type_of(dtype) + (" NOT NULL" if name in _FINDING_NOT_NULL else ""))
-        for name, dtype in FINDING_SCHEMA.items()
-    ]
-    return [*cols, ("kunci", "VARCHAR NOT NULL")]
-
-
-FINDING_DDL_COLUMNS = ",\n".join(f"  {n} {t}" for n, t in finding_columns())
+# The finding tables' columns, derived from the one finding record (contract.py).
+FINDING_DDL_COLUMNS = finding_ddl()
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS runs (
@@ -219,18 +200,13 @@ def connect_settings(settings: Settings, *, read_only: bool = False) -> duckdb.D
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for ddl in SCHEMA:
         con.execute(ddl)
-    # a finding column added to the contract after the warehouse was made
+    # a warehouse made before a finding column was added gets it (nullable, empty)
     for table in ("temuan", "temuan_selesai"):
-        have = {
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
-                [table],
-            ).fetchall()
-        }
-        for name, ddl in finding_columns():
-            if name not in have:
-                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {ddl.replace(' NOT NULL', '')}")
+        for f in FINDING_FIELDS:
+            if f.nullable:
+                con.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {f.name} {finding_sql_type(f)}"
+                )
 
 
 def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:

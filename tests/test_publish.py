@@ -16,7 +16,6 @@ from coklit_dq import warehouse
 from coklit_dq.config import resolve_settings
 from coklit_dq.contract import FINDING_COLUMNS
 from coklit_dq.publish import MARKER, publish_night
-from coklit_dq.rules.catalog import load_families
 
 KABS = {"3101", "3171", "3201", "3271"}
 
@@ -84,49 +83,6 @@ def test_national_parquet_and_resolved_csv(night):
     assert not tonight & set(zip(done["kode_temuan"], done["id_pemilih"], strict=True))
 
 
-def test_xlsx_summary_first_then_one_sheet_per_family(night):
-    root, _, con = night
-    wb = openpyxl.load_workbook(io.BytesIO((root / "31" / "3101" / "temuan.xlsx").read_bytes()))
-    families = list(load_families().values())
-    assert wb.sheetnames[0] == "Ringkasan"
-    assert wb.sheetnames[1:] == [t.replace("/", "-") for t in families]
-    summary = [c for row in wb["Ringkasan"].iter_rows(values_only=True) for c in row if c]
-    for title in ("Temuan per jenis dan tingkat", "Temuan per kecamatan", "Temuan per tingkat"):
-        assert title in summary
-    assert "NIK tidak valid" in summary and "BERULANG" in summary
-
-    ident = wb[families[0].replace("/", "-")]
-    header = [c.value for c in ident[1]]
-    assert header[:4] == ["Kecamatan", "Desa/Kelurahan", "Kode desa", "TPS"]
-    assert "Keterangan" in header and "Status" in header and "Pertama ditemukan" in header
-    assert ident.freeze_panes == "A2"
-    (table,) = ident.tables.values()
-    assert table.autoFilter is not None and table.ref.startswith("A1:")
-    assert ident.column_dimensions["J"].width > 40  # Keterangan is readable
-    assert header[9] == "Keterangan" and ident["J2"].alignment.wrap_text
-    rows = list(ident.iter_rows(min_row=2, values_only=True))
-    n = con.execute(
-        "SELECT count(*) FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101' "
-        "AND kode_temuan IN ('NIK_TIDAK_VALID', 'NIK_TIDAK_SESUAI', 'NKK_TIDAK_VALID')",
-        [N2],
-    ).fetchall()[0][0]
-    assert len(rows) == n > 1
-    kode_desa = [r[2] for r in rows]
-    assert kode_desa == sorted(kode_desa)  # kecamatan -> desa -> TPS
-    assert {r[header.index("Temuan")] for r in rows} == {"NIK tidak valid"}
-    # the duplicate cluster is on the "ganda" sheet, its id_kelompok shown
-    ganda = wb[load_families()["ganda"]]
-    assert any("GANDA-31-0001" in (r or ()) for r in ganda.iter_rows(values_only=True))
-    # an empty family says so
-    pantarlih = wb[load_families()["pantarlih"]]
-    assert any(
-        "Tidak ada temuan" in str(c)
-        for row in pantarlih.iter_rows(values_only=True)
-        for c in row
-        if c
-    )
-
-
 class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -166,8 +122,8 @@ def test_pages_are_self_contained_with_charts(night, rel):
     charts = {
         "31/3101": ["Progres coklit per kecamatan"],
         "32/3271": ["Progres coklit per kecamatan"],
-        "31": ["Progres coklit per kabupaten/kota", "Temuan per 1.000 rekaman"],
-        "nasional": ["Progres coklit per provinsi", "Temuan per 1.000 rekaman per provinsi"],
+        "31": ["Progres coklit per kabupaten/kota", "Temuan per 1.000 pemilih"],
+        "nasional": ["Progres coklit per provinsi", "Temuan per 1.000 pemilih per provinsi"],
     }[rel]
     for title in [
         *charts,
@@ -190,7 +146,7 @@ def test_kab_page_shows_progress_change_and_trend(night):
         "AND status_temuan = 'BARU'",
         [N2],
     ).fetchall()[0][0]
-    assert f"{n_new} baru" in text
+    assert f"{n_new} temuan baru" in text
     raw = (root / "31" / "3101" / "ringkasan.html").read_text(encoding="utf-8")
     assert "<polyline" in raw  # the trend over the two nights
     none = " ".join(_page(root / "32" / "3271" / "ringkasan.html").text)

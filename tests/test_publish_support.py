@@ -19,9 +19,11 @@ import polars as pl
 from flow_fixtures import night_tables
 
 from coklit_dq import warehouse
+from coklit_dq.findings import complete_findings
 from coklit_dq.privacy import mask_id
 
 N1, N2 = date(2024, 7, 1), date(2024, 7, 2)
+HARI_PEMUNGUTAN = date(2024, 11, 27)
 SNAPSHOTS = ("wilayah", "tps", "pantarlih")
 
 
@@ -173,7 +175,10 @@ def _tps_and_officer(p: pl.DataFrame) -> pl.DataFrame:
 
 
 def record(con: duckdb.DuckDBPyConnection, tanggal: date, raw: pl.DataFrame) -> None:
-    """A minimal lifecycle: BARU/BERULANG against the previous night, resolved ones."""
+    """A minimal lifecycle: BARU/BERULANG against the previous night, resolved ones.
+
+    Rows are completed as the findings step does (whose record, who acts, prioritas)."""
+    raw = complete_findings(con, tanggal, raw, HARI_PEMUNGUTAN)
     prev = con.execute(
         "SELECT max(tanggal_ekspor) FROM temuan WHERE tanggal_ekspor < ?", [tanggal]
     ).fetchall()[0][0]

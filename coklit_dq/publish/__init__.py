@@ -101,7 +101,7 @@ def _notes(night: Night, kode_prov: str) -> list[str]:
         why = f": {note['reason']}" if note["reason"] else ""
         return [
             f"PERHATIAN: berkas data pemilih provinsi ini ({note['path']}) dikarantina malam "
-            f"ini{why}. Rekaman pemilih wilayah ini tidak diperiksa malam ini."
+            f"ini{why}. Data pemilih wilayah ini tidak diperiksa malam ini."
         ]
     return ["PERHATIAN: berkas data pemilih provinsi ini tidak diterima malam ini."]
 
@@ -193,7 +193,7 @@ def publish_night(
     night = Night.load(con, tanggal, mask=settings.mask_ids)
     kabs = night.kabupaten()
     families = load_families()
-    rows_all = xlsx.sheet_rows(night.findings, night.wilayah, night.catalog)
+    rows_all = xlsx.sheet_rows(night.findings, night.catalog)
     by_kab = rows_all.partition_by("kode_kab", as_dict=True, include_key=True)
     n_resolved = dict(night.resolved.group_by("kode_kab").len().iter_rows())
 

@@ -24,10 +24,16 @@ def _num(x: float) -> str:
     return f"{x:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
 
 
+# The smallest text of a chart is 12 units; it may shrink to 11 px on a narrow screen,
+# never more: below that width the chart scrolls inside its own box (.grafik).
+MIN_TEXT, MIN_PX = 12, 11
+
+
 def _svg(width: int, height: int, body: list[str], title: str) -> str:
+    least = math.ceil(width * MIN_PX / MIN_TEXT)
     return (
-        f"<svg class='chart' role='img' "
-        f"viewBox='0 0 {width} {height}' width='100%' style='max-width:{width}px' {FONT}>"
+        f"<svg class='chart' role='img' viewBox='0 0 {width} {height}' width='100%' "
+        f"style='max-width:{width}px;min-width:{least}px' {FONT}>"
         f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
     )
 
@@ -135,14 +141,14 @@ def lines(
         y = py(v)
         body.append(
             f"<line x1='{left}' x2='{width - right}' y1='{y:.1f}' y2='{y:.1f}' "
-            f"stroke='#e5e8e8'/><text x='{left - 6}' y='{y + 4:.1f}' font-size='11' "
+            f"stroke='#e5e8e8'/><text x='{left - 6}' y='{y + 4:.1f}' font-size='12' "
             f"text-anchor='end' fill='#566573'>{_num(round(v, 1))}{escape(y_suffix)}</text>"
         )
     step = max(1, n // 8)
     for i, lab in enumerate(x_labels):
         if i % step == 0 or i == n - 1:
             body.append(
-                f"<text x='{px(i):.1f}' y='{height - bottom + 18}' font-size='11' "
+                f"<text x='{px(i):.1f}' y='{height - bottom + 18}' font-size='12' "
                 f"text-anchor='middle' fill='#566573'>{escape(lab)}</text>"
             )
     for j, (name, vals) in enumerate(series.items()):

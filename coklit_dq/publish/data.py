@@ -17,9 +17,9 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from coklit_dq import warehouse
 from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
 from coklit_dq.privacy import mask_id
+from coklit_dq.publish.tables import desa_order
 from coklit_dq.rules.catalog import load_catalog, load_families
 
 # Digit runs in free text that may be a nik or nkk. A run of 16+ digits is
@@ -31,8 +31,8 @@ from coklit_dq.rules.catalog import load_catalog, load_families
 ID_RUN = re.compile(r"\d{11,}")
 ALWAYS = 16
 
-SORT = ["kode_prov", "kode_kab", "kode_kec", "kode_desa", "no_tps", "kode_temuan"]
-SORT_TAIL = ["id_pemilih", "id_pantarlih", "id_kelompok"]
+# free-text columns that are masked before a file leaves (values from the export)
+TEXT_COLUMNS = ("keterangan", "nama", "alamat")
 
 
 def _masker(secrets: set[str]) -> Callable[[re.Match[str]], str]:
@@ -90,8 +90,7 @@ def known_ids(con: duckdb.DuckDBPyConnection, texts: list[pl.Series]) -> set[str
 
 def _findings_sql(table: str, where: str) -> str:
     cols = ", ".join(FINDING_COLUMNS)
-    order = ", ".join(f"{c} NULLS FIRST" for c in SORT + SORT_TAIL + ["kunci"])
-    return f"SELECT {cols} FROM {table} WHERE {where} ORDER BY {order}"
+    return f"SELECT {cols} FROM {table} WHERE {where} ORDER BY kunci"
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pl.DataFrame:
@@ -101,15 +100,15 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> pl
 
 
 def findings(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
-    """The night's findings in reports-v1 columns, in a stable order."""
+    """The night's findings in reports-v1 columns, in desa-officer order."""
     df = _frame(con, _findings_sql("temuan", "tanggal_ekspor = ?"), [tanggal])
-    return df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS)
+    return desa_order(df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS))
 
 
 def resolved(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
-    """Findings of the night before that are gone tonight (same columns)."""
+    """Findings of the night before that are gone tonight (same columns and order)."""
     df = _frame(con, _findings_sql("temuan_selesai", "tanggal_selesai = ?"), [tanggal])
-    return df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS)
+    return desa_order(df.cast(FINDING_SCHEMA, strict=False).select(FINDING_COLUMNS))
 
 
 def catalog_frame() -> pl.DataFrame:
@@ -244,13 +243,3 @@ def _reason_message(reason: str | None) -> str | None:
     else:
         text = str(data.get("message") or "") if isinstance(data, dict) else str(data)
     return ID_RUN.sub(lambda m: mask_id(m.group()) or "", text)[:300] or None
-
-
-def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
-    prev = warehouse.previous_night(con, tanggal)
-    if prev is None:  # runs may be empty when stages fill tables directly (tests)
-        row = con.execute(
-            "SELECT max(tanggal_ekspor) FROM agregat_desa WHERE tanggal_ekspor < ?", [tanggal]
-        ).fetchone()
-        prev = row[0] if row else None
-    return prev

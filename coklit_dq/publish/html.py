@@ -183,7 +183,7 @@ def prov_page(night: Night, kode_prov: str, kabs: pl.DataFrame) -> str:
                 charts.hbars(
                     table["nama_kab"].to_list(),
                     table["per_seribu"].fill_null(0).to_list(),
-                    "Temuan per 1.000 rekaman",
+                    "Temuan per 1.000 pemilih",
                     colors=_rate_colors(table["per_seribu"].to_list()),
                 )
             ),
@@ -242,7 +242,7 @@ def nasional_page(night: Night, kabs: pl.DataFrame, worst: int = 20) -> str:
                 charts.hbars(
                     with_data["nama_prov"].to_list(),
                     with_data["per_seribu"].fill_null(0).to_list(),
-                    "Temuan per 1.000 rekaman per provinsi",
+                    "Temuan per 1.000 pemilih per provinsi",
                     colors=_rate_colors(with_data["per_seribu"].to_list()),
                 )
             ),

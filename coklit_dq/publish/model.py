@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from coklit_dq import warehouse
 from coklit_dq.contract import TINGKAT, code_expr
 from coklit_dq.publish import data
 from coklit_dq.publish.data import FileState
@@ -37,12 +38,14 @@ class Night:
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> Night:
-        previous = data.previous_night(con, tanggal)
+        previous = warehouse.previous_night(con, tanggal)
         found, done = data.findings(con, tanggal), data.resolved(con, tanggal)
         if mask:
-            secrets = data.known_ids(con, [found["keterangan"], done["keterangan"]])
-            found = data.mask_text(found, secrets=secrets)
-            done = data.mask_text(done, secrets=secrets)
+            texts = [df[c] for df in (found, done) for c in data.TEXT_COLUMNS]
+            secrets = data.known_ids(con, texts)
+            for c in data.TEXT_COLUMNS:
+                found = data.mask_text(found, c, secrets=secrets)
+                done = data.mask_text(done, c, secrets=secrets)
         return cls(
             tanggal=tanggal,
             previous=previous,
@@ -105,12 +108,13 @@ def _pct(done: float, total: float) -> float | None:
 
 
 def finding_counts(findings: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Per `key`: findings tonight, by tingkat, BARU and BERULANG."""
+    """Per `key`: findings tonight, by tingkat, new and recurring, prioritas 1."""
     exprs = [pl.len().alias("n_temuan")]
     exprs += [(pl.col("tingkat") == t).sum().alias(f"n_{t.lower()}") for t in TINGKAT]
     exprs += [
         (pl.col("status_temuan") == "BARU").sum().alias("n_temuan_baru"),
         (pl.col("status_temuan") == "BERULANG").sum().alias("n_berulang"),
+        (pl.col("prioritas") == 1).sum().alias("n_p1"),
     ]
     return findings.group_by(key).agg(exprs)
 
@@ -219,7 +223,7 @@ def totals(table: pl.DataFrame) -> dict[str, Any]:
     """Sum of a region table's counts, with the overall percentages."""
     numeric = [c for c in table.columns if c.startswith("n_") or c == "jumlah_diturunkan"]
     t: dict[str, Any] = {c: int(table[c].sum()) for c in numeric}
-    for c in ("n_temuan", "n_tinggi", "n_temuan_baru", "n_berulang", "n_selesai", *COUNTS):
+    for c in ("n_temuan", "n_tinggi", "n_p1", "n_temuan_baru", "n_berulang", "n_selesai", *COUNTS):
         t.setdefault(c, 0)
     t["persen"] = _pct(t["n_tercoklit"], t["jumlah_diturunkan"])
     t["per_seribu"] = round(1000 * t["n_temuan"] / t["n_rekaman"], 1) if t["n_rekaman"] else None

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from coklit_dq.config import EXPECTATIONS_DIR
-from coklit_dq.contract import TINGKAT
+from coklit_dq.contract import DITANGANI_OLEH, PRIORITAS, TINGKAT
 
 UNITS = ("pemilih", "tps", "desa", "pantarlih")
 
@@ -30,6 +30,9 @@ class Rule:
     deskripsi: str
     tindakan: str
     parameter: dict[str, Any] = field(default_factory=dict)
+    # v1.1 (reports-v1): the order a region works in (1 first) and who acts on a row
+    prioritas: int = 2
+    ditangani_oleh: str = "PPS"
     # Everything else the file holds (how the rule is checked); read by the
     # rule engine, opaque to everyone else.
     spec: dict[str, Any] = field(default_factory=dict)
@@ -53,6 +56,7 @@ class CatalogError(ValueError):
 
 
 _CORE = ("kode_temuan", "keluarga", "tingkat", "unit", "judul", "deskripsi", "tindakan")
+_V11 = ("prioritas", "ditangani_oleh")
 
 
 def load_rule(path: Path) -> Rule:
@@ -68,9 +72,14 @@ def load_rule(path: Path) -> Rule:
         raise CatalogError(f"{path}: tingkat must be one of {TINGKAT}")
     if raw["unit"] not in UNITS:
         raise CatalogError(f"{path}: unit must be one of {UNITS}")
-    spec = {k: v for k, v in raw.items() if k not in (*_CORE, "parameter")}
+    if raw.get("prioritas", 2) not in PRIORITAS:
+        raise CatalogError(f"{path}: prioritas must be one of {PRIORITAS}")
+    if raw.get("ditangani_oleh", "PPS") not in DITANGANI_OLEH:
+        raise CatalogError(f"{path}: ditangani_oleh must be one of {DITANGANI_OLEH}")
+    spec = {k: v for k, v in raw.items() if k not in (*_CORE, *_V11, "parameter")}
     return Rule(
         **{k: raw[k] for k in _CORE},
+        **{k: raw[k] for k in _V11 if k in raw},
         parameter=dict(raw.get("parameter") or {}),
         spec=spec,
         path=path,

@@ -309,7 +309,7 @@ def test_killed_midway_then_rerun_equals_uninterrupted(
 
 
 def test_second_trigger_while_running_waits_then_runs_and_corrupts_nothing(
-    prefect_api, two_nights, baseline, tmp_path: Path
+    prefect_api, two_nights, baseline, tmp_path: Path, caplog
 ):
     out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
     assert _run(two_nights, N1, out, wh)[0] == 0
@@ -317,9 +317,12 @@ def test_second_trigger_while_running_waits_then_runs_and_corrupts_nothing(
     try:
         _wait_line(child, "STEP step ingest started")
         # the second trigger waits for the warehouse (its lock), then runs
-        code, _, message = _run(two_nights, N2, out, wh)
-        assert child.poll() == 0, "the second run started before the first ended"
+        with caplog.at_level("INFO", logger="coklit_dq.pipeline"):
+            code, _, message = _run(two_nights, N2, out, wh)
         assert code == 0, message
+        waited = [r.getMessage() for r in caplog.records if "waiting for it" in r.getMessage()]
+        assert waited and f"pid {child.pid}" in waited[0]
+        assert child.wait(timeout=120) == 0
     finally:
         stop(child)
     assert state_of(out, wh) == baseline

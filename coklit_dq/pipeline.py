@@ -20,9 +20,10 @@ Failure policy of a night:
   'running'), naming the step.
 
 Only one process writes a warehouse at a time: `warehouse_lock` takes an
-exclusive, non-blocking lock on `<warehouse>.lock`; a second run of any night
-against the same warehouse fails at once with `WarehouseBusy` and touches
-nothing. (DuckDB itself also refuses a second writing process.)
+exclusive lock on `<warehouse>.lock`; a second run of any night against the
+same warehouse waits for it, then runs (or, with wait=False, fails at once
+with `WarehouseBusy`, touching nothing). DuckDB itself also refuses a second
+writing process.
 """
 
 from __future__ import annotations
@@ -123,13 +124,33 @@ class NightRun:
 # --- locking and connections ---------------------------------------------------
 
 
+_LOCKS_HELD: dict[str, int] = {}  # lock file -> depth, held by this process
+
+
 @contextmanager
-def warehouse_lock(path: str) -> Iterator[None]:
-    """Hold `<warehouse>.lock` exclusively for the block; fail at once if taken."""
+def warehouse_lock(path: str, *, wait: bool = True) -> Iterator[None]:
+    """Hold `<warehouse>.lock` exclusively for the block: the warehouse's one writer.
+
+    Every run that writes the warehouse takes it: nightly or backfill, CLI or
+    deployment. A run that finds it taken waits for it (`wait=True`, logging
+    who holds it), then runs; with `wait=False` it fails at once with
+    WarehouseBusy. The kernel releases the lock when its process ends, killed
+    or not, so a killed run never leaves the warehouse locked. Re-entrant
+    within a process: a backfill holds it for its whole range and its nightly
+    subflows run inside it, so no other run lands between two of its nights.
+    """
     if path == ":memory:":
         yield
         return
-    lock_path = Path(f"{path}.lock")
+    lock_path = Path(f"{path}.lock").resolve()
+    key = str(lock_path)
+    if key in _LOCKS_HELD:
+        _LOCKS_HELD[key] += 1
+        try:
+            yield
+        finally:
+            _LOCKS_HELD[key] -= 1
+        return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -137,12 +158,21 @@ def warehouse_lock(path: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = lock_path.read_text(encoding="utf-8").strip() or "another process"
-            raise WarehouseBusy(
-                f"warehouse {path} is in use by {holder}; not running a second night at once"
-            ) from None
+            if not wait:
+                raise WarehouseBusy(
+                    f"warehouse {path} is in use by {holder}; not running a second night at once"
+                ) from None
+            log.warning("warehouse %s is in use by %s: waiting for it", path, holder)
+            t0 = time.perf_counter()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            log.info("warehouse %s free after %.0f s", path, time.perf_counter() - t0)
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())
-        yield
+        _LOCKS_HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _LOCKS_HELD[key]
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
@@ -253,7 +283,8 @@ def scrubbed(exc: BaseException) -> StepError:
 def ingest(run: NightRun) -> None:
     """Stage 1: verify the night's files, quarantine the bad ones, load the rest.
 
-    Raises when the night cannot be read at all (no folder, no manifest). A province whose record count collapsed is set aside (`set_aside_collapsed`).
+    Raises when the night cannot be read at all (no folder, no manifest). A
+    province whose record count collapsed is set aside (`set_aside_collapsed`).
     """
     from coklit_dq.ingest import ingest_night
 

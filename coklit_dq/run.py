@@ -32,7 +32,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from coklit_dq.config import resolve_settings
+from coklit_dq.config import DEFAULT_ELECTION, load_elections
 
 log = logging.getLogger("coklit_dq.run")
 
@@ -53,6 +53,8 @@ STEP_LABELS = {
 def _quiet_prefect(interactive: bool) -> None:
     """Prefect's settings are read at import: set the CLI's defaults before that."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")  # no telemetry errors in offline logs
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call otherwise
     if interactive:  # the progress display replaces Prefect's INFO lines on a terminal
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -152,15 +154,21 @@ def run_nightly_cli(
     warehouse: str | None = None,
     election: str | None = None,
 ) -> int:
-    """`coklit-dq nightly`: the nightly flow on one night, its outcome as an exit status."""
+    """`coklit-dq nightly`: the nightly flow on one night, its outcome as an exit status.
+
+    The flow resolves the settings (once); only the election's name is checked
+    here, so a typo is refused before Prefect starts.
+    """
     interactive = sys.stderr.isatty()
     _quiet_prefect(interactive)
-    try:
-        settings = resolve_settings(outbox=outbox, warehouse=warehouse, election=election)
-    except ValueError as exc:
-        sys.stderr.write(f"coklit-dq: {exc}\n")
+    code_pemilu = election or os.environ.get("COKLIT_DQ_ELECTION") or DEFAULT_ELECTION
+    known = load_elections()
+    if code_pemilu not in known:
+        sys.stderr.write(
+            f"coklit-dq: unknown election {code_pemilu!r}; configured: {', '.join(sorted(known))}\n"
+        )
         return EXIT_ERROR
-    args = (source, tanggal, settings.outbox, settings.warehouse, settings.election.kode)
+    args = (source, tanggal, outbox, warehouse, election)
     if interactive:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -176,7 +184,8 @@ def run_nightly_cli(
     else:
         code, result, message = run_flow(*args)
     if code == EXIT_OK:
-        sys.stdout.write(f"{message}\noutbox: {settings.outbox}/{tanggal}\n")
+        where = (result or {}).get("outbox", "")
+        sys.stdout.write(f"{message}\noutbox: {where}/{tanggal}\n")
     else:
         _report_failure(result, message, sys.stderr)
     return code

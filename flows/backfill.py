@@ -3,7 +3,7 @@
 Nights are the folders named YYYY-MM-DD under the source within [start, end].
 A failed night does not stop the later ones (each compares with the last
 night the warehouse holds); the backfill fails when any night failed. It holds
-the warehouse's slot (flows.runtime.warehouse_slot) for the whole range: a
+the warehouse's lock (pipeline.warehouse_lock) for the whole range: a
 scheduled nightly run that fires meanwhile waits, then runs.
 """
 
@@ -15,6 +15,7 @@ from datetime import date
 import fsspec
 from prefect import flow
 
+from coklit_dq import pipeline
 from flows import runtime
 from flows.nightly import nightly_coklit
 
@@ -47,7 +48,7 @@ def backfill_coklit(
     if not nights:
         raise ValueError(f"no night folders under {settings.source} between {start} and {end}")
     outcome: dict[str, str] = {}
-    with runtime.logs_to_prefect(), runtime.warehouse_slot():
+    with runtime.logs_to_prefect(), pipeline.warehouse_lock(settings.warehouse):
         for night in nights:
             state = nightly_coklit(
                 settings.source,

@@ -2,7 +2,9 @@
 
 The steps, their order and the failure policy are pipeline.STEPS and
 pipeline.run_steps; this flow only decides where the settings come from
-(flows.runtime), holds the warehouse's slot, and makes each step a task.
+(flows.runtime) and makes each step a task. The warehouse's one writer is
+pipeline.warehouse_lock (taken by open_night): a run that fires while another
+run holds it waits, then runs.
 A night with a quarantined file still runs every step and publishes every
 other region, then ends as a FAILED flow run whose message names the file;
 Pusdatin is mailed (settings.pusdatin_email).
@@ -60,7 +62,7 @@ def nightly_coklit(
         source=source, outbox=outbox, warehouse=warehouse, election=election
     )
     assert settings.source is not None  # settings_for_run refuses a run without one
-    with runtime.logs_to_prefect(), runtime.warehouse_slot():
+    with runtime.logs_to_prefect():
         with pipeline.open_night(settings, settings.source, night) as run:
             result = pipeline.run_steps(run, tasks.call_as_task)
         publish_artifacts(result)

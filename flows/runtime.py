@@ -5,11 +5,6 @@
   environment (`COKLIT_DQ_SOURCE`, ...). Moving a path is `prefect variable set`
   (or the worker's unit file), never a redeploy. A deployed run with a path
   unset stops before it touches anything (no `.lock` in the checkout).
-- The warehouse's one writer (`warehouse_slot`): every run that writes the
-  warehouse, nightly or backfill, holds the slot of the Prefect global
-  concurrency limit `coklit-warehouse` (limit 1); a run that finds it taken
-  waits, then runs. A backfill holds it for its whole range, so a nightly run
-  never lands between two of its nights.
 - Logs (`logs_to_prefect`): the pipeline's own log lines (logger `coklit_dq`)
   go to the Prefect server with nik/nkk masked; Great Expectations' INFO
   chatter does not.
@@ -21,17 +16,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from contextvars import ContextVar
+from contextlib import contextmanager
 from typing import Any
 
 from coklit_dq.config import PATH_ENV, Settings, resolve_settings
 from coklit_dq.privacy import scrub
 
 log = logging.getLogger("coklit_dq.flows")
-
-WAREHOUSE_LIMIT = "coklit-warehouse"
-_SLOT_HELD: ContextVar[bool] = ContextVar("coklit_warehouse_slot_held", default=False)
 
 
 class SettingsMissing(ValueError):
@@ -91,48 +82,6 @@ def settings_for_run(**params: Any) -> Settings:
             f"{variable_name('source')} or {PATH_ENV['source']}"
         )
     return settings
-
-
-# --- the warehouse's one writer ----------------------------------------------------------
-
-
-def ensure_warehouse_limit() -> None:
-    """Create the global concurrency limit `coklit-warehouse` (1 slot) if it is missing."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(WAREHOUSE_LIMIT)
-        except ObjectNotFound:
-            # ObjectAlreadyExists: created by a run starting at the same time
-            with suppress(ObjectAlreadyExists):
-                client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=WAREHOUSE_LIMIT, limit=1)
-                )
-
-
-@contextmanager
-def warehouse_slot() -> Iterator[None]:
-    """Hold the warehouse's one slot for the block, waiting for it if it is taken.
-
-    Re-entrant within a run: a nightly subflow of a backfill uses the backfill's slot.
-    """
-    if _SLOT_HELD.get():
-        yield
-        return
-    from prefect.concurrency.sync import concurrency
-
-    ensure_warehouse_limit()
-    log.info("waiting for the warehouse slot (global concurrency limit %s)", WAREHOUSE_LIMIT)
-    with concurrency(WAREHOUSE_LIMIT, occupy=1, strict=True):
-        log.info("holding the warehouse slot")
-        token = _SLOT_HELD.set(True)
-        try:
-            yield
-        finally:
-            _SLOT_HELD.reset(token)
 
 
 # --- logs on the server ---------------------------------------------------------------------

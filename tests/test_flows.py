@@ -53,15 +53,47 @@ def test_default_night_is_the_day_before_in_jakarta():
     assert default_night(datetime(2024, 7, 1, 18, 30, tzinfo=UTC)) == N1
 
 
-def test_warehouse_lock_refuses_a_second_holder(tmp_path: Path):
+HOLDER = """
+import sys, time
+from coklit_dq.pipeline import warehouse_lock
+with warehouse_lock(sys.argv[1]):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_warehouse_lock_makes_a_second_writer_wait_or_refuses_it(tmp_path: Path):
+    import time
+
     wh = str(tmp_path / "w.duckdb")
-    outer = warehouse_lock(wh)
-    outer.__enter__()
-    with pytest.raises(WarehouseBusy, match="in use by pid"), warehouse_lock(wh):
-        pass
-    outer.__exit__(None, None, None)
-    with warehouse_lock(wh):  # released
-        pass
+    script = tmp_path / "holder.py"
+    script.write_text(HOLDER, encoding="utf-8")
+    child = subprocess.Popen(
+        [PYTHON, str(script), wh, "3"], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        with pytest.raises(WarehouseBusy, match="in use by pid"), warehouse_lock(wh, wait=False):
+            pass
+        t0 = time.monotonic()
+        with warehouse_lock(wh):  # waits for the other process (3 s), then holds it
+            assert time.monotonic() - t0 > 1.5
+            with warehouse_lock(wh):  # re-entrant in the holding process (backfill -> nightly)
+                pass
+    finally:
+        stop(child)
+    # a killed holder never leaves the warehouse locked
+    child = subprocess.Popen(
+        [PYTHON, str(script), wh, "60"], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+        with warehouse_lock(wh, wait=False):
+            pass
+    finally:
+        stop(child)
 
 
 def test_retry_condition_retries_io_errors_only():
@@ -277,17 +309,20 @@ def test_killed_midway_then_rerun_equals_uninterrupted(
 
 
 def test_second_trigger_while_running_waits_then_runs_and_corrupts_nothing(
-    prefect_api, two_nights, baseline, tmp_path: Path
+    prefect_api, two_nights, baseline, tmp_path: Path, caplog
 ):
     out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
     assert _run(two_nights, N1, out, wh)[0] == 0
     child = _start_child(prefect_api, two_nights, N2, out, wh)
     try:
         _wait_line(child, "STEP step ingest started")
-        # the second trigger waits for the warehouse slot (global concurrency limit)
-        code, result, message = _run(two_nights, N2, out, wh)
-        assert child.poll() == 0, "the second run started before the first ended"
+        # the second trigger waits for the warehouse (its lock), then runs
+        with caplog.at_level("INFO", logger="coklit_dq.pipeline"):
+            code, _, message = _run(two_nights, N2, out, wh)
         assert code == 0, message
+        waited = [r.getMessage() for r in caplog.records if "waiting for it" in r.getMessage()]
+        assert waited and f"pid {child.pid}" in waited[0]
+        assert child.wait(timeout=120) == 0
     finally:
         stop(child)
     assert state_of(out, wh) == baseline

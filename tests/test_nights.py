@@ -25,7 +25,10 @@ FINDING = (
     "id_pantarlih, status_temuan, pertama_ditemukan, tingkat, keterangan FROM temuan "
     "WHERE tanggal_ekspor = ? ORDER BY ALL"
 )
-SELESAI = "SELECT kode_temuan, kunci, kode_prov FROM temuan_selesai WHERE tanggal_selesai = ? ORDER BY ALL"
+SELESAI = (
+    "SELECT kode_temuan, kunci, kode_prov FROM temuan_selesai "
+    "WHERE tanggal_selesai = ? ORDER BY ALL"
+)
 
 
 def _settings(tmp_path: Path, **kw):

@@ -537,3 +537,29 @@ def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
     # ... and not one planted personal value is in any of those texts
     leaks = {where: sorted(s for s in _secrets() if s in text) for where, text in texts.items()}
     assert {w: s for w, s in leaks.items() if s} == {}
+
+
+def test_an_unreadable_value_is_reported_as_data_tidak_valid_of_its_record(tmp_path: Path):
+    """The rules side of nilai_tidak_valid: the record is a DATA_TIDAK_VALID finding."""
+    import gzip
+
+    from coklit_dq.pipeline import run_night
+
+    night = make_night(tmp_path / "src", N1, voters=600)
+    rel = "pemilih/31.csv.gz"
+    lines = gzip.decompress((night / rel).read_bytes()).decode("utf-8").split("\n")
+    head = lines[0].split(",")
+    f = lines[12].split(",")
+    f[head.index("tanggal_lahir")] = "0000-00-00"
+    lines[12] = ",".join(f)
+    relist(night, rel, gzip.compress("\n".join(lines).encode("utf-8")))
+    result = run_night(settings_for(tmp_path), str(tmp_path / "src"), N1)
+    assert result.quarantined == [] and result.ok, result.message
+    con = duckdb.connect(str(tmp_path / "wh" / "w.duckdb"), read_only=True)
+    got = con.execute(
+        "SELECT keterangan FROM temuan WHERE kode_temuan = 'DATA_TIDAK_VALID' AND id_pemilih = ?",
+        [f[head.index("id_pemilih")]],
+    ).fetchall()
+    con.close()
+    assert len(got) == 1 and "isian tanggal lahir tidak terbaca" in got[0][0]
+    assert "0000" not in got[0][0]

@@ -563,3 +563,12 @@ def test_an_unreadable_value_is_reported_as_data_tidak_valid_of_its_record(tmp_p
     con.close()
     assert len(got) == 1 and "isian tanggal lahir tidak terbaca" in got[0][0]
     assert "0000" not in got[0][0]
+
+
+def test_unlisted_files_with_odd_names_are_set_aside_not_a_crash(tmp_path: Path):
+    night = make_night(tmp_path / "src", N1)
+    for name in ("a\\..\\b", "baris\nbaru", "sel:=1+2"):
+        (night / name).write_bytes(b"x")
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES
+    assert {q.path for q in result.quarantined} == {"a\\..\\b", "baris\nbaru", "sel:=1+2"}

@@ -151,10 +151,17 @@ def duck_message(exc: Exception) -> tuple[str, int | None]:
 _KNOWN_NAMES = frozenset(c.name for cols in EXPORT_TABLES.values() for c in cols)
 
 
+_COLUMN_LIKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+")  # snake_case, as export-v1 names
+
+
 def _names(header: list[str]) -> str:
-    """Column names as a reason may show them: a name that is not a column of export-v1 is
-    shown as `?` (a file without a header starts with a record: never quoted)."""
-    return ",".join(h if h in _KNOWN_NAMES else "?" for h in header)
+    """Column names as a reason may show them: a column of export-v1 or a snake_case name
+    (a renamed column: `tgl_lahir`); anything else is `?` (a file without a header starts
+    with a record, whose values are never quoted)."""
+    return ",".join(
+        h if h in _KNOWN_NAMES or (len(h) <= 40 and _COLUMN_LIKE.fullmatch(h)) else "?"
+        for h in header
+    )
 
 
 def read_header(path: Path, rel: str) -> list[str]:
@@ -341,7 +348,7 @@ def _aside_predicates(
         out.append(
             (
                 "kode_desa",
-                f"({code_sql('kode_desa', v)} AND left({v}, 2) <> {lit(prov)})",
+                f"(left({v}, 2) <> {lit(prov)} AND {code_sql('kode_desa', v)})",
                 f"a desa of province {prov} (this file's province)",
             )
         )

@@ -47,12 +47,27 @@ def describe_personal(column: str, value: object) -> str | None:
     return f"a value of {len(str(value))} character(s) in {column} (not shown: personal data)"
 
 
-def scrub(text: str | None) -> str | None:
-    """Mask every run of 12 or more digits (a nik, an nkk) in free text.
+# Where a library's error quotes a value or a record (DuckDB: "Original Line: <record>",
+# which may run over several lines; "Could not convert string '<value>' to ..."; the
+# string of a Parquet file that is not UTF-8) the quoted part is replaced by "...".
+_RECORD_LINE = re.compile(
+    r"Original Line:.*?(?=\n(?:Expected Number|Value with|Invalid unicode|Maximum line|Possible "
+    r"fix|Possible Solution|  file = )|\n\s*\n|\Z)",
+    re.DOTALL,
+)
+_QUOTED_VALUE = re.compile(r"""(string|value|Value|line|row)\s+(['"])(?:(?!\2)[^\n]){0,500}\2""")
 
-    For text that may quote a record: error messages, logs, reasons."""
+
+def scrub(text: str | None) -> str | None:
+    """Free text made safe to log or keep: every run of 12 or more digits (a nik, an nkk)
+    masked, and values/records a library error quotes (see `_RECORD_LINE`, `_QUOTED_VALUE`)
+    replaced by "...".
+
+    For text that may quote a record: error messages, logs, reasons, task failures."""
     if text is None:
         return None
+    text = _RECORD_LINE.sub("Original Line: ...", text)
+    text = _QUOTED_VALUE.sub(lambda m: f"{m.group(1)} {m.group(2)}...{m.group(2)}", text)
     return _LONG_DIGITS.sub(lambda m: mask_id(m.group(0)) or "", text)
 
 

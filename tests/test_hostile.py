@@ -409,3 +409,166 @@ def test_full_disk_says_no_space_left_on_device(tmp_path: Path, tiny_disk: Path)
         ingest_night(con, str(tmp_path / "src"), N1, s)
     assert "cannot rollback" not in str(err.value)
     assert not list((tmp_path / "q").rglob("*.json"))  # a full disk is no error of a file
+
+
+# --- 5. no raw personal value in any log line, exception, run record, artifact or reason -------
+
+
+PEOPLE = {
+    "31": ("3174054903710007", "3174051203090011", "Zubaidah Hostilewati", "Kotarahasia",
+           date(1971, 3, 9), 'Jl. Rahasia No. 77\nBlok "Z", Gg. 5: Buntu'),
+    "32": ("3273016208850004", "3273011504100021", "Sumarni ZQZQ Bocorwati", "Desarahasia",
+           date(1985, 8, 22), "Jl. Tersembunyi 12"),
+    "33": ("3374020510920003", "3374021104120009", "Bambang Tidakbolehterlihat", "Tempatrahasia",
+           date(1992, 10, 5), "Jl. Privasi Gg. 3"),
+    "34": ("3471011207660001", "3471010101990001", "Wagiyem Tanpakepala", "Lahirrahasia",
+           date(1966, 7, 12), "Jl. Kepala Hilang 1"),
+}  # fmt: skip
+
+
+def _secrets() -> set[str]:
+    out = set()
+    for nik, nkk, nama, tempat, lahir, alamat in PEOPLE.values():
+        out |= {nik, nkk, nama, nama.split()[-1], tempat, lahir.isoformat()}
+        out |= set(alamat.split("\n"))
+    return out
+
+
+def _hostile_night(root: Path) -> Path:
+    """Four provinces, each file hostile in its own way, one planted person in each."""
+    import gzip
+
+    tables, pem = night_tables(N1, voters=1600, provinces=("31", "32", "33", "34"))
+    for prov, (nik, nkk, nama, tempat, lahir, alamat) in PEOPLE.items():
+        at = pl.int_range(pl.len()) == 20
+        pem[prov] = pem[prov].with_columns(
+            nik=pl.when(at).then(pl.lit(nik)).otherwise("nik"),
+            nkk=pl.when(at).then(pl.lit(nkk)).otherwise("nkk"),
+            nama=pl.when(at).then(pl.lit(nama)).otherwise("nama"),
+            tempat_lahir=pl.when(at).then(pl.lit(tempat)).otherwise("tempat_lahir"),
+            tanggal_lahir=pl.when(at).then(pl.lit(lahir)).otherwise("tanggal_lahir"),
+            alamat=pl.when(at).then(pl.lit(alamat)).otherwise("alamat"),
+        )
+    formats = {"pemilih/31": "csv.gz", "pemilih/33": "csv.gz", "pemilih/34": "csv.gz"}
+    write_night(str(root), N1, tables, pem, formats=formats)
+    night = root / N1.isoformat()
+
+    def edit_csv(rel: str, fn) -> None:
+        text = gzip.decompress((night / rel).read_bytes()).decode("utf-8")
+        relist(night, rel, gzip.compress(fn(text).encode("utf-8"), mtime=0))
+
+    # 31: the planted record (a quoted newline in its address) has one field too many
+    edit_csv("pemilih/31.csv.gz", lambda t: t.replace('Gg. 5: Buntu"', 'Gg. 5: Buntu",x', 1))
+
+    # 33: birth date 0000-00-00 and a nik where no_tps belongs: values, loaded as NULL
+    def bad_values(t: str) -> str:
+        lines = t.split("\n")
+        head = lines[0].split(",")
+        f = lines[21].split(",")
+        f[head.index("tanggal_lahir")] = "0000-00-00"
+        f[head.index("no_tps")] = PEOPLE["33"][0]
+        lines[21] = ",".join(f)
+        return "\n".join(lines)
+
+    edit_csv("pemilih/33.csv.gz", bad_values)
+    # 34: no header row: the first line read as a header is the planted record
+    edit_csv("pemilih/34.csv.gz", lambda t: "\n".join(
+        [ln for ln in t.split("\n")[1:] if "Wagiyem" in ln] + t.split("\n")[1:]))  # fmt: skip
+    # 32: Parquet whose planted name holds bytes that are not UTF-8 (sha256 matches)
+    df = conform("pemilih", pem["32"])
+    df.write_parquet(night / "pemilih/32.parquet", compression="uncompressed", statistics=False)
+    raw = (night / "pemilih/32.parquet").read_bytes()
+    relist(night, "pemilih/32.parquet", raw.replace(b"ZQZQ", b"Z\xff\xfeQ"))
+    return night
+
+
+def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
+    prefect_api, tmp_path: Path, capsys, caplog
+):
+    import logging
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    from coklit_dq.cli import main
+
+    caplog.set_level(logging.DEBUG)
+    _hostile_night(tmp_path / "export")
+    wh, out, qroot = tmp_path / "w.duckdb", tmp_path / "out", tmp_path / "quarantine"
+    code = main(["nightly", "--source", str(tmp_path / "export"), "--date", N1.isoformat(),
+                 "--outbox", str(out), "--warehouse", str(wh)])  # fmt: skip
+    std = capsys.readouterr()
+    assert code == 1  # files were set aside: the night alerts
+
+    texts: dict[str, str] = {"stdout": std.out, "stderr": std.err, "log": caplog.text}
+    con = duckdb.connect(str(wh), read_only=True)
+    for table in ("runs", "files"):
+        texts[table] = json.dumps(con.execute(f"SELECT * FROM {table}").fetchall(), default=str)
+    states = dict(con.execute("SELECT path, state FROM files").fetchall())
+    row33 = con.execute(
+        "SELECT nilai_tidak_valid FROM pemilih WHERE nama = ?", [PEOPLE["33"][2]]
+    ).fetchall()
+    con.close()
+    for p in qroot.rglob("*.json"):  # reasons (the raw copies beside them are the files)
+        texts[str(p.relative_to(qroot))] = p.read_text(encoding="utf-8")
+    with get_client(sync_client=True) as client:
+        runs = [r for r in client.read_flow_runs(limit=50) if r.name == f"nightly-{N1}"]
+        ids = [r.id for r in runs]
+        for r in runs:
+            texts[f"flow run {r.id}"] = str(r.state.message if r.state else "")
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids))
+        )
+        texts["artifacts"] = json.dumps([str(a.data) + str(a.description) for a in arts])
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
+        texts["prefect logs"] = "\n".join(lg.message for lg in logs)
+    assert arts and logs  # the scan saw Prefect's own records
+
+    # the hostile files were set aside or used as intended ...
+    assert states["pemilih/31.csv.gz"] == "quarantined"
+    assert states["pemilih/32.parquet"] == "quarantined"
+    assert states["pemilih/34.csv.gz"] == "quarantined"
+    assert states["pemilih/33.csv.gz"] == "used" and row33 == [("tanggal_lahir,no_tps",)]
+    # ... and not one planted personal value is in any of those texts
+    leaks = {where: sorted(s for s in _secrets() if s in text) for where, text in texts.items()}
+    assert {w: s for w, s in leaks.items() if s} == {}
+
+
+def test_an_unreadable_value_is_reported_as_data_tidak_valid_of_its_record(tmp_path: Path):
+    """The rules side of nilai_tidak_valid: the record is a DATA_TIDAK_VALID finding."""
+    import gzip
+
+    from coklit_dq.pipeline import run_night
+
+    night = make_night(tmp_path / "src", N1, voters=600)
+    rel = "pemilih/31.csv.gz"
+    lines = gzip.decompress((night / rel).read_bytes()).decode("utf-8").split("\n")
+    head = lines[0].split(",")
+    f = lines[12].split(",")
+    f[head.index("tanggal_lahir")] = "0000-00-00"
+    lines[12] = ",".join(f)
+    relist(night, rel, gzip.compress("\n".join(lines).encode("utf-8")))
+    result = run_night(settings_for(tmp_path), str(tmp_path / "src"), N1)
+    assert result.quarantined == [] and result.ok, result.message
+    con = duckdb.connect(str(tmp_path / "wh" / "w.duckdb"), read_only=True)
+    got = con.execute(
+        "SELECT keterangan FROM temuan WHERE kode_temuan = 'DATA_TIDAK_VALID' AND id_pemilih = ?",
+        [f[head.index("id_pemilih")]],
+    ).fetchall()
+    con.close()
+    assert len(got) == 1 and "isian tanggal lahir tidak terbaca" in got[0][0]
+    assert "0000" not in got[0][0]
+
+
+def test_unlisted_files_with_odd_names_are_set_aside_not_a_crash(tmp_path: Path):
+    night = make_night(tmp_path / "src", N1)
+    for name in ("a\\..\\b", "baris\nbaru", "sel:=1+2"):
+        (night / name).write_bytes(b"x")
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES
+    assert {q.path for q in result.quarantined} == {"a\\..\\b", "baris\nbaru", "sel:=1+2"}

@@ -6,8 +6,11 @@
    night cannot be read at all: no folder, empty folder, manifest absent or not
    an export-v1 manifest);
 2. each listed file: present, sha256 equal (hashed in chunks), readable with the
-   contract's columns and types, row count equal; any failure quarantines that
-   file alone; files present but not listed are quarantined too;
+   contract's columns and types (Parquet decoded whole once), row count equal;
+   any failure quarantines that file alone; files present but not listed are
+   quarantined too; a manifest entry whose path would leave the night folder
+   (`../`, absolute) and any symbolic link are set aside alone, never opened
+   or copied. Bad values and rows set aside inside a usable file: see readers;
 3. one transaction replaces the night: runs, files, snapshots, agregat_desa,
    and prunes snapshots the checks no longer need.
 """

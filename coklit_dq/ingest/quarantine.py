@@ -119,7 +119,7 @@ class QuarantineWriter:
 
     def _target(self, rel: str) -> str:
         parts = rel.split("/")
-        if rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\\" in rel:
+        if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
             raise ValueError(f"quarantine path {rel!r} would leave the night's folder")
         target = f"{self.night}/{rel}"
         if self.local:

@@ -119,25 +119,49 @@ def expected_of(col: Column) -> str:
     return f"an integer ({t})"
 
 
+# What DuckDB says about a CSV beyond its first line, kept when found; anything else it
+# prints (the "Original Line", which may span lines when a quoted field holds a newline,
+# the reader's options) may quote a record and is dropped.
+_DUCK_PHRASES = (
+    r"Expected Number of Columns: \d+ Found: \d+",
+    r"Value with unterminated quote found",
+    r"Invalid unicode \(byte sequence mismatch\) detected",
+    r"Maximum line size of \d+ bytes exceeded",
+)
+
+
 def duck_message(exc: Exception) -> tuple[str, int | None]:
-    """DuckDB's error as one safe line (no quoted record) and the CSV line it names."""
-    # a quoted string may be a value of the file (DuckDB quotes the bad UTF-8 string)
-    text = re.sub(r'"[^"\n]*"', '"..."', str(exc))
+    """DuckDB's error as one safe line and the CSV line it names.
+
+    Only DuckDB's first line (quoted strings in it masked: they may be values, e.g. the
+    string that is not UTF-8) and the known phrases of `_DUCK_PHRASES`: never a record."""
+    text = str(exc)
     m = re.search(r"CSV Error on Line: (\d+)", text)
-    keep: list[str] = []
-    for ln in text.splitlines():
-        s = ln.strip()
-        if not s:
-            if keep:
-                break
-            continue
-        if s.startswith(("Original Line", "*", "Possible Solution", "file =")):
-            continue
-        keep.append(s)
-    return " ".join(keep)[:300], int(m.group(1)) if m else None
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = re.sub(r"'[^'\n]*'", "'...'", re.sub(r'"[^"\n]*"', '"..."', first))
+    if m:
+        first = first[: first.index("CSV Error on Line:")] + f"CSV Error on Line: {m.group(1)}"
+    found = [p.group(0) for ph in _DUCK_PHRASES if (p := re.search(ph, text))]
+    return " ".join([first.strip(), *found])[:300], int(m.group(1)) if m else None
 
 
 # --- CSV.gz ---------------------------------------------------------------------
+
+
+_KNOWN_NAMES = frozenset(c.name for cols in EXPORT_TABLES.values() for c in cols)
+
+
+_COLUMN_LIKE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+")  # snake_case, as export-v1 names
+
+
+def _names(header: list[str]) -> str:
+    """Column names as a reason may show them: a column of export-v1 or a snake_case name
+    (a renamed column: `tgl_lahir`); anything else is `?` (a file without a header starts
+    with a record, whose values are never quoted)."""
+    return ",".join(
+        h if h in _KNOWN_NAMES or (len(h) <= 40 and _COLUMN_LIKE.fullmatch(h)) else "?"
+        for h in header
+    )
 
 
 def read_header(path: Path, rel: str) -> list[str]:
@@ -212,7 +236,7 @@ def check_csv(
                     line=1,
                     column=col.name,
                     expected=f"a column named {col.name}",
-                    found="header: " + ",".join(header),
+                    found="header: " + _names(header),
                 )
             )
         if n > 1:
@@ -324,7 +348,7 @@ def _aside_predicates(
         out.append(
             (
                 "kode_desa",
-                f"({code_sql('kode_desa', v)} AND left({v}, 2) <> {lit(prov)})",
+                f"(left({v}, 2) <> {lit(prov)} AND {code_sql('kode_desa', v)})",
                 f"a desa of province {prov} (this file's province)",
             )
         )
@@ -613,7 +637,7 @@ def check_parquet(
                     f"column {col.name} is missing (renamed or left out)",
                     column=col.name,
                     expected=f"a column named {col.name}",
-                    found="columns: " + ",".join(types),
+                    found="columns: " + _names(list(types)),
                 )
             )
         target = sql_type(col)

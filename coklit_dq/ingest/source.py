@@ -7,6 +7,7 @@ crosses the network once and DuckDB then reads local files.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -131,16 +132,17 @@ def parse_manifest(raw: bytes, where: str, tanggal: date) -> Manifest:
         path, rows, sha = entry.get("path"), entry.get("rows"), entry.get("sha256")
         if not isinstance(path, str) or not path:
             raise bad(f"files[{i}].path is not a non-empty string")
+        if path in seen:
+            raise bad(f"{path!r} listed twice")
         why = unsafe_path(path)
         if why is not None:  # this entry alone is set aside; the rest of the night is used
+            seen.add(path)
             rejected.append(RejectedEntry(i, path, why))
             continue
         if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
             raise bad(f"files[{i}].rows of {path} is {rows!r}, not a count")
         if not isinstance(sha, str) or not _SHA.fullmatch(sha.lower()):
             raise bad(f"files[{i}].sha256 of {path} is not 64 hex digits")
-        if path in seen:
-            raise bad(f"{path} listed twice")
         seen.add(path)
         out.append(ListedFile(path, rows, sha.lower()))
     return Manifest(tanggal=tanggal, dibuat=dibuat, files=tuple(out), rejected=tuple(rejected))
@@ -200,7 +202,7 @@ class NightFolder:
 
         Raises SymlinkError for a symbolic link (never followed, see `is_symlink`)."""
         if unsafe_path(rel) is not None:
-            raise ValueError("not a plain relative path of the night")
+            raise OSError(errno.EINVAL, "not a plain relative path of the night")
         src = f"{self.base}/{rel}"
         h = hashlib.sha256()
         if self.local:

@@ -15,7 +15,7 @@ CREATE OR REPLACE TEMP VIEW prep_basis AS
 SELECT rowid AS rid,
        left(kode_desa, 2) AS kode_prov,
        kode_desa, no_tps, id_pemilih, id_pantarlih, nik, nkk, tanggal_lahir, jenis_kelamin,
-       status_kawin, status_coklit, kode_tms, dokumen_tms, baris, disabilitas
+       status_kawin, status_coklit, kode_tms, dokumen_tms, baris, disabilitas, nilai_tidak_valid
 FROM pemilih
 WHERE tanggal_ekspor = getvariable('tanggal')
 ;;
@@ -100,7 +100,7 @@ WITH id_ganda AS (      -- GANDA_ID: the first row of an id listed more than onc
   GROUP BY rid
 ), r AS (
   SELECT b.rid, b.kode_prov, b.nik, b.nkk, b.tanggal_lahir, b.jenis_kelamin, b.status_kawin,
-         b.status_coklit, b.kode_tms, b.dokumen_tms, b.disabilitas,
+         b.status_coklit, b.kode_tms, b.dokumen_tms, b.disabilitas, b.nilai_tidak_valid,
          coalesce(h.desa_asing, FALSE) AS desa_asing,
          try_cast(substr(b.nik, 7, 2) AS INTEGER) AS nik_hari,
          -- nik_pola (prepare.py): 16 digits, a province code, day 01-31 or 41-71,
@@ -151,7 +151,8 @@ SELECT rid, kode_prov, n_id, status_lalu, kode_tms_lalu, lalu_meninggal,
          OR coalesce(jenis_kelamin NOT IN ('L', 'P'), TRUE)
          OR coalesce(status_kawin NOT IN ('B', 'S', 'P'), TRUE)
          OR tanggal_lahir IS NULL
-         OR coalesce(disabilitas NOT BETWEEN 0 AND 6, TRUE), FALSE) AS data_tidak_valid
+         OR coalesce(disabilitas NOT BETWEEN 0 AND 6, TRUE)
+         OR nilai_tidak_valid IS NOT NULL, FALSE) AS data_tidak_valid
 FROM r
 ;;
 CREATE OR REPLACE TEMP VIEW prep_rekaman AS

@@ -79,6 +79,9 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "coklit-dq@kpu.go.id"
     storage_options: dict[str, Any] = field(default_factory=dict)
+    # the Great Expectations Data Docs root (<root>/<date>/index.html) the national page
+    # links to; None: <warehouse dir>/gx-docs
+    data_docs: str | None = None
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -113,6 +116,7 @@ def resolve_settings(**overrides: Any) -> Settings:
         "smtp_host": env.get("COKLIT_DQ_SMTP_HOST"),
         "smtp_port": int(env.get("COKLIT_DQ_SMTP_PORT", "25")),
         "mail_from": env.get("COKLIT_DQ_MAIL_FROM", "coklit-dq@kpu.go.id"),
+        "data_docs": env.get("COKLIT_DQ_DATA_DOCS"),
     }
     if env.get("COKLIT_DQ_RECIPIENTS"):
         values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])

@@ -55,15 +55,18 @@ class Col:
     hidden: bool = False
 
 
-def print_setup(ws: Worksheet, header_row: int, n_cols: int, footer: str = "") -> None:
-    """A4 landscape, fit to page width, header repeated, narrow margins."""
+def print_setup(
+    ws: Worksheet, header_row: int, n_cols: int, footer: str = "", *, grid: bool = True
+) -> None:
+    """A4 landscape, fit to page width, header repeated, narrow margins; `grid`: print
+    the cell grid (lists), or not (summary, explanation)."""
     ws.set_landscape()
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(header_row)
     ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
     ws.set_footer(f"&L{footer}&RHalaman &P dari &N" if footer else "&RHalaman &P dari &N")
-    ws.hide_gridlines(0)  # gridlines shown on screen, printed
+    ws.hide_gridlines(0 if grid else 1)
 
 
 def cell(ws: Worksheet, r: int, c: int, value: Any, fmt: Format | None = None) -> None:

@@ -31,7 +31,7 @@ PUSDATIN = "Untuk Pusdatin"
 ANSWER_COLUMNS = ("tanggapan", "alasan", "petugas")
 _W = {
     "prioritas": 5, "nama_kec": 14, "nama_desa": 14, "no_tps": 5, "rt": 4, "rw": 4,
-    "nama": 18, "jenis_kelamin": 4, "usia": 5, "alamat": 18, "kode_temuan": 20, "tingkat": 8,
+    "nama": 18, "jenis_kelamin": 4, "usia": 5, "alamat": 18, "kode_temuan": 25, "tingkat": 8,
     "keterangan": 48, "ditangani_oleh": 10, "status_temuan": 10, "pertama_ditemukan": 12,
     "id_pemilih": 14, "id_pantarlih": 14, "tanggapan": 18, "alasan": 18, "petugas": 12,
 }  # fmt: skip
@@ -204,7 +204,7 @@ def _summary(wb: Any, f: dict[str, Any], rows: pl.DataFrame, *, judul: str, tang
         ws.write_string(r, 0, title, f["section"])
         values = frame.select(c.key for c in cols).rows()
         r = table(ws, r + 1, cols, values, header=f["header"], wrap=f["wrap"], filters=False)
-    print_setup(ws, 0, len(widths), "Ringkasan")
+    print_setup(ws, 0, len(widths), "Ringkasan", grid=False)
 
 
 def _explain(ws: Any, f: dict[str, Any]) -> None:
@@ -223,7 +223,7 @@ def _explain(ws: Any, f: dict[str, Any]) -> None:
     r = table(ws, r + 1, cols, codes, header=f["header"], wrap=f["wrap"], filters=False)
     cols = (Col("a", "Isian", 24), Col("b", "Nilai", 60), Col("c", "Arti", 60, wrap=True))
     table(ws, r + 1, cols, list(glossary.NILAI), header=f["header"], wrap=f["wrap"], filters=False)
-    print_setup(ws, 2, 3, "Penjelasan")
+    print_setup(ws, 2, 3, "Penjelasan", grid=False)
 
 
 def sheet_rows(findings: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:

@@ -104,14 +104,24 @@ def table(
     wrapped = [(c, col.width) for c, col in enumerate(cols) if col.wrap]
     head_lines = max(math.ceil(len(col.header) / max(col.width, 1)) for col in cols)
     ws.set_row(r0, LINE_HEIGHT * max(1, head_lines))
+    fmts = [wrap if col.wrap else plain for col in cols]
+    write_string, write_number = ws.write_string, ws.write_number
     for i, values in enumerate(rows, start=r0 + 1):
-        lines = 1
         for c, value in enumerate(values):
-            is_wrapped = cols[c].wrap
-            cell(ws, i, c, value, wrap if is_wrapped else plain)
+            # the common cases first (a workbook has ~10^6 cells); `cell` for the rest
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is str:
+                write_string(i, c, value, fmts[c])
+            elif kind is int or kind is float:
+                write_number(i, c, value, fmts[c])
+            else:
+                cell(ws, i, c, value, fmts[c])
+        lines = 1
         for c, width in wrapped:
             v = values[c]
-            if v:
+            if v and len(v) > width:
                 lines = max(lines, _lines(str(v), width))
         if lines > 1:
             ws.set_row(i, LINE_HEIGHT * lines)

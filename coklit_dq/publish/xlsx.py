@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from coklit_dq.contract import FINDING_COLUMNS, STATUS_TEMUAN, TINGKAT
+from coklit_dq.contract import STATUS_TEMUAN, TINGKAT
 from coklit_dq.publish import glossary
 from coklit_dq.publish.sheets import Col, new_workbook, print_setup, set_widths, table, tanggal_id
 from coklit_dq.publish.tables import desa_order
@@ -35,20 +35,23 @@ _W = {
     "keterangan": 48, "ditangani_oleh": 10, "status_temuan": 10, "pertama_ditemukan": 12,
     "id_pemilih": 14, "id_pantarlih": 14, "tanggapan": 18, "alasan": 18, "petugas": 12,
 }  # fmt: skip
-_HIDDEN = ("tanggal_ekspor", "kode_prov", "kode_kab", "kode_kec", "kode_desa", "id_kelompok")
-_FIRST = ("prioritas", "nama_kec", "nama_desa", "no_tps", "rt", "rw", "nama", "jenis_kelamin",
-          "usia", "alamat", "kode_temuan", "tingkat", "keterangan")  # fmt: skip
+_HIDDEN = ("kode_desa", "id_kelompok")
+# the all-rows sheet: v1.1's columns, the unit of a finding (what tanggapan-v1 matches
+# on), what and how urgent, then the answer; the csv has every column
+SEMUA_KEYS = (
+    "prioritas", "nama_kec", "nama_desa", "no_tps", "rt", "rw", "nama", "jenis_kelamin",
+    "usia", "alamat", "kode_temuan", "tingkat", "keterangan", "status_temuan",
+    "ditangani_oleh", "id_pemilih", "id_pantarlih", "kode_desa", "id_kelompok", *ANSWER_COLUMNS,
+)  # fmt: skip
 SEMUA_COLS: tuple[Col, ...] = tuple(
-    Col(k, k, _W.get(k, 10), wrap=k == "keterangan", hidden=k in _HIDDEN)
-    for k in (*_FIRST, *[c for c in FINDING_COLUMNS if c not in _FIRST], *ANSWER_COLUMNS)
+    Col(k, k, _W.get(k, 10), wrap=k == "keterangan", hidden=k in _HIDDEN) for k in SEMUA_KEYS
 )
+# a family's sheet, to print and work through: where, who, what (the rest is on SEMUA)
 FAMILY_COLS: tuple[Col, ...] = (
     Col("prioritas", "Prioritas", 8), Col("nama_kec", "Kecamatan", 14),
-    Col("nama_desa", "Desa/Kelurahan", 14), Col("no_tps", "TPS", 5), Col("rt", "RT", 4),
-    Col("rw", "RW", 4), Col("nama", "Nama", 18), Col("jenis_kelamin", "L/P", 4),
-    Col("usia", "Usia", 5), Col("alamat", "Alamat", 18), Col("judul", "Temuan", 22, wrap=True),
-    Col("keterangan", "Keterangan", 48, wrap=True), Col("status_label", "Status", 9),
-    Col("id_pemilih", "ID pemilih", 14),
+    Col("nama_desa", "Desa/Kelurahan", 14), Col("no_tps", "TPS", 5), Col("nama", "Nama", 18),
+    Col("keterangan", "Keterangan", 60, wrap=True), Col("id_pemilih", "ID pemilih", 14),
+    Col("status_label", "Status", 11),
 )  # fmt: skip
 STATUS_LABEL = {"BARU": "Temuan baru", "BERULANG": "Berulang"}
 NO_FINDINGS = "Tidak ada temuan pada kelompok ini malam ini."

@@ -48,8 +48,8 @@ SEMUA_COLS: tuple[Col, ...] = tuple(
 )
 # a family's sheet, to print and work through: where, who, what (the rest is on SEMUA)
 FAMILY_COLS: tuple[Col, ...] = (
-    Col("prioritas", "Prioritas", 8), Col("nama_kec", "Kecamatan", 14),
-    Col("nama_desa", "Desa/Kelurahan", 14), Col("no_tps", "TPS", 5), Col("nama", "Nama", 18),
+    Col("prioritas", "Prioritas", 8), Col("nama_desa", "Desa/Kelurahan", 16),
+    Col("no_tps", "TPS", 5), Col("nama", "Nama", 18),
     Col("keterangan", "Keterangan", 60, wrap=True), Col("id_pemilih", "ID pemilih", 14),
     Col("status_label", "Status", 11),
 )  # fmt: skip
@@ -81,6 +81,8 @@ _COUNT_COLS = (
     Col("p3", "Prioritas 3", 10), Col("TINGGI", "TINGGI", 8), Col("SEDANG", "SEDANG", 8),
     Col("RENDAH", "RENDAH", 8), Col("baru", "Temuan baru", 10),
 )  # fmt: skip
+# the per-TPS and per-Pantarlih tables: how much work, and how urgent
+_WORK_COLS = tuple(c for c in _COUNT_COLS if c.key not in TINGKAT)
 
 
 def summary_tables(rows: pl.DataFrame) -> list[tuple[str, tuple[Col, ...], pl.DataFrame]]:
@@ -143,7 +145,7 @@ def build_xlsx(
         Col("nama_desa", "Desa/Kelurahan", 16),
         Col("kode_desa", "Kode desa", 12),
         Col("no_tps", "TPS", 6),
-        *_COUNT_COLS,
+        *_WORK_COLS,
     )
     tps = _by(
         rows.filter(pl.col("no_tps").is_not_null()),

@@ -134,7 +134,9 @@ def table(
 def _lines(text: str, width: float) -> int:
     """Lines a text takes in a wrapped column `width` characters wide (with margin)."""
     per_line = max(int(width * 1.05) - 1, 1)
-    return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+    if "\n" not in text:
+        return -(-len(text) // per_line)
+    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
 
 
 def set_widths(ws: Worksheet, cols: Sequence[Col]) -> None:

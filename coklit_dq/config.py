@@ -91,6 +91,9 @@ class Settings:
     # night (a header-only or truncated dump) is set aside, not taken as real.
     collapse_threshold: float = 0.5
     pusdatin_email: str | None = None  # who is mailed when a night fails
+    # the Great Expectations Data Docs root (<root>/<date>/index.html) the national page
+    # links to; None: <warehouse dir>/gx-docs
+    data_docs: str | None = None
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -148,6 +151,7 @@ def resolve_settings(**overrides: Any) -> Settings:
         "snapshot_retention_nights": _env_int("COKLIT_DQ_SNAPSHOT_RETENTION_NIGHTS"),
         "collapse_threshold": float(env.get("COKLIT_DQ_COLLAPSE_THRESHOLD", "0.5")),
         "pusdatin_email": env.get("COKLIT_DQ_PUSDATIN_EMAIL") or None,
+        "data_docs": env.get("COKLIT_DQ_DATA_DOCS"),
     }
     if env.get("COKLIT_DQ_RECIPIENTS"):
         values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])

@@ -364,8 +364,8 @@ def test_keterangan_masks_and_hides_names_across_kabupaten(first, night) -> None
     assert nik_copy not in copy
     assert "XA-2" not in orig  # other kabupaten: no id either
     # the BARU record coklit'd later is kept, the old one struck
-    assert "pertahankan rekaman ini" in copy
-    assert "TMS 2" in orig and "tandai rekaman ini TMS 2" in orig
+    assert "pertahankan data ini" in copy
+    assert "TMS 2" in orig and "tandai data ini TMS 2" in orig
 
 
 def test_region_columns_from_kode_desa(first) -> None:

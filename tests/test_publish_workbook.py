@@ -71,8 +71,10 @@ def test_all_rows_sheet_has_the_contract_headers_and_a_dropdown(night):
     root, con = night
     ws = _book(root)[SEMUA]
     header, rows = _sheet(ws)
-    # tanggapan-v1: a program matches these names
-    assert set(header) == {*FINDING_COLUMNS, *ANSWER}
+    # tanggapan-v1: a program matches these names; every header is a contract name
+    assert set(header) <= {*FINDING_COLUMNS, *ANSWER} and len(set(header)) == len(header)
+    v11 = FINDING_COLUMNS[FINDING_COLUMNS.index("pertama_ditemukan") + 1 :]
+    assert set(v11) <= set(header) and {"keterangan", "tingkat", "status_temuan"} <= set(header)
     for name in ("kode_temuan", "id_pemilih", "id_pantarlih", "kode_desa", "no_tps",
                  "id_kelompok", *ANSWER):  # fmt: skip
         assert name in header
@@ -113,17 +115,16 @@ def test_pusdatin_rows_apart_and_per_tps_and_pantarlih_tables(night):
     root, _ = night
     wb = _book(root)
     _, rows = _sheet(wb[SEMUA])
-    local_codes = {r["kode_temuan"] for r in rows if r["ditangani_oleh"] != "PUSDATIN"}
     pusat = [r for r in rows if r["ditangani_oleh"] == "PUSDATIN"]
     _, pus = _sheet(wb["Untuk Pusdatin"])
-    assert len([r for r in pus if r.get("ID pemilih") or r.get("Temuan")]) == len(pusat)
+    assert {r["ID pemilih"] for r in pus if r["Keterangan"]} == {r["id_pemilih"] for r in pusat}
+    listed = []
     for title in load_families().values():
         _, fam = _sheet(wb[title.replace("/", "-")])
-        judul_pusdatin = {
-            r.judul for r in load_catalog().values() if r.ditangani_oleh == "PUSDATIN"
-        }
-        assert not {r["Temuan"] for r in fam} & judul_pusdatin
-    assert local_codes
+        listed += [r["ID pemilih"] for r in fam if isinstance(r["Prioritas"], int)]
+    # every row a region fixes itself is on its family's sheet, Pusdatin's are not
+    assert len(listed) == len(rows) - len(pusat)
+    assert not set(listed) & {r["id_pemilih"] for r in pusat if r["id_pemilih"]}
     _, tps = _sheet(wb["Per TPS"])
     with_tps = [r for r in rows if r["no_tps"] is not None]
     assert sum(r["Jumlah"] for r in tps) == len(with_tps)

@@ -148,7 +148,8 @@ def test_nik_tidak_valid(con):
     assert "satu angka berulang" in text["P9"] and "222222********22" in text["P9"]
     assert "15 karakter" in text["P1"] and "selain angka" in text["P2"]
     assert "2222222222222222" not in " ".join(text.values())
-    assert "bulan lahir 13" in text["P4"] and "kode provinsi 99" in text["P3"]
+    assert "bulan lahir dalam NIK tidak mungkin" in text["P4"] and "kode provinsi 99" in text["P3"]
+    assert "13" not in text["P4"]  # the masked digits stay masked
     assert "0000" in text["P8"] and "kosong" in text["P10"]
     # a malformed nik is not also "tidak sesuai"
     assert units(out, "NIK_TIDAK_SESUAI") & set(bad) == set()

@@ -39,7 +39,7 @@ WITH pasangan AS (
   SELECT s.unique_id, s.kode_temuan, o.unique_id AS lain, o.kode_kab AS kab_lain,
          o.urutan AS urutan_lain,
          CASE WHEN o.kode_kab = s.kode_kab
-              THEN o.unique_id || ' ' || coalesce(o.nama, '-') || ', NIK '
+              THEN o.unique_id || ', NIK '
                    || coalesce(CASE WHEN $mask THEN mask_id(o.nik) ELSE o.nik END, '-')
                    || ', Desa ' || coalesce(o.nama_desa, '?') || ' (' || o.kode_desa || ')'
               ELSE 'NIK ' || coalesce(CASE WHEN $mask THEN mask_id(o.nik) ELSE o.nik END, '-')
@@ -63,18 +63,18 @@ SELECT
   s.id_pantarlih, s.id_kelompok,
   CASE WHEN s.kode_temuan = 'GANDA_NIK'
     THEN 'NIK ' || CASE WHEN $mask THEN mask_id(s.nik) ELSE s.nik END || ' juga tercatat pada '
-         || per.n_lain || ' rekaman lain yang tidak TMS: ' || per.uraian || '.'
-    ELSE 'Kemungkinan orang yang sama dengan ' || per.n_lain || ' rekaman lain (probabilitas '
+         || per.n_lain || ' data pemilih lain yang tidak TMS: ' || per.uraian || '.'
+    ELSE 'Kemungkinan orang yang sama dengan ' || per.n_lain || ' data pemilih lain (probabilitas '
          || 'kecocokan ' || CASE WHEN s.match_probability >= 0.9995 THEN '> 99,9'
               ELSE replace(printf('%.1f', 100 * s.match_probability), '.', ',') END || '%; cocok: '
          || coalesce(nullif(s.cocok, ''), '-') || '; berbeda: ' || coalesce(nullif(s.beda, ''), '-')
          || '): ' || per.uraian || '.'
   END
   || CASE WHEN s.urutan = 1
-       THEN ' Saran: pertahankan rekaman ini (dicoklit paling akhir, tempat tinggal sekarang);'
-            || ' rekaman lain ditandai TMS 2 (ganda) oleh PPS desanya.'
-       ELSE ' Saran: pastikan dengan pemilih, lalu tandai rekaman ini TMS 2 (ganda);'
-            || ' pertahankan rekaman yang dicoklit paling akhir (' || per.simpan || ').'
+       THEN ' Saran: pertahankan data ini (dicoklit paling akhir, tempat tinggal sekarang);'
+            || ' data lainnya ditandai TMS 2 (ganda) oleh PPS desanya.'
+       ELSE ' Saran: pastikan dengan pemilih, lalu tandai data ini TMS 2 (ganda);'
+            || ' pertahankan data yang dicoklit paling akhir (' || per.simpan || ').'
      END AS keterangan,
   s.unique_id || '|' || per.lain_terkecil AS kunci
 FROM _link_info s JOIN per USING (unique_id, kode_temuan)

@@ -8,7 +8,8 @@ province file set aside tonight):
     <outbox>/<date>/<kode_prov>/<kode_kab>/{temuan.csv, temuan.xlsx, ringkasan.html,
                                           selesai.csv (an addition: its resolved findings)}
     <outbox>/<date>/<kode_prov>/ringkasan.html
-    <outbox>/<date>/nasional/{temuan.parquet, ringkasan.html, selesai.csv}
+    <outbox>/<date>/nasional/{temuan.parquet, ringkasan.html, selesai.csv,
+                              proses.html, kamus.html, tautan.html (for Pusdatin)}
     <outbox>/<date>/_SELESAI.json        (completion marker, written last)
 
 into staging first, then swaps it in (see `store`). A region's files hold only
@@ -33,7 +34,7 @@ import duckdb
 import polars as pl
 
 from coklit_dq.config import Settings
-from coklit_dq.publish import html, tables, xlsx
+from coklit_dq.publish import html, pusdatin, tables, xlsx
 from coklit_dq.publish.model import Night
 from coklit_dq.publish.store import MARKER, InjectedFailure, NightWriter
 from coklit_dq.rules.catalog import load_families
@@ -225,7 +226,18 @@ def publish_night(
             result.provinces.append(prov)
         writer.write("nasional/temuan.parquet", tables.parquet_bytes(night.findings))
         writer.write("nasional/selesai.csv", tables.csv_bytes(night.resolved))
-        writer.write("nasional/ringkasan.html", html.nasional_page(night, kabs).encode())
+        docs = pusdatin.data_docs_index(settings, tanggal)
+        page = html.nasional_page(night, kabs, data_docs=docs.as_uri() if docs else None)
+        writer.write("nasional/ringkasan.html", page.encode())
+        extra: dict[str, dict[str, Any]] = {
+            "proses": {"proses": pusdatin.run_record(con, tanggal)},
+            "kamus": {"kamus": pusdatin.dictionary()},
+            "tautan": {"tautan": pusdatin.linkage_sample(con, tanggal),
+                       "batas": pusdatin.SAMPLE_PAIRS},
+        }  # fmt: skip
+        for name, context in extra.items():
+            text = html.pusdatin_page(night, name, **context)
+            writer.write(f"nasional/{name}.html", text.encode())
         result.files = list(writer.written)
         result.n_temuan = night.findings.height
         result.n_selesai = night.resolved.height

@@ -6,6 +6,7 @@ charts from `charts`: one self-contained page that opens offline.
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from functools import cache
 from typing import Any
 
@@ -13,13 +14,10 @@ import jinja2
 import polars as pl
 from markupsafe import Markup
 
-from coklit_dq.publish import charts
+from coklit_dq.publish import charts, sheets
 from coklit_dq.publish.model import Night, by_kind, region_table, totals, trend
 
-BULAN = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-    "September", "Oktober", "November", "Desember",
-)  # fmt: skip
+WIB = timezone(timedelta(hours=7))
 
 
 def angka(x: Any) -> str:
@@ -41,7 +39,15 @@ def persen(x: Any) -> str:
 
 
 def tanggal_id(d: Any) -> str:
-    return "–" if d is None else f"{d.day} {BULAN[d.month - 1]} {d.year}"
+    return "–" if d is None else sheets.tanggal_id(d)
+
+
+def waktu(t: Any) -> str:
+    """A moment as `2 Juli 2024 pukul 21.05 WIB`."""
+    if t is None:
+        return "–"
+    wib = t.astimezone(WIB) if getattr(t, "tzinfo", None) else t
+    return f"{sheets.tanggal_id(wib.date())} pukul {wib:%H.%M} WIB"
 
 
 def selisih(x: int) -> str:
@@ -58,7 +64,12 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        angka=angka, desimal=desimal, persen=persen, tanggal=tanggal_id, selisih=selisih
+        angka=angka,
+        desimal=desimal,
+        persen=persen,
+        tanggal=tanggal_id,
+        selisih=selisih,
+        waktu=waktu,
     )
     return env
 
@@ -193,7 +204,9 @@ def prov_page(night: Night, kode_prov: str, kabs: pl.DataFrame) -> str:
     )
 
 
-def nasional_page(night: Night, kabs: pl.DataFrame, worst: int = 20) -> str:
+def nasional_page(
+    night: Night, kabs: pl.DataFrame, worst: int = 20, data_docs: str | None = None
+) -> str:
     every = pl.lit(True)
     provs = region_table(night, "kode_prov", every, ["nama_prov"])
     known = pl.concat(
@@ -233,6 +246,7 @@ def nasional_page(night: Night, kabs: pl.DataFrame, worst: int = 20) -> str:
     return render(
         "nasional.html.j2",
         **_common(night),
+        data_docs=data_docs,
         total=totals(provs),
         provinsi=_rows(provs),
         terburuk=_rows(worst_kabs),
@@ -251,3 +265,13 @@ def nasional_page(night: Night, kabs: pl.DataFrame, worst: int = 20) -> str:
             **_trend_charts(trend(night, every)),
         },
     )
+
+
+def pusdatin_page(night: Night, halaman: str, **context: Any) -> str:
+    """proses.html, kamus.html or tautan.html (see publish.pusdatin)."""
+    judul = {
+        "proses": "Catatan jalannya pemeriksaan",
+        "kamus": "Kamus data temuan",
+        "tautan": "Pencocokan data ganda: contoh pasangan",
+    }[halaman]
+    return render("pusdatin.html.j2", **_common(night), halaman=halaman, judul=judul, **context)

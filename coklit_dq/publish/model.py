@@ -19,6 +19,7 @@ from coklit_dq import warehouse
 from coklit_dq.contract import TINGKAT, code_expr
 from coklit_dq.publish import data
 from coklit_dq.publish.data import FileState
+from coklit_dq.publish.sheets import BULAN
 
 COUNTS = ("n_rekaman", "jumlah_diturunkan", "n_tercoklit", "n_baru", "n_tms", "n_aktif")
 
@@ -203,7 +204,7 @@ def trend(night: Night, where: pl.Expr) -> dict[str, Any]:
         .sort("tanggal_ekspor")
     )
     return {
-        "malam": [d.strftime("%d/%m") for d in h["tanggal_ekspor"].to_list()],
+        "malam": [f"{d.day} {BULAN[d.month - 1][:3]}" for d in h["tanggal_ekspor"].to_list()],
         "persen": [
             _pct(d, t) or 0.0
             for d, t in zip(

@@ -55,15 +55,18 @@ class Col:
     hidden: bool = False
 
 
-def print_setup(ws: Worksheet, header_row: int, n_cols: int, footer: str = "") -> None:
-    """A4 landscape, fit to page width, header repeated, narrow margins."""
+def print_setup(
+    ws: Worksheet, header_row: int, n_cols: int, footer: str = "", *, grid: bool = True
+) -> None:
+    """A4 landscape, fit to page width, header repeated, narrow margins; `grid`: print
+    the cell grid (lists), or not (summary, explanation)."""
     ws.set_landscape()
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(header_row)
     ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
     ws.set_footer(f"&L{footer}&RHalaman &P dari &N" if footer else "&RHalaman &P dari &N")
-    ws.hide_gridlines(0)  # gridlines shown on screen, printed
+    ws.hide_gridlines(0 if grid else 1)
 
 
 def cell(ws: Worksheet, r: int, c: int, value: Any, fmt: Format | None = None) -> None:
@@ -101,14 +104,24 @@ def table(
     wrapped = [(c, col.width) for c, col in enumerate(cols) if col.wrap]
     head_lines = max(math.ceil(len(col.header) / max(col.width, 1)) for col in cols)
     ws.set_row(r0, LINE_HEIGHT * max(1, head_lines))
+    fmts = [wrap if col.wrap else plain for col in cols]
+    write_string, write_number = ws.write_string, ws.write_number
     for i, values in enumerate(rows, start=r0 + 1):
-        lines = 1
         for c, value in enumerate(values):
-            is_wrapped = cols[c].wrap
-            cell(ws, i, c, value, wrap if is_wrapped else plain)
+            # the common cases first (a workbook has ~10^6 cells); `cell` for the rest
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is str:
+                write_string(i, c, value, fmts[c])
+            elif kind is int or kind is float:
+                write_number(i, c, value, fmts[c])
+            else:
+                cell(ws, i, c, value, fmts[c])
+        lines = 1
         for c, width in wrapped:
             v = values[c]
-            if v:
+            if v and len(v) > width:
                 lines = max(lines, _lines(str(v), width))
         if lines > 1:
             ws.set_row(i, LINE_HEIGHT * lines)
@@ -121,7 +134,9 @@ def table(
 def _lines(text: str, width: float) -> int:
     """Lines a text takes in a wrapped column `width` characters wide (with margin)."""
     per_line = max(int(width * 1.05) - 1, 1)
-    return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+    if "\n" not in text:
+        return -(-len(text) // per_line)
+    return sum(max(1, -(-len(part) // per_line)) for part in text.split("\n"))
 
 
 def set_widths(ws: Worksheet, cols: Sequence[Col]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from coklit_dq.contract import FINDING_COLUMNS, STATUS_TEMUAN, TINGKAT
+from coklit_dq.contract import STATUS_TEMUAN, TINGKAT
 from coklit_dq.publish import glossary
 from coklit_dq.publish.sheets import Col, new_workbook, print_setup, set_widths, table, tanggal_id
 from coklit_dq.publish.tables import desa_order
@@ -31,24 +31,27 @@ PUSDATIN = "Untuk Pusdatin"
 ANSWER_COLUMNS = ("tanggapan", "alasan", "petugas")
 _W = {
     "prioritas": 5, "nama_kec": 14, "nama_desa": 14, "no_tps": 5, "rt": 4, "rw": 4,
-    "nama": 18, "jenis_kelamin": 4, "usia": 5, "alamat": 18, "kode_temuan": 20, "tingkat": 8,
+    "nama": 18, "jenis_kelamin": 4, "usia": 5, "alamat": 18, "kode_temuan": 25, "tingkat": 8,
     "keterangan": 48, "ditangani_oleh": 10, "status_temuan": 10, "pertama_ditemukan": 12,
     "id_pemilih": 14, "id_pantarlih": 14, "tanggapan": 18, "alasan": 18, "petugas": 12,
 }  # fmt: skip
-_HIDDEN = ("tanggal_ekspor", "kode_prov", "kode_kab", "kode_kec", "kode_desa", "id_kelompok")
-_FIRST = ("prioritas", "nama_kec", "nama_desa", "no_tps", "rt", "rw", "nama", "jenis_kelamin",
-          "usia", "alamat", "kode_temuan", "tingkat", "keterangan")  # fmt: skip
+_HIDDEN = ("kode_desa", "id_kelompok")
+# the all-rows sheet: v1.1's columns, the unit of a finding (what tanggapan-v1 matches
+# on), what and how urgent, then the answer; the csv has every column
+SEMUA_KEYS = (
+    "prioritas", "nama_kec", "nama_desa", "no_tps", "rt", "rw", "nama", "jenis_kelamin",
+    "usia", "alamat", "kode_temuan", "tingkat", "keterangan", "status_temuan",
+    "ditangani_oleh", "id_pemilih", "id_pantarlih", "kode_desa", "id_kelompok", *ANSWER_COLUMNS,
+)  # fmt: skip
 SEMUA_COLS: tuple[Col, ...] = tuple(
-    Col(k, k, _W.get(k, 10), wrap=k == "keterangan", hidden=k in _HIDDEN)
-    for k in (*_FIRST, *[c for c in FINDING_COLUMNS if c not in _FIRST], *ANSWER_COLUMNS)
+    Col(k, k, _W.get(k, 10), wrap=k == "keterangan", hidden=k in _HIDDEN) for k in SEMUA_KEYS
 )
+# a family's sheet, to print and work through: where, who, what (the rest is on SEMUA)
 FAMILY_COLS: tuple[Col, ...] = (
-    Col("prioritas", "Prioritas", 8), Col("nama_kec", "Kecamatan", 14),
-    Col("nama_desa", "Desa/Kelurahan", 14), Col("no_tps", "TPS", 5), Col("rt", "RT", 4),
-    Col("rw", "RW", 4), Col("nama", "Nama", 18), Col("jenis_kelamin", "L/P", 4),
-    Col("usia", "Usia", 5), Col("alamat", "Alamat", 18), Col("judul", "Temuan", 22, wrap=True),
-    Col("keterangan", "Keterangan", 48, wrap=True), Col("status_label", "Status", 9),
-    Col("id_pemilih", "ID pemilih", 14),
+    Col("prioritas", "Prioritas", 8), Col("nama_desa", "Desa/Kelurahan", 16),
+    Col("no_tps", "TPS", 5), Col("nama", "Nama", 18),
+    Col("keterangan", "Keterangan", 60, wrap=True), Col("id_pemilih", "ID pemilih", 14),
+    Col("status_label", "Status", 11),
 )  # fmt: skip
 STATUS_LABEL = {"BARU": "Temuan baru", "BERULANG": "Berulang"}
 NO_FINDINGS = "Tidak ada temuan pada kelompok ini malam ini."
@@ -78,6 +81,8 @@ _COUNT_COLS = (
     Col("p3", "Prioritas 3", 10), Col("TINGGI", "TINGGI", 8), Col("SEDANG", "SEDANG", 8),
     Col("RENDAH", "RENDAH", 8), Col("baru", "Temuan baru", 10),
 )  # fmt: skip
+# the per-TPS and per-Pantarlih tables: how much work, and how urgent
+_WORK_COLS = tuple(c for c in _COUNT_COLS if c.key not in TINGKAT)
 
 
 def summary_tables(rows: pl.DataFrame) -> list[tuple[str, tuple[Col, ...], pl.DataFrame]]:
@@ -140,7 +145,7 @@ def build_xlsx(
         Col("nama_desa", "Desa/Kelurahan", 16),
         Col("kode_desa", "Kode desa", 12),
         Col("no_tps", "TPS", 6),
-        *_COUNT_COLS,
+        *_WORK_COLS,
     )
     tps = _by(
         rows.filter(pl.col("no_tps").is_not_null()),
@@ -204,7 +209,7 @@ def _summary(wb: Any, f: dict[str, Any], rows: pl.DataFrame, *, judul: str, tang
         ws.write_string(r, 0, title, f["section"])
         values = frame.select(c.key for c in cols).rows()
         r = table(ws, r + 1, cols, values, header=f["header"], wrap=f["wrap"], filters=False)
-    print_setup(ws, 0, len(widths), "Ringkasan")
+    print_setup(ws, 0, len(widths), "Ringkasan", grid=False)
 
 
 def _explain(ws: Any, f: dict[str, Any]) -> None:
@@ -223,7 +228,7 @@ def _explain(ws: Any, f: dict[str, Any]) -> None:
     r = table(ws, r + 1, cols, codes, header=f["header"], wrap=f["wrap"], filters=False)
     cols = (Col("a", "Isian", 24), Col("b", "Nilai", 60), Col("c", "Arti", 60, wrap=True))
     table(ws, r + 1, cols, list(glossary.NILAI), header=f["header"], wrap=f["wrap"], filters=False)
-    print_setup(ws, 2, 3, "Penjelasan")
+    print_setup(ws, 2, 3, "Penjelasan", grid=False)
 
 
 def sheet_rows(findings: pl.DataFrame, catalog: pl.DataFrame) -> pl.DataFrame:

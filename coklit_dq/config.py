@@ -21,6 +21,7 @@ LINKAGE_DIR = PROJECT_ROOT / "linkage"
 DEFAULT_ELECTION = "pilkada-2024"
 DEFAULT_WAREHOUSE = "coklit-dq.duckdb"
 DEFAULT_OUTBOX = "outbox"
+DEFAULT_INBOX = "inbox"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "coklit-dq@kpu.go.id"
     storage_options: dict[str, Any] = field(default_factory=dict)
+    inbox: str = DEFAULT_INBOX  # tanggapan-v1: regions' responses (any fsspec root)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -113,6 +115,7 @@ def resolve_settings(**overrides: Any) -> Settings:
         "smtp_host": env.get("COKLIT_DQ_SMTP_HOST"),
         "smtp_port": int(env.get("COKLIT_DQ_SMTP_PORT", "25")),
         "mail_from": env.get("COKLIT_DQ_MAIL_FROM", "coklit-dq@kpu.go.id"),
+        "inbox": env.get("COKLIT_DQ_INBOX", DEFAULT_INBOX),
     }
     if env.get("COKLIT_DQ_RECIPIENTS"):
         values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])

@@ -111,6 +111,8 @@ def run_flow(
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
+    *,
+    inbox: str | None = None,
 ) -> tuple[int, dict[str, Any] | None, str]:
     """Run the nightly flow once: (exit status, the night's result if any, message)."""
     from coklit_dq.pipeline import NightFailed
@@ -122,6 +124,7 @@ def run_flow(
         outbox=outbox,
         warehouse=warehouse,
         election=election,
+        inbox=inbox,
         return_state=True,
     )
     if state.is_completed():
@@ -151,12 +154,16 @@ def run_nightly_cli(
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
+    *,
+    inbox: str | None = None,
 ) -> int:
     """`coklit-dq nightly`: the nightly flow on one night, its outcome as an exit status."""
     interactive = sys.stderr.isatty()
     _quiet_prefect(interactive)
     try:
-        settings = resolve_settings(outbox=outbox, warehouse=warehouse, election=election)
+        settings = resolve_settings(
+            outbox=outbox, warehouse=warehouse, election=election, inbox=inbox
+        )
     except ValueError as exc:
         sys.stderr.write(f"coklit-dq: {exc}\n")
         return EXIT_ERROR
@@ -172,9 +179,9 @@ def run_nightly_cli(
             console=Console(stderr=True),
         )
         with _terminal_logging(_ProgressHandler(progress)), progress:
-            code, result, message = run_flow(*args)
+            code, result, message = run_flow(*args, inbox=settings.inbox)
     else:
-        code, result, message = run_flow(*args)
+        code, result, message = run_flow(*args, inbox=settings.inbox)
     if code == EXIT_OK:
         sys.stdout.write(f"{message}\noutbox: {settings.outbox}/{tanggal}\n")
     else:
@@ -204,12 +211,19 @@ def run_demo(workdir: str, voters: int = 50_000) -> int:
     out = sys.stdout
     out.write(f"simulated {voters} voters, two nights, into {export}\n")
     worst = EXIT_OK
+    inbox = root / "inbox"  # tanggapan-v1: simulated answers to each night's lists
     for night in _night_folders(export):
-        code, result, message = run_flow(str(export), night, str(outbox), str(wh))
+        code, result, message = run_flow(
+            str(export), night, str(outbox), str(wh), inbox=str(inbox)
+        )
         worst = max(worst, code)
         out.write(f"\nnight {night}: {'ok' if code == EXIT_OK else 'FAILED'}: {message}\n")
         for kode, n in ((result or {}).get("findings_by_code") or {}).items():
             out.write(f"  {kode:<24} {n:>7}\n")
+        from coklit_dq.simulate.responses import simulate_responses
+
+        answered = simulate_responses(str(outbox), night, str(inbox), seed=1)
+        out.write(f"  regions answered the list of {night}: {answered}\n")
     out.write(
         f"\nresults:\n  outbox     {outbox}  (per kabupaten/kota: temuan.csv, temuan.xlsx, "
         f"ringkasan.html; nasional/)\n  warehouse  {wh}\n"

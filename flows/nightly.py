@@ -34,10 +34,14 @@ def nightly_coklit(
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
+    *,
+    inbox: str | None = None,
 ) -> dict[str, Any]:
     """Ingest, check, link, diff, publish and notify one night of the export."""
     night = tanggal or default_night()
-    settings = resolve_settings(outbox=outbox, warehouse=warehouse, election=election)
+    settings = resolve_settings(
+        outbox=outbox, warehouse=warehouse, election=election, inbox=inbox
+    )
     with pipeline.open_night(settings, source, night) as run:
         try:
             tasks.pull_and_verify(run)

@@ -123,6 +123,7 @@ def build_xlsx(
     tanggal: date,
     catatan: list[str],
     n_selesai: int,
+    ditandai: pl.DataFrame | None = None,
 ) -> bytes:
     """The workbook as bytes. `rows`: the region's findings joined with names and catalog."""
     buf = io.BytesIO()
@@ -181,6 +182,9 @@ def build_xlsx(
             dtype_formats={pl.Date: "dd/mm/yyyy"},
             column_formats={h: WRAP for h in ("Keterangan", "Tindakan")},
         )
+    from coklit_dq.tanggapan import write_sheet  # tanggapan-v1: "Ditandai bukan masalah"
+
+    write_sheet(wb, ditandai)
     wb.close()
     return buf.getvalue()
 

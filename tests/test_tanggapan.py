@@ -62,8 +62,9 @@ def _night(root: Path, tanggal: date, *, alamat_a: str | None = None) -> None:
 
 
 def _list(outbox: Path, tanggal: date, kab: str = KAB) -> pl.DataFrame:
-    return pl.read_csv(outbox / tanggal.isoformat() / kab[:2] / kab / "temuan.csv",
-                       infer_schema=False)
+    return pl.read_csv(
+        outbox / tanggal.isoformat() / kab[:2] / kab / "temuan.csv", infer_schema=False
+    )
 
 
 def _answer_workbook(outbox: Path, tanggal: date, answers: dict[tuple[str, str], tuple]) -> bytes:
@@ -96,8 +97,10 @@ def _answer_workbook(outbox: Path, tanggal: date, answers: dict[tuple[str, str],
     return buf.getvalue()
 
 
-def _drop(inbox: Path, tanggal: date, kab: str, name: str, data: bytes) -> Path:
-    p = inbox / tanggal.isoformat() / kab[:2] / kab / name
+def _drop(
+    inbox: Path, tanggal: date, kab: str, name: str, data: bytes, prov: str | None = None
+) -> Path:
+    p = inbox / tanggal.isoformat() / (prov or kab[:2]) / kab / name
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(data)
     return p
@@ -108,8 +111,12 @@ def _tables(wh: str) -> dict[str, int]:
     try:
         return {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-            for t in ("tanggapan_berkas", "tanggapan_dipakai", "tanggapan_ditolak",
-                      "tanggapan_label")
+            for t in (
+                "tanggapan_berkas",
+                "tanggapan_dipakai",
+                "tanggapan_ditolak",
+                "tanggapan_label",
+            )
         }
     finally:
         con.close()
@@ -127,8 +134,7 @@ def first_night(tmp_path_factory) -> dict:
     )
     run_night(settings, str(export), N1)
     shutil.copy(root / "w.duckdb", root / "w-n1.duckdb")  # before any answer
-    return {"root": root, "export": export, "outbox": outbox, "inbox": inbox,
-            "settings": settings}
+    return {"root": root, "export": export, "outbox": outbox, "inbox": inbox, "settings": settings}
 
 
 def test_answers_through_the_workbook_change_the_next_nights(first_night):
@@ -212,10 +218,13 @@ def test_answers_through_the_workbook_change_the_next_nights(first_night):
 
 
 def _csv(rows: list[dict[str, str]], columns: tuple[str, ...] = ROW_COLUMNS) -> bytes:
+    import csv
+
     out = io.StringIO()
-    out.write(",".join(columns) + "\n")
+    w = csv.writer(out)
+    w.writerow(columns)
     for r in rows:
-        out.write(",".join(r.get(c, "") for c in columns) + "\n")
+        w.writerow([r.get(c, "") for c in columns])
     return out.getvalue().encode()
 
 
@@ -228,22 +237,43 @@ def test_hostile_responses_are_set_aside_with_reasons(first_night, tmp_path):
     listed = _list(env["outbox"], N1)
     a = listed.filter(pl.col("id_pemilih") == A).row(0, named=True)
     other = _list(env["outbox"], N1, "3171").filter(pl.col("id_pemilih") == F).row(0, named=True)
-    ok = {"kode_temuan": a["kode_temuan"], "id_pemilih": A, "tanggapan": "BUKAN_MASALAH",
-          "alasan": "x"}
+    ok = {
+        "kode_temuan": a["kode_temuan"],
+        "id_pemilih": A,
+        "tanggapan": "BUKAN_MASALAH",
+        "alasan": "x",
+    }
     # rows of 3101: another region's finding, a formula, unknown answer, no alasan
-    _drop(inbox, N1, KAB, "tanggapan.csv", _csv([
-        {"kode_temuan": other["kode_temuan"], "id_pemilih": F, "tanggapan": "BUKAN_MASALAH",
-         "alasan": "bukan wilayah kami"},
-        {"kode_temuan": '=HYPERLINK("http://x.invalid","klik")', "id_pemilih": A,
-         "tanggapan": "PERLU_BANTUAN"},
-        {**ok, "tanggapan": "=1+1"},
-        {**ok, "alasan": ""},
-    ]))
+    _drop(
+        inbox,
+        N1,
+        KAB,
+        "tanggapan.csv",
+        _csv(
+            [
+                {
+                    "kode_temuan": other["kode_temuan"],
+                    "id_pemilih": F,
+                    "tanggapan": "BUKAN_MASALAH",
+                    "alasan": "bukan wilayah kami",
+                },
+                {
+                    "kode_temuan": '=HYPERLINK("http://x.invalid","klik")',
+                    "id_pemilih": A,
+                    "tanggapan": "PERLU_BANTUAN",
+                },
+                {**ok, "tanggapan": "=1+1"},
+                {**ok, "alasan": ""},
+            ]
+        ),
+    )
     _drop(inbox, N1, "3171", "tanggapan.xlsx", b"\x00junk" * (2 * 1024 * 1024))  # 10 MB
     renamed = _csv([{**ok}], tuple("jawaban" if c == "tanggapan" else c for c in ROW_COLUMNS))
     _drop(inbox, N1, "3201", "tanggapan.csv", renamed)
     _drop(inbox, N1, "3199", "tanggapan.csv", _csv([ok]))  # a valid code, not A's region
-    _drop(inbox, N1, "3301", "tanggapan.csv", _csv([ok]))  # kab not of its province folder
+    _drop(
+        inbox, N1, "3301", "tanggapan.csv", _csv([{**ok, "petugas": "y"}]), prov="31"
+    )  # kab not of its province folder
     _drop(inbox, N1, "3201", "tanggapan.xlsx", b"PK\x03\x04 not a zip")
 
     con = duckdb.connect(str(wh))
@@ -253,18 +283,24 @@ def test_hostile_responses_are_set_aside_with_reasons(first_night, tmp_path):
             "SELECT kode_kab, lokasi, kolom, alasan_tolak FROM tanggapan_ditolak "
             "ORDER BY kode_kab, lokasi"
         ).fetchall()
-        files = dict(con.execute(
-            "SELECT path, reason FROM tanggapan_berkas WHERE state = 'set_aside'"
-        ).fetchall())
+        files = dict(
+            con.execute(
+                "SELECT path, reason FROM tanggapan_berkas WHERE state = 'set_aside'"
+            ).fetchall()
+        )
         applied = con.execute("SELECT count(*) FROM tanggapan_dipakai").fetchall()[0][0]
     finally:
         con.close()
-    assert applied == 0 and res.rows_applied == 0
+    assert applied == 0 and res.rows_applied == 0, (aside, files)
     assert aside == [
         (KAB, "2", "id_pemilih", "temuan milik wilayah lain"),
         (KAB, "3", "kode_temuan", "kode_temuan tidak dikenal"),
-        (KAB, "4", "tanggapan", "tanggapan tidak dikenal; isi SUDAH_DIPERBAIKI, BUKAN_MASALAH "
-                                "atau PERLU_BANTUAN"),
+        (
+            KAB,
+            "4",
+            "tanggapan",
+            "tanggapan tidak dikenal; isi SUDAH_DIPERBAIKI, BUKAN_MASALAH atau PERLU_BANTUAN",
+        ),
         (KAB, "5", "alasan", "alasan wajib diisi untuk BUKAN_MASALAH"),
         ("3199", "2", "id_pemilih", "temuan milik wilayah lain"),
     ]

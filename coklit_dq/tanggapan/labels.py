@@ -117,7 +117,9 @@ def evaluate_labels(
     model["retain_matching_columns"] = True
     db_api = mdl.duckdb_api()
     linker, _ = mdl._linker(db_api, {"link_rekaman": records}, model, tf)
-    lbl = linker.table_management.register_labels_table(held.to_arrow())
+    lbl = linker.table_management.register_labels_table(
+        db_api.register(held.to_arrow(), table_name="tanggapan_labels")
+    )
     table = linker.evaluation.accuracy_analysis_from_labels_table(
         lbl, output_type="table", threshold_match_probability=0.5
     ).as_pandas_dataframe()

@@ -29,6 +29,7 @@ KAB = "3101"
 A, B, C, D, E = "P31-0000000", "P31-0000003", "P31-0000006", "P31-0000009", "P31-0000024"
 F = "P31-0000012"  # kab 3171
 ALL_SHEET = "Semua temuan"
+FORMULA = '=HYPERLINK("http://x.invalid","NIK lama dari Dukcapil")'  # a reason, as data
 
 
 def _night(root: Path, tanggal: date, *, alamat_a: str | None = None) -> None:
@@ -149,7 +150,7 @@ def test_answers_through_the_workbook_change_the_next_nights(first_night):
         outbox,
         N1,
         {
-            ("NIK_TIDAK_VALID", A): ("BUKAN_MASALAH", "NIK lama dari Dukcapil, sudah dicek"),
+            ("NIK_TIDAK_VALID", A): ("BUKAN_MASALAH", FORMULA),
             ("NIK_TIDAK_VALID", B): ("SUDAH_DIPERBAIKI", None),
             ("GANDA_NIK", C): ("BUKAN_MASALAH", "dua orang berbeda memakai satu NIK"),
             ("GANDA_NIK", D): ("bukan masalah", "dua orang berbeda memakai satu NIK"),
@@ -171,8 +172,11 @@ def test_answers_through_the_workbook_change_the_next_nights(first_night):
     assert after.height == rest.height + 1
     # the workbook's own sheet, Pusdatin's list keeps them all
     wb = openpyxl.load_workbook(outbox / N2.isoformat() / "31" / KAB / "temuan.xlsx")
-    marked = [[c.value for c in r] for r in wb[SHEET].iter_rows(min_row=2)]
-    assert sorted(r[4] for r in marked) == sorted([A, C, D])
+    head = [c.value for c in wb[SHEET][1]]
+    marked = [{h: c for h, c in zip(head, r, strict=True)} for r in wb[SHEET].iter_rows(min_row=2)]
+    assert sorted(r["id_pemilih"].value for r in marked) == sorted([A, C, D])
+    reason_a = next(r["alasan"] for r in marked if r["id_pemilih"].value == A)
+    assert reason_a.value == FORMULA and reason_a.data_type == "s"  # text, never a formula
     national = pl.read_parquet(outbox / N2.isoformat() / "nasional" / "temuan.parquet")
     assert {A, C, D} <= set(national["id_pemilih"].drop_nulls())
     # pages: PERLU_BANTUAN on province and national pages, escaped and masked
@@ -317,3 +321,60 @@ def test_hostile_responses_are_set_aside_with_reasons(first_night, tmp_path):
             tanggal_ekspor=pl.lit(N2.isoformat()), status_temuan=pl.lit("BERULANG")
         )
     )
+
+
+def test_simulated_responses_are_valid_answers_to_the_lists(first_night, tmp_path):
+    import numpy as np
+
+    from coklit_dq import cli
+    from coklit_dq.simulate.responses import SHARE, answer_frame, simulate_responses
+
+    # the shares: on a long list every answer appears, BUKAN_MASALAH always with a reason
+    n = 4000
+    rows = pl.DataFrame(
+        {
+            c: [f"{c}{i}" for i in range(n)]
+            for c in ("id_pemilih", "id_pantarlih", "kode_desa", "no_tps", "id_kelompok")
+        }
+    ).with_columns(kode_temuan=pl.Series(["GANDA_ORANG", "NIK_TIDAK_VALID"] * (n // 2)))
+    ans = answer_frame(rows, np.random.default_rng(5))
+    share = dict(ans.group_by("tanggapan").len().iter_rows())
+    assert set(share) == set(SHARE)
+    assert abs(share["SUDAH_DIPERBAIKI"] / n - SHARE["SUDAH_DIPERBAIKI"]) < 0.03
+    assert ans.filter(pl.col("tanggapan") == "BUKAN_MASALAH")["alasan"].str.len_chars().min() > 0
+
+    env = first_night
+    outbox = env["outbox"]
+    inbox, again = tmp_path / "inbox", tmp_path / "again"
+    counts = simulate_responses(str(outbox), N1, str(inbox), seed=3)
+    assert (
+        cli.main(
+            [
+                "simulate",
+                "--responses",
+                str(outbox),
+                "--date",
+                N1.isoformat(),
+                "--out",
+                str(again),
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    written = sorted(p.relative_to(inbox) for p in inbox.rglob("tanggapan.csv"))
+    assert written == sorted(p.relative_to(again) for p in again.rglob("tanggapan.csv"))
+    assert all((inbox / p).read_bytes() == (again / p).read_bytes() for p in written)
+    assert len(written) == counts["wilayah"]
+    # every simulated row is a valid answer to the list it names
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(env["root"] / "w-n1.duckdb", wh)
+    settings = resolve_settings(warehouse=str(wh), outbox=str(tmp_path / "o"), inbox=str(inbox))
+    con = duckdb.connect(str(wh))
+    try:
+        res = read_inbox(con, N2, settings)
+    finally:
+        con.close()
+    assert not res.set_aside and res.rows_set_aside == 0
+    assert res.rows_applied == sum(counts[k] for k in SHARE)

@@ -22,7 +22,7 @@ from coklit_dq.tanggapan.store import ROW_COLUMNS
 
 MAX_BYTES = 25 * 1024 * 1024  # a returned temuan.xlsx of a big kab/kota is a few MB
 MAX_UNPACKED = 250 * 1024 * 1024  # an xlsx is a zip: refuse zip bombs before opening
-MAX_ROWS = 500_000  # data rows read, answered or not, over all sheets
+MAX_ROWS = 1_000_000  # data rows read, answered or not, over all sheets (list + families)
 MAX_CELL = 1000  # characters kept of a cell
 HEADER_ROWS = 10  # a header may sit below a title; looked for in the first rows
 

@@ -63,7 +63,10 @@ class TanggapanNight:
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date) -> TanggapanNight:
-        store.ensure_schema(con)
+        try:
+            store.ensure_schema(con)
+        except duckdb.Error:  # a read-only warehouse that never read an inbox
+            return cls.empty(tanggal)
         return cls(
             tanggal=tanggal,
             marks=apply.night_marks(con, tanggal),
@@ -71,6 +74,24 @@ class TanggapanNight:
             prov=apply.region_figures(con, tanggal, "kode_prov"),
             nasional=apply.region_figures(con, tanggal, "nasional"),
         )
+
+    @classmethod
+    def empty(cls, tanggal: date) -> TanggapanNight:
+        """No answers at all (the warehouse has no response tables)."""
+        marks = pl.DataFrame(
+            schema={
+                **{c: pl.String for c in ("kode_prov", "kode_kab", "kunci", "tanda")},
+                **{c: pl.String for c in apply.KEY},
+                "no_tps": pl.Int32,
+                "tanggapan": pl.String,
+                "alasan": pl.String,
+                "tanggal_daftar": pl.Date,
+            }
+        )
+        figures = pl.DataFrame(
+            schema={"kode_prov": pl.String, "kode_kab": pl.String, "n_dikirim": pl.Int64}
+        )
+        return cls(tanggal, marks, figures, figures, figures)
 
     def split(self, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(the region lists, the findings marked not a problem), same columns as `findings`

@@ -94,7 +94,14 @@ TABLES = ("tanggapan_berkas", "tanggapan_dipakai", "tanggapan_ditolak", "tanggap
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the response tables if the warehouse does not have them yet."""
+    """Create the response tables if the warehouse does not have them yet (a warehouse
+    that has them is not written to, so a read-only connection works too)."""
+    names = ", ".join(f"'{t}'" for t in TABLES)
+    n = con.execute(
+        f"SELECT count(*) FROM information_schema.tables WHERE table_name IN ({names})"
+    ).fetchall()[0][0]
+    if n == len(TABLES):
+        return
     for ddl in SCHEMA:
         con.execute(ddl)
 

@@ -182,9 +182,10 @@ def build_xlsx(
             dtype_formats={pl.Date: "dd/mm/yyyy"},
             column_formats={h: WRAP for h in ("Keterangan", "Tindakan")},
         )
-    from coklit_dq.tanggapan import write_sheet  # tanggapan-v1: "Ditandai bukan masalah"
+    if ditandai is not None and ditandai.height:  # tanggapan-v1: "Ditandai bukan masalah"
+        from coklit_dq.tanggapan import write_sheet
 
-    write_sheet(wb, ditandai)
+        write_sheet(wb, ditandai)
     wb.close()
     return buf.getvalue()
 

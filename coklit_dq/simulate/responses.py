@@ -24,7 +24,7 @@ COLUMNS = (
     "tanggapan", "alasan", "petugas",
 )  # fmt: skip
 SHARE_REGIONS = 0.75  # regions that answer at all
-SHARE = {"SUDAH_DIPERBAIKI": 0.10, "BUKAN_MASALAH": 0.05, "PERLU_BANTUAN": 0.02}
+SHARE = {"SUDAH_DIPERBAIKI": 0.10, "BUKAN_MASALAH": 0.05, "PERLU_BANTUAN": 0.04}
 NOT_A_PROBLEM = {
     "GANDA_ORANG": "Sudah dicek ke rumah: dua orang berbeda (kembar), bukan orang yang sama.",
     "GANDA_NIK": "Dua orang berbeda memakai NIK yang sama; perlu perbaikan di Dukcapil.",

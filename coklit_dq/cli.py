@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--outbox", help="publish root (default: ./outbox)")
     n.add_argument("--warehouse", help="DuckDB file (default: ./coklit-dq.duckdb)")
     n.add_argument("--election", help="election settings (default: pilkada-2024)")
+    n.add_argument("--inbox", help="regions' responses, tanggapan-v1 (default: ./inbox)")
 
     s = sub.add_parser("simulate", help="write synthetic export-v1 nights with planted problems")
     s.add_argument("--out", required=True)
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--start", type=_date, default=date(2024, 7, 1), help="first night")
     s.add_argument("--provinces", help="comma-separated kode_prov (default: a few)")
+    s.add_argument(
+        "--responses",
+        metavar="OUTBOX",
+        help="instead of an export: answer the lists of --date published in OUTBOX, "
+        "writing tanggapan-v1 responses under --out (the inbox)",
+    )
+    s.add_argument("--date", type=_date, dest="tanggal", help="the night answered (--responses)")
 
     d = sub.add_parser("demo", help="simulate two nights and run the nightly job on both")
     d.add_argument("--workdir", default="demo")
@@ -60,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=7)
     e.add_argument("--threshold", type=float, help="match probability of a cluster edge")
     e.add_argument("--no-febrl", action="store_true", help="skip the FEBRL4 evaluation")
+    e.add_argument(
+        "--labels",
+        metavar="WAREHOUSE",
+        help="precision on the regions' clerical decisions (tanggapan) held in WAREHOUSE, "
+        "instead of the simulated truth and FEBRL4",
+    )
     return p
 
 
@@ -77,7 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             outbox=args.outbox,
             warehouse=args.warehouse,
             election=args.election,
+            inbox=args.inbox,
         )
+    if args.command == "simulate" and args.responses:
+        from coklit_dq.simulate.responses import simulate_responses
+
+        if args.tanggal is None:
+            sys.stderr.write("coklit-dq: --responses needs --date\n")
+            return 2
+        counts = simulate_responses(args.responses, args.tanggal, args.out, seed=args.seed)
+        sys.stdout.write(f"responses to {args.tanggal} written under {args.out}: {counts}\n")
+        return 0
     if args.command == "simulate":
         from coklit_dq.simulate import simulate
 

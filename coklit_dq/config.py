@@ -21,6 +21,7 @@ LINKAGE_DIR = PROJECT_ROOT / "linkage"
 DEFAULT_ELECTION = "pilkada-2024"
 DEFAULT_WAREHOUSE = "coklit-dq.duckdb"
 DEFAULT_OUTBOX = "outbox"
+DEFAULT_INBOX = "inbox"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Settings:
     # the Great Expectations Data Docs root (<root>/<date>/index.html) the national page
     # links to; None: <warehouse dir>/gx-docs
     data_docs: str | None = None
+    inbox: str = DEFAULT_INBOX  # tanggapan-v1: regions' responses (any fsspec root)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -152,6 +154,7 @@ def resolve_settings(**overrides: Any) -> Settings:
         "collapse_threshold": float(env.get("COKLIT_DQ_COLLAPSE_THRESHOLD", "0.5")),
         "pusdatin_email": env.get("COKLIT_DQ_PUSDATIN_EMAIL") or None,
         "data_docs": env.get("COKLIT_DQ_DATA_DOCS"),
+        "inbox": env.get("COKLIT_DQ_INBOX", DEFAULT_INBOX),
     }
     if env.get("COKLIT_DQ_RECIPIENTS"):
         values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])

@@ -338,7 +338,11 @@ def diff(run: NightRun) -> None:
 def publish(run: NightRun) -> None:
     """Stage 6: the outbox for the night (atomic replace)."""
     from coklit_dq.publish import publish_night
+    from coklit_dq.tanggapan import read_inbox
 
+    # tanggapan-v1: the regions' responses, after the diff and before publishing;
+    # a failure is reported, not fatal (the lists go out without tonight's answers)
+    _guard(run, "tanggapan", lambda: read_inbox(run.con, run.tanggal, run.settings))
     with timed(run, "publish"):
         run.published = publish_night(run.con, run.tanggal, run.settings)
 

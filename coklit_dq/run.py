@@ -113,6 +113,8 @@ def run_flow(
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
+    *,
+    inbox: str | None = None,
 ) -> tuple[int, dict[str, Any] | None, str]:
     """Run the nightly flow once: (exit status, the night's result if any, message)."""
     from coklit_dq.pipeline import NightFailed
@@ -124,6 +126,7 @@ def run_flow(
         outbox=outbox,
         warehouse=warehouse,
         election=election,
+        inbox=inbox,
         return_state=True,
     )
     if state.is_completed():
@@ -153,6 +156,8 @@ def run_nightly_cli(
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
+    *,
+    inbox: str | None = None,
 ) -> int:
     """`coklit-dq nightly`: the nightly flow on one night, its outcome as an exit status.
 
@@ -180,9 +185,9 @@ def run_nightly_cli(
             console=Console(stderr=True),
         )
         with _terminal_logging(_ProgressHandler(progress)), progress:
-            code, result, message = run_flow(*args)
+            code, result, message = run_flow(*args, inbox=inbox)
     else:
-        code, result, message = run_flow(*args)
+        code, result, message = run_flow(*args, inbox=inbox)
     if code == EXIT_OK:
         where = (result or {}).get("outbox", "")
         sys.stdout.write(f"{message}\noutbox: {where}/{tanggal}\n")
@@ -213,12 +218,19 @@ def run_demo(workdir: str, voters: int = 50_000) -> int:
     out = sys.stdout
     out.write(f"simulated {voters} voters, two nights, into {export}\n")
     worst = EXIT_OK
+    inbox = root / "inbox"  # tanggapan-v1: simulated answers to each night's lists
     for night in _night_folders(export):
-        code, result, message = run_flow(str(export), night, str(outbox), str(wh))
+        code, result, message = run_flow(
+            str(export), night, str(outbox), str(wh), inbox=str(inbox)
+        )
         worst = max(worst, code)
         out.write(f"\nnight {night}: {'ok' if code == EXIT_OK else 'FAILED'}: {message}\n")
         for kode, n in ((result or {}).get("findings_by_code") or {}).items():
             out.write(f"  {kode:<24} {n:>7}\n")
+        from coklit_dq.simulate.responses import simulate_responses
+
+        answered = simulate_responses(str(outbox), night, str(inbox), seed=1)
+        out.write(f"  regions answered the list of {night}: {answered}\n")
     out.write(
         f"\nresults:\n  outbox     {outbox}  (per kabupaten/kota: temuan.csv, temuan.xlsx, "
         f"ringkasan.html; nasional/)\n  warehouse  {wh}\n"

@@ -52,6 +52,8 @@ def nightly_coklit(
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
+    *,
+    inbox: str | None = None,
 ) -> dict[str, Any]:
     """Ingest, check, link, diff, publish and notify one night of the export.
 
@@ -59,7 +61,7 @@ def nightly_coklit(
     """
     night = tanggal or default_night()
     settings = runtime.settings_for_run(
-        source=source, outbox=outbox, warehouse=warehouse, election=election
+        source=source, outbox=outbox, warehouse=warehouse, election=election, inbox=inbox
     )
     assert settings.source is not None  # settings_for_run refuses a run without one
     with runtime.logs_to_prefect():

@@ -66,6 +66,11 @@ def main(args: argparse.Namespace) -> int:
             getattr(args, "tanggal", None),
             getattr(args, "model", None),
         )
+    if cmd == "evaluate" and getattr(args, "labels", None):
+        from coklit_dq.tanggapan.labels import evaluate_labels  # tanggapan-v1
+
+        _out(str(evaluate_labels(args.labels, threshold=getattr(args, "threshold", None))))
+        return 0
     if cmd == "evaluate":
         return evaluate(
             int(getattr(args, "voters", 50_000)),

@@ -38,6 +38,7 @@ from coklit_dq.publish import html, pusdatin, tables, xlsx
 from coklit_dq.publish.model import Night
 from coklit_dq.publish.store import MARKER, InjectedFailure, NightWriter
 from coklit_dq.rules.catalog import load_families
+from coklit_dq.tanggapan import TanggapanNight
 
 __all__ = ["MARKER", "InjectedFailure", "PublishResult", "RegionFiles", "publish_night"]
 
@@ -192,6 +193,11 @@ def publish_night(
     """
     t0 = time.perf_counter()
     night = Night.load(con, tanggal, mask=settings.mask_ids)
+    # tanggapan-v1: answered findings leave the region lists (own sheet), pages get figures;
+    # nasional/temuan.parquet keeps every finding of the night (Pusdatin's list)
+    semua = night.findings
+    night.tanggapan = TanggapanNight.load(con, tanggal)
+    night.findings, ditandai = night.tanggapan.split(semua)
     kabs = night.kabupaten()
     families = load_families()
     rows_all = xlsx.sheet_rows(night.findings, night.catalog)
@@ -208,6 +214,7 @@ def publish_night(
             "tanggal": tanggal,
             "catatan": _notes(night, prov),
             "n_selesai": n_resolved.get(kode, 0),
+            "ditandai": ditandai.filter(pl.col("kode_kab") == kode),
         }
         jobs.append(((rows, xlsx.families_with_rest(rows, families)), kwargs))
     n_workers = workers if workers is not None else _auto_workers(len(jobs))
@@ -224,7 +231,7 @@ def publish_night(
         for (prov,), part in kabs.partition_by("kode_prov", as_dict=True).items():
             writer.write(f"{prov}/ringkasan.html", html.prov_page(night, prov, part).encode())
             result.provinces.append(prov)
-        writer.write("nasional/temuan.parquet", tables.parquet_bytes(night.findings))
+        writer.write("nasional/temuan.parquet", tables.parquet_bytes(semua))
         writer.write("nasional/selesai.csv", tables.csv_bytes(night.resolved))
         docs = pusdatin.data_docs_index(settings, tanggal)
         page = html.nasional_page(night, kabs, data_docs=docs.as_uri() if docs else None)

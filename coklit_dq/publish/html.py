@@ -127,6 +127,14 @@ def _common(night: Night) -> dict[str, Any]:
     return {"tanggal": night.tanggal, "kemarin": night.previous}
 
 
+def _tanggapan(night: Night, level: str, kode: str | None = None) -> Markup:
+    """tanggapan-v1: the regions' answers (figures, PERLU_BANTUAN, to Pusdatin)."""
+    if night.tanggapan is None:
+        return Markup("")
+    names = dict(night.wilayah.select("kode_kab", "nama_kab").unique("kode_kab").iter_rows())
+    return Markup(night.tanggapan.section(level, kode, names))
+
+
 def kab_page(night: Night, kode_prov: str, kode_kab: str, nama_kab: str, nama_prov: str) -> str:
     where = pl.col("kode_kab") == kode_kab
     kec = region_table(night, "kode_kec", where, ["nama_kec"])
@@ -145,6 +153,7 @@ def kab_page(night: Night, kode_prov: str, kode_kab: str, nama_kab: str, nama_pr
         nama_kab=nama_kab,
         nama_prov=nama_prov,
         catatan_berkas=night.file_note(kode_prov),
+        tanggapan=_tanggapan(night, "kab", kode_kab),
         total=totals(kab),
         kecamatan=_rows(kec_named),
         desa=_rows(desa),
@@ -185,6 +194,7 @@ def prov_page(night: Night, kode_prov: str, kabs: pl.DataFrame) -> str:
         kode_prov=kode_prov,
         nama_prov=nama_prov,
         catatan_berkas=night.file_note(kode_prov),
+        tanggapan=_tanggapan(night, "prov", kode_prov),
         total=totals(table),
         kabupaten=_rows(table),
         jenis=kinds,
@@ -247,6 +257,7 @@ def nasional_page(
         "nasional.html.j2",
         **_common(night),
         data_docs=data_docs,
+        tanggapan=_tanggapan(night, "nasional"),
         total=totals(provs),
         provinsi=_rows(provs),
         terburuk=_rows(worst_kabs),

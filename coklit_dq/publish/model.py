@@ -36,6 +36,7 @@ class Night:
     prev_counts: pl.DataFrame
     catalog: pl.DataFrame
     files: dict[str, FileState]
+    tanggapan: Any = None  # coklit_dq.tanggapan.TanggapanNight, set by publish_night
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> Night:

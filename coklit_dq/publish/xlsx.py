@@ -117,6 +117,7 @@ def build_xlsx(
     tanggal: date,
     catatan: list[str],
     n_selesai: int,
+    ditandai: pl.DataFrame | None = None,
 ) -> bytes:
     """The workbook as bytes. `rows`: the region's findings joined with the catalog."""
     rows = desa_order(rows)
@@ -159,6 +160,10 @@ def build_xlsx(
     )
     _sheet(wb.add_worksheet("Per Pantarlih"), f, pan_cols, pan, "Temuan per Pantarlih")  # fmt: skip
     _explain(wb.add_worksheet("Penjelasan"), f)
+    if ditandai is not None and ditandai.height:  # tanggapan-v1: "Ditandai bukan masalah"
+        from coklit_dq.tanggapan import write_sheet
+
+        write_sheet(wb, ditandai)
     wb.close()
     return buf.getvalue()
 

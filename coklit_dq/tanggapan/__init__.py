@@ -1,0 +1,30 @@
+"""Responses from regions (tanggapan-v1): read, validate, store and apply them.
+
+    read_inbox(con, tanggal, settings) -> InboxResult     each night, after the diff,
+                                                          before publishing
+    TanggapanNight.load(con, tanggal)                     what the publication needs:
+        .split(findings) -> (region lists, marked "bukan masalah")
+        .section(level, kode, names) -> HTML for the pages
+    write_sheet(workbook, ditandai)                       the sheet "Ditandai bukan masalah"
+    region_figures(con, tanggal, level) -> frame          answered share, median days open,
+                                                          reported fixed but still found
+    labels_table(con) -> frame                            GANDA_ORANG clerical labels
+
+Tables: see `store`. Every value of a response is hostile: see `reader`, `validate`.
+"""
+
+from coklit_dq.tanggapan.apply import night_marks, region_figures
+from coklit_dq.tanggapan.inbox import InboxResult, read_inbox
+from coklit_dq.tanggapan.labels import labels_table
+from coklit_dq.tanggapan.publish import SHEET, TanggapanNight, write_sheet
+
+__all__ = [
+    "SHEET",
+    "InboxResult",
+    "TanggapanNight",
+    "labels_table",
+    "night_marks",
+    "read_inbox",
+    "region_figures",
+    "write_sheet",
+]

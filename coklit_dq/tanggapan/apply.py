@@ -1,0 +1,170 @@
+"""What tonight's answers do to tonight's findings, and the figures per region.
+
+    night_marks(con, tanggal) -> frame: one row per finding of the night that an
+        earlier answer touches, keyed by the published unit columns, with `tanda`:
+          BUKAN_MASALAH         out of the region's list while the unit's data are
+                                unchanged; a GANDA_ORANG pair: never again once every
+                                partner of the record is labelled "not the same person"
+          PUSDATIN              GANDA_NIK answered BUKAN_MASALAH: out of the region's
+                                list, on Pusdatin's with the region's reason
+          DIPERBAIKI_MASIH_ADA  answered SUDAH_DIPERBAIKI, still found tonight
+          PERLU_BANTUAN         the region asked for help and it is still found
+    region_figures(con, tanggal, level) -> frame per kode_kab / kode_prov / nasional
+
+An answer applies to the nights after the list it answers (tanggal_daftar <
+tanggal); the latest answer about a finding counts.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from coklit_dq.tanggapan import store
+from coklit_dq.tanggapan.units import fingerprint_sql
+
+KEY = ("kode_temuan", "id_pemilih", "id_pantarlih", "kode_desa", "no_tps", "id_kelompok")
+TANDA = ("BUKAN_MASALAH", "PUSDATIN", "DIPERBAIKI_MASIH_ADA", "PERLU_BANTUAN")
+KELUAR = ("BUKAN_MASALAH", "PUSDATIN")  # out of the region's list
+
+MARKS_SQL = """
+CREATE OR REPLACE TEMP TABLE _tanggapan_tanda AS
+WITH f AS (SELECT * FROM temuan WHERE tanggal_ekspor = $tanggal),
+j AS (
+  SELECT * FROM tanggapan_dipakai WHERE tanggal_daftar < $tanggal
+  QUALIFY row_number() OVER (PARTITION BY kode_temuan, kunci
+                             ORDER BY tanggal_daftar DESC, diterima DESC, lokasi DESC) = 1
+),
+fj AS (
+  SELECT f.kode_temuan, f.kunci, f.id_pemilih, f.kode_desa, f.no_tps, f.id_pantarlih,
+         j.tanggapan, j.alasan, j.petugas, j.tanggal_daftar, j.sidik AS sidik_jawab
+  FROM f JOIN j USING (kode_temuan, kunci)
+),
+fs AS ({fingerprint}),
+lbl AS (
+  SELECT id_l, id_r, cocok FROM tanggapan_label
+  QUALIFY row_number() OVER (PARTITION BY id_l, id_r ORDER BY tanggal_daftar DESC,
+                             diterima DESC) = 1
+),
+orang AS (
+  SELECT a.kunci, bool_and(coalesce(NOT l.cocok, false)) AS semua_bukan,
+         any_value(l.id_l) AS ada
+  FROM f a JOIN f b ON b.kode_temuan = 'GANDA_ORANG' AND b.id_kelompok = a.id_kelompok
+   AND b.id_pemilih <> a.id_pemilih
+  LEFT JOIN lbl l ON l.id_l = least(a.id_pemilih, b.id_pemilih)
+   AND l.id_r = greatest(a.id_pemilih, b.id_pemilih)
+  WHERE a.kode_temuan = 'GANDA_ORANG'
+  GROUP BY a.kunci
+)
+SELECT f.tanggal_ekspor, f.kode_prov, f.kode_kab, f.kode_temuan, f.kunci, f.id_pemilih,
+       f.id_pantarlih, f.kode_desa, f.no_tps, f.id_kelompok,
+       CASE
+         WHEN f.kode_temuan = 'GANDA_ORANG' AND o.semua_bukan AND o.ada IS NOT NULL
+           THEN 'BUKAN_MASALAH'
+         WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan = 'GANDA_ORANG' THEN NULL
+         WHEN s.tanggapan = 'BUKAN_MASALAH' AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
+           THEN CASE WHEN f.kode_temuan = 'GANDA_NIK' THEN 'PUSDATIN' ELSE 'BUKAN_MASALAH' END
+         WHEN s.tanggapan = 'SUDAH_DIPERBAIKI' THEN 'DIPERBAIKI_MASIH_ADA'
+         WHEN s.tanggapan = 'PERLU_BANTUAN' THEN 'PERLU_BANTUAN'
+       END AS tanda,
+       s.tanggapan, s.alasan, s.tanggal_daftar
+FROM f
+LEFT JOIN fs s USING (kode_temuan, kunci)
+LEFT JOIN orang o ON f.kode_temuan = 'GANDA_ORANG' AND o.kunci = f.kunci
+WHERE s.kunci IS NOT NULL OR o.kunci IS NOT NULL
+"""
+
+
+def _build_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
+    store.ensure_schema(con)
+    con.execute(MARKS_SQL.replace("{fingerprint}", fingerprint_sql("fj")), {"tanggal": tanggal})
+
+
+def night_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
+    """Tonight's findings touched by an earlier answer, with their `tanda` (see above)."""
+    _build_marks(con, tanggal)
+    try:
+        return con.sql(
+            "SELECT * FROM _tanggapan_tanda WHERE tanda IS NOT NULL ORDER BY kode_kab, kunci"
+        ).pl()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _tanggapan_tanda")
+
+
+LEVELS = {"kode_kab": "kode_prov, kode_kab", "kode_prov": "kode_prov", "nasional": "'nasional'"}
+
+FIGURES_SQL = """
+WITH dikirim AS (
+  SELECT DISTINCT {cols} AS wilayah_, kode_temuan, kunci FROM temuan
+  WHERE tanggal_ekspor < $tanggal AND kode_kab IS NOT NULL
+),
+dijawab AS (
+  SELECT DISTINCT kode_temuan, kunci FROM tanggapan_dipakai WHERE tanggal_proses <= $tanggal
+),
+periode AS (
+  SELECT {cols} AS wilayah_, kode_temuan, kunci, pertama_ditemukan,
+         max(tanggal_ekspor) AS terakhir
+  FROM temuan WHERE tanggal_ekspor <= $tanggal AND kode_kab IS NOT NULL GROUP BY ALL
+),
+selesai AS (
+  SELECT kode_temuan, kunci, pertama_ditemukan, min(tanggal_selesai) AS tanggal_selesai
+  FROM temuan_selesai WHERE tanggal_selesai <= $tanggal GROUP BY ALL
+),
+lama AS (
+  SELECT p.wilayah_, median(coalesce(s.tanggal_selesai, p.terakhir) - p.pertama_ditemukan)
+           AS median_hari_terbuka
+  FROM periode p LEFT JOIN selesai s USING (kode_temuan, kunci, pertama_ditemukan)
+  GROUP BY ALL
+),
+kirim AS (
+  SELECT d.wilayah_, count(*) AS n_dikirim, count(j.kunci) AS n_dijawab
+  FROM dikirim d LEFT JOIN dijawab j USING (kode_temuan, kunci) GROUP BY ALL
+),
+tanda AS (
+  SELECT {cols} AS wilayah_,
+         count(*) FILTER (WHERE tanda = 'DIPERBAIKI_MASIH_ADA') AS n_diperbaiki_kembali,
+         count(*) FILTER (WHERE tanda = 'BUKAN_MASALAH') AS n_bukan_masalah,
+         count(*) FILTER (WHERE tanda = 'PUSDATIN') AS n_ke_pusdatin,
+         count(*) FILTER (WHERE tanda = 'PERLU_BANTUAN') AS n_perlu_bantuan
+  FROM _tanggapan_tanda GROUP BY ALL
+)
+SELECT w.wilayah_, coalesce(k.n_dikirim, 0) AS n_dikirim, coalesce(k.n_dijawab, 0) AS n_dijawab,
+       round(100.0 * k.n_dijawab / nullif(k.n_dikirim, 0), 1) AS persen_dijawab,
+       l.median_hari_terbuka,
+       coalesce(t.n_diperbaiki_kembali, 0) AS n_diperbaiki_kembali,
+       coalesce(t.n_bukan_masalah, 0) AS n_bukan_masalah,
+       coalesce(t.n_ke_pusdatin, 0) AS n_ke_pusdatin,
+       coalesce(t.n_perlu_bantuan, 0) AS n_perlu_bantuan
+FROM (SELECT wilayah_ FROM periode UNION SELECT wilayah_ FROM kirim) w
+LEFT JOIN kirim k USING (wilayah_) LEFT JOIN lama l USING (wilayah_)
+LEFT JOIN tanda t USING (wilayah_)
+ORDER BY persen_dijawab DESC NULLS LAST, median_hari_terbuka NULLS LAST,
+         n_diperbaiki_kembali, w.wilayah_
+"""
+
+
+def region_figures(
+    con: duckdb.DuckDBPyConnection, tanggal: date, level: str = "kode_kab"
+) -> pl.DataFrame:
+    """Per region: share of findings answered, median days open, fixed-but-back, ...
+
+    n_dikirim: findings on the region's lists before tonight (distinct code and unit);
+    n_dijawab: of those, answered (an applied row, read by tonight);
+    median_hari_terbuka: over findings found by tonight, days from first found to
+    resolved, or to the last night found when still open; n_diperbaiki_kembali:
+    tonight's findings the region reported fixed. Ordered best first (the ranking).
+    """
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}")
+    cols = LEVELS[level]
+    key = "struct_pack(kode_prov, kode_kab)" if level == "kode_kab" else cols
+    _build_marks(con, tanggal)
+    try:
+        df = con.sql(FIGURES_SQL.replace("{cols}", key), params={"tanggal": tanggal}).pl()
+    finally:
+        con.execute("DROP TABLE IF EXISTS _tanggapan_tanda")
+    if level == "kode_kab":
+        return df.unnest("wilayah_")
+    return df.rename({"wilayah_": "kode_prov" if level == "kode_prov" else "wilayah"})

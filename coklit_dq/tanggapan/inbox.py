@@ -1,0 +1,321 @@
+"""Read the inbox once a night: every response file not read before, applied or set aside.
+
+    read_inbox(con, tanggal, settings) -> InboxResult
+
+Layout (tanggapan-v1): <inbox>/<YYYY-MM-DD>/<kode_prov>/<kode_kab>/tanggapan.xlsx|.csv,
+under any fsspec root. The path decides the night answered and the region; its
+parts are checked as codes (prov 2 digits, kab 4 starting with prov) and never
+built from a file's content. A file's sha256 decides "already read": the same
+bytes read again change nothing. Each file is stored (bytes included, up to the
+size cap) with its rows in one transaction, so nothing a region sent is lost and
+a crash midway leaves the file to be read again tomorrow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+import fsspec
+
+from coklit_dq.config import Settings
+from coklit_dq.contract import PROVINCE_CODES
+from coklit_dq.tanggapan import store
+from coklit_dq.tanggapan.reader import MAX_BYTES, Unreadable, read_rows
+from coklit_dq.tanggapan.units import fingerprint_sql
+from coklit_dq.tanggapan.validate import Applied, SetAside, check_rows
+
+log = logging.getLogger("coklit_dq.tanggapan")
+
+NAMES = ("tanggapan.xlsx", "tanggapan.csv")
+CHUNK = 1 << 20
+
+
+@dataclass
+class InboxResult:
+    """What a night did with the inbox (no personal data: paths, counts, reasons)."""
+
+    tanggal: date
+    used: list[str] = field(default_factory=list)
+    set_aside: list[dict[str, str]] = field(default_factory=list)  # path + reason
+    already_read: int = 0
+    rows_applied: int = 0
+    rows_set_aside: int = 0
+
+
+@dataclass(frozen=True)
+class InboxPath:
+    rel: str
+    tanggal_daftar: date | None
+    kode_prov: str | None
+    kode_kab: str | None
+    problem: str | None  # why the path itself is not acceptable
+
+
+def parse_path(rel: str, tonight: date) -> InboxPath | None:
+    """Check `<date>/<prov>/<kab>/tanggapan.*`; None for a file to leave for a later night."""
+    parts = rel.split("/")
+    if len(parts) != 4 or parts[3] not in NAMES:
+        return InboxPath(rel, None, None, None, "letak berkas tidak sesuai format kotak masuk")
+    d, prov, kab = parts[:3]
+    try:
+        tanggal = date.fromisoformat(d) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) else None
+    except ValueError:
+        tanggal = None
+    if tanggal is None:
+        return InboxPath(rel, None, None, None, "folder tanggal bukan YYYY-MM-DD")
+    if tanggal >= tonight:
+        return None  # answers a list not published yet: read on a later night
+    if not (re.fullmatch(r"\d{2}", prov) and prov in PROVINCE_CODES):
+        return InboxPath(rel, tanggal, None, None, "kode provinsi pada folder tidak sah")
+    if not (re.fullmatch(r"\d{4}", kab) and kab.startswith(prov)):
+        return InboxPath(rel, tanggal, prov, None, "kode kabupaten/kota pada folder tidak sah")
+    return InboxPath(rel, tanggal, prov, kab, None)
+
+
+def _read(fs: Any, path: str) -> tuple[str, int, bytes | None]:
+    """sha256, size and (when within the cap) the bytes of a file, read in chunks."""
+    h = hashlib.sha256()
+    size = 0
+    kept = bytearray()
+    with fs.open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+            if size <= MAX_BYTES:
+                kept += chunk
+    return h.hexdigest(), size, bytes(kept) if size <= MAX_BYTES else None
+
+
+def _mtime(fs: Any, path: str) -> datetime | None:
+    try:
+        info = fs.info(path)
+    except OSError:
+        return None
+    m = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    if isinstance(m, int | float):
+        return datetime.fromtimestamp(m, UTC)
+    return m if isinstance(m, datetime) else None
+
+
+def _list(fs: Any, root: str) -> list[str]:
+    if not fs.exists(root):
+        return []
+    found = fs.find(root, maxdepth=4)
+    base = root.rstrip("/") + "/"
+    return sorted(p[len(base) :] for p in found if p.startswith(base))
+
+
+def _known(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
+    return bool(
+        con.execute("SELECT count(*) FROM tanggapan_berkas WHERE sha256 = ?", [sha]).fetchall()[0][
+            0
+        ]
+    )
+
+
+def _row_values(row: Any) -> list[str]:
+    return [row.values[c] for c in store.ROW_COLUMNS]
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    tanggal: date,
+    p: InboxPath,
+    sha: str,
+    size: int,
+    data: bytes | None,
+    mtime: datetime | None,
+    reason: str | None,
+    applied: list[Applied],
+    aside: list[SetAside],
+    n_rows: int,
+) -> None:
+    now = datetime.now(UTC)
+    cols = ", ".join(store.ROW_COLUMNS)
+    marks = ", ".join("?" for _ in store.ROW_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "INSERT INTO tanggapan_berkas VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                sha,
+                p.rel,
+                p.tanggal_daftar,
+                p.kode_prov,
+                p.kode_kab,
+                now,
+                mtime,
+                tanggal,
+                size,
+                data,
+                "set_aside" if reason else "used",
+                reason,
+                n_rows,
+                len(applied),
+                len(aside),
+            ],
+        )
+        for s in aside:
+            con.execute(
+                f"INSERT OR IGNORE INTO tanggapan_ditolak (sha256, lokasi, baris, tanggal_daftar, "
+                f"diterima, tanggal_proses, kode_prov, kode_kab, kolom, alasan_tolak, {cols}) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {marks})",
+                [
+                    sha,
+                    s.row.lokasi,
+                    s.row.baris,
+                    p.tanggal_daftar,
+                    now,
+                    tanggal,
+                    p.kode_prov,
+                    p.kode_kab,
+                    s.kolom,
+                    s.alasan,
+                    *_row_values(s.row),
+                ],
+            )
+        for a in applied:
+            v = dict(a.row.values)
+            v.update({k: ("" if x is None else str(x)) for k, x in a.unit.items()})
+            v["kode_temuan"] = a.row.values["kode_temuan"].strip().upper()
+            v["tanggapan"] = a.tanggapan
+            con.execute(
+                f"INSERT INTO tanggapan_dipakai (sha256, lokasi, baris, tanggal_daftar, diterima, "
+                f"tanggal_proses, kode_prov, kode_kab, kunci, sidik, {cols}) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, {marks})",
+                [
+                    sha,
+                    a.row.lokasi,
+                    a.row.baris,
+                    p.tanggal_daftar,
+                    now,
+                    tanggal,
+                    a.kode_prov,
+                    a.kode_kab,
+                    a.kunci,
+                    *[v[c] for c in store.ROW_COLUMNS],
+                ],
+            )
+        if applied:
+            _fingerprint(con, sha, tanggal)
+            _labels(con, sha)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, sha: str, tanggal: date) -> None:
+    """The unit's fingerprint tonight, on the rows of this file (BUKAN_MASALAH uses it)."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _tanggapan_sidik AS
+        {
+            fingerprint_sql(
+                "(SELECT lokasi, kode_temuan, nullif(id_pemilih, '') AS id_pemilih, "
+                "nullif(kode_desa, '') AS kode_desa, "
+                "TRY_CAST(nullif(no_tps, '') AS INTEGER) AS no_tps, "
+                "nullif(id_pantarlih, '') AS id_pantarlih "
+                "FROM tanggapan_dipakai WHERE sha256 = $sha)"
+            )
+        }
+        """,
+        {"sha": sha, "tanggal": tanggal},
+    )
+    con.execute(
+        "UPDATE tanggapan_dipakai d SET sidik = s.sidik FROM _tanggapan_sidik s "
+        "WHERE d.sha256 = ? AND d.lokasi = s.lokasi",
+        [sha],
+    )
+    con.execute("DROP TABLE IF EXISTS _tanggapan_sidik")
+
+
+def _labels(con: duckdb.DuckDBPyConnection, sha: str) -> None:
+    """GANDA_ORANG answers as clerical labels on each pair of the answered group."""
+    con.execute(
+        """
+        INSERT OR IGNORE INTO tanggapan_label
+        SELECT DISTINCT least(d.id_pemilih, t.id_pemilih), greatest(d.id_pemilih, t.id_pemilih),
+               d.tanggapan = 'SUDAH_DIPERBAIKI', d.tanggal_daftar, d.diterima, d.kode_kab,
+               d.sha256, d.lokasi
+        FROM tanggapan_dipakai d
+        JOIN temuan t ON t.tanggal_ekspor = d.tanggal_daftar AND t.kode_temuan = 'GANDA_ORANG'
+         AND t.id_kelompok = d.id_kelompok AND t.id_pemilih <> d.id_pemilih
+        WHERE d.sha256 = ? AND d.kode_temuan = 'GANDA_ORANG'
+          AND d.tanggapan IN ('BUKAN_MASALAH', 'SUDAH_DIPERBAIKI')
+        """,
+        [sha],
+    )
+
+
+def _has_list(con: duckdb.DuckDBPyConnection, tanggal: date) -> bool:
+    return bool(
+        con.execute("SELECT count(*) FROM runs WHERE tanggal_ekspor = ?", [tanggal]).fetchall()[0][
+            0
+        ]
+        or con.execute(
+            "SELECT count(*) FROM temuan WHERE tanggal_ekspor = ?", [tanggal]
+        ).fetchall()[0][0]
+    )
+
+
+def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings) -> InboxResult:
+    """Read every response under settings.inbox not read before; apply or set aside."""
+    store.ensure_schema(con)
+    result = InboxResult(tanggal=tanggal)
+    fs, root = fsspec.core.url_to_fs(settings.inbox, **settings.storage_options)
+    for rel in _list(fs, root):
+        p = parse_path(rel, tanggal)
+        if p is None:
+            continue
+        full = f"{root.rstrip('/')}/{rel}"
+        sha, size, data = _read(fs, full)
+        if _known(con, sha):
+            result.already_read += 1
+            continue
+        applied: list[Applied] = []
+        aside: list[SetAside] = []
+        n_rows = 0
+        reason = p.problem
+        if reason is None and data is None:
+            reason = f"berkas lebih besar dari {MAX_BYTES // (1024 * 1024)} MB"
+        if reason is None and p.tanggal_daftar is not None and not _has_list(con, p.tanggal_daftar):
+            reason = "tidak ada daftar temuan untuk tanggal pada folder"
+        if reason is None:
+            assert data is not None and p.tanggal_daftar is not None and p.kode_kab is not None
+            try:
+                rows = read_rows(rel, data)
+            except Unreadable as exc:
+                reason = str(exc)
+            else:
+                n_rows = len(rows)
+                applied, aside = check_rows(con, rows, p.tanggal_daftar, p.kode_kab)
+        _store(
+            con,
+            tanggal=tanggal,
+            p=p,
+            sha=sha,
+            size=size,
+            data=data,
+            mtime=_mtime(fs, full),
+            reason=reason,
+            applied=applied,
+            aside=aside,
+            n_rows=n_rows,
+        )
+        if reason:
+            result.set_aside.append({"path": rel, "reason": reason})
+            log.warning("response %s set aside: %s", rel, reason)
+        else:
+            result.used.append(rel)
+            log.info("response %s: %d rows applied, %d set aside", rel, len(applied), len(aside))
+        result.rows_applied += len(applied)
+        result.rows_set_aside += len(aside)
+    return result

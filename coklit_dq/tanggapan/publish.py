@@ -1,0 +1,237 @@
+"""What the publication needs from the answers: small functions the publish code calls.
+
+    tg = TanggapanNight.load(con, tanggal)
+    daftar, ditandai = tg.split(findings)      # the region lists / sheet "Ditandai bukan masalah"
+    tg.section("kab" | "prov" | "nasional", kode)  # HTML for the pages (escaped)
+    write_sheet(workbook, ditandai)            # the sheet, every cell a string, never a formula
+
+Texts a region wrote (alasan) are hostile: shown escaped, digit runs that may be
+a nik/nkk masked, cut to a length, never a formula in a workbook.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Any
+
+import duckdb
+import jinja2
+import polars as pl
+from markupsafe import Markup
+
+from coklit_dq.privacy import mask_id
+from coklit_dq.tanggapan import apply, store
+
+BULAN = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+    "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+SHEET = "Ditandai bukan masalah"
+MASIH = "DILAPORKAN SUDAH DIPERBAIKI, MASIH DITEMUKAN"
+MAX_TEXT = 300
+MAX_PAGE_ROWS = 200
+_DIGITS = re.compile(r"\d{11,}")
+
+
+def tanggal_id(d: date | None) -> str:
+    return "–" if d is None else f"{d.day} {BULAN[d.month - 1]} {d.year}"
+
+
+def safe_text(text: str | None) -> str:
+    """A region's free text for display: digit runs of 11+ masked, cut to MAX_TEXT."""
+    if not text:
+        return ""
+    return _DIGITS.sub(lambda m: mask_id(m.group()) or "", text)[:MAX_TEXT]
+
+
+def _key(df: pl.DataFrame) -> pl.Expr:
+    return pl.concat_str(
+        [pl.col(c).cast(pl.String).fill_null("") for c in apply.KEY], separator="|"
+    )
+
+
+@dataclass
+class TanggapanNight:
+    tanggal: date
+    marks: pl.DataFrame  # apply.night_marks
+    kab: pl.DataFrame  # apply.region_figures per kode_kab (ranked)
+    prov: pl.DataFrame
+    nasional: pl.DataFrame
+
+    @classmethod
+    def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date) -> TanggapanNight:
+        try:
+            store.ensure_schema(con)
+        except duckdb.Error:  # a read-only warehouse that never read an inbox
+            return cls.empty(tanggal)
+        return cls(
+            tanggal=tanggal,
+            marks=apply.night_marks(con, tanggal),
+            kab=apply.region_figures(con, tanggal, "kode_kab"),
+            prov=apply.region_figures(con, tanggal, "kode_prov"),
+            nasional=apply.region_figures(con, tanggal, "nasional"),
+        )
+
+    @classmethod
+    def empty(cls, tanggal: date) -> TanggapanNight:
+        """No answers at all (the warehouse has no response tables)."""
+        marks = pl.DataFrame(
+            schema={
+                **{c: pl.String for c in ("kode_prov", "kode_kab", "kunci", "tanda")},
+                **{c: pl.String for c in apply.KEY},
+                "no_tps": pl.Int32,
+                "tanggapan": pl.String,
+                "alasan": pl.String,
+                "tanggal_daftar": pl.Date,
+            }
+        )
+        figures = pl.DataFrame(
+            schema={"kode_prov": pl.String, "kode_kab": pl.String, "n_dikirim": pl.Int64}
+        )
+        return cls(tanggal, marks, figures, figures, figures)
+
+    def split(self, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(the region lists, the findings marked not a problem), same columns as `findings`
+        (the second with tanggapan, alasan, tanggal_daftar and tanda added).
+
+        Reported fixed but still found: keterangan starts with MASIH."""
+        m = self.marks.select(
+            _key(self.marks).alias("_k"), "tanda", "alasan", "tanggal_daftar"
+        ).unique("_k")
+        j = findings.with_columns(_key(findings).alias("_k")).join(m, on="_k", how="left")
+        keluar = pl.col("tanda").is_in(list(apply.KELUAR)).fill_null(False)
+        masih = pl.col("tanda") == "DIPERBAIKI_MASIH_ADA"
+        tag = pl.format(
+            "{} (tanggapan atas daftar {}). ",
+            pl.lit(MASIH),
+            pl.col("tanggal_daftar").map_elements(tanggal_id, return_dtype=pl.String),
+        )
+        daftar = (
+            j.filter(~keluar)
+            .with_columns(
+                keterangan=pl.when(masih.fill_null(False))
+                .then(pl.concat_str([tag, pl.col("keterangan").fill_null("")]))
+                .otherwise(pl.col("keterangan"))
+            )
+            .select(findings.columns)
+        )
+        ditandai = (
+            j.filter(keluar)
+            .drop("_k")
+            .with_columns(pl.col("alasan").map_elements(safe_text, return_dtype=pl.String))
+        )
+        return daftar, ditandai
+
+    def _rows(self, tanda: str, where: pl.Expr) -> list[dict[str, Any]]:
+        df = self.marks.filter((pl.col("tanda") == tanda) & where).sort("kode_kab", "kunci")
+        return [
+            {
+                **r,
+                "alasan": safe_text(r["alasan"]),
+                "tanggal_daftar": tanggal_id(r["tanggal_daftar"]),
+            }
+            for r in df.head(MAX_PAGE_ROWS).drop("kunci").to_dicts()
+        ] + ([{"lagi": df.height - MAX_PAGE_ROWS}] if df.height > MAX_PAGE_ROWS else [])
+
+    def section(
+        self, level: str, kode: str | None = None, names: dict[str, str] | None = None
+    ) -> Markup:
+        """The pages' part on answers: figures per region, PERLU_BANTUAN (province and
+        national), GANDA_NIK forwarded to Pusdatin (national)."""
+        names = names or {}
+        if level == "kab":
+            where = pl.col("kode_kab") == kode
+            figures = self.kab.filter(where)
+        elif level == "prov":
+            where = pl.col("kode_prov") == kode
+            figures = self.kab.filter(where)
+        else:
+            where = pl.lit(True)
+            figures = self.kab
+        figures = figures.with_columns(
+            nama=pl.col("kode_kab").replace_strict(names, default=pl.col("kode_kab"))
+        )
+        return Markup(
+            _env()
+            .get_template("bagian.html.j2")
+            .render(
+                level=level,
+                wilayah=figures.to_dicts(),
+                bantuan=self._rows("PERLU_BANTUAN", where) if level != "kab" else [],
+                pusdatin=self._rows("PUSDATIN", where) if level == "nasional" else [],
+                names=names,
+            )
+        )
+
+
+def _angka(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
+    return f"{int(x):,}".replace(",", ".")
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("coklit_dq.tanggapan", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["angka"] = _angka
+    return env
+
+
+# sheet column -> header (the contract's names where there is one)
+SHEET_COLUMNS = {
+    "kode_temuan": "kode_temuan",
+    "kode_kec": "kode_kec",
+    "kode_desa": "kode_desa",
+    "no_tps": "no_tps",
+    "id_pemilih": "id_pemilih",
+    "id_pantarlih": "id_pantarlih",
+    "id_kelompok": "id_kelompok",
+    "keterangan": "keterangan",
+    "tanda": "ditandai",
+    "alasan": "alasan",
+    "tanggal_daftar": "tanggapan atas daftar",
+    "pertama_ditemukan": "pertama_ditemukan",
+}
+TANDA_TEKS = {
+    "BUKAN_MASALAH": "bukan masalah (tidak dimuat di daftar selama datanya tidak berubah)",
+    "PUSDATIN": "NIK dipakai dua orang: diteruskan ke Pusdatin",
+}
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, date):
+        return tanggal_id(v)
+    return str(v)
+
+
+def write_sheet(workbook: Any, ditandai: pl.DataFrame | None) -> None:
+    """Add the sheet "Ditandai bukan masalah" to an xlsxwriter workbook; every cell is
+    written with write_string, so no value ever becomes a formula or a link."""
+    ws = workbook.add_worksheet(SHEET)
+    head = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    cols = [c for c in SHEET_COLUMNS if ditandai is not None and c in ditandai.columns]
+    for i, c in enumerate(cols):
+        ws.write_string(0, i, SHEET_COLUMNS[c], head)
+        ws.set_column(i, i, 60 if c in ("keterangan", "alasan") else 18)
+    if ditandai is None or ditandai.is_empty():
+        ws.write_string(1, 0, "Belum ada temuan yang ditandai bukan masalah.")
+        return
+    for r, row in enumerate(ditandai.select(cols).iter_rows(named=True), start=1):
+        for i, c in enumerate(cols):
+            v = TANDA_TEKS.get(row[c], row[c]) if c == "tanda" else row[c]
+            ws.write_string(r, i, _cell(v))
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, ditandai.height, len(cols) - 1)

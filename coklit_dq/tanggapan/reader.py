@@ -1,0 +1,186 @@
+"""A response file's bytes -> its answered rows, or `Unreadable` with the reason.
+
+Columns are found BY HEADER NAME (case, spaces and hyphens ignored: "Kode temuan"
+is `kode_temuan`) on every sheet of a workbook that has them, or in a csv. Every
+cell is hostile data: a formula (`=...`, read with openpyxl's data_only=False) is
+text and never evaluated; values are cut to MAX_CELL characters; the file, the
+workbook's unpacked size and the rows are capped. Only rows with a `tanggapan`
+are returned: the rest of a returned workbook is the list itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from coklit_dq.tanggapan.store import ROW_COLUMNS
+
+MAX_BYTES = 25 * 1024 * 1024  # a returned temuan.xlsx of a big kab/kota is a few MB
+MAX_UNPACKED = 250 * 1024 * 1024  # an xlsx is a zip: refuse zip bombs before opening
+MAX_ROWS = 1_000_000  # data rows read, answered or not, over all sheets (list + families)
+MAX_CELL = 1000  # characters kept of a cell
+HEADER_ROWS = 10  # a header may sit below a title; looked for in the first rows
+
+REQUIRED = ("kode_temuan", "tanggapan")
+UNIT = ("id_pemilih", "id_pantarlih", "kode_desa")  # at least one of these
+
+
+class Unreadable(ValueError):
+    """A file set aside whole; the message is the reason (Bahasa Indonesia, no values)."""
+
+
+@dataclass(frozen=True)
+class Row:
+    lokasi: str  # "Semua temuan!12" or "12" (csv): where to look in the file
+    baris: int  # 1-based row in its sheet/file
+    values: dict[str, str]  # ROW_COLUMNS -> text ("" when empty)
+
+
+def header_key(value: Any) -> str:
+    """'Kode  Temuan ' -> 'kode_temuan'."""
+    return re.sub(r"[\s\-]+", "_", str(value or "").strip().lower())
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text, never evaluated: 3.0 -> '3', '=SUM(A1)' stays '=SUM(A1)'."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        text = "TRUE" if value else "FALSE"
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    elif isinstance(value, datetime | date):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return text.strip()[:MAX_CELL]
+
+
+def _columns(header: list[Any]) -> dict[str, int] | None:
+    """Contract column -> index, when this row is a header carrying the contract columns."""
+    keys = [header_key(h) for h in header]
+    found: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k in ROW_COLUMNS and k not in found:
+            found[k] = i
+    if all(c in found for c in REQUIRED) and any(c in found for c in UNIT):
+        return found
+    return None
+
+
+def _missing(header_rows: list[list[Any]]) -> str:
+    best: set[str] = set()
+    for h in header_rows:
+        keys = {header_key(x) for x in h} & set(ROW_COLUMNS)
+        if len(keys) > len(best):
+            best = keys
+    need = [c for c in REQUIRED if c not in best]
+    if not any(c in best for c in UNIT):
+        need.append("/".join(UNIT))
+    return ", ".join(need)
+
+
+def _answered(cols: dict[str, int], row: tuple[Any, ...] | list[Any]) -> dict[str, str] | None:
+    values = {c: (cell_text(row[i]) if i < len(row) else "") for c, i in cols.items()}
+    if not values.get("tanggapan"):
+        return None
+    return {c: values.get(c, "") for c in ROW_COLUMNS}
+
+
+def _table_rows(
+    rows: Any, sheet: str | None, budget: list[int], headers_seen: list[list[Any]]
+) -> list[Row]:
+    """Answered rows below the first header row carrying the contract columns."""
+    cols: dict[str, int] | None = None
+    out: list[Row] = []
+    for n, row in enumerate(rows, start=1):
+        if cols is None:
+            if n > HEADER_ROWS:
+                return out
+            headers_seen.append(list(row))
+            cols = _columns(list(row))
+            continue
+        budget[0] += 1
+        if budget[0] > MAX_ROWS:
+            raise Unreadable(f"lebih dari {MAX_ROWS:,} baris".replace(",", "."))
+        values = _answered(cols, row)
+        if values is not None:
+            out.append(Row(f"{sheet}!{n}" if sheet else str(n), n, values))
+    return out
+
+
+def read_xlsx(data: bytes) -> list[Row]:
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise Unreadable("bukan berkas xlsx yang dapat dibaca") from None
+    if unpacked > MAX_UNPACKED:
+        raise Unreadable("isi berkas xlsx terlalu besar setelah dibuka")
+    try:
+        wb = openpyxl.load_workbook(
+            io.BytesIO(data), read_only=True, data_only=False, keep_links=False
+        )
+    except Exception:  # openpyxl raises many kinds on a damaged workbook
+        raise Unreadable("bukan berkas xlsx yang dapat dibaca") from None
+    budget = [0]
+    headers: list[list[Any]] = []
+    out: list[Row] = []
+    found = False
+    try:
+        for ws in wb.worksheets:
+            before = len(headers)
+            rows = _table_rows(ws.iter_rows(values_only=True), ws.title, budget, headers)
+            if any(_columns(h) for h in headers[before:]):
+                found = True
+            out.extend(rows)
+    except Unreadable:
+        raise
+    except Exception:
+        raise Unreadable("bukan berkas xlsx yang dapat dibaca") from None
+    finally:
+        wb.close()
+    if not found:
+        raise Unreadable(f"kolom tidak ditemukan pada lembar mana pun: {_missing(headers)}")
+    return out
+
+
+def read_csv(data: bytes) -> list[Row]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Unreadable("bukan teks UTF-8") from None
+    if "\x00" in text:
+        raise Unreadable("bukan berkas teks (berisi karakter NUL)")
+    first = text.split("\n", 1)[0]
+    delimiter = max((";", ",", "\t"), key=first.count)
+    headers: list[list[Any]] = []
+    try:
+        rows = _table_rows(
+            csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), None, [0], headers
+        )
+    except csv.Error:
+        raise Unreadable("berkas csv rusak") from None
+    if not any(_columns(h) for h in headers):
+        raise Unreadable(f"kolom tidak ditemukan: {_missing(headers)}")
+    return rows
+
+
+def read_rows(name: str, data: bytes) -> list[Row]:
+    """The answered rows of `tanggapan.xlsx` or `tanggapan.csv` (by file name)."""
+    if len(data) > MAX_BYTES:
+        raise Unreadable(f"berkas lebih besar dari {MAX_BYTES // (1024 * 1024)} MB")
+    if not data:
+        raise Unreadable("berkas kosong")
+    if name.endswith(".xlsx"):
+        return read_xlsx(data)
+    if name.endswith(".csv"):
+        return read_csv(data)
+    raise Unreadable("nama berkas bukan tanggapan.xlsx atau tanggapan.csv")

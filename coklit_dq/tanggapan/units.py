@@ -1,0 +1,96 @@
+"""What a finding's unit is, and a fingerprint of that unit's data on a night.
+
+A BUKAN_MASALAH answer keeps its finding out of the lists "while its unit's data
+stay the same": the fingerprint of the unit is stored when the answer is applied
+and compared with the fingerprint on every later night. The unit comes from the
+catalog (`unit` of expectations/rules/<KODE>.yaml):
+
+  pemilih    the record: every column of the export but waktu_coklit (a visit that
+             changes nothing is not a change)
+  tps        jumlah_diturunkan, its records (all, not TMS, visited) and the app
+             counters of its officers
+  desa       the desa's counts of the night (agregat_desa)
+  pantarlih  the officer's row
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from coklit_dq.contract import EXPORT_TABLES
+from coklit_dq.rules.catalog import load_catalog
+
+# the columns that say which unit a finding is about, per kind of unit
+UNIT_COLUMNS = {
+    "pemilih": ("id_pemilih",),
+    "tps": ("kode_desa", "no_tps"),
+    "desa": ("kode_desa",),
+    "pantarlih": ("id_pantarlih",),
+}
+
+
+@cache
+def unit_of() -> dict[str, str]:
+    """kode_temuan -> unit kind."""
+    return {k: r.unit for k, r in load_catalog().items()}
+
+
+def _hash(cols: list[str], alias: str = "") -> str:
+    parts = ", ".join(f"coalesce(CAST({alias}{c} AS VARCHAR), '\u2205')" for c in cols)
+    return f"concat_ws('|', {parts})"
+
+
+def _pemilih_columns() -> list[str]:
+    return [c.name for c in EXPORT_TABLES["pemilih"] if c.name != "waktu_coklit"]
+
+
+def fingerprint_sql(findings: str, tanggal_param: str = "$tanggal") -> str:
+    """SELECT every row of relation `findings` (with kode_temuan, id_pemilih, kode_desa,
+    no_tps, id_pantarlih) plus `sidik`: its unit's fingerprint on the night."""
+    units = ", ".join(f"('{k}', '{u}')" for k, u in sorted(unit_of().items()))
+    pem = _pemilih_columns()
+    pan = [c.name for c in EXPORT_TABLES["pantarlih"]]
+    t = tanggal_param
+    return f"""
+WITH u(kode_temuan, unit) AS (VALUES {units}),
+p AS (
+  SELECT id_pemilih, md5(string_agg({_hash(pem)}, '#' ORDER BY {_hash(pem)})) AS sidik
+  FROM pemilih WHERE tanggal_ekspor = {t}
+    AND id_pemilih IN (SELECT id_pemilih FROM {findings}) GROUP BY id_pemilih
+),
+r AS (
+  SELECT kode_desa, no_tps, count(*) AS n, count(*) FILTER (WHERE status_coklit <> 'TMS') AS a,
+         count(*) FILTER (WHERE status_coklit <> 'BELUM') AS v
+  FROM pemilih WHERE tanggal_ekspor = {t}
+    AND kode_desa IN (SELECT kode_desa FROM {findings}) GROUP BY ALL
+),
+o AS (
+  SELECT kode_desa, no_tps, sum(jumlah_tercoklit_app) AS app
+  FROM pantarlih WHERE tanggal_ekspor = {t} GROUP BY ALL
+),
+t AS (
+  SELECT s.kode_desa, s.no_tps,
+         md5({_hash(["s.jumlah_diturunkan", "r.n", "r.a", "r.v", "o.app"])}) AS sidik
+  FROM tps s LEFT JOIN r USING (kode_desa, no_tps) LEFT JOIN o USING (kode_desa, no_tps)
+  WHERE s.tanggal_ekspor = {t}
+),
+d AS (
+  SELECT kode_desa, md5({
+        _hash(["n_rekaman", "n_aktif", "n_diturunkan", "jumlah_diturunkan", "n_tps"])
+    }) AS sidik
+  FROM agregat_desa WHERE tanggal_ekspor = {t}
+),
+o2 AS (
+  SELECT id_pantarlih, md5(string_agg({_hash(pan)}, '#' ORDER BY {_hash(pan)})) AS sidik
+  FROM pantarlih WHERE tanggal_ekspor = {t}
+    AND id_pantarlih IN (SELECT id_pantarlih FROM {findings}) GROUP BY id_pantarlih
+)
+SELECT f.*, CASE u.unit WHEN 'pemilih' THEN p.sidik WHEN 'tps' THEN t.sidik
+                        WHEN 'desa' THEN d.sidik WHEN 'pantarlih' THEN o2.sidik END AS sidik
+FROM {findings} f
+LEFT JOIN u ON u.kode_temuan = f.kode_temuan
+LEFT JOIN p ON u.unit = 'pemilih' AND p.id_pemilih = f.id_pemilih
+LEFT JOIN t ON u.unit = 'tps' AND t.kode_desa = f.kode_desa AND t.no_tps = f.no_tps
+LEFT JOIN d ON u.unit = 'desa' AND d.kode_desa = f.kode_desa
+LEFT JOIN o2 ON u.unit = 'pantarlih' AND o2.id_pantarlih = f.id_pantarlih
+"""

@@ -1,0 +1,380 @@
+"""tanggapan-v1: regions answer their lists and the next nights' lists change.
+
+Small exact nights (tests/flow_fixtures.py) with planted findings in kab 3101,
+run through the real pipeline (DuckDB warehouse, local outbox and inbox).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+from flow_fixtures import WIB, night_tables
+
+from coklit_dq.config import resolve_settings
+from coklit_dq.pipeline import run_night
+from coklit_dq.simulate.writer import write_night
+from coklit_dq.tanggapan import SHEET, read_inbox, region_figures
+from coklit_dq.tanggapan.store import ROW_COLUMNS
+
+N1, N2, N3 = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)
+KAB = "3101"
+# records of kab 3101 (families of 3 over 8 desa: r 0-11 and 24-35 are in 3101)
+A, B, C, D, E = "P31-0000000", "P31-0000003", "P31-0000006", "P31-0000009", "P31-0000024"
+F = "P31-0000012"  # kab 3171
+ALL_SHEET = "Semua temuan"
+FORMULA = '=HYPERLINK("http://x.invalid","NIK lama dari Dukcapil")'  # a reason, as data
+
+
+def _night(root: Path, tanggal: date, *, alamat_a: str | None = None) -> None:
+    from datetime import datetime, timedelta
+
+    tables, pem = night_tables(tanggal, 1200)
+    p = pem["31"]
+    bad = pl.col("id_pemilih").is_in([A, B, E, F])
+    c = p.filter(pl.col("id_pemilih") == C).row(0, named=True)
+    nik_c = c["nik"]
+    is_d = pl.col("id_pemilih") == D
+    p = p.with_columns(
+        tanggal_lahir=pl.when(is_d).then(pl.lit(c["tanggal_lahir"])).otherwise("tanggal_lahir"),
+        jenis_kelamin=pl.when(is_d).then(pl.lit(c["jenis_kelamin"])).otherwise("jenis_kelamin"),
+    ).with_columns(
+        nik=pl.when(bad)
+        .then(pl.lit("1234"))
+        .when(pl.col("id_pemilih") == D)
+        .then(pl.lit(nik_c))
+        .otherwise(pl.col("nik"))
+    )
+    if alamat_a is not None:
+        p = p.with_columns(
+            alamat=pl.when(pl.col("id_pemilih") == A)
+            .then(pl.lit(alamat_a))
+            .otherwise(pl.col("alamat"))
+        )
+    pem["31"] = p
+    dibuat = datetime.combine(tanggal, datetime.min.time(), tzinfo=WIB) + timedelta(hours=23)
+    write_night(str(root), tanggal, tables, pem, formats={}, dibuat=dibuat)
+
+
+def _list(outbox: Path, tanggal: date, kab: str = KAB) -> pl.DataFrame:
+    return pl.read_csv(
+        outbox / tanggal.isoformat() / kab[:2] / kab / "temuan.csv", infer_schema=False
+    )
+
+
+def _answer_workbook(outbox: Path, tanggal: date, answers: dict[tuple[str, str], tuple]) -> bytes:
+    """The region's workbook, filled: the published one when it carries the contract's
+    headers on "Semua temuan" (h11's workbook), else one built the same way from
+    temuan.csv. `answers`: (kode_temuan, id_pemilih) -> (tanggapan, alasan)."""
+    folder = outbox / tanggal.isoformat() / KAB[:2] / KAB
+    wb = openpyxl.load_workbook(folder / "temuan.xlsx")
+    if ALL_SHEET not in wb.sheetnames:
+        rows = _list(outbox, tanggal)
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = ALL_SHEET
+        head = [*rows.columns, "tanggapan", "alasan", "petugas"]
+        ws.append(head)
+        for r in rows.iter_rows():
+            ws.append([*r, None, None, None])
+    ws = wb[ALL_SHEET]
+    head = [str(c.value) for c in ws[1]]
+    col = {h: i for i, h in enumerate(head)}
+    for row in ws.iter_rows(min_row=2):
+        key = (row[col["kode_temuan"]].value, row[col["id_pemilih"]].value)
+        if key in answers:
+            answer, alasan = answers[key]
+            row[col["tanggapan"]].value = answer
+            row[col["alasan"]].value = alasan
+            row[col["petugas"]].value = "Operator 3101"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _drop(
+    inbox: Path, tanggal: date, kab: str, name: str, data: bytes, prov: str | None = None
+) -> Path:
+    p = inbox / tanggal.isoformat() / (prov or kab[:2]) / kab / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    return p
+
+
+def _tables(wh: str) -> dict[str, int]:
+    con = duckdb.connect(wh, read_only=True)
+    try:
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in (
+                "tanggapan_berkas",
+                "tanggapan_dipakai",
+                "tanggapan_ditolak",
+                "tanggapan_label",
+            )
+        }
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def first_night(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("tanggapan")
+    export, outbox, inbox = root / "export", root / "outbox", root / "inbox"
+    for n in (N1, N2):
+        _night(export, n)
+    _night(export, N3, alamat_a="Jl. Baru 1")
+    settings = resolve_settings(
+        warehouse=str(root / "w.duckdb"), outbox=str(outbox), inbox=str(inbox)
+    )
+    run_night(settings, str(export), N1)
+    shutil.copy(root / "w.duckdb", root / "w-n1.duckdb")  # before any answer
+    return {"root": root, "export": export, "outbox": outbox, "inbox": inbox, "settings": settings}
+
+
+def test_answers_through_the_workbook_change_the_next_nights(first_night):
+    env = first_night
+    outbox, inbox, settings = env["outbox"], env["inbox"], env["settings"]
+    before = _list(outbox, N1)
+    codes = set(before.select("id_pemilih", "kode_temuan").iter_rows())
+    assert {(x, "NIK_TIDAK_VALID") for x in (A, B, E)} | {(x, "GANDA_NIK") for x in (C, D)} <= codes
+    assert {k for i, k in codes if i in (A, B, C, D, E)} == {"NIK_TIDAK_VALID", "GANDA_NIK"}
+    help_text = "<script>alert(1)</script> NIK 3201234567890123 tidak bisa diubah"
+    book = _answer_workbook(
+        outbox,
+        N1,
+        {
+            ("NIK_TIDAK_VALID", A): ("BUKAN_MASALAH", FORMULA),
+            ("NIK_TIDAK_VALID", B): ("SUDAH_DIPERBAIKI", None),
+            ("GANDA_NIK", C): ("BUKAN_MASALAH", "dua orang berbeda memakai satu NIK"),
+            ("GANDA_NIK", D): ("bukan masalah", "dua orang berbeda memakai satu NIK"),
+            ("NIK_TIDAK_VALID", E): ("PERLU_BANTUAN", help_text),
+        },
+    )
+    _drop(inbox, N1, KAB, "tanggapan.xlsx", book)
+
+    run_night(settings, str(env["export"]), N2)
+    after = _list(outbox, N2)
+    ids = set(after["id_pemilih"].drop_nulls())
+    assert A not in ids and C not in ids and D not in ids  # out of the region's list
+    assert E in ids
+    row_b = after.filter(pl.col("id_pemilih") == B).row(0, named=True)
+    assert row_b["keterangan"].startswith("DILAPORKAN SUDAH DIPERBAIKI, MASIH DITEMUKAN")
+    assert "2 Juli" not in row_b["keterangan"] and "1 Juli 2024" in row_b["keterangan"]
+    # everything else of the list is as the night before
+    rest = before.filter(~pl.col("id_pemilih").is_in([A, B, C, D]).fill_null(True))
+    assert after.height == rest.height + 1
+    # the workbook's own sheet, Pusdatin's list keeps them all
+    wb = openpyxl.load_workbook(outbox / N2.isoformat() / "31" / KAB / "temuan.xlsx")
+    head = [c.value for c in wb[SHEET][1]]
+    marked = [{h: c for h, c in zip(head, r, strict=True)} for r in wb[SHEET].iter_rows(min_row=2)]
+    assert sorted(r["id_pemilih"].value for r in marked) == sorted([A, C, D])
+    reason_a = next(r["alasan"] for r in marked if r["id_pemilih"].value == A)
+    assert reason_a.value == FORMULA and reason_a.data_type == "s"  # text, never a formula
+    national = pl.read_parquet(outbox / N2.isoformat() / "nasional" / "temuan.parquet")
+    assert {A, C, D} <= set(national["id_pemilih"].drop_nulls())
+    # pages: PERLU_BANTUAN on province and national pages, escaped and masked
+    for page in ("31/ringkasan.html", "nasional/ringkasan.html"):
+        html = (outbox / N2.isoformat() / page).read_text(encoding="utf-8")
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "<script>alert(1)" not in html and "3201234567890123" not in html
+        assert "320123********23" in html
+    nas = (outbox / N2.isoformat() / "nasional/ringkasan.html").read_text(encoding="utf-8")
+    assert "dua orang berbeda memakai satu NIK" in nas  # GANDA_NIK went to Pusdatin
+    kab_page = (outbox / N2.isoformat() / "31" / KAB / "ringkasan.html").read_text("utf-8")
+    assert "Tanggapan wilayah atas daftar temuan" in kab_page
+    con = duckdb.connect(settings.warehouse)
+    try:
+        fig = region_figures(con, N2).filter(pl.col("kode_kab") == KAB).row(0, named=True)
+        assert fig["n_dijawab"] == 5
+        assert fig["persen_dijawab"] == pytest.approx(100 * 5 / fig["n_dikirim"], abs=0.05)
+        assert fig["n_diperbaiki_kembali"] == 1
+        assert fig["n_bukan_masalah"] == 1 and fig["n_ke_pusdatin"] == 2
+        assert fig["n_perlu_bantuan"] == 1
+        assert fig["median_hari_terbuka"] == 1  # found on both nights
+    finally:
+        con.close()
+
+    # the same file read again (a rerun of the night, or read_inbox again) changes nothing
+    counts = _tables(settings.warehouse)
+    run_night(settings, str(env["export"]), N2)
+    assert _tables(settings.warehouse) == counts
+    assert _list(outbox, N2).equals(after)
+    shutil.copy(inbox / N1.isoformat() / "31" / KAB / "tanggapan.xlsx", env["root"] / "x.xlsx")
+    con = duckdb.connect(settings.warehouse)
+    try:
+        res = read_inbox(con, N2, settings)
+    finally:
+        con.close()
+    assert res.already_read == 1 and not res.used and not res.set_aside
+    assert _tables(settings.warehouse) == counts
+
+    # night 3: A's record changed, so the finding comes back; GANDA_NIK stays out
+    run_night(settings, str(env["export"]), N3)
+    ids3 = set(_list(outbox, N3)["id_pemilih"].drop_nulls())
+    assert A in ids3 and C not in ids3 and D not in ids3
+
+
+def _csv(rows: list[dict[str, str]], columns: tuple[str, ...] = ROW_COLUMNS) -> bytes:
+    import csv
+
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([r.get(c, "") for c in columns])
+    return out.getvalue().encode()
+
+
+def test_hostile_responses_are_set_aside_with_reasons(first_night, tmp_path):
+    env = first_night
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(env["root"] / "w-n1.duckdb", wh)
+    inbox = tmp_path / "inbox"
+    settings = resolve_settings(warehouse=str(wh), outbox=str(tmp_path / "o"), inbox=str(inbox))
+    listed = _list(env["outbox"], N1)
+    a = listed.filter(pl.col("id_pemilih") == A).row(0, named=True)
+    other = _list(env["outbox"], N1, "3171").filter(pl.col("id_pemilih") == F).row(0, named=True)
+    ok = {
+        "kode_temuan": a["kode_temuan"],
+        "id_pemilih": A,
+        "tanggapan": "BUKAN_MASALAH",
+        "alasan": "x",
+    }
+    # rows of 3101: another region's finding, a formula, unknown answer, no alasan
+    _drop(
+        inbox,
+        N1,
+        KAB,
+        "tanggapan.csv",
+        _csv(
+            [
+                {
+                    "kode_temuan": other["kode_temuan"],
+                    "id_pemilih": F,
+                    "tanggapan": "BUKAN_MASALAH",
+                    "alasan": "bukan wilayah kami",
+                },
+                {
+                    "kode_temuan": '=HYPERLINK("http://x.invalid","klik")',
+                    "id_pemilih": A,
+                    "tanggapan": "PERLU_BANTUAN",
+                },
+                {**ok, "tanggapan": "=1+1"},
+                {**ok, "alasan": ""},
+            ]
+        ),
+    )
+    _drop(inbox, N1, "3171", "tanggapan.xlsx", b"\x00junk" * (2 * 1024 * 1024))  # 10 MB
+    renamed = _csv([{**ok}], tuple("jawaban" if c == "tanggapan" else c for c in ROW_COLUMNS))
+    _drop(inbox, N1, "3201", "tanggapan.csv", renamed)
+    _drop(inbox, N1, "3199", "tanggapan.csv", _csv([ok]))  # a valid code, not A's region
+    _drop(
+        inbox, N1, "3301", "tanggapan.csv", _csv([{**ok, "petugas": "y"}]), prov="31"
+    )  # kab not of its province folder
+    _drop(inbox, N1, "3201", "tanggapan.xlsx", b"PK\x03\x04 not a zip")
+
+    con = duckdb.connect(str(wh))
+    try:
+        res = read_inbox(con, N2, settings)
+        aside = con.execute(
+            "SELECT kode_kab, lokasi, kolom, alasan_tolak FROM tanggapan_ditolak "
+            "ORDER BY kode_kab, lokasi"
+        ).fetchall()
+        files = dict(
+            con.execute(
+                "SELECT path, reason FROM tanggapan_berkas WHERE state = 'set_aside'"
+            ).fetchall()
+        )
+        applied = con.execute("SELECT count(*) FROM tanggapan_dipakai").fetchall()[0][0]
+    finally:
+        con.close()
+    assert applied == 0 and res.rows_applied == 0, (aside, files)
+    assert aside == [
+        (KAB, "2", "id_pemilih", "temuan milik wilayah lain"),
+        (KAB, "3", "kode_temuan", "kode_temuan tidak dikenal"),
+        (
+            KAB,
+            "4",
+            "tanggapan",
+            "tanggapan tidak dikenal; isi SUDAH_DIPERBAIKI, BUKAN_MASALAH atau PERLU_BANTUAN",
+        ),
+        (KAB, "5", "alasan", "alasan wajib diisi untuk BUKAN_MASALAH"),
+        ("3199", "2", "id_pemilih", "temuan milik wilayah lain"),
+    ]
+    d = N1.isoformat()
+    assert files[f"{d}/31/3171/tanggapan.xlsx"] == "bukan berkas xlsx yang dapat dibaca"
+    assert files[f"{d}/32/3201/tanggapan.csv"].startswith("kolom tidak ditemukan: tanggapan")
+    assert files[f"{d}/32/3201/tanggapan.xlsx"] == "bukan berkas xlsx yang dapat dibaca"
+    assert files[f"{d}/31/3301/tanggapan.csv"] == "kode kabupaten/kota pada folder tidak sah"
+    assert len(res.set_aside) == 4
+    # set aside whole or row by row, nothing changes the next night's lists
+    run_night(settings, str(env["export"]), N2)
+    assert _list(tmp_path / "o", N2).equals(
+        _list(env["outbox"], N1).with_columns(
+            tanggal_ekspor=pl.lit(N2.isoformat()), status_temuan=pl.lit("BERULANG")
+        )
+    )
+
+
+def test_simulated_responses_are_valid_answers_to_the_lists(first_night, tmp_path):
+    import numpy as np
+
+    from coklit_dq import cli
+    from coklit_dq.simulate.responses import SHARE, answer_frame, simulate_responses
+
+    # the shares: on a long list every answer appears, BUKAN_MASALAH always with a reason
+    n = 4000
+    rows = pl.DataFrame(
+        {
+            c: [f"{c}{i}" for i in range(n)]
+            for c in ("id_pemilih", "id_pantarlih", "kode_desa", "no_tps", "id_kelompok")
+        }
+    ).with_columns(kode_temuan=pl.Series(["GANDA_ORANG", "NIK_TIDAK_VALID"] * (n // 2)))
+    ans = answer_frame(rows, np.random.default_rng(5))
+    share = dict(ans.group_by("tanggapan").len().iter_rows())
+    assert set(share) == set(SHARE)
+    assert abs(share["SUDAH_DIPERBAIKI"] / n - SHARE["SUDAH_DIPERBAIKI"]) < 0.03
+    assert ans.filter(pl.col("tanggapan") == "BUKAN_MASALAH")["alasan"].str.len_chars().min() > 0
+
+    env = first_night
+    outbox = env["outbox"]
+    inbox, again = tmp_path / "inbox", tmp_path / "again"
+    counts = simulate_responses(str(outbox), N1, str(inbox), seed=3)
+    assert (
+        cli.main(
+            [
+                "simulate",
+                "--responses",
+                str(outbox),
+                "--date",
+                N1.isoformat(),
+                "--out",
+                str(again),
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    written = sorted(p.relative_to(inbox) for p in inbox.rglob("tanggapan.csv"))
+    assert written == sorted(p.relative_to(again) for p in again.rglob("tanggapan.csv"))
+    assert all((inbox / p).read_bytes() == (again / p).read_bytes() for p in written)
+    assert len(written) == counts["wilayah"]
+    # every simulated row is a valid answer to the list it names
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(env["root"] / "w-n1.duckdb", wh)
+    settings = resolve_settings(warehouse=str(wh), outbox=str(tmp_path / "o"), inbox=str(inbox))
+    con = duckdb.connect(str(wh))
+    try:
+        res = read_inbox(con, N2, settings)
+    finally:
+        con.close()
+    assert not res.set_aside and res.rows_set_aside == 0
+    assert res.rows_applied == sum(counts[k] for k in SHARE)

@@ -335,14 +335,20 @@ def diff(run: NightRun) -> None:
             )
 
 
+def tanggapan(run: NightRun) -> None:
+    """tanggapan-v1: the regions' responses, after the diff and before publishing.
+
+    A failure is reported, not fatal: the lists go out without tonight's answers."""
+    from coklit_dq.tanggapan import read_inbox
+
+    with timed(run, "tanggapan"):
+        read_inbox(run.con, run.tanggal, run.settings)
+
+
 def publish(run: NightRun) -> None:
     """Stage 6: the outbox for the night (atomic replace)."""
     from coklit_dq.publish import publish_night
-    from coklit_dq.tanggapan import read_inbox
 
-    # tanggapan-v1: the regions' responses, after the diff and before publishing;
-    # a failure is reported, not fatal (the lists go out without tonight's answers)
-    _guard(run, "tanggapan", lambda: read_inbox(run.con, run.tanggal, run.settings))
     with timed(run, "publish"):
         run.published = publish_night(run.con, run.tanggal, run.settings)
 
@@ -379,6 +385,7 @@ STEPS: tuple[Step, ...] = (
     Step("validate", validate, stops=True),
     Step("link", link, stops=False),
     Step("diff", diff, stops=True),
+    Step("tanggapan", tanggapan, stops=False, io=True),
     Step("publish", publish, stops=True, io=True),
     Step("notify", notify, stops=False, io=True),
 )

@@ -17,7 +17,8 @@ Which Prefect API the flow reports to:
 
 Exit status: 0 only when every file of the night was used and every step
 finished; 1 when the night ran but set a file aside or a step failed; 3 when
-it could not run at all (no such night, warehouse in use, bad settings). The
+it could not run at all (bad settings, a rerun refused); a warehouse in use
+by another run is waited for. The
 reasons go to standard error.
 """
 

@@ -35,14 +35,18 @@ INVENTORY = {
             "flow": "nightly-coklit",
             "schedules": [("0 1 * * *", "Asia/Jakarta")],
             "work_pool": "coklit-process",
-            "concurrency_limit": 1,
+            # no per-deployment limit: one lock on the warehouse serialises every
+            # writer, nightly and backfill alike (issue 9, docs/operations.md)
+            "concurrency_limit": None,
         },
         "backfill-coklit": {
             "entrypoint": "flows/backfill.py:backfill_coklit",
             "flow": "backfill-coklit",
             "schedules": [],
             "work_pool": "coklit-process",
-            "concurrency_limit": 1,
+            # no per-deployment limit: one lock on the warehouse serialises every
+            # writer, nightly and backfill alike (issue 9, docs/operations.md)
+            "concurrency_limit": None,
         },
     },
 }

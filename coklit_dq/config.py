@@ -79,6 +79,12 @@ class Settings:
     smtp_port: int = 25
     mail_from: str = "coklit-dq@kpu.go.id"
     storage_options: dict[str, Any] = field(default_factory=dict)
+    # Spark backend of the linkage (full re-link). Defaults fit this 2-core machine in
+    # local mode; on a cluster (docs/stages.md) e.g. master "yarn", driver memory 8g,
+    # 400 shuffle partitions (~2-4 per executor core over the 205 M records).
+    linkage_spark_master: str = "local[2]"
+    linkage_spark_driver_memory: str = "3g"
+    linkage_spark_partitions: int = 8
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -113,6 +119,9 @@ def resolve_settings(**overrides: Any) -> Settings:
         "smtp_host": env.get("COKLIT_DQ_SMTP_HOST"),
         "smtp_port": int(env.get("COKLIT_DQ_SMTP_PORT", "25")),
         "mail_from": env.get("COKLIT_DQ_MAIL_FROM", "coklit-dq@kpu.go.id"),
+        "linkage_spark_master": env.get("COKLIT_DQ_SPARK_MASTER", "local[2]"),
+        "linkage_spark_driver_memory": env.get("COKLIT_DQ_SPARK_DRIVER_MEMORY", "3g"),
+        "linkage_spark_partitions": int(env.get("COKLIT_DQ_SPARK_PARTITIONS", "8")),
     }
     if env.get("COKLIT_DQ_RECIPIENTS"):
         values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])

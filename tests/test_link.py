@@ -368,6 +368,46 @@ def test_keterangan_masks_and_hides_names_across_kabupaten(first, night) -> None
     assert "TMS 2" in orig and "tandai rekaman ini TMS 2" in orig
 
 
+def test_keterangan_says_in_words_which_fields_agree_and_differ(first) -> None:
+    """The words are the model's level labels: a swapped date, a kecamatan digit typed
+    wrongly, a serial digit typed wrongly, each said as a PPS reads it."""
+    _, raw = first
+
+    def text(i: str) -> str:
+        return str(raw.filter(pl.col("id_pemilih") == i)["keterangan"][0])
+
+    c = text("XC-2")
+    assert "cocok: nama sama" in c
+    assert "tanggal lahir: hari dan bulan tertukar" in c
+    assert "NIK berbeda 1 digit pada kode wilayah" in c
+    assert "NIK berbeda 1 digit pada nomor urut" in text("XA-2")
+    assert "provinsi berbeda" in text("XA-2")  # context: where the records are
+
+
+def test_keterangan_words_are_read_from_the_model(night) -> None:
+    """Relabel a level in the model: the finding says the new words (nothing restates
+    the levels by index)."""
+    import copy
+
+    from coklit_dq.link import ganda_orang
+    from coklit_dq.link.model import load_model
+
+    model = copy.deepcopy(load_model())
+    for comp in model["comparisons"]:
+        for lv in comp["comparison_levels"]:
+            if lv.get("label_for_charts") == "NIK berbeda 1 digit pada nomor urut":
+                lv["label_for_charts"] = "NIK lain satu angka di nomor urut"
+    con = warehouse.connect(":memory:")
+    try:
+        load(con, D1, *night)
+        raw = ganda_orang(con, D1, model=model)
+        t = str(raw.filter(pl.col("id_pemilih") == "XA-2")["keterangan"][0])
+        assert "NIK lain satu angka di nomor urut" in t
+        assert "pada nomor urut" not in t
+    finally:
+        con.close()
+
+
 def test_region_columns_from_kode_desa(first) -> None:
     _, raw = first
     r = raw.filter(pl.col("id_pemilih") == "XA-2").row(0, named=True)

@@ -62,7 +62,6 @@ BLOCKING_RULES_PREDICT: tuple[tuple[str, ...], ...] = (
     ("nik_b", "nama_kunci"),  # the nik's date + serial, first name: a slip in the region
     ("nik_b", "tempat_lahir"),  # ... or with the birthplace when the name slipped
     ("nik_c", "tgl"),  # region + serial, birth date: a slip in the nik's date part
-    ("nik_c", "nama_kunci"),  # ... and in the birth date too
     ("nama_kunci", "tgl"),  # first name's consonants + birth date, whatever the nik
     ("nama_urut", "tgl"),  # the name's words in any order + birth date
 )

@@ -8,6 +8,8 @@ SITI/ST., SOEPARMAN/SUPARMAN, a dropped last name) serve the planted duplicates.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -437,7 +439,7 @@ def slip(nama: pl.Expr, female: pl.Expr, u: pl.Expr, v: pl.Expr) -> pl.Expr:
         "urutan": pl.when(n_tok >= 2).then(tokens.list.reverse().list.join(" ")),
         "gelar": pl.when(female).then(pl.lit("HJ. ")).otherwise(pl.lit("H. ")) + nama,
     }
-    out: pl.Expr | None = None
+    out: Any = None  # a when/then chain
     edge = 0.0
     for name, share in NAME_SLIPS:
         edge += share

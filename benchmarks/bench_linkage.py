@@ -86,9 +86,7 @@ def _clusters(raw: object) -> set[frozenset[str]]:
     import polars as pl
 
     orang = raw.filter(pl.col("kode_temuan") == "GANDA_ORANG")  # type: ignore[attr-defined]
-    return {
-        frozenset(g["id_pemilih"].to_list()) for _, g in orang.group_by("id_kelompok")
-    }
+    return {frozenset(g["id_pemilih"].to_list()) for _, g in orang.group_by("id_kelompok")}
 
 
 def full(workdir: Path, voters: int, spark: bool = False) -> None:

@@ -111,6 +111,9 @@ def full(workdir: Path, voters: int, spark: bool = False) -> None:
         raw_s = run_linkage(con, tanggal, spark_settings, full=True)
         dt = time.perf_counter() - t0
         same_edges, same_clusters = _edges(con) == edges, _clusters(raw_s) == clusters
+        from coklit_dq.link.spark import stop_session
+
+        stop_session()  # the JVM exits, so its peak counts among the children
         print(
             f"  run_linkage full on Spark ({spark_settings.linkage_spark_master}, driver "
             f"{spark_settings.linkage_spark_driver_memory}, "
@@ -118,9 +121,6 @@ def full(workdir: Path, voters: int, spark: bool = False) -> None:
             f"DuckDB: {same_edges}, same clusters: {same_clusters}; peak RSS python "
             f"{peak_mb():.0f} MB, largest child (JVM) {children_peak_mb():.0f} MB"
         )
-        from coklit_dq.link.spark import stop_session
-
-        stop_session()
     con.close()
 
 

@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/bench_linkage.py [--voters 1000000] [--incr-voters 5000000]
         [--changed 0.01] [--workdir /tmp/coklit-bench-link] [--skip-full] [--skip-incr]
+        [--spark]
+
+--spark: after the DuckDB full link, the same night again on Splink's Spark backend
+(local mode, Settings.linkage_spark_*): time, peaks, and whether pairs and clusters
+equal DuckDB's.
 
 1. Full: simulate one night of --voters (the project's simulator), ingest it,
    run_linkage (GANDA_NIK + GANDA_ORANG, every record): seconds, pairs, findings.
@@ -39,6 +44,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def children_peak_mb() -> float:
+    """Largest child process so far (the Spark JVM of --spark; the simulator's child)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def _simulate_and_ingest(workdir: str, voters: int, seed: int) -> date:
     """In a child process, so the simulator's memory is not counted as the linkage's."""
     sim = Path(workdir) / f"sim{voters}"
@@ -63,7 +73,23 @@ def night(workdir: Path, voters: int, seed: int) -> tuple[object, date]:
     return con, tanggal
 
 
-def full(workdir: Path, voters: int) -> None:
+def _edges(con: object) -> set[tuple[str, str]]:
+    return {
+        (str(a), str(b))
+        for a, b in con.execute(  # type: ignore[attr-defined]
+            "SELECT id_l, id_r FROM _link_sisi"
+        ).fetchall()
+    }
+
+
+def _clusters(raw: object) -> set[frozenset[str]]:
+    import polars as pl
+
+    orang = raw.filter(pl.col("kode_temuan") == "GANDA_ORANG")  # type: ignore[attr-defined]
+    return {frozenset(g["id_pemilih"].to_list()) for _, g in orang.group_by("id_kelompok")}
+
+
+def full(workdir: Path, voters: int, spark: bool = False) -> None:
     print(f"full dedup, {voters} voters")
     con, tanggal = night(workdir, voters, seed=11)
     settings = resolve_settings()
@@ -78,6 +104,23 @@ def full(workdir: Path, voters: int) -> None:
         f"  run_linkage full: {dt:.1f} s for {n_rec} records not TMS, {n_pairs} scored pairs "
         f">= floor, findings {by}; peak RSS {peak_mb():.0f} MB"
     )
+    if spark:
+        edges, clusters = _edges(con), _clusters(raw)
+        spark_settings = resolve_settings(linkage_backend="spark")
+        t0 = time.perf_counter()
+        raw_s = run_linkage(con, tanggal, spark_settings, full=True)
+        dt = time.perf_counter() - t0
+        same_edges, same_clusters = _edges(con) == edges, _clusters(raw_s) == clusters
+        from coklit_dq.link.spark import stop_session
+
+        stop_session()  # the JVM exits, so its peak counts among the children
+        print(
+            f"  run_linkage full on Spark ({spark_settings.linkage_spark_master}, driver "
+            f"{spark_settings.linkage_spark_driver_memory}, "
+            f"{spark_settings.linkage_spark_partitions} partitions): {dt:.1f} s; same pairs as "
+            f"DuckDB: {same_edges}, same clusters: {same_clusters}; peak RSS python "
+            f"{peak_mb():.0f} MB, largest child (JVM) {children_peak_mb():.0f} MB"
+        )
     con.close()
 
 
@@ -147,13 +190,16 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/coklit-bench-link")
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--skip-incr", action="store_true")
+    ap.add_argument(
+        "--spark", action="store_true", help="also re-link the full night on Spark and compare"
+    )
     args = ap.parse_args()
     workdir = Path(args.workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     try:
         if not args.skip_full:
-            full(workdir, args.voters)
+            full(workdir, args.voters, spark=args.spark)
         if not args.skip_incr:
             incremental(workdir, args.incr_voters, args.changed)
     finally:

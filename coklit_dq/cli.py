@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--warehouse")
     t.add_argument("--date", type=_date, dest="tanggal")
     t.add_argument("--model", help="where to write the model JSON (default: linkage/model.json)")
+    t.add_argument(
+        "--simulate-voters",
+        type=int,
+        help="train on a simulated night of this many voters instead of the warehouse",
+    )
+    t.add_argument("--seed", type=int, default=3, help="seed of the simulated night")
     e = lsub.add_parser("evaluate", help="precision/recall/F1 on simulated truth and FEBRL4")
     e.add_argument("--voters", type=int, default=50_000)
     e.add_argument("--seed", type=int, default=7)

@@ -96,6 +96,12 @@ class Settings:
     # links to; None: <warehouse dir>/gx-docs
     data_docs: str | None = None
     inbox: str = DEFAULT_INBOX  # tanggapan-v1: regions' responses (any fsspec root)
+    # Spark backend of the linkage (full re-link). Defaults fit this 2-core machine in
+    # local mode; on a cluster (docs/stages.md) e.g. master "yarn", driver memory 8g,
+    # 400 shuffle partitions (~2-4 per executor core over the 205 M records).
+    linkage_spark_master: str = "local[2]"
+    linkage_spark_driver_memory: str = "3g"
+    linkage_spark_partitions: int = 8
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -155,6 +161,9 @@ def resolve_settings(**overrides: Any) -> Settings:
         "pusdatin_email": env.get("COKLIT_DQ_PUSDATIN_EMAIL") or None,
         "data_docs": env.get("COKLIT_DQ_DATA_DOCS"),
         "inbox": env.get("COKLIT_DQ_INBOX", DEFAULT_INBOX),
+        "linkage_spark_master": env.get("COKLIT_DQ_SPARK_MASTER", "local[2]"),
+        "linkage_spark_driver_memory": env.get("COKLIT_DQ_SPARK_DRIVER_MEMORY", "3g"),
+        "linkage_spark_partitions": int(env.get("COKLIT_DQ_SPARK_PARTITIONS", "8")),
     }
     if env.get("COKLIT_DQ_RECIPIENTS"):
         values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])

@@ -51,20 +51,30 @@ PREDICT_FLOOR = 0.5
 # about one pair in 10^9 of different people shares a nik (a reused card).
 NIK_U_PROBABILITIES = {"exact": 1e-9}
 
-# Candidate pairs: the union of these blocks (Splink dedupes pairs across rules).
-# Each leaves one kind of keying error free; the serial 0001 is so common that
-# the nik's date + serial alone makes blocks of hundreds (16 M pairs per 1 M
-# records), so it is tightened with the birthplace.
-BLOCKING_RULES_PREDICT = (
-    ("nik_a",),  # kecamatan + birth date of the nik: a slip in the serial
-    ("nik_b", "tempat_lahir"),  # the nik's date + serial, birthplace: a slip in the region
+# Candidate pairs: the union of these blocks (Splink dedupes pairs across rules),
+# each a tuple of prepared columns that must be equal (orang._candidates reads the
+# same tuples to find the standing records a night's changes must meet). Each
+# leaves one kind of keying slip free. The serial 0001 is so common that the nik's
+# date + serial alone makes blocks of hundreds, so it is tightened with a first
+# name or the birthplace.
+BLOCKING_RULES_PREDICT: tuple[tuple[str, ...], ...] = (
+    ("nik_a",),  # region + birth date of the nik: a slip in the serial
+    ("nik_b", "nama_kunci"),  # the nik's date + serial, first name: a slip in the region
+    ("nik_b", "tempat_lahir"),  # ... or with the birthplace when the name slipped
     ("nik_c", "tgl"),  # region + serial, birth date: a slip in the nik's date part
-    ("nama_norm", "tgl"),  # name + birth date, whatever the nik
+    ("nik_c", "tgl_tahun", "nama_kunci"),  # ... and a slip in the birth date as well
+    ("nama_kunci", "tgl"),  # first name's consonants + birth date, whatever the nik
+    ("nama_urut", "tgl"),  # the name's words in any order + birth date
 )
+# Comparisons a GANDA_ORANG finding names as context (where the records are, where
+# they came from) rather than as a field that agrees or differs.
+KETERANGAN_KONTEKS = ("wilayah", "asal")
+# Columns whose value frequencies (over the whole night) adjust an exact match.
+TF_COLUMNS = ("nama_norm", "nama_depan", "tgl")
 
 # Expectation maximisation, one session per rule; a comparison whose columns a
 # rule blocks on is not trained in that session. Name + birth date + birthplace
-# trains nik, sex and region. Name, birth date and birthplace keep the
+# trains the region (nik, sex and origin are fixed below). Name, birth date and birthplace keep the
 # m-probabilities of M_PRIORS: measured on the simulator's data, every block
 # that leaves them free (name + date alone, the nik's kecamatan + date, its
 # date + serial, region + serial + first name) holds far
@@ -76,61 +86,81 @@ BLOCKING_RULES_PREDICT = (
 BLOCKING_RULES_EM = (("nama_norm", "tgl", "tempat_lahir"),)
 
 
-# Starting m-probabilities for expectation maximisation (what a duplicate looks
-# like: the second record of a person who moved, keyed again by hand). EM starts
-# here and re-estimates them; without a sensible start it settles on another
-# latent class (people sharing a placeholder birth date, families).
-M_PRIORS: dict[str, tuple[float, ...]] = {
-    "nik": (0.2, 0.1, 0.5, 0.1, 0.1),
-    "nama": (0.66, 0.1, 0.12, 0.09, 0.01, 0.02),
-    "tgl_lahir": (0.76, 0.08, 0.05, 0.08, 0.03),
-    "jenis_kelamin": (0.98, 0.02),
-    "tempat_lahir": (0.85, 0.05, 0.10),
-    "asal": (0.85, 0.05, 0.10),
-    "wilayah": (0.1, 0.1, 0.3, 0.2, 0.3),
-}
+# Each level below declares its label (what a PPS reads in a GANDA_ORANG finding:
+# coklit_dq/link/findings.py prints the label of the level a pair reached, read from
+# model.json) and its starting m-probability for expectation maximisation (what a
+# duplicate looks like: the second record of a person who moved, keyed again by
+# hand). EM starts there; name, birth date and birthplace keep them (see above).
 
 
-def _null(col: str) -> dict[str, Any]:
-    return {
-        "sql_condition": f"{col}_l IS NULL OR {col}_r IS NULL",
-        "label_for_charts": f"{col} kosong",
-        "is_null_level": True,
-    }
+def _null(col: str, label: str) -> Any:
+    import splink.comparison_level_library as cll
+
+    return cll.NullLevel(col).configure(label_for_charts=label)
 
 
-def _level(sql: str, label: str, m: float, **extra: Any) -> dict[str, Any]:
-    return {"sql_condition": sql, "label_for_charts": label, "m_probability": m, **extra}
+def _custom(sql: str, label: str, m: float, **extra: Any) -> Any:
+    import splink.comparison_level_library as cll
+
+    return cll.CustomLevel(sql, label_for_charts=label).configure(m_probability=m, **extra)
+
+
+def _else(label: str, m: float, **extra: Any) -> Any:
+    import splink.comparison_level_library as cll
+
+    return cll.ElseLevel().configure(label_for_charts=label, m_probability=m, **extra)
 
 
 def comparisons() -> list[Any]:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    m = M_PRIORS
-    u = NIK_U_PROBABILITIES
-    # The nik's date part repeats the birth date, which is compared on its own;
-    # comparing the full nik as well would count one agreement twice (people of
-    # one kecamatan born the same day have niks one keystroke apart). So past
-    # "the same nik" the nik is compared without its date part (nik_c: region
-    # + serial), whose u random sampling does observe.
+    def lv(level: Any, label: str, m: float, **extra: Any) -> Any:
+        return level.configure(label_for_charts=label, m_probability=m, **extra)
+
+    # m fixed, not trained: at a real country's density of namesakes the EM block
+    # (name + birth date + birthplace) holds as many namesakes with unrelated niks as
+    # duplicates, and EM then learns "NIK berbeda" as a trait of duplicates (measured on
+    # a simulated 1 M night: m of "NIK berbeda" 0.42, precision 0.97).
+    # The nik repeats the birth date (compared on its own) and its serial starts at
+    # 0001 in every kecamatan and birth date: two people born the same day in two
+    # kecamatan share the nik's last ten digits. So past "the same nik" the nik is
+    # compared WITHOUT its date part (region + serial, nik_c), whose agreement random
+    # sampling measures: a shared serial 0001 counts for what it is worth, and a
+    # shared date is not counted twice.
     nik = cl.CustomComparison(
         output_column_name="nik",
         comparison_levels=[
-            _null("nik"),
-            _level(
-                "nik_l = nik_r",
-                "sama",
-                m["nik"][0],
-                u_probability=u["exact"],
+            _null("nik", "NIK kosong"),
+            lv(
+                cll.ExactMatchLevel("nik"),
+                "NIK sama",
+                0.2,
+                u_probability=NIK_U_PROBABILITIES["exact"],
                 fix_u_probability=True,
+                fix_m_probability=True,
             ),
-            _level("nik_c_l = nik_c_r", "sama kecuali bagian tanggal", m["nik"][1]),
-            cll.DamerauLevenshteinLevel("nik_c", 1).configure(m_probability=m["nik"][2]),
-            cll.DamerauLevenshteinLevel("nik_c", 2).configure(m_probability=m["nik"][3]),
-            _level("ELSE", "berbeda", m["nik"][4]),
+            lv(
+                cll.ExactMatchLevel("nik_c"),
+                "NIK berbeda hanya pada bagian tanggal lahir",
+                0.15,
+                fix_m_probability=True,
+            ),
+            lv(
+                cll.And(cll.ExactMatchLevel("nik_wil"), cll.DamerauLevenshteinLevel("nik_d", 1)),
+                "NIK berbeda 1 digit pada nomor urut",
+                0.25,
+                fix_m_probability=True,
+            ),
+            lv(
+                cll.And(cll.ExactMatchLevel("nik_d"), cll.DamerauLevenshteinLevel("nik_wil", 1)),
+                "NIK berbeda 1 digit pada kode wilayah",
+                0.25,
+                fix_m_probability=True,
+            ),
+            _else("NIK berbeda", 0.15, fix_m_probability=True),
         ],
-        comparison_description="nik (Damerau-Levenshtein tanpa bagian tanggal)",
+        comparison_description="NIK (tanpa bagian tanggal lahir)",
     )
     prefix = (
         "(substr(nama_norm_l || ' ', 1, length(nama_norm_r) + 1) = nama_norm_r || ' '"
@@ -139,74 +169,94 @@ def comparisons() -> list[Any]:
     nama = cl.CustomComparison(
         output_column_name="nama",
         comparison_levels=[
-            _null("nama_norm"),
-            # Term-frequency adjusted: "FITRI" = "FITRI" says less than a rare name.
-            _level(
-                "nama_norm_l = nama_norm_r",
-                "sama",
-                m["nama"][0],
-                tf_adjustment_column="nama_norm",
-                tf_adjustment_weight=1.0,
+            _null("nama_norm", "nama kosong"),
+            # Term-frequency adjusted: "SLAMET" = "SLAMET" says less than a rare name.
+            lv(
+                cll.ExactMatchLevel("nama_norm", term_frequency_adjustments=True),
+                "nama sama",
+                0.55,
                 tf_minimum_u_value=1e-6,
             ),
-            cll.DamerauLevenshteinLevel("nama_norm", 1).configure(m_probability=m["nama"][1]),
-            # Adjusted by the first name's frequency: UJANG is a prefix of many names.
-            _level(
+            lv(
+                cll.Or(cll.ExactMatchLevel("nama_urut"), cll.ExactMatchLevel("nama_rapat")),
+                "nama sama, urutan kata atau spasi berbeda",
+                0.07,
+            ),
+            lv(cll.DamerauLevenshteinLevel("nama_rapat", 1), "nama berbeda 1 huruf", 0.14),
+            # Adjusted by the first word's frequency: UJANG begins many names.
+            _custom(
                 prefix,
-                "nama belakang hilang",
-                m["nama"][2],
+                "nama disingkat (kata pertama sama)",
+                0.12,
                 tf_adjustment_column="nama_depan",
                 tf_adjustment_weight=1.0,
                 tf_minimum_u_value=1e-6,
             ),
             # Without a leading MUHAMMAD/SITI, which alone makes two names "similar".
-            cll.JaroWinklerLevel("nama_inti", 0.9).configure(m_probability=m["nama"][3]),
-            # Also the exact level Splink needs to adjust "surname dropped" by the
-            # first name's frequency.
-            _level("nama_depan_l = nama_depan_r", "nama depan sama", m["nama"][4]),
-            _level("ELSE", "berbeda", m["nama"][5]),
+            lv(cll.JaroWinklerLevel("nama_inti", 0.9), "ejaan nama mirip", 0.07),
+            # Also the exact level Splink needs to adjust the prefix level by nama_depan.
+            lv(cll.ExactMatchLevel("nama_depan"), "hanya nama depan sama", 0.03),
+            # The guard: two entirely different names are two people, whatever else agrees.
+            _else("nama berbeda", 0.002, fix_m_probability=True),
         ],
         comparison_description="nama (dinormalkan)",
     )
-    t = m["tgl_lahir"]
     tgl = cl.CustomComparison(
         output_column_name="tgl_lahir",
         comparison_levels=[
-            _null("tgl"),
-            _level("tgl_l = tgl_r AND NOT tgl_samar_l", "sama", t[0]),
-            _level(
-                "tgl_l = tgl_r AND tgl_samar_l", "sama (tanggal pengganti 1/1, 1/7, 31/12)", t[1]
+            _null("tgl", "tanggal lahir kosong"),
+            # Term-frequency adjusted: 1 Jul / 31 Dec / 1 Jan (the registry's placeholders
+            # for an unknown date) are shared by many and say less than another date.
+            # Half weight: on a small night every date looks frequent (1 in a few
+            # thousand), and a full adjustment would then discount every date.
+            lv(
+                cll.ExactMatchLevel("tgl", term_frequency_adjustments=True),
+                "tanggal lahir sama",
+                0.8,
+                tf_adjustment_weight=0.5,
+                tf_minimum_u_value=1e-6,
             ),
-            _level("tgl_l = tgl_tukar_r OR tgl_r = tgl_tukar_l", "hari dan bulan tertukar", t[2]),
-            _level("abs(tgl_hari_l - tgl_hari_r) <= 1", "selisih satu hari", t[3]),
-            _level("ELSE", "berbeda", t[4]),
+            _custom(
+                "tgl_l = tgl_tukar_r OR tgl_r = tgl_tukar_l",
+                "tanggal lahir: hari dan bulan tertukar",
+                0.05,
+            ),
+            # Also 31 Dec / 1 Jan of the next year.
+            lv(
+                cll.AbsoluteDifferenceLevel("tgl_hari", 1),
+                "tanggal lahir berselisih 1 hari",
+                0.05,
+            ),
+            _custom(
+                "tgl_bh_l = tgl_bh_r AND abs(tgl_tahun_l - tgl_tahun_r) = 1"
+                " AND NOT tgl_samar_l AND NOT tgl_samar_r",
+                "tanggal lahir: tahun berselisih 1",
+                0.03,
+            ),
+            _else("tanggal lahir berbeda", 0.07),
         ],
         comparison_description="tanggal lahir",
     )
     jk = cl.CustomComparison(
         output_column_name="jenis_kelamin",
         comparison_levels=[
-            _null("jenis_kelamin"),
+            _null("jenis_kelamin", "jenis kelamin kosong"),
             # Fixed: a duplicate keeps its sex but for a keying slip, and EM on a
             # block of namesakes drives "berbeda" to m = 0 (Splink rejects it).
-            _level(
-                "jenis_kelamin_l = jenis_kelamin_r",
-                "sama",
-                m["jenis_kelamin"][0],
-                fix_m_probability=True,
-            ),
-            _level("ELSE", "berbeda", m["jenis_kelamin"][1], fix_m_probability=True),
+            lv(cll.ExactMatchLevel("jenis_kelamin"), "jenis kelamin sama", 0.99,
+               fix_m_probability=True),
+            _else("jenis kelamin berbeda", 0.01, fix_m_probability=True),
         ],
         comparison_description="jenis kelamin",
-    )
-    tl = m["tempat_lahir"]
+    )  # fmt: skip
     tempat = cl.CustomComparison(
         output_column_name="tempat_lahir",
         comparison_levels=[
-            _null("tempat_lahir"),
-            _level("tempat_lahir_l = tempat_lahir_r", "sama", tl[0]),
-            cll.JaroWinklerLevel("tempat_lahir", 0.9).configure(m_probability=tl[1]),
-            _level("ELSE", "berbeda", tl[2]),
+            _null("tempat_lahir", "tempat lahir kosong"),
+            lv(cll.ExactMatchLevel("tempat_lahir"), "tempat lahir sama", 0.75),
+            lv(cll.JaroWinklerLevel("tempat_lahir", 0.9), "tempat lahir mirip", 0.03),
+            # A second record often names the place of registration instead.
+            _else("tempat lahir berbeda", 0.22),
         ],
         comparison_description="tempat lahir",
     )
@@ -214,27 +264,33 @@ def comparisons() -> list[Any]:
     # now and not struck where they lived before, so a duplicate is mostly one
     # BARU record and one handed down (domain.md); namesakes are mostly both
     # handed down.
-    a = m["asal"]
     asal = cl.CustomComparison(
         output_column_name="asal",
         comparison_levels=[
-            _null("baru"),
-            _level("baru_l <> baru_r", "satu BARU, satu dari data yang diturunkan", a[0]),
-            _level("baru_l AND baru_r", "keduanya BARU", a[1]),
-            _level("ELSE", "keduanya dari data yang diturunkan", a[2]),
+            _null("baru", "asal rekaman tidak diketahui"),
+            # Fixed, not trained: duplicates inside the list handed down (two records of
+            # the DP4) exist too, and a model that learnt "every duplicate has one BARU
+            # record" from one source would never see them.
+            _custom(
+                "baru_l <> baru_r",
+                "satu rekaman BARU, satu dari data yang diturunkan",
+                0.55,
+                fix_m_probability=True,
+            ),
+            _custom("baru_l AND baru_r", "keduanya rekaman BARU", 0.005, fix_m_probability=True),
+            _else("keduanya dari data yang diturunkan", 0.445, fix_m_probability=True),
         ],
         comparison_description="asal rekaman",
     )
-    w = m["wilayah"]
     wilayah = cl.CustomComparison(
         output_column_name="wilayah",
         comparison_levels=[
-            _null("kode_desa"),
-            _level("kode_desa_l = kode_desa_r", "desa sama", w[0]),
-            _level("kode_kec_l = kode_kec_r", "kecamatan sama", w[1]),
-            _level("kode_kab_l = kode_kab_r", "kab/kota sama", w[2]),
-            _level("kode_prov_l = kode_prov_r", "provinsi sama", w[3]),
-            _level("ELSE", "berbeda", w[4]),
+            _null("kode_desa", "desa tidak diketahui"),
+            lv(cll.ExactMatchLevel("kode_desa"), "desa sama", 0.1),
+            lv(cll.ExactMatchLevel("kode_kec"), "kecamatan sama, desa berbeda", 0.1),
+            lv(cll.ExactMatchLevel("kode_kab"), "kab/kota sama, kecamatan berbeda", 0.3),
+            lv(cll.ExactMatchLevel("kode_prov"), "provinsi sama, kab/kota berbeda", 0.2),
+            _else("provinsi berbeda", 0.3),
         ],
         comparison_description="kedekatan wilayah",
     )

@@ -53,15 +53,18 @@ def ganda_orang(
     mask: bool = True,
     model: dict[str, Any] | None = None,
     threshold: float | None = None,
+    settings: Any = None,
 ) -> pl.DataFrame:
     """GANDA_ORANG findings of the night (scores the night's changes first)."""
     from coklit_dq.link import orang
+    from coklit_dq.link.model import load_model
     from linkage import settings as model_settings
 
     register_macros(con)
-    orang.score(con, tanggal, backend=backend, full=full, model=model)
+    model = model or load_model()
+    orang.score(con, tanggal, backend=backend, full=full, model=model, settings=settings)
     clusters_of(con, threshold or model_settings.THRESHOLD_MATCH_PROBABILITY)
-    fnd.ganda_orang_members(con, "_link_sisi", "_link_klaster")
+    fnd.ganda_orang_members(con, "_link_sisi", "_link_klaster", model)
     return fnd.findings(con, tanggal, tingkat=_tingkat(), mask=mask)
 
 
@@ -93,6 +96,7 @@ def run_linkage(
         backend=backend,
         full=_full_requested(settings) if full is None else full,
         mask=mask,
+        settings=settings,
     )
     log.info(
         "GANDA_NIK %d findings in %.1f s; GANDA_ORANG %d findings in %.1f s",

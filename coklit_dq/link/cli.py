@@ -15,8 +15,33 @@ def _out(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def train(warehouse_path: str | None, tanggal: date | None, model: str | None) -> int:
-    """Retrain the model from a night of the warehouse and write the model JSON."""
+def train(
+    warehouse_path: str | None,
+    tanggal: date | None,
+    model: str | None,
+    simulate_voters: int | None = None,
+    seed: int = 3,
+) -> int:
+    """Retrain the model from a night of the warehouse (or of a simulated night, seeded
+    differently from the evaluation's) and write the model JSON."""
+    if simulate_voters:
+        import tempfile
+
+        from coklit_dq import warehouse
+        from coklit_dq.config import resolve_settings
+        from coklit_dq.ingest import ingest_night
+        from coklit_dq.simulate import simulate
+
+        with tempfile.TemporaryDirectory(prefix="coklit-link-train-") as tmp:
+            sim = simulate(f"{tmp}/sim", voters=simulate_voters, nights=1, seed=seed)
+            wh = f"{tmp}/train.duckdb"
+            settings = resolve_settings(warehouse=wh, outbox=f"{tmp}/outbox")
+            con = warehouse.connect(settings.warehouse)
+            try:
+                ingest_night(con, f"{tmp}/sim", sim.nights[0], settings)
+            finally:
+                con.close()
+            return train(wh, sim.nights[0], model)
     from coklit_dq import warehouse
     from coklit_dq.config import resolve_settings
     from coklit_dq.link.orang import PREP_COLUMNS, prepare
@@ -65,6 +90,8 @@ def main(args: argparse.Namespace) -> int:
             getattr(args, "warehouse", None),
             getattr(args, "tanggal", None),
             getattr(args, "model", None),
+            getattr(args, "simulate_voters", None),
+            int(getattr(args, "seed", 3)),
         )
     if cmd == "evaluate" and getattr(args, "labels", None):
         from coklit_dq.tanggapan.labels import evaluate_labels  # tanggapan-v1

@@ -31,12 +31,25 @@ class Metrics:
     fp: int
     fn: int
     seconds: float = 0.0
+    # share of true pairs that reach scoring (share a block), candidate pairs per 1 M records
+    blocking_recall: float | None = None
+    candidates_per_million: float | None = None
+    # records of a predicted cluster that belong with another record of it (record precision)
+    record_precision: float | None = None
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"{self.name}: precision {self.precision:.4f} recall {self.recall:.4f} "
             f"F1 {self.f1:.4f} (tp {self.tp}, fp {self.fp}, fn {self.fn}; {self.seconds:.1f} s)"
         )
+        if self.record_precision is not None:
+            text += f"; record precision {self.record_precision:.4f}"
+        if self.blocking_recall is not None:
+            text += (
+                f"; blocking recall {self.blocking_recall:.4f}, "
+                f"{self.candidates_per_million:,.0f} candidate pairs per million records"
+            )
+        return text
 
 
 def metrics(name: str, tp: int, fp: int, fn: int, seconds: float = 0.0) -> Metrics:
@@ -74,7 +87,43 @@ def pair_metrics(
           (SELECT count(*) FROM _ev_pred ANTI JOIN _ev_true USING (l, r)),
           (SELECT count(*) FROM _ev_true ANTI JOIN _ev_pred USING (l, r))"""
     ).fetchall()[0]
-    return metrics(name, int(tp), int(fp), int(fn), seconds)
+    out = metrics(name, int(tp), int(fp), int(fn), seconds)
+    # record precision: a record of a predicted cluster is right when the cluster holds
+    # another record of its person (with another nik)
+    n_rec, n_ok = con.execute(
+        """WITH m AS (
+             SELECT l AS id FROM _ev_pred UNION SELECT r FROM _ev_pred),
+           ok AS (
+             SELECT l AS id FROM _ev_pred SEMI JOIN _ev_true USING (l, r)
+             UNION SELECT r FROM _ev_pred SEMI JOIN _ev_true USING (l, r))
+           SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM ok)"""
+    ).fetchall()[0]
+    out.record_precision = n_ok / n_rec if n_rec else 0.0
+    return out
+
+
+def blocking_stats(con: duckdb.DuckDBPyConnection) -> tuple[float, float]:
+    """(blocking recall over _ev_true, candidate pairs per million records of _link_ini)
+    for the blocking rules declared in linkage/settings.py."""
+    from linkage import settings as model_settings
+
+    rules = model_settings.BLOCKING_RULES_PREDICT
+    cond = " OR ".join("(" + " AND ".join(f"a.{c} = b.{c}" for c in rule) + ")" for rule in rules)
+    n_true, n_blocked = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE {cond}) FROM _ev_true t
+        JOIN _link_ini a ON a.unique_id = t.l JOIN _link_ini b ON b.unique_id = t.r"""
+    ).fetchall()[0]
+    pairs = " UNION ".join(
+        "SELECT a.unique_id AS l, b.unique_id AS r FROM _link_ini a JOIN _link_ini b ON "
+        + " AND ".join(f"a.{c} = b.{c}" for c in rule)
+        + " AND a.unique_id < b.unique_id"
+        for rule in rules
+    )
+    n_pairs, n_rec = con.execute(
+        f"SELECT (SELECT count(*) FROM ({pairs})), (SELECT count(*) FROM _link_ini)"
+    ).fetchall()[0]
+    recall = n_blocked / n_true if n_true else 1.0
+    return recall, n_pairs / max(n_rec, 1) * 1e6
 
 
 def evaluate_simulated(
@@ -120,6 +169,9 @@ def evaluate_simulated(
                 clusters_of(con, th)
                 name = f"simulator {voters} voters, threshold {th}"
                 out.append(pair_metrics(con, "_ev_truth", name, seconds))
+            recall, per_million = blocking_stats(con)
+            for m in out:
+                m.blocking_recall, m.candidates_per_million = recall, per_million
             return out
         finally:
             con.close()

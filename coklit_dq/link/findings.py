@@ -11,6 +11,7 @@ where the person lives now wins a tie) and strike the others as TMS 2.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -68,7 +69,7 @@ SELECT
          || 'kecocokan ' || CASE WHEN s.match_probability >= 0.9995 THEN '> 99,9'
               ELSE replace(printf('%.1f', 100 * s.match_probability), '.', ',') END || '%; cocok: '
          || coalesce(nullif(s.cocok, ''), '-') || '; berbeda: ' || coalesce(nullif(s.beda, ''), '-')
-         || '): ' || per.uraian || '.'
+         || coalesce('; ' || nullif(s.konteks, ''), '') || '): ' || per.uraian || '.'
   END
   || CASE WHEN s.urutan = 1
        THEN ' Saran: pertahankan data ini (dicoklit paling akhir, tempat tinggal sekarang);'
@@ -92,58 +93,67 @@ def ganda_nik_members(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
         )
         SELECT id_pemilih AS unique_id, 'NIK-' || kelompok_id(nik) AS id_kelompok,
                'GANDA_NIK' AS kode_temuan, NULL::DOUBLE AS match_probability,
-               NULL::VARCHAR AS cocok, NULL::VARCHAR AS beda
+               NULL::VARCHAR AS cocok, NULL::VARCHAR AS beda, NULL::VARCHAR AS konteks
         FROM r QUALIFY count(*) OVER (PARTITION BY nik) > 1""",
         [tanggal],
     )
 
 
-# Labels of the gamma levels (highest level first), for "cocok"/"berbeda".
-_GAMMA = {
-    "nik": ("nik", {3: "sama kecuali bagian tanggal", 2: "beda 1 digit", 1: "beda 2 digit"}),
-    "nama": (
-        "nama",
-        {
-            4: "beda 1 huruf",
-            3: "nama belakang hilang",
-            2: "ejaan mirip",
-            1: "hanya nama depan sama",
-        },
-    ),
-    "tgl_lahir": ("tanggal lahir", {2: "hari dan bulan tertukar", 1: "selisih 1 hari"}),
-    "jenis_kelamin": ("jenis kelamin", {}),
-    "tempat_lahir": ("tempat lahir", {1: "ejaan mirip"}),
-    "wilayah": ("wilayah", {}),
-}
-_TOP = {"nik": 4, "nama": 5, "tgl_lahir": 4, "jenis_kelamin": 1, "tempat_lahir": 2}
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def _agree_sql() -> tuple[str, str]:
-    agree, differ = [], []
-    for col, top in _TOP.items():
-        label, partial = _GAMMA[col]
+def level_labels(model: dict[str, Any]) -> dict[str, dict[int, tuple[str, bool]]]:
+    """comparison -> {gamma value: (label, agrees)}, read from the trained model.
+
+    Splink numbers a comparison's levels from the top: the null level is -1, the
+    others count down to 0 in declared order, so the first non-null level (the
+    exact agreement) is the "agrees" level."""
+    out: dict[str, dict[int, tuple[str, bool]]] = {}
+    for comp in model["comparisons"]:
+        levels = comp["comparison_levels"]
+        n = sum(1 for lv in levels if not lv.get("is_null_level"))
+        table: dict[int, tuple[str, bool]] = {}
+        j = 0
+        for lv in levels:
+            label = str(lv.get("label_for_charts") or comp["output_column_name"])
+            if lv.get("is_null_level"):
+                table[-1] = (label, False)
+                continue
+            table[n - 1 - j] = (label, j == 0)
+            j += 1
+        out[comp["output_column_name"]] = table
+    return out
+
+
+def _agree_sql(model: dict[str, Any]) -> tuple[str, str, str]:
+    """SQL of three texts over a pair's gamma columns: the fields that agree, those that
+    differ, and the context (model_settings.KETERANGAN_KONTEKS), in the model's words."""
+    from linkage import settings as model_settings
+
+    agree, differ, context = [], [], []
+    for col, table in level_labels(model).items():
         g = f"gamma_{col}"
-        if col == "tgl_lahir":  # 4 same, 3 same placeholder date
-            agree.append(
-                f"CASE WHEN {g} = 4 THEN '{label}' WHEN {g} = 3 THEN "
-                f"'{label} (tanggal pengganti)' END"
-            )
-            parts = " ".join(f"WHEN {g} = {k} THEN '{label}: {v}'" for k, v in partial.items())
-            differ.append(f"CASE {parts} WHEN {g} = 0 THEN '{label}' END")
+        if col in model_settings.KETERANGAN_KONTEKS:
+            whens = " ".join(f"WHEN {g} = {k} THEN {_sql_text(t)}" for k, (t, _) in table.items())
+            context.append(f"CASE {whens} END")
             continue
-        agree.append(f"CASE WHEN {g} = {top} THEN '{label}' END")
-        parts = " ".join(f"WHEN {g} = {k} THEN '{label}: {v}'" for k, v in partial.items())
-        differ.append(f"CASE {parts} WHEN {g} = 0 THEN '{label}' END")
-    return (
-        "concat_ws(', ', " + ", ".join(agree) + ")",
-        "concat_ws(', ', " + ", ".join(differ) + ")",
+        yes = " ".join(f"WHEN {g} = {k} THEN {_sql_text(t)}" for k, (t, a) in table.items() if a)
+        no = " ".join(f"WHEN {g} = {k} THEN {_sql_text(t)}" for k, (t, a) in table.items() if not a)
+        agree.append(f"CASE {yes} END")
+        differ.append(f"CASE {no} END")
+    return tuple(  # type: ignore[return-value]
+        "concat_ws(', ', " + ", ".join(parts) + ")" for parts in (agree, differ, context)
     )
 
 
-def ganda_orang_members(con: duckdb.DuckDBPyConnection, edges: str, clusters: str) -> None:
+def ganda_orang_members(
+    con: duckdb.DuckDBPyConnection, edges: str, clusters: str, model: dict[str, Any]
+) -> None:
     """_link_anggota for GANDA_ORANG from the clustered edges: each record's best edge
-    gives its probability and which fields agree and differ."""
-    agree, differ = _agree_sql()
+    gives its probability and which fields agree and differ (the labels of the model's
+    comparison levels)."""
+    agree, differ, context = _agree_sql(model)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _link_anggota AS
         WITH e AS (
@@ -155,7 +165,7 @@ def ganda_orang_members(con: duckdb.DuckDBPyConnection, edges: str, clusters: st
         )
         SELECT c.unique_id, 'ORANG-' || kelompok_id(c.klaster) AS id_kelompok,
                'GANDA_ORANG' AS kode_temuan, b.match_probability,
-               {agree} AS cocok, {differ} AS beda
+               {agree} AS cocok, {differ} AS beda, {context} AS konteks
         FROM {clusters} c JOIN best b USING (unique_id)"""
     )
 

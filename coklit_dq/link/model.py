@@ -41,12 +41,24 @@ def is_duckdb(db_api: Any) -> bool:
     return bool(db_api.sql_dialect.sql_dialect_str == "duckdb")
 
 
-def duckdb_api(threads: int | None = None) -> Any:
+def duckdb_api(threads: int | None = None, memory_limit: str | None = None) -> Any:
+    """Splink's own in-memory DuckDB; `memory_limit` (Settings.duckdb_memory_limit, e.g.
+    "2GB") caps it like the warehouse connection, spilling to a temporary folder."""
+    import os
+    import re
+    import tempfile
+
     from splink import DuckDBAPI
 
+    limit = memory_limit or os.environ.get("COKLIT_DQ_DUCKDB_MEMORY_LIMIT")
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    if limit:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(limit).strip(), re.IGNORECASE):
+            raise ValueError(f"duckdb_memory_limit must look like 2GB or 512MiB, not {limit!r}")
+        con.execute(f"SET memory_limit = '{str(limit).strip()}'")
+        con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/coklit-dq-splink'")
     con.execute("SET preserve_insertion_order = false")
     return DuckDBAPI(connection=con)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -27,12 +26,14 @@ import pyarrow as pa
 from coklit_dq import warehouse
 from coklit_dq.link import model as mdl
 from coklit_dq.link.sql import HASH_EXPR, PREP_BASE, PREP_SELECT
+from linkage import settings as model_settings
 
 log = logging.getLogger("coklit_dq.link")
 
 PREP_COLUMNS = (
-    "unique_id", "nik", "nik_a", "nik_b", "nik_c", "nik_d", "nama_norm", "nama_depan", "nama_inti",
-    "tgl", "tgl_tukar", "tgl_hari", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
+    "unique_id", "nik", "nik_a", "nik_b", "nik_c", "nik_d", "nik_wil", "nama_norm", "nama_depan",
+    "nama_inti", "nama_rapat", "nama_kunci", "nama_urut", "tgl", "tgl_tukar", "tgl_hari", "tgl_bh",
+    "tgl_tahun", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
     "kode_desa", "kode_kec", "kode_kab", "kode_prov",
 )  # fmt: skip
 # Term-frequency lookups (column -> SQL) over the whole night, registered with
@@ -40,7 +41,7 @@ PREP_COLUMNS = (
 TF_SQL = {
     c: f"SELECT {c}, count(*) / (SELECT count(*) FROM _link_ini) AS tf_{c} "
     f"FROM _link_ini WHERE {c} IS NOT NULL GROUP BY {c}"
-    for c in ("nama_norm", "nama_depan")
+    for c in model_settings.TF_COLUMNS
 }
 
 STATE_DDL = (
@@ -95,12 +96,12 @@ def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
     return con.sql(sql, params=params).to_arrow_table()
 
 
-def _db_api(backend: str) -> Any:
+def _db_api(backend: str, settings: Any = None) -> Any:
     if backend == "spark":
         from coklit_dq.link.spark import spark_api
 
-        return spark_api()
-    return mdl.duckdb_api()
+        return spark_api(settings)
+    return mdl.duckdb_api(memory_limit=getattr(settings, "duckdb_memory_limit", None))
 
 
 def _as_backend_table(db_api: Any, table: pa.Table) -> Any:
@@ -118,6 +119,7 @@ def score(
     backend: str = "duckdb",
     full: bool = False,
     model: dict[str, Any] | None = None,
+    settings: Any = None,
 ) -> LinkStats:
     """Score tonight's pairs into link_pasangan and roll link_rekaman forward."""
     t0 = time.perf_counter()
@@ -141,7 +143,7 @@ def score(
         and last[1] == checksum
     )
     cols = ", ".join(PREP_COLUMNS)
-    db_api = _db_api(backend)
+    db_api = _db_api(backend, settings)
     tf = {c: _as_backend_table(db_api, _arrow(con, sql)) for c, sql in TF_SQL.items()}
     if not incremental:
         records = _arrow(con, f"SELECT {cols} FROM _link_ini")
@@ -174,7 +176,7 @@ def score(
         )
         berubah = changed.num_rows
         if berubah:
-            _candidates(con, model)
+            _candidates(con)
             standing = _arrow(con, f"SELECT {cols} FROM _link_kandidat")
             results = mdl.score_new(
                 db_api,
@@ -225,10 +227,11 @@ def score(
     return stats
 
 
-def _candidates(con: duckdb.DuckDBPyConnection, model: dict[str, Any]) -> None:
+def _candidates(con: duckdb.DuckDBPyConnection) -> None:
     """_link_kandidat: the standing records (not changed tonight) that share a block
-    with a changed one, found in DuckDB with the model's own blocking rules, so Splink
-    gets thousands of standing records instead of the whole list."""
+    with a changed one, found in DuckDB with the blocking rules as declared in
+    linkage/settings.py (columns that must be equal), so Splink gets thousands of
+    standing records instead of the whole list."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _link_ubah AS
         SELECT * FROM _link_ini SEMI JOIN _link_berubah USING (unique_id)"""
@@ -237,11 +240,11 @@ def _candidates(con: duckdb.DuckDBPyConnection, model: dict[str, Any]) -> None:
         """CREATE OR REPLACE TEMP TABLE _link_tetap AS
         SELECT * FROM _link_ini ANTI JOIN _link_berubah USING (unique_id)"""
     )
-    parts = []
-    for br in model["blocking_rules_to_generate_predictions"]:
-        rule = br["blocking_rule"] if isinstance(br, dict) else str(br)
-        cond = re.sub(r"\br\.", "s.", re.sub(r"\bl\.", "c.", rule))
-        parts.append(f"SELECT s.unique_id FROM _link_tetap s JOIN _link_ubah c ON {cond}")
+    parts = [
+        "SELECT s.unique_id FROM _link_tetap s JOIN _link_ubah c ON "
+        + " AND ".join(f"s.{col} = c.{col}" for col in rule)
+        for rule in model_settings.BLOCKING_RULES_PREDICT
+    ]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _link_kandidat AS SELECT * FROM _link_tetap "
         f"SEMI JOIN ({' UNION '.join(parts)}) k USING (unique_id)"

@@ -18,21 +18,39 @@ import pyarrow as pa
 _STATE: dict[str, Any] = {}  # the process's Spark session, created on first use
 
 
-def spark_session(master: str | None = None) -> Any:
-    """One local Spark session per process (created on first use)."""
+def _setting(settings: Any, name: str, env: str, default: str) -> str:
+    value = getattr(settings, name, None)
+    return str(value) if value is not None else os.environ.get(env, default)
+
+
+def spark_session(settings: Any = None) -> Any:
+    """One Spark session per process (created on first use), sized by the settings
+    (linkage_spark_master, _driver_memory, _partitions; see coklit_dq/config.py)."""
     if "session" in _STATE:
         return _STATE["session"]
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
 
     tmp = str(Path(tempfile.gettempdir()) / "coklit-dq-spark")
+    parts = partitions(settings)
     builder = (
-        SparkSession.builder.master(master or os.environ.get("COKLIT_DQ_SPARK_MASTER", "local[2]"))
+        SparkSession.builder.master(
+            _setting(settings, "linkage_spark_master", "COKLIT_DQ_SPARK_MASTER", "local[2]")
+        )
         .appName("coklit-dq-linkage")
         .config("spark.jars", similarity_jar_location())
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.default.parallelism", "4")
-        .config("spark.driver.memory", os.environ.get("COKLIT_DQ_SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.sql.shuffle.partitions", str(parts))
+        .config("spark.default.parallelism", str(parts))
+        .config(
+            "spark.driver.memory",
+            _setting(
+                settings, "linkage_spark_driver_memory", "COKLIT_DQ_SPARK_DRIVER_MEMORY", "3g"
+            ),
+        )
+        # Splink's term-frequency lookups and blocked pairs are joined, never collected:
+        # no broadcast of a big table into the driver's heap.
+        .config("spark.sql.autoBroadcastJoinThreshold", str(32 * 1024 * 1024))
+        .config("spark.driver.maxResultSize", "1g")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.local.dir", tmp)
@@ -51,16 +69,27 @@ def stop_session() -> None:
         session.stop()
 
 
-def spark_api() -> Any:
+def partitions(settings: Any = None) -> int:
+    return int(_setting(settings, "linkage_spark_partitions", "COKLIT_DQ_SPARK_PARTITIONS", "8"))
+
+
+def spark_api(settings: Any = None) -> Any:
     from splink import SparkAPI
 
     return SparkAPI(
-        spark_session=spark_session(),
-        num_partitions_on_repartition=4,
-        break_lineage_method="persist",
+        spark_session=spark_session(settings),
+        num_partitions_on_repartition=partitions(settings),
+        # parquet on local disk, not cached in the heap
+        break_lineage_method="parquet",
     )
 
 
 def to_spark(db_api: Any, table: pa.Table) -> Any:
-    """An arrow table as a Spark DataFrame on the API's session."""
-    return db_api.spark.createDataFrame(table.to_pandas())
+    """An arrow table as a Spark DataFrame on the API's session, handed over as a
+    Parquet file (the driver never holds the records as Python objects)."""
+    import pyarrow.parquet as pq
+
+    folder = Path(tempfile.mkdtemp(prefix="coklit-dq-spark-in-"))
+    path = folder / "records.parquet"
+    pq.write_table(table, path)
+    return db_api.spark.read.parquet(str(path))

@@ -32,13 +32,17 @@ MUHAMMAD = (
     "MUKHAMAD", "MUKHAMMAD", "MOKHAMAD", "MOKHAMMAD",
 )  # fmt: skip
 SITI = ("ST", "SITI", "SITTI", "SITIE")
+# Titles and honorifics written in front of a name on one record and not the other.
+GELAR = ("H", "HJ", "HJH", "HAJI", "HAJJAH", "DRS", "DRA", "DR", "IR", "PROF", "KH")
 _MUH = ", ".join(f"'{t}'" for t in MUHAMMAD)
 _SITI = ", ".join(f"'{t}'" for t in SITI)
+_GELAR = ", ".join(f"'{t}'" for t in GELAR)
 
 NAMA_NORM_MACRO = f"""
 CREATE OR REPLACE MACRO nama_norm(x) AS nullif(
-  replace(replace(replace(replace(replace(array_to_string(list_transform(
+  replace(replace(replace(replace(replace(array_to_string(list_transform(list_filter(
     string_split(trim(regexp_replace(upper(x), '[^A-Z]+', ' ', 'g')), ' '),
+    lambda s: s NOT IN ({_GELAR})),
     lambda s: CASE WHEN s IN ({_MUH}) THEN 'MUHAMMAD'
                    WHEN s IN ({_SITI}) THEN 'SITI' ELSE s END), ' '),
     'OE', 'U'), 'DJ', 'J'), 'TJ', 'C'), 'SJ', 'SY'), 'CH', 'KH'),
@@ -54,6 +58,15 @@ CREATE OR REPLACE MACRO nama_depan(n) AS
        ELSE split_part(n, ' ', 1) END
 """
 
+# A blocking key that survives a doubled, dropped or changed vowel: the consonants of
+# the first name with repeats collapsed (ERLANGGA, ERLANNGGA -> RLNG; KOKO, KOOKO -> K).
+NAMA_KUNCI_MACRO = """
+CREATE OR REPLACE MACRO nama_kunci(n) AS nullif(array_to_string(list_filter(
+  string_split(regexp_replace(n, '[AEIOU ]', '', 'g'), ''),
+  lambda c, i: i = 1 OR c <> string_split(regexp_replace(n, '[AEIOU ]', '', 'g'), '')[i - 1]),
+  ''), '')
+"""
+
 PLACEHOLDER_DATES = ((1, 1), (7, 1), (12, 31))  # (month, day): 1 Jan, 1 Jul, 31 Dec
 
 
@@ -63,6 +76,7 @@ def register_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(NIK_BANDING_MACRO)
     con.execute(NAMA_NORM_MACRO)
     con.execute(NAMA_DEPAN_MACRO)
+    con.execute(NAMA_KUNCI_MACRO)
 
 
 _SAMAR = " OR ".join(
@@ -85,15 +99,21 @@ SELECT
   substr(_nik, 7, 10) AS nik_b,
   substr(_nik, 1, 6) || substr(_nik, 13, 4) AS nik_c,
   substr(_nik, 13, 4) AS nik_d,
+  substr(_nik, 1, 6) AS nik_wil,
   _nn AS nama_norm,
   nama_depan(_nn) AS nama_depan,
   coalesce(nullif(regexp_replace(_nn, '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''), _nn)
     AS nama_inti,
+  replace(_nn, ' ', '') AS nama_rapat,
+  nama_kunci(nama_depan(_nn)) AS nama_kunci,
+  array_to_string(list_sort(string_split(_nn, ' ')), ' ') AS nama_urut,
   strftime(tanggal_lahir, '%Y-%m-%d') AS tgl,
   CASE WHEN day(tanggal_lahir) <= 12 AND day(tanggal_lahir) <> month(tanggal_lahir)
        THEN strftime(make_date(year(tanggal_lahir), day(tanggal_lahir),
                                month(tanggal_lahir)), '%Y-%m-%d') END AS tgl_tukar,
   CAST(tanggal_lahir - DATE '1970-01-01' AS INTEGER) AS tgl_hari,
+  strftime(tanggal_lahir, '%m-%d') AS tgl_bh,
+  year(tanggal_lahir) AS tgl_tahun,
   coalesce({_SAMAR}, false) AS tgl_samar,
   CASE WHEN jenis_kelamin IN ('L', 'P') THEN jenis_kelamin END AS jenis_kelamin,
   nullif(trim(regexp_replace(upper(tempat_lahir), '[^A-Z]+', ' ', 'g')), '') AS tempat_lahir,

@@ -26,7 +26,7 @@ TRUTH_DIR = "_truth"
 # one province at a time while writing).
 LEAN = [
     "id_pemilih", "rid", "id_orang", "jenis", "plant", "grp", "nik", "nkk", "kode_desa", "no_tps",
-    "status_coklit", "turun", "ev", "ev_kind", "id_pantarlih",
+    "status_coklit", "turun", "ev", "ev_kind", "id_pantarlih", "tanggal_lahir", "jenis_kelamin",
 ]  # fmt: skip
 
 

@@ -1,6 +1,13 @@
 """Planted duplicates: a person who moved, entered as BARU where they live now and
-never struck where they lived before, with the copy's nik, name or birth date
-typed differently (GANDA_NIK when the nik is the same, GANDA_ORANG otherwise).
+never struck where they lived before, with the copy keyed again by hand
+(GANDA_NIK when the nik is the same, GANDA_ORANG otherwise).
+
+Each pair has a main kind (`KINDS`, the truth's `jenis`) and, on top, the other
+slips seen in real rolls at the rates of `SLIPS` (domain.md "How the data really
+looks"; the rates are assumptions, explained in docs/stages.md): a nik digit
+typed wrong or two swapped anywhere in the sixteen, a name keyed differently
+(names.slip), a birth date a day off, day and month swapped or across the year
+boundary, the birthplace written as the place of registration, the sex.
 
 The copy lands in another desa: of the same kabupaten/kota, of another
 kabupaten/kota of the province, or of another province.
@@ -11,12 +18,25 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from coklit_dq.simulate.names import STREETS, variant
+from coklit_dq.contract import NIK_POLA
+from coklit_dq.simulate.names import STREETS, slip
 from coklit_dq.simulate.people import NEVER
 
 KINDS = ("pindah_nik_sama", "pindah_nik_typo", "nik_transposisi", "nama_varian", "tanggal_tukar")
-TYPO_POS = np.array([2, 3, 4, 5, 12, 13, 14, 15])
-SWAP_POS = np.array([2, 3, 4, 12, 13, 14])
+# A slip may hit any of the sixteen digits (a slip that makes the nik invalid is
+# redrawn: that record would be NIK_TIDAK_VALID, another finding).
+TYPO_POS = np.arange(16)
+SWAP_POS = np.arange(15)
+# Probability of each extra slip on a copy, whatever its main kind.
+SLIPS = {
+    "nama": 0.15,  # the name keyed differently (on top of kind nama_varian)
+    "tanggal": 0.05,  # the birth date (on top of kind tanggal_tukar)
+    "tempat_lahir": 0.15,  # the birthplace written as the place of registration
+    "nik_kedua": 0.08,  # a second nik slip (kinds with a nik slip)
+    "jenis_kelamin": 0.005,  # the sex
+}
+# How a birth date slips (kind tanggal_tukar and the extra date slip).
+DATE_SLIPS = (("tukar", 0.4), ("sehari", 0.4), ("tahun", 0.2))
 
 
 def _dest(rng: np.random.Generator, a: pl.DataFrame, tps: pl.DataFrame) -> pl.DataFrame:
@@ -67,6 +87,35 @@ def _swap(nik: pl.Expr, pos: pl.Expr) -> pl.Expr:
     )
 
 
+def _date_slip(dob: pl.Expr, u: pl.Expr) -> pl.Expr:
+    """The birth date (days since 1970) keyed wrongly: day and month swapped (when that is
+    another date), a day off, or across the year boundary (31 Dec <-> 1 Jan of the next
+    year; another date gets the year one off)."""
+    d = dob.cast(pl.Date)
+    dd, mm, yy = d.dt.day(), d.dt.month(), d.dt.year()
+    swapped = pl.date(yy, dd, mm).cast(pl.Int32)
+    a, b = DATE_SLIPS[0][1], DATE_SLIPS[0][1] + DATE_SLIPS[1][1]
+    day_off = dob + pl.when(u < (a + b) / 2).then(1).otherwise(-1)
+    year = (
+        pl.when((mm == 12) & (dd == 31))
+        .then(dob + 1)
+        .when((mm == 1) & (dd == 1))
+        .then(dob - 1)
+        .when((mm == 2) & (dd == 29))
+        .then(dob + 365)
+        .otherwise(pl.date(yy + pl.when(u < (b + 1) / 2).then(1).otherwise(-1), mm, dd))
+        .cast(pl.Int32)
+    )
+    return (
+        pl.when((u < a) & (dd <= 12) & (dd != mm))
+        .then(swapped)
+        .when(u < b)
+        .then(day_off)
+        .otherwise(year)
+        .cast(pl.Int32)
+    )
+
+
 def plant_pairs(
     rng: np.random.Generator,
     rec: pl.DataFrame,
@@ -91,31 +140,56 @@ def plant_pairs(
             np.where(rng.random(cand.height) < 0.5, 0, rng.integers(1, max(nights, 2), cand.height))
         ).clip(0, nights - 1),
     )
+    n_c = cand.height
+    cand = cand.with_columns(
+        pos2=pl.Series(TYPO_POS[rng.integers(0, len(TYPO_POS), n_c)]),
+        step2=pl.Series(rng.integers(1, 10, n_c)),
+        u_nama=pl.Series(rng.random(n_c)),
+        v_nama=pl.Series(rng.random(n_c)),
+        u_tgl=pl.Series(rng.random(n_c)),
+        u_tgl_jenis=pl.Series(rng.random(n_c)),
+        u_tempat=pl.Series(rng.random(n_c)),
+        u_nik2=pl.Series(rng.random(n_c)),
+        u_jk=pl.Series(rng.random(n_c)),
+        tempat_lain=pl.Series(rng.integers(0, 2**31, n_c)),
+    )
     kind = pl.col("kind")
-    d = pl.col("dob").cast(pl.Date)
-    dd, mm = d.dt.day(), d.dt.month()
-    swapped = pl.date(d.dt.year(), dd, mm).cast(pl.Int32)
     typo = _typo(pl.col("nik"), pl.col("pos"), pl.col("step"))
-    b = cand.with_columns(
-        nik_b=pl.when(kind == "pindah_nik_sama")
+    nik_b = (
+        pl.when(kind == "pindah_nik_sama")
         .then(pl.col("nik"))
         .when(kind == "nik_transposisi")
         .then(_swap(pl.col("nik"), pl.col("spos")))
-        .otherwise(typo),
-        nama_b=pl.when(kind == "nama_varian")
-        .then(variant(pl.col("nama"), pl.col("u_var")))
+        .otherwise(typo)
+    )
+    second = (kind != "pindah_nik_sama") & (pl.col("u_nik2") < SLIPS["nik_kedua"])
+    name_slip = (kind == "nama_varian") | (pl.col("u_nama") < SLIPS["nama"])
+    date_slip = (kind == "tanggal_tukar") | (pl.col("u_tgl") < SLIPS["tanggal"])
+    places = rec["tempat_lahir"].unique().sort()
+    b = cand.with_columns(nik_b=nik_b).with_columns(
+        nik_b=pl.when(second)
+        .then(_typo(pl.col("nik_b"), pl.col("pos2"), pl.col("step2")))
+        .otherwise(pl.col("nik_b")),
+        nama_b=pl.when(name_slip)
+        .then(slip(pl.col("nama"), pl.col("female"), pl.col("u_nama"), pl.col("v_nama")))
         .otherwise(pl.col("nama")),
-        dob_b=pl.when(kind != "tanggal_tukar")
-        .then(pl.col("dob"))
-        .when((dd <= 12) & (dd != mm))
-        .then(swapped)
-        .otherwise(pl.col("dob") + 1),
+        dob_b=pl.when(date_slip)
+        .then(_date_slip(pl.col("dob"), pl.col("u_tgl_jenis")))
+        .otherwise(pl.col("dob")),
+        tempat_b=pl.when(pl.col("u_tempat") < SLIPS["tempat_lahir"])
+        .then(
+            pl.col("tempat_lain")
+            .mod(len(places))
+            .replace_strict(dict(enumerate(places)), return_dtype=pl.String)
+        )
+        .otherwise(pl.col("tempat_lahir")),
+        female_b=pl.col("female") ^ (pl.col("u_jk") < SLIPS["jenis_kelamin"]),
     )
     existing = rec.select(nik_b="nik")
-    ok = (
-        (kind == "pindah_nik_sama")
-        | ((pl.col("nik_b") != pl.col("nik")) & (pl.col("nik_b").str.slice(12, 4) != "0000"))
-    ) & (pl.col("nama_b") != "")
+    valid = pl.col("nik_b").str.contains(f"^{NIK_POLA}$")
+    ok = ((kind == "pindah_nik_sama") | ((pl.col("nik_b") != pl.col("nik")) & valid)) & (
+        pl.col("nama_b") != ""
+    )
     b = b.filter(ok)
     b = pl.concat(
         [
@@ -138,6 +212,8 @@ def plant_pairs(
         nik=pl.col("nik_b"),
         nama=pl.col("nama_b"),
         dob=pl.col("dob_b").cast(pl.Int32),
+        tempat_lahir=pl.col("tempat_b"),
+        female=pl.col("female_b"),
         tps_i=pl.col("d_tps_i"),
         desa_i=pl.col("d_desa_i"),
         kode_desa=pl.col("d_kode_desa"),

@@ -8,6 +8,8 @@ SITI/ST., SOEPARMAN/SUPARMAN, a dropped last name) serve the planted duplicates.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -93,7 +95,15 @@ _PREFIX_P = {
     "bugis": ("ANDI", 0.15),
     "batak": (None, 0.0),
 }
-_SECOND_P = {"jawa": 0.55, "sunda": 0.5, "melayu": 0.6, "bugis": 0.55, "batak": 0.0}
+# Share of persons with a second given name. Many Indonesians carry one name only
+# (SLAMET, DEWI): with the prefixes above about 45 % of voters get a one-word name
+# (domain.md; no national statistic is published, this is a stated assumption).
+_SECOND_P = {"jawa": 0.4, "sunda": 0.45, "melayu": 0.55, "bugis": 0.5, "batak": 0.0}
+# Names repeat heavily: the k-th name of a list (lists start with the most common) is
+# drawn with weight 1 / k**ZIPF_S, so the commonest name of a list of ~100 carries about
+# 7 % of its group and namesakes grow with the size of the area compared, as in a
+# real country (Zipf's law of given names; the exponent is an assumption).
+ZIPF_S = 0.6
 MARGA = [
     "SIREGAR",
     "NASUTION",
@@ -305,6 +315,18 @@ def birth_places(rng: np.random.Generator, provinces: np.ndarray, prov_i: np.nda
     return pick(values, idx)
 
 
+def _zipf(rng: np.random.Generator, lengths: np.ndarray) -> np.ndarray:
+    """An index in [0, length) per row, weight 1 / (k + 1) ** ZIPF_S (inverse CDF)."""
+    out = np.zeros(len(lengths), dtype=np.int64)
+    u = rng.random(len(lengths))
+    for ln in np.unique(lengths):
+        w = 1.0 / np.arange(1, ln + 1) ** ZIPF_S
+        cum = np.cumsum(w) / w.sum()
+        sel = lengths == ln
+        out[sel] = np.minimum(np.searchsorted(cum, u[sel], side="right"), ln - 1)
+    return out
+
+
 def names(rng: np.random.Generator, eth: np.ndarray, female: np.ndarray) -> pl.Series:
     """A full name per row: [prefix] given [second given | marga]."""
     n = len(eth)
@@ -313,8 +335,8 @@ def names(rng: np.random.Generator, eth: np.ndarray, female: np.ndarray) -> pl.S
     values = given_l + given_p
     off = np.where(female, off_p[eth] + len(given_l), off_l[eth])
     ln = np.where(female, len_p[eth], len_l[eth])
-    first = off + (rng.random(n) * ln).astype(np.int64)
-    second = off + (rng.random(n) * ln).astype(np.int64)
+    first = off + _zipf(rng, ln)
+    second = off + _zipf(rng, ln)
     second = np.where(second == first, off + (second - off + 1) % ln, second)
     p_second = np.array([_SECOND_P[e] for e in ETHNICITIES])[eth]
     has_second = rng.random(n) < p_second
@@ -376,3 +398,52 @@ def variant(nama: pl.Expr, u: pl.Expr) -> pl.Expr:
         .then(tokens.list.slice(0, tokens.list.len() - 1).list.join(" "))
         .otherwise(nama.str.replace(r"([AEIOU])", "${1}${1}"))
     )
+
+
+# How a name is keyed again on a second record (shares of the name slips of a planted
+# duplicate; domain.md lists the kinds, the shares are assumptions stated in
+# docs/stages.md): a regional spelling, shortened to the first word, a letter doubled
+# or dropped, words joined or in another order, a title in front.
+NAME_SLIPS = (
+    ("ejaan", 0.30),
+    ("kata_pertama", 0.15),
+    ("huruf_ganda", 0.12),
+    ("huruf_hilang", 0.12),
+    ("digabung", 0.08),
+    ("urutan", 0.08),
+    ("gelar", 0.15),
+)
+_PREFIXES = ("MUHAMMAD", "SITI", "ANDI")
+
+
+def slip(nama: pl.Expr, female: pl.Expr, u: pl.Expr, v: pl.Expr) -> pl.Expr:
+    """The name as a clerk keyed it on another record (u, v uniform in [0, 1)); always
+    different from `nama` (a slip that does not apply falls back to a spelling variant)."""
+    tokens = nama.str.split(" ")
+    n_tok = tokens.list.len()
+    first = tokens.list.first()
+    l0 = first.str.len_chars()
+    k = (v * l0).floor().cast(pl.Int64).clip(0, l0 - 1)
+    kd = (v * (l0 - 1)).floor().cast(pl.Int64).clip(0, l0 - 2) + 1
+    short = (
+        pl.when(first.is_in(_PREFIXES) & (n_tok >= 3))
+        .then(tokens.list.slice(0, 2).list.join(" "))
+        .otherwise(first)
+    )
+    kinds = {
+        "ejaan": variant(nama, v),
+        "kata_pertama": pl.when(short != nama).then(short),
+        "huruf_ganda": nama.str.slice(0, k + 1) + nama.str.slice(k),
+        "huruf_hilang": pl.when(l0 >= 4).then(nama.str.slice(0, kd) + nama.str.slice(kd + 1)),
+        "digabung": pl.when(n_tok >= 2).then(nama.str.replace(" ", "", literal=True)),
+        "urutan": pl.when(n_tok >= 2).then(tokens.list.reverse().list.join(" ")),
+        "gelar": pl.when(female).then(pl.lit("HJ. ")).otherwise(pl.lit("H. ")) + nama,
+    }
+    out: Any = None  # a when/then chain
+    edge = 0.0
+    for name, share in NAME_SLIPS:
+        edge += share
+        cond = u < edge if name != NAME_SLIPS[-1][0] else pl.lit(True)
+        out = pl.when(cond).then(kinds[name]) if out is None else out.when(cond).then(kinds[name])
+    assert out is not None
+    return pl.coalesce(out.otherwise(None), variant(nama, v))

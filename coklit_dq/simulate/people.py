@@ -193,12 +193,13 @@ def build_pool(
     mm = dob_dt.astype("datetime64[M]").astype(np.int64) % 12 + 1
     yy = dob_dt.astype("datetime64[Y]").astype(np.int64) + 1970
     datepart = (dd + 40 * female) * 10000 + mm * 100 + yy % 100
-    # Serials count everyone registered in the kecamatan on that birth date (children, the
-    # dead, people who moved away), so voters' serials start at a per-group offset, not 0001.
-    base = (nik_kec.astype(np.int64) * 2_654_435_761 + datepart * 40_503) % 2000
-    # Steps of 11 keep two voters of one kecamatan and birth date two digits apart, so a
-    # one-digit nik difference is a planted typo, never two real neighbours.
-    serial = _rank_within([nik_kec, datepart]) * 11 + 1 + base
+    # The serial starts at 0001 within each kecamatan and birth date (domain.md), so most
+    # voters carry 0001 and two people born the same day in different kecamatan share the
+    # last ten digits of their nik. A quarter of the groups start later (people registered
+    # there on that date who are dead, moved away or not voters): 1-4 numbers skipped.
+    h = (nik_kec.astype(np.int64) * 2_654_435_761 + datepart * 40_503) % 1000 / 1000.0
+    skipped = np.where(h < 0.75, 0, 1 + ((h - 0.75) / 0.25 * 4).astype(np.int64))
+    serial = _rank_within([nik_kec, datepart]) + 1 + skipped
     # NKK: kecamatan of the family's desa + issue date + serial; unique per family.
     fkec = kec_of_desa[fam_desa]
     issue = days(date(2005, 1, 1)) + rng.integers(0, 6900, n_fam)

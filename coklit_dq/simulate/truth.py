@@ -50,8 +50,12 @@ def truth(
             "kode_temuan", kunci=pl.col("id_pemilih") + "|" + pl.col("other"), jenis="plant"
         )
     )
+    # a copy whose nik's date part no longer says its birth date (a slip in either)
+    d = pl.col("tanggal_lahir")
+    female = (pl.col("jenis_kelamin") == "P").cast(pl.Int32)
+    date_part = (d.dt.day() + 40 * female).cast(pl.String).str.zfill(2) + d.dt.strftime("%m%y")
     parts.append(
-        pairs.filter((pl.col("plant") == "tanggal_tukar") & ~pl.col("turun")).select(
+        pairs.filter(~pl.col("turun") & (pl.col("nik").str.slice(6, 6) != date_part)).select(
             pl.lit("NIK_TIDAK_SESUAI").alias("kode_temuan"), kunci="id_pemilih", jenis="plant"
         )
     )

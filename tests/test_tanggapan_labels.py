@@ -24,7 +24,9 @@ def _night(root: Path, tanggal: date) -> None:
     tables, pem = night_tables(tanggal, 1200)
     p = pem["31"]
     g = p.filter(pl.col("id_pemilih") == G).row(0, named=True)
-    nik_h = g["nik"][:-1] + str((int(g["nik"][-1]) + 1) % 10)  # one digit mistyped
+    # one digit mistyped (not the next serial: that is how namesakes born the same day
+    # in one kecamatan differ, which the model rightly does not call one person)
+    nik_h = g["nik"][:14] + str((int(g["nik"][14]) + 3) % 10) + g["nik"][15]
     is_h = pl.col("id_pemilih") == H
     p = p.with_columns(
         **{

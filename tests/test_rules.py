@@ -630,9 +630,9 @@ def test_a_threshold_changed_in_yaml_only_changes_the_findings(con, tmp_path, mo
 def test_without_its_expectations_a_rule_finds_nothing(con, tmp_path, monkeypatch):
     """The prepared SQL holds no verdict: a rule whose expectations always hold reports
     nothing, though its facts are unchanged."""
-    recs = [voter(1, id_pemilih="BAD", nik="2222222222222222", nama="?", no_tps=9)]
+    recs = [voter(1, id_pemilih="BAD", nik="2222222222222222", nama="?", born=date(1900, 1, 1))]
     out = night(con, recs)
-    assert {"NIK_TIDAK_VALID", "NAMA_TIDAK_WAJAR", "TPS_TIDAK_DIKENAL"} <= set(out["kode_temuan"])
+    assert {"NIK_TIDAK_VALID", "NAMA_TIDAK_WAJAR", "USIA_TIDAK_WAJAR"} <= set(out["kode_temuan"])
 
     def always(raw):
         raw["periksa"]["expectations"] = [
@@ -644,8 +644,6 @@ def test_without_its_expectations_a_rule_finds_nothing(con, tmp_path, monkeypatc
 
     edited_catalog(tmp_path, monkeypatch, {k: always for k in ("NIK_TIDAK_VALID",
                                                                "NAMA_TIDAK_WAJAR",
-                                                               "TPS_TIDAK_DIKENAL")})  # fmt: skip
+                                                               "USIA_TIDAK_WAJAR")})  # fmt: skip
     out = run_rules(con, T1, SETTINGS)
-    assert not {"NIK_TIDAK_VALID", "NAMA_TIDAK_WAJAR", "TPS_TIDAK_DIKENAL"} & set(
-        out["kode_temuan"]
-    )
+    assert not {"NIK_TIDAK_VALID", "NAMA_TIDAK_WAJAR", "USIA_TIDAK_WAJAR"} & set(out["kode_temuan"])

@@ -66,7 +66,7 @@ def test_prepared_tables_hold_facts_not_verdicts(con):
     prepare(con, night_of(con, T2), SETTINGS)
     try:
         for t in TABLES.values():
-            types = dict(con.execute(f"SELECT column_name, data_type FROM (DESCRIBE {t.facts})")
+            types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {t.facts})")
                          .fetchall())  # fmt: skip
             assert "BOOLEAN" not in types.values(), (t.facts, types)
     finally:

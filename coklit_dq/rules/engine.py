@@ -380,7 +380,8 @@ class RulesResult:
 def datadocs_dir(con: duckdb.DuckDBPyConnection) -> Path | None:
     """Where the nights' Data Docs go: `datadocs/` beside the warehouse file (for
     Pusdatin; never the outbox). None for a warehouse in memory."""
-    rows = con.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchall()
+    sql = "SELECT file FROM pragma_database_list WHERE name = current_database()"
+    rows = con.execute(sql).fetchall()
     file = rows[0][0] if rows else None
     return Path(file).resolve().parent / "datadocs" if file else None
 

@@ -472,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         (source, gen), t_gen = timed(lambda: build(workdir, args.voters, args.generator))
         print(f"generated {args.voters:,} voters x 2 nights with {gen} in {t_gen:.1f} s")
         from coklit_dq.ingest import ingest_night
-        from coklit_dq.rules import run_rules
+        from coklit_dq.rules import load_catalog, run_rules
 
         con = warehouse.connect(settings.warehouse)
         for tanggal in (T1, T2):
@@ -525,7 +525,9 @@ def main(argv: list[str] | None = None) -> int:
         truth_file = source / "_truth" / f"temuan-{T2}.parquet"
         if truth_file.exists():  # the simulator's own list of what it planted
             truth = pl.read_parquet(truth_file).filter(
-                ~pl.col("kode_temuan").is_in(["GANDA_NIK", "GANDA_ORANG"])
+                pl.col("kode_temuan").is_in(  # the codes the rules check (not linkage's)
+                    [k for k, r in load_catalog().items() if "periksa" in r.spec]
+                )
             )
             t_set = set(truth.select("kode_temuan", "kunci").iter_rows())
             print(

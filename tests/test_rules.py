@@ -455,9 +455,9 @@ def test_every_rule_of_the_catalog_runs_and_results_are_kept(con):
     ).fetchall()
     ran = {r[0] for r in rows}
     expected = {k for k, r in load_catalog().items() if "periksa" in r.spec}
-    first_night_only = {"STATUS_TIDAK_WAJAR", "DATA_HILANG", "PENURUNAN_TAJAM"}
-    assert ran == expected - first_night_only
-    assert expected == set(load_catalog()) - {"GANDA_NIK", "GANDA_ORANG"}
+    # rules comparing two nights wait for the second; no code is listed by hand here
+    needs_last_night = {k for k, r in load_catalog().items() if r.peristiwa}
+    assert needs_last_night and ran == expected - needs_last_night
 
 
 def test_a_record_without_kode_desa_does_not_stop_the_night(con):

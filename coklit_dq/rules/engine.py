@@ -269,10 +269,10 @@ def validate_tables(
             tabel = by_facts.get(name)
             if tabel is None:
                 continue
-            available = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+            types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {name}").fetchall()}
             checks = [c for p in by_table[tabel] for c in p.checks]
-            cols = ["rid", *dict.fromkeys(c for ch in checks for c in ch.columns(available))]
-            select = ", ".join(f'"{c}"' for c in cols)
+            cols = [*dict.fromkeys(c for ch in checks for c in ch.columns(list(types)))]
+            select = ", ".join(["rid", *(_as_number(c, types[c]) for c in cols)])
             for batch, where, params in _batches(con, tabel, batch_rows):
                 frame = con.execute(f"SELECT {select} FROM {name} WHERE {where}", params).df()
                 if not frame.empty:
@@ -296,6 +296,17 @@ def validate_tables(
                     )  # fmt: skip
     gagal = pl.concat(failed) if failed else pl.DataFrame(schema=GAGAL_SCHEMA)
     return Validation(apply_kecuali(gagal, rules), outcomes, reports)
+
+
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DECIMAL")
+
+
+def _as_number(column: str, sql_type: str) -> str:
+    """Integers reach GX as float64: GX's pandas range check is vectorized only for
+    int64/float64 (a nullable or narrow integer is compared row by row in Python)."""
+    if sql_type.split("(", maxsplit=1)[0] in _INTEGERS:
+        return f'CAST("{column}" AS DOUBLE) AS "{column}"'
+    return f'"{column}"'
 
 
 GAGAL_SCHEMA = {"kode_temuan": pl.String, "rid": pl.Int64, "urutan": pl.Int32}

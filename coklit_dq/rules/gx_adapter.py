@@ -157,6 +157,7 @@ class GxRunner:
         """
         if frame.index.name != ROW_ID:
             frame = frame.set_index(ROW_ID)
+        frame._consolidate_inplace()  # once, not in every metric GX computes
         key = (asset, suite.name)
         if key not in self._definitions:  # one validation definition per table, reused
             self._definitions[key] = self._gx.ValidationDefinition(

@@ -84,7 +84,7 @@ def night_tables(
             + (pl.col("r") % 9000 + 1).cast(pl.String).str.zfill(4),
             nkk=pl.col("kode_kec") + pl.lit("1501") + (fam + 10).cast(pl.String).str.zfill(6),
             # letters only: a digit in a name is NAMA_TIDAK_WAJAR (reports-v1 v1.1)
-            nama=pl.lit("PEMILIH ")
+            nama=pl.lit("Pemilih ")
             + pl.col("r").cast(pl.String).str.replace_many(list("0123456789"), list("ABCDEFGHIJ")),
             tempat_lahir=pl.lit("Jakarta"),
             tanggal_lahir=pl.col("born"),

@@ -39,7 +39,7 @@ def name_of(i: int) -> str:
         i, r = divmod(i, 26)
         letters = chr(ord("A") + r) + letters
         if i == 0:
-            return f"PEMILIH {letters}"
+            return f"Pemilih {letters}"
 
 
 def voter(i: int, **over: Any) -> dict[str, Any]:

@@ -134,7 +134,10 @@ def generate_night1(n: int, seed: int = 7) -> tuple[dict[str, pl.DataFrame], pl.
         .when(k == 7).then(None).otherwise(pl.col("nkk")),
         no_tps=pl.when(k == 8).then(pl.lit(9, pl.Int32))
         .when(k == 9).then(pl.col("no_tps") % 5 + 1).otherwise(pl.col("no_tps")),
-        born=pl.when(k == 10).then(pl.lit(date(2008, 3, 3))).otherwise(pl.col("born")),
+        born=pl.when(k == 10).then(pl.lit(date(2008, 3, 3)))
+        .when(k == 21).then(pl.lit(date(1914, 11, 27)))  # 110 on Pilkada 2024's polling day
+        .when(k == 22).then(pl.lit(date(1914, 11, 28)))  # 109
+        .otherwise(pl.col("born")),
         status_kawin=pl.when(k == 10).then(pl.lit("B")).when(k == 11).then(pl.lit("S"))
         .otherwise(pl.lit("S")),
         status_coklit=pl.when(k.is_in([10, 12, 13, 14, 15])).then(
@@ -167,7 +170,12 @@ def generate_night1(n: int, seed: int = 7) -> tuple[dict[str, pl.DataFrame], pl.
     p = p.with_columns(no_tps=pl.when(big).then(pl.lit(1, pl.Int32)).otherwise(pl.col("no_tps")))
     p = p.select(
         "id_pemilih", "nik", "nkk",
-        nama=pl.lit("Pemilih ") + pl.col("r").cast(pl.String),
+        # letters only (the digits of r spelled A-J), but a few planted odd names
+        nama=pl.when(k == 18).then(pl.lit("A"))
+        .when(k == 19).then(pl.lit("SITI?"))
+        .when(k == 20).then(pl.lit("Ñoño d'Árc-Ủy, Jr."))
+        .otherwise(pl.lit("PEMILIH ") + pl.col("r").cast(pl.String)
+                   .str.replace_many(list("0123456789"), list("ABCDEFGHIJ"))),
         tempat_lahir=pl.lit("Kota"),
         tanggal_lahir="born", jenis_kelamin="jenis_kelamin", status_kawin="status_kawin",
         alamat=pl.lit("Jl. Contoh"), rt=pl.lit("001"), rw=pl.lit("002"),
@@ -320,13 +328,22 @@ SELECT 'TMS_TANPA_DOKUMEN', id_pemilih FROM cur
 WHERE kode_tms = 1 AND coalesce(trim(dokumen_tms), '') = ''
 UNION ALL
 SELECT DISTINCT 'DATA_TIDAK_VALID', c.id_pemilih FROM cur c
-WHERE c.kode_desa IS NULL
+WHERE c.kode_desa IS NULL OR {{unreadable}}
+   OR NOT regexp_full_match(c.kode_desa, '[0-9]{{10}}')
    OR c.kode_desa NOT IN (SELECT kode_desa FROM wilayah WHERE tanggal_ekspor = (
         SELECT max(tanggal_ekspor) FROM wilayah WHERE tanggal_ekspor <= $t))
    OR c.status_coklit IS NULL OR c.status_coklit NOT IN ('BELUM', 'MS', 'UBAH', 'BARU', 'TMS')
    OR c.jenis_kelamin IS NULL OR c.jenis_kelamin NOT IN ('L', 'P')
    OR c.status_kawin IS NULL OR c.status_kawin NOT IN ('B', 'S', 'P')
    OR c.tanggal_lahir IS NULL OR c.disabilitas IS NULL OR c.disabilitas NOT BETWEEN 0 AND 6
+UNION ALL
+SELECT 'NAMA_TIDAK_WAJAR', id_pemilih FROM cur
+WHERE status_coklit <> 'TMS'
+  AND (nama IS NULL OR NOT regexp_matches(nama, '(?s)\\p{{L}}.*\\p{{L}}')
+       OR regexp_matches(nama, '[^\\p{{L}}\\p{{M}} ''.,-]'))
+UNION ALL
+SELECT 'USIA_TIDAK_WAJAR', id_pemilih FROM cur
+WHERE status_coklit <> 'TMS' AND date_add(tanggal_lahir, INTERVAL ($usia_maks) YEAR) <= $hari
 UNION ALL
 SELECT 'TMS_8_TANPA_PENGGANTI', a.id_pemilih FROM cur a
 WHERE a.kode_tms = 8 AND NOT EXISTS (
@@ -387,8 +404,13 @@ def cross_check(con: Any, tanggal: date, settings: Settings) -> pl.DataFrame:
         "maks": e.maks_pemilih_per_tps, "dibuat": dibuat[0][0],
         "ambang": cat["PENURUNAN_TAJAM"].parameter["ambang_persen"],
         "jam": cat["PANTARLIH_BELUM_SINKRON"].parameter["batas_jam"],
+        "usia_maks": cat["USIA_TIDAK_WAJAR"].parameter["usia_tertinggi"],
     }  # fmt: skip
-    sql = f"SELECT DISTINCT kode AS kode_temuan, kunci FROM ({CROSS_CHECK_SQL})"
+    cols = {r[0] for r in con.execute("SELECT name FROM pragma_table_info('pemilih')").fetchall()}
+    # the ingest's column of values it could not read (absent in older warehouses)
+    unreadable = "c.nilai_tidak_valid IS NOT NULL" if "nilai_tidak_valid" in cols else "FALSE"
+    query = CROSS_CHECK_SQL.replace("{unreadable}", unreadable)
+    sql = f"SELECT DISTINCT kode AS kode_temuan, kunci FROM ({query})"
     return pl.from_arrow(con.execute(sql, params).to_arrow_table())  # type: ignore[return-value]
 
 
@@ -450,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         (source, gen), t_gen = timed(lambda: build(workdir, args.voters, args.generator))
         print(f"generated {args.voters:,} voters x 2 nights with {gen} in {t_gen:.1f} s")
         from coklit_dq.ingest import ingest_night
-        from coklit_dq.rules import run_rules
+        from coklit_dq.rules import load_catalog, run_rules
 
         con = warehouse.connect(settings.warehouse)
         for tanggal in (T1, T2):
@@ -503,7 +525,9 @@ def main(argv: list[str] | None = None) -> int:
         truth_file = source / "_truth" / f"temuan-{T2}.parquet"
         if truth_file.exists():  # the simulator's own list of what it planted
             truth = pl.read_parquet(truth_file).filter(
-                ~pl.col("kode_temuan").is_in(["GANDA_NIK", "GANDA_ORANG"])
+                pl.col("kode_temuan").is_in(  # the codes the rules check (not linkage's)
+                    [k for k, r in load_catalog().items() if "periksa" in r.spec]
+                )
             )
             t_set = set(truth.select("kode_temuan", "kunci").iter_rows())
             print(

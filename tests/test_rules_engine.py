@@ -10,10 +10,12 @@ import pytest
 from scenarios.world import fixture_night
 
 from coklit_dq import warehouse
-from coklit_dq.config import resolve_settings
-from coklit_dq.rules import load_catalog, run_rules
+from coklit_dq.config import EXPECTATIONS_DIR, resolve_settings
+from coklit_dq.contract import schema
+from coklit_dq.rules import load_catalog, run_rules, run_rules_night
+from coklit_dq.rules.catalog import fill_settings
 from coklit_dq.rules.engine import batch_plan, rules_to_run, validate_tables
-from coklit_dq.rules.gx_adapter import GxRunner, expectation_class, resolve_kwargs
+from coklit_dq.rules.gx_adapter import GxRunner, expectation_class
 from coklit_dq.rules.prepare import TABLES, drop_prepared, night_of, prepare
 from coklit_dq.rules.results import build_data_docs
 
@@ -28,32 +30,77 @@ def con():
     c.close()
 
 
-def test_every_rule_file_compiles_to_a_gx_expectation():
+def test_every_rule_decides_with_built_in_gx_expectations():
+    """Each rule's condition is a list of Great Expectations' own expectations (no custom
+    class is needed so far), with every setting filled in."""
+    import great_expectations.expectations as gxe
+
     rules = rules_to_run(SETTINGS)
     assert {p.rule.kode_temuan for p in rules} == set(load_catalog()) - {"GANDA_NIK", "GANDA_ORANG"}
     for p in rules:
-        assert p.tabel in TABLES
-        expectation_class(p.check.type)(**dict(p.check.kwargs))  # GX accepts the kwargs
-        assert "{" not in p.keterangan.replace("{", "", 0) or re.search(
-            r"\{[a-z_]+\}", p.keterangan
-        )
-        assert not re.search(r"\$\{", json.dumps(dict(p.check.kwargs)))
+        assert p.tabel in TABLES and p.checks, p.rule.kode_temuan
+        for c in p.checks:
+            cls = expectation_class(c.type)
+            assert cls.__module__.startswith("great_expectations.expectations.core"), c.type
+            assert getattr(gxe, cls.__name__) is cls
+            cls(**c.gx_kwargs())  # GX accepts the kwargs
+            assert "${" not in json.dumps(dict(c.kwargs)), (p.rule.kode_temuan, c.kwargs)
+        assert "${election" not in p.keterangan and "${parameter" not in p.keterangan
 
 
-def test_thresholds_come_from_settings_and_parameters():
-    kw = resolve_kwargs(
-        {"column": "n", "max_value": "${election.maks_pemilih_per_tps}"},
-        {"maks_pemilih_per_tps": 300},
-        {},
-    )
-    assert kw == {"column": "n", "max_value": 300}
-    with pytest.raises(ValueError, match="no parameter"):
-        resolve_kwargs({"max_value": "${parameter.nope}"}, {}, {})
+# columns that are values of the export itself (not made by prepare.sql)
+EXPORT_COLUMNS = (
+    set(schema("pemilih").names())
+    | set(schema("pantarlih").names())
+    | {
+        "nilai_tidak_valid"  # set by the ingest
+    }
+)
+
+
+def test_prepared_tables_hold_facts_not_verdicts(con):
+    """No prepared column is a TRUE/FALSE flag, and a null check is only ever made on a
+    value of the export (never on a column the SQL computed)."""
+    fixture_night(con, T1)
+    fixture_night(con, T2, drop=3)
+    prepare(con, night_of(con, T2), SETTINGS)
+    try:
+        for t in TABLES.values():
+            types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {t.facts})")
+                         .fetchall())  # fmt: skip
+            assert "BOOLEAN" not in types.values(), (t.facts, types)
+    finally:
+        drop_prepared(con)
+    null_checks = ("expect_column_values_to_be_null", "expect_column_values_to_not_be_null")
+    for p in rules_to_run(SETTINGS):
+        for c in p.checks:
+            if c.type in null_checks:
+                assert c.kwargs["column"] in EXPORT_COLUMNS, (p.rule.kode_temuan, c.kwargs)
+
+
+def test_one_placeholder_syntax_for_settings():
+    sources = {"election": {"maks_pemilih_per_tps": 300, "kode_tms_valid": [1, 2]},
+               "parameter": {"batas_jam": 48}}  # fmt: skip
+    kw = fill_settings(
+        {"column": "n", "max_value": "${election.maks_pemilih_per_tps}",
+         "value_set": "${election.kode_tms_valid}", "row_condition": "x > ${parameter.batas_jam}",
+         "later": "${malam.tanggal}"},
+        sources,
+    )  # fmt: skip
+    assert kw == {"column": "n", "max_value": 300, "value_set": [1, 2],
+                  "row_condition": "x > 48", "later": "${malam.tanggal}"}  # fmt: skip
+    with pytest.raises(ValueError, match="no parameter setting 'nope'"):
+        fill_settings({"max_value": "${parameter.nope}"}, sources)
     pemilu = resolve_settings(election="pemilu-2024")
     by_code = {p.rule.kode_temuan: p for p in rules_to_run(pemilu)}
-    assert by_code["TPS_MELEBIHI_KAPASITAS"].check.kwargs["max_value"] == 300
-    assert by_code["PENURUNAN_TAJAM"].check.kwargs["max_value"] == 5.0
-    assert by_code["PANTARLIH_BELUM_SINKRON"].check.kwargs["max_value"] == 48
+    assert by_code["TPS_MELEBIHI_KAPASITAS"].checks[0].kwargs["max_value"] == 300
+    assert by_code["PENURUNAN_TAJAM"].checks[0].kwargs["max_value"] == 5.0
+    assert by_code["PANTARLIH_BELUM_SINKRON"].checks[1].kwargs["max_value"] == 48
+    # the older spellings are gone from every rule file
+    for path in sorted((EXPECTATIONS_DIR / "rules").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        assert "getvariable(" not in text, path.name
+        assert not re.search(r"(?<!\$)\{(election|parameter)\.", text), path.name
 
 
 def test_batch_plan_packs_provinces_and_keeps_big_ones_alone():
@@ -82,10 +129,15 @@ def test_small_batches_give_the_same_findings(con):
     ).fetchall()[0][0]
 
 
-def test_results_kept_and_data_docs_offline(con, tmp_path):
+def test_results_kept_and_data_docs_offline(tmp_path):
+    con = warehouse.connect(str(tmp_path / "wh.duckdb"))
     fixture_night(con, T1)
     fixture_night(con, T2, drop=3)
-    out = run_rules(con, T2, SETTINGS)
+    res = run_rules_night(con, T2, SETTINGS)
+    out = res.findings
+    # the night's Data Docs, beside the warehouse (for Pusdatin, not the outbox)
+    assert res.datadocs == tmp_path / "datadocs" / "2024-07-02" / "index.html"
+    assert res.datadocs.is_file()
     rows = con.execute(
         "SELECT kode_temuan, sum(unexpected_count) FROM gx_validasi WHERE tanggal_ekspor = ? "
         "GROUP BY 1",
@@ -109,10 +161,11 @@ def test_results_kept_and_data_docs_offline(con, tmp_path):
     pages = sorted(index.parent.glob("*.html"))
     assert len(pages) == 6  # index + rekaman, rekaman_lalu, tps, desa, pantarlih
     text = (index.parent / "rekaman_lalu-31_32.html").read_text(encoding="utf-8")
-    assert "coklit_rekaman_lalu" in text and "hilang" in text
+    assert "coklit_rekaman_lalu" in text and "n_kini" in text
     for page in pages:
         html = page.read_text(encoding="utf-8")
         assert not re.search(r"<(script|link|img)[^>]*(src|href)=\"https?://", html), page.name
+    con.close()
 
 
 def test_codes_with_leading_zeros_read_from_csv_give_no_finding(con, tmp_path):

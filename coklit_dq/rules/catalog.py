@@ -7,6 +7,8 @@ family (one xlsx sheet each) and the Indonesian title.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -97,3 +99,42 @@ def load_families(directory: Path = EXPECTATIONS_DIR) -> dict[str, str]:
     """Family code -> sheet title, in sheet order."""
     raw = yaml.safe_load((directory / "families.yaml").read_text(encoding="utf-8"))
     return {str(k): str(v) for k, v in raw.items()}
+
+
+# --- settings in rule files ---------------------------------------------------------------
+#
+# One placeholder syntax: `${source.name}` anywhere in a rule's periksa block (an
+# expectation's kwargs, keterangan, alasan, nilai). Sources: `election` (the
+# configured election), `parameter` (the rule's own `parameter:`), `kontrak`
+# (patterns of the contracts) and `malam` (the night: tanggal, lalu, dibuat).
+# A value that is exactly one placeholder becomes the setting itself (a number
+# stays a number, a list a list); inside text it is written as text.
+
+PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\.([a-z_][a-z0-9_]*)\}")
+
+
+def fill_settings(value: Any, sources: Mapping[str, Mapping[str, Any]]) -> Any:
+    """`value` with every `${source.name}` of the given sources replaced (recursively).
+
+    Placeholders of a source not given are left as they are (filled later);
+    an unknown name of a given source is an error.
+    """
+    if isinstance(value, Mapping):
+        return {k: fill_settings(v, sources) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [fill_settings(v, sources) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def lookup(m: re.Match[str]) -> tuple[bool, Any]:
+        source, name = m.group(1), m.group(2)
+        if source not in sources:
+            return False, m.group(0)
+        if name not in sources[source]:
+            raise ValueError(f"no {source} setting {name!r} (in {value!r})")
+        return True, sources[source][name]
+
+    whole = PLACEHOLDER.fullmatch(value)
+    if whole:
+        return lookup(whole)[1]
+    return PLACEHOLDER.sub(lambda m: str(lookup(m)[1]), value)

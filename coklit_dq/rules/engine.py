@@ -1,16 +1,20 @@
-"""Stages 2-3: prepare in DuckDB, validate with Great Expectations, render findings.
+"""Stages 2-3: prepare facts in DuckDB, let Great Expectations decide, render findings.
 
     run_rules(con, tanggal, settings) -> pl.DataFrame (contract.RAW_FINDING_SCHEMA)
+    run_rules_night(...) -> RulesResult: the same findings, and the night's Data
+        Docs written to <warehouse dir>/datadocs/<date>/index.html
 
 Every rule of expectations/rules/ that has a `periksa` block is run (the
 linkage codes have none). A rule's `periksa` names the prepared table it reads,
-the GX expectation that must hold there and the keterangan template. GX's
-failing row ids are joined back to the prepared table in DuckDB to build the
-findings, so no Python loop ever touches a record.
+the GX expectations that must hold there (a row failing any of them is a
+finding; `alasan` of the first one it fails says why) and the keterangan
+template. GX's failing row ids are joined back to the prepared table in DuckDB
+to build the findings, so no Python loop ever touches a record.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -18,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -25,31 +30,39 @@ import polars as pl
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings
-from coklit_dq.contract import RAW_FINDING_SCHEMA, empty_raw_findings
-from coklit_dq.rules.catalog import Rule, load_catalog
-from coklit_dq.rules.gx_adapter import Check, GxRunner, Outcome, resolve_kwargs
+from coklit_dq.contract import (
+    NIK_POLA,
+    NKK_POLA,
+    PROVINCE_CODES,
+    RAW_FINDING_SCHEMA,
+    empty_raw_findings,
+)
+from coklit_dq.rules.catalog import Rule, fill_settings, load_catalog
+from coklit_dq.rules.gx_adapter import Check, GxRunner, Outcome
 from coklit_dq.rules.prepare import TABLES, Night, drop_prepared, night_of, prepare_steps
-from coklit_dq.rules.results import Validation, keep_results
+from coklit_dq.rules.results import Validation, build_data_docs, keep_results
 
 log = logging.getLogger(__name__)
 
 # Prepared tables validated one province at a time (records: the large ones).
 PER_PROVINCE = ("rekaman", "rekaman_lalu")
-# Rows per GX batch (pandas frame of rid + flags): ~13 nullable booleans a row.
+# Rows per GX batch (pandas frame of rid + the facts the suite reads).
 BATCH_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
 class Periksa:
-    """A rule's `periksa` block in typed form."""
+    """A rule's `periksa` block in typed form, its settings filled in."""
 
     rule: Rule
     tabel: str
-    check: Check
+    checks: tuple[Check, ...]
+    alasan: tuple[str | None, ...]  # per check: why a row failing it is a finding
     keterangan: str
     nilai: Mapping[str, str]
     id_kelompok: str | None
     butuh_malam_lalu: bool
+    kecuali: tuple[str, ...]  # codes whose finding on a row replaces this one's
 
 
 def election_values(settings: Settings) -> dict[str, Any]:
@@ -65,38 +78,42 @@ def election_values(settings: Settings) -> dict[str, Any]:
     }
 
 
-_SETTING = re.compile(r"\{(election|parameter)\.(\w+)\}")
-
-
-def _fill_settings(text: str, election: Mapping[str, Any], parameter: Mapping[str, Any]) -> str:
-    def sub(m: re.Match[str]) -> str:
-        source = election if m.group(1) == "election" else parameter
-        if m.group(2) not in source:
-            raise ValueError(f"no {m.group(1)} setting {m.group(2)!r}")
-        return str(source[m.group(2)])
-
-    return _SETTING.sub(sub, text)
+# Patterns of the contracts a rule may name (`${kontrak.x}`): written once in contract.py.
+KONTRAK: dict[str, Any] = {
+    "nik_pola": NIK_POLA,
+    "nkk_pola": NKK_POLA,
+    "kode_provinsi": list(PROVINCE_CODES),
+}
 
 
 def periksa_of(rule: Rule, settings: Settings) -> Periksa:
     spec = rule.spec["periksa"]
+    sources = {
+        "election": election_values(settings),
+        "parameter": rule.parameter,
+        "kontrak": KONTRAK,
+    }
+    spec = fill_settings(spec, sources)
     tabel = spec["tabel"]
     if tabel not in TABLES:
         raise ValueError(f"{rule.kode_temuan}: unknown prepared table {tabel!r}")
-    exp = spec["expectation"]
-    election = election_values(settings)
-    kwargs = resolve_kwargs(exp.get("kwargs") or {}, election, rule.parameter)
+    exps = spec.get("expectations") or []
+    if not exps:
+        raise ValueError(f"{rule.kode_temuan}: periksa.expectations is empty")
+    checks = tuple(
+        Check(rule.kode_temuan, str(e["type"]), dict(e.get("kwargs") or {}), i)
+        for i, e in enumerate(exps)
+    )
     return Periksa(
         rule=rule,
         tabel=tabel,
-        check=Check(rule.kode_temuan, exp["type"], kwargs),
-        keterangan=_fill_settings(spec["keterangan"], election, rule.parameter),
-        nilai={
-            k: _fill_settings(str(v), election, rule.parameter)
-            for k, v in (spec.get("nilai") or {}).items()
-        },
+        checks=checks,
+        alasan=tuple(e.get("alasan") for e in exps),
+        keterangan=str(spec["keterangan"]),
+        nilai={k: str(v) for k, v in (spec.get("nilai") or {}).items()},
         id_kelompok=spec.get("id_kelompok"),
         butuh_malam_lalu=bool(spec.get("butuh_malam_lalu", False)),
+        kecuali=tuple(spec.get("kecuali") or ()),
     )
 
 
@@ -113,20 +130,42 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def keterangan_sql(p: Periksa) -> str:
-    """The keterangan template as a DuckDB string expression over the prepared row `p`."""
+def _template_sql(text: str, p: Periksa) -> list[str]:
+    """A text with {name} placeholders (a column of the prepared row or a `nilai`) as
+    DuckDB string expressions to concatenate."""
     parts: list[str] = []
     pos = 0
-    text = " ".join(p.keterangan.split())
+    text = " ".join(text.split())
     for m in _PLACEHOLDER.finditer(text):
         if m.start() > pos:
             parts.append(_lit(text[pos : m.start()]))
         name = m.group(1)
-        expr = f"({p.nilai[name]})" if name in p.nilai else f'p."{name}"'
+        if name in p.nilai:
+            expr = f"({p.nilai[name]})"
+        elif name == "alasan":
+            expr = alasan_sql(p)
+        else:
+            expr = f'p."{name}"'
         parts.append(f"coalesce(CAST({expr} AS VARCHAR), '-')")
         pos = m.end()
     if pos < len(text):
         parts.append(_lit(text[pos:]))
+    return parts
+
+
+def alasan_sql(p: Periksa) -> str:
+    """Why the row is a finding: the `alasan` of the first expectation it failed."""
+    whens = [
+        f"WHEN {i} THEN {' || '.join(_template_sql(a, p)) or _lit('')}"
+        for i, a in enumerate(p.alasan)
+        if a
+    ]
+    return f"(CASE u.urutan {' '.join(whens)} END)" if whens else "NULL"
+
+
+def keterangan_sql(p: Periksa) -> str:
+    """The keterangan template as a DuckDB string expression over the prepared row `p`."""
+    parts = _template_sql(p.keterangan, p)
     parts.append(_lit(" " + " ".join(p.rule.tindakan.split())))
     return " || ".join(parts)
 
@@ -145,7 +184,7 @@ SELECT {_lit(p.rule.kode_temuan)} AS kode_temuan, {_lit(p.rule.tingkat)} AS ting
        ({t.kunci})::VARCHAR AS kunci,
        p.rid
 FROM prep_gagal_{t.name} p
-WHERE p.rid IN (SELECT rid FROM gx_gagal WHERE kode_temuan = {_lit(p.rule.kode_temuan)})
+JOIN gx_urutan u ON u.rid = p.rid AND u.kode_temuan = {_lit(p.rule.kode_temuan)}
 """
 
 
@@ -181,7 +220,7 @@ def _batches(
     up to `limit` rows and a province above it cut into row-id ranges, so a
     batch's pandas frame stays bounded whatever the size of the export.
     """
-    table = TABLES[tabel].flags
+    table = TABLES[tabel].facts
     if tabel not in PER_PROVINCE:
         yield "semua", "TRUE", []
         return
@@ -209,7 +248,7 @@ def validate_tables(
     batch_rows: int = BATCH_ROWS,
     steps: Iterable[str] | None = None,
 ) -> Validation:
-    """Run each prepared table's suite over its batches; (kode_temuan, rid) that failed.
+    """Run each prepared table's suite over its batches; (kode_temuan, rid, urutan) that failed.
 
     `steps` (from prepare_steps) names each prepared table as DuckDB finishes
     it: its batches go to GX in a worker thread at once, so GX validates the
@@ -219,17 +258,21 @@ def validate_tables(
     by_table: dict[str, list[Periksa]] = {}
     for p in rules:
         by_table.setdefault(p.tabel, []).append(p)
-    by_flags = {TABLES[t].flags: t for t in by_table}
-    suites = {t: runner.suite(f"coklit_{t}", [p.check for p in ps]) for t, ps in by_table.items()}
+    by_facts = {TABLES[t].facts: t for t in by_table}
+    suites = {
+        t: runner.suite(f"coklit_{t}", [c for p in ps for c in p.checks])
+        for t, ps in by_table.items()
+    }
     jobs: list[tuple[str, str, Future[tuple[list[Outcome], str]]]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx") as pool:
-        for name in steps if steps is not None else list(by_flags):
-            tabel = by_flags.get(name)
+        for name in steps if steps is not None else list(by_facts):
+            tabel = by_facts.get(name)
             if tabel is None:
                 continue
-            checks = [p.check for p in by_table[tabel]]
-            cols = ["rid", *dict.fromkeys(c for ch in checks for c in ch.columns())]
-            select = ", ".join(f'"{c}"' for c in cols)
+            types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {name}").fetchall()}
+            checks = [c for p in by_table[tabel] for c in p.checks]
+            cols = [*dict.fromkeys(c for ch in checks for c in ch.columns(list(types)))]
+            select = ", ".join(["rid", *(_as_number(c, types[c]) for c in cols)])
             for batch, where, params in _batches(con, tabel, batch_rows):
                 frame = con.execute(f"SELECT {select} FROM {name} WHERE {where}", params).df()
                 if not frame.empty:
@@ -246,16 +289,39 @@ def validate_tables(
                 if o.failed_rids:
                     failed.append(
                         pl.DataFrame(
-                            {"kode_temuan": o.kode_temuan, "rid": o.failed_rids},
-                            schema={"kode_temuan": pl.String, "rid": pl.Int64},
+                            {"kode_temuan": o.kode_temuan, "rid": o.failed_rids,
+                             "urutan": o.urutan},
+                            schema=GAGAL_SCHEMA,
                         )
-                    )
-    gagal = (
-        pl.concat(failed)
-        if failed
-        else pl.DataFrame(schema={"kode_temuan": pl.String, "rid": pl.Int64})
-    )
-    return Validation(gagal, outcomes, reports)
+                    )  # fmt: skip
+    gagal = pl.concat(failed) if failed else pl.DataFrame(schema=GAGAL_SCHEMA)
+    return Validation(apply_kecuali(gagal, rules), outcomes, reports)
+
+
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DECIMAL")
+
+
+def _as_number(column: str, sql_type: str) -> str:
+    """Integers reach GX as float64: GX's pandas range check is vectorized only for
+    int64/float64 (a nullable or narrow integer is compared row by row in Python)."""
+    if sql_type.split("(", maxsplit=1)[0] in _INTEGERS:
+        return f'CAST("{column}" AS DOUBLE) AS "{column}"'
+    return f'"{column}"'
+
+
+GAGAL_SCHEMA = {"kode_temuan": pl.String, "rid": pl.Int64, "urutan": pl.Int32}
+
+
+def apply_kecuali(gagal: pl.DataFrame, rules: list[Periksa]) -> pl.DataFrame:
+    """Drop a rule's failing rows that a rule it names in `kecuali` reports already."""
+    for p in rules:
+        for other in p.kecuali:
+            covered = gagal.filter(pl.col("kode_temuan") == other).select("rid").unique()
+            mine = pl.col("kode_temuan") == p.rule.kode_temuan
+            gagal = pl.concat(
+                [gagal.filter(~mine), gagal.filter(mine).join(covered, on="rid", how="anti")]
+            )
+    return gagal
 
 
 def render(
@@ -267,13 +333,18 @@ def render(
         return empty_raw_findings()
     con.register("gx_gagal", gagal.to_arrow())
     try:
+        # per code and row: the first expectation it failed (its `alasan` is shown)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE gx_urutan AS SELECT kode_temuan, rid, "
+            "min(urutan) AS urutan FROM gx_gagal GROUP BY ALL"
+        )
         # the failing rows of each prepared table, with every column, once
         for tabel in sorted({p.tabel for p in rules if p.rule.kode_temuan in codes}):
             t = TABLES[tabel]
             kode = ", ".join(_lit(p.rule.kode_temuan) for p in rules if p.tabel == tabel)
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE prep_gagal_{tabel} AS SELECT * FROM {t.table} "
-                f"WHERE rid IN (SELECT rid FROM gx_gagal WHERE kode_temuan IN ({kode}))"
+                f"WHERE rid IN (SELECT rid FROM gx_urutan WHERE kode_temuan IN ({kode}))"
             )
         union = " UNION ALL ".join(selects)
         # One finding per code and unit: a record listed twice (GANDA_ID) is one unit.
@@ -285,8 +356,57 @@ def render(
         out = pl.from_arrow(con.sql(sql).to_arrow_table())
     finally:
         con.unregister("gx_gagal")
+        con.execute("DROP TABLE IF EXISTS temp.gx_urutan")
     assert isinstance(out, pl.DataFrame)
     return out.select(pl.col(c).cast(t) for c, t in RAW_FINDING_SCHEMA.items())
+
+
+def night_values(night: Night) -> dict[str, Any]:
+    """`${malam.x}`: what a rule's texts may say about the night."""
+    return {
+        "tanggal": night.tanggal.isoformat(),
+        "lalu": night.lalu.isoformat() if night.lalu else "",
+        "dibuat": night.dibuat.isoformat() if night.dibuat else "",
+    }
+
+
+def with_night(p: Periksa, night: Night) -> Periksa:
+    src = {"malam": night_values(night)}
+    return dataclasses.replace(
+        p,
+        keterangan=fill_settings(p.keterangan, src),
+        nilai=fill_settings(dict(p.nilai), src),
+        alasan=tuple(fill_settings(a, src) for a in p.alasan),
+    )
+
+
+@dataclass(frozen=True)
+class RulesResult:
+    """A night's rules: the findings and where the night's Data Docs were written."""
+
+    findings: pl.DataFrame  # contract.RAW_FINDING_SCHEMA
+    datadocs: Path | None  # <warehouse dir>/datadocs/<date>/index.html; None in memory
+
+
+def datadocs_dir(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Where the nights' Data Docs go: `datadocs/` beside the warehouse file (for
+    Pusdatin; never the outbox). None for a warehouse in memory."""
+    sql = "SELECT file FROM pragma_database_list WHERE name = current_database()"
+    rows = con.execute(sql).fetchall()
+    file = rows[0][0] if rows else None
+    return Path(file).resolve().parent / "datadocs" if file else None
+
+
+def run_rules_night(
+    con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
+) -> RulesResult:
+    """`run_rules`, then the night's Data Docs written beside the warehouse."""
+    out = run_rules(con, tanggal, settings)
+    t0 = time.perf_counter()
+    where = datadocs_dir(con)
+    docs = build_data_docs(con, tanggal, where) if where is not None else None
+    log.info("Data Docs for %s: %.2f s", tanggal, time.perf_counter() - t0)
+    return RulesResult(out, docs)
 
 
 def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings) -> pl.DataFrame:
@@ -295,17 +415,16 @@ def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings)
     night: Night = night_of(con, tanggal)
     absent = warehouse.tables_set_aside(con, tanggal)
     rules = [
-        p
+        with_night(p, night)
         for p in rules_to_run(settings)
         if (night.lalu is not None or not p.butuh_malam_lalu)
         and not (set(p.rule.butuh_tabel) & absent)
+        and (night.dibuat is not None or not p.rule.spec["periksa"].get("butuh_dibuat"))
     ]
     if absent:
         log.warning("no %s file used tonight: rules needing it skipped", ", ".join(sorted(absent)))
     if night.dibuat is None:
-        log.warning(
-            "no manifest time (runs.dibuat) for %s: PANTARLIH_BELUM_SINKRON skipped", tanggal
-        )
+        log.warning("no manifest time (runs.dibuat) for %s: rules needing it skipped", tanggal)
     runner = GxRunner()
     t1 = time.perf_counter()
     try:

@@ -1,14 +1,15 @@
 """The one module that speaks Great Expectations (1.24).
 
-It turns the typed rule form (a rule's `periksa.expectation`: type + kwargs)
-into GX expectations and suites, validates pandas batches with them and
-hands back, per finding code, the row ids (`rid`) that failed. An upgrade of
-GX touches this file only.
+It turns the typed rule form (a rule's `periksa.expectations`: type + kwargs
+each) into GX expectations and suites, validates pandas batches with them and
+hands back, per finding code and expectation, the row ids (`rid`) that failed:
+GX's unexpected rows are the findings. An upgrade of GX touches this file only.
 
-Measured on GX 1.24.1: the SQL datasource on DuckDB does not work without
-patching GX, so batches are pandas frames (from Arrow, only the columns the
-suite reads); `result_format` COMPLETE with `unexpected_index_column_names`
-returns every failing row id on pandas.
+Measured on GX 1.24.1: the SQL datasource on DuckDB needs a SQLAlchemy dialect
+for DuckDB that GX does not ship (and a regex function for it: private API),
+so batches are pandas frames (only the columns the suite reads);
+`result_format` COMPLETE with `unexpected_index_column_names` returns every
+failing row id on pandas. `row_condition` is pandas query syntax.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,19 +48,37 @@ _ROW_KEYS = (
 )
 
 KODE_META = "kode_temuan"
+URUTAN_META = "urutan"  # the expectation's place in its rule (0, 1, ...)
+CONDITION_PARSER = "pandas"
 SAMPLE = 20  # failing rows kept per expectation in the report (Data Docs)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class Check:
-    """One rule as GX sees it: the expectation type, its kwargs, the code it reports."""
+    """One expectation of a rule as GX sees it: its type, its kwargs, the code it reports."""
 
     kode_temuan: str
     type: str  # e.g. expect_column_values_to_be_in_set
     kwargs: Mapping[str, Any]
+    urutan: int = 0  # its place among the rule's expectations
 
-    def columns(self) -> list[str]:
-        return [str(self.kwargs[k]) for k in ("column", "column_A", "column_B") if k in self.kwargs]
+    def columns(self, available: Sequence[str] | None = None) -> list[str]:
+        """Columns the expectation reads (those named in its row_condition among `available`)."""
+        cols = [str(self.kwargs[k]) for k in ("column", "column_A", "column_B") if k in self.kwargs]
+        cols += [str(c) for c in self.kwargs.get("column_list") or ()]
+        cond = self.kwargs.get("row_condition")
+        if isinstance(cond, str) and available is not None:
+            cols += [n for n in _NAME.findall(cond) if n in available]
+        return list(dict.fromkeys(cols))
+
+    def gx_kwargs(self) -> dict[str, Any]:
+        kw = dict(self.kwargs)
+        if kw.get("row_condition"):
+            kw.setdefault("condition_parser", CONDITION_PARSER)
+        return kw
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,7 @@ class Outcome:
     """What GX said about one check on one batch."""
 
     kode_temuan: str
+    urutan: int
     expectation: str
     success: bool
     element_count: int
@@ -85,26 +106,6 @@ def expectation_class(type_name: str) -> type:
     return cls
 
 
-_PARAM = re.compile(r"^\$\{(election|parameter)\.(\w+)\}$")
-
-
-def resolve_kwargs(
-    kwargs: Mapping[str, Any], election: Mapping[str, Any], parameter: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Replace '${election.x}' / '${parameter.x}' values by the configured numbers."""
-    out = {}
-    for k, v in kwargs.items():
-        m = _PARAM.match(v) if isinstance(v, str) else None
-        if m:
-            source = election if m.group(1) == "election" else parameter
-            if m.group(2) not in source:
-                raise ValueError(f"kwarg {k}: no {m.group(1)} setting {m.group(2)!r}")
-            out[k] = source[m.group(2)]
-        else:
-            out[k] = v
-    return out
-
-
 class GxRunner:
     """One ephemeral GX context for a run: suites per prepared table, pandas batches."""
 
@@ -115,6 +116,12 @@ class GxRunner:
         self._gx = gx
         # GX logs each ephemeral context's temporary docs folder at INFO: noise in a night's log
         logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+        # pandas warns on every regex with groups that GX passes to str.contains
+        warnings.filterwarnings(
+            "ignore",
+            message="This pattern is interpreted as a regular expression",
+            category=UserWarning,
+        )
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
@@ -131,7 +138,8 @@ class GxRunner:
         suite = self._gx.ExpectationSuite(name=name)
         for c in checks:
             cls = expectation_class(c.type)
-            suite.add_expectation(cls(**dict(c.kwargs), meta={KODE_META: c.kode_temuan}))
+            meta = {KODE_META: c.kode_temuan, URUTAN_META: c.urutan}
+            suite.add_expectation(cls(**c.gx_kwargs(), meta=meta))
         self._suites[name] = self.context.suites.add(suite)
         return self._suites[name]
 
@@ -149,6 +157,7 @@ class GxRunner:
         """
         if frame.index.name != ROW_ID:
             frame = frame.set_index(ROW_ID)
+        frame._consolidate_inplace()  # once, not in every metric GX computes
         key = (asset, suite.name)
         if key not in self._definitions:  # one validation definition per table, reused
             self._definitions[key] = self._gx.ValidationDefinition(
@@ -161,6 +170,7 @@ class GxRunner:
         for r in result.results:
             cfg = r.expectation_config
             kode = str((cfg.meta or {}).get(KODE_META))
+            urutan = int((cfg.meta or {}).get(URUTAN_META) or 0)
             res = dict(r.result or {})
             if r.exception_info and r.exception_info.get("raised_exception"):
                 raise RuntimeError(
@@ -172,6 +182,7 @@ class GxRunner:
             outcomes.append(
                 Outcome(
                     kode_temuan=kode,
+                    urutan=urutan,
                     expectation=str(cfg.type),
                     success=bool(r.success),
                     element_count=int(res.get("element_count") or 0),

@@ -1,8 +1,10 @@
 """Stage 2: build the prepared tables the rules validate (sql/prepare.sql).
 
 Everything that needs a join, a window or last night is computed here in
-DuckDB, once; Great Expectations then only checks narrow columns of these
-tables. The prepared tables are TEMP tables of the connection (prefix prep_).
+DuckDB, once, as facts (the nik's parts, age on polling day, counts per id,
+family and TPS, last night's status); whether a fact is a problem is decided by
+the rules' Great Expectations expectations. The prepared tables are TEMP tables
+of the connection (prefix prep_).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import duckdb
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings
-from coklit_dq.contract import NIK_POLA, NKK_POLA, PROVINCE_CODES
 
 SQL_FILE = Path(__file__).with_name("sql") / "prepare.sql"
-
+# Set by the ingest (h10): names of the columns whose exported value could not be
+# read, NULL when fine. A warehouse made before that column existed reads NULL.
+NILAI_TIDAK_VALID = "nilai_tidak_valid"
 
 @dataclass(frozen=True)
 class PreparedTable:
@@ -38,9 +41,9 @@ class PreparedTable:
         return f"prep_{self.name}"
 
     @property
-    def flags(self) -> str:
-        """What Great Expectations reads: narrow, materialized (records: rid + flags)."""
-        return f"prep_flag_{self.name}" if self.name in RECORD_TABLES else self.table
+    def facts(self) -> str:
+        """What Great Expectations reads: materialized (records: rid + their facts)."""
+        return f"prep_fakta_{self.name}" if self.name in RECORD_TABLES else self.table
 
 
 RECORD_TABLES = ("rekaman", "rekaman_lalu")
@@ -77,17 +80,19 @@ def night_of(con: duckdb.DuckDBPyConnection, tanggal: date) -> Night:
 
 
 def set_variables(con: duckdb.DuckDBPyConnection, night: Night, settings: Settings) -> None:
-    e = settings.election
     con.execute("SET VARIABLE tanggal = CAST(? AS DATE)", [night.tanggal])
     con.execute("SET VARIABLE lalu = CAST(? AS DATE)", [night.lalu])
     con.execute("SET VARIABLE dibuat = CAST(? AS TIMESTAMPTZ)", [night.dibuat])
     con.execute("SET VARIABLE prov_kini = CAST(? AS VARCHAR[])", [list(night.prov_kini)])
     con.execute("SET VARIABLE prov_banding = CAST(? AS VARCHAR[])", [list(night.prov_banding)])
-    con.execute("SET VARIABLE prov_kode = CAST(? AS VARCHAR[])", [list(PROVINCE_CODES)])
-    con.execute("SET VARIABLE nik_pola = ?", [NIK_POLA])
-    con.execute("SET VARIABLE nkk_pola = ?", [NKK_POLA])
-    con.execute("SET VARIABLE lahir_paling_lambat = CAST(? AS DATE)", [e.lahir_paling_lambat])
-    con.execute("SET VARIABLE kode_tms_valid = CAST(? AS INTEGER[])", [list(e.kode_tms_valid)])
+    con.execute("SET VARIABLE hari = CAST(? AS DATE)", [settings.election.hari_pemungutan])
+
+
+def prepare_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """prepare.sql for this warehouse: with or without the ingest's nilai_tidak_valid."""
+    cols = {r[0] for r in con.execute("SELECT name FROM pragma_table_info('pemilih')").fetchall()}
+    expr = NILAI_TIDAK_VALID if NILAI_TIDAK_VALID in cols else "NULL::VARCHAR"
+    return SQL_FILE.read_text(encoding="utf-8").replace("{nilai_tidak_valid}", expr)
 
 
 _CREATED = re.compile(r"CREATE OR REPLACE TEMP (?:TABLE|VIEW) (\w+)")
@@ -102,7 +107,7 @@ def prepare_steps(
     goes on with the next one.
     """
     set_variables(con, night, settings)
-    for statement in SQL_FILE.read_text(encoding="utf-8").split("\n;;\n"):
+    for statement in prepare_sql(con).split("\n;;\n"):
         con.execute(statement)
         m = _CREATED.search(statement)
         if m:

@@ -32,6 +32,16 @@ def nik_for(born: date, female: bool, kec: str = "320405", serial: int = 1) -> s
     return f"{kec}{day:02d}{born:%m%y}{serial:04d}"
 
 
+def name_of(i: int) -> str:
+    """A readable name without digits for voter i (NAMA_TIDAK_WAJAR reads names)."""
+    letters = ""
+    while True:
+        i, r = divmod(i, 26)
+        letters = chr(ord("A") + r) + letters
+        if i == 0:
+            return f"Pemilih {letters}"
+
+
 def voter(i: int, **over: Any) -> dict[str, Any]:
     """A clean voter record of DESA, TPS 1; `over` changes any column."""
     born = over.pop("born", date(1980, 3, 10))
@@ -40,7 +50,7 @@ def voter(i: int, **over: Any) -> dict[str, Any]:
         "id_pemilih": f"P{i:06d}",
         "nik": nik_for(born, female, serial=i % 9000 + 1),
         "nkk": f"320405150190{i:04d}",
-        "nama": f"Pemilih {i}",
+        "nama": name_of(i),
         "tempat_lahir": "Bandung",
         "tanggal_lahir": born,
         "jenis_kelamin": "P" if female else "L",

@@ -93,7 +93,7 @@ class Settings:
     collapse_threshold: float = 0.5
     pusdatin_email: str | None = None  # who is mailed when a night fails
     # the Great Expectations Data Docs root (<root>/<date>/index.html) the national page
-    # links to; None: <warehouse dir>/gx-docs
+    # links to; None: <warehouse dir>/datadocs
     data_docs: str | None = None
     inbox: str = DEFAULT_INBOX  # tanggapan-v1: regions' responses (any fsspec root)
     # Spark backend of the linkage (full re-link). Defaults fit this 2-core machine in

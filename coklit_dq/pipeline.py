@@ -296,10 +296,11 @@ def ingest(run: NightRun) -> None:
 
 def validate(run: NightRun) -> None:
     """Stages 2-3: every rule of the catalog except the linkage codes."""
-    from coklit_dq.rules import run_rules
+    from coklit_dq.rules import run_rules_night
 
     with timed(run, "validate"):
-        run.raw_rules = run_rules(run.con, run.tanggal, run.settings)
+        rules = run_rules_night(run.con, run.tanggal, run.settings)
+        run.raw_rules = rules.findings
 
 
 def link(run: NightRun) -> None:

@@ -67,7 +67,7 @@ def _problems(text: str) -> list[str]:
 def outbox(tmp_path_factory):
     base = tmp_path_factory.mktemp("texts")
     con, _ = two_night_warehouse(base / "w.duckdb")
-    docs = base / "gx-docs" / N2.isoformat()
+    docs = base / "datadocs" / N2.isoformat()
     docs.mkdir(parents=True)
     (docs / "index.html").write_text("<h1>Validasi</h1>", encoding="utf-8")
     settings = resolve_settings(outbox=str(base / "outbox"), warehouse=str(base / "w.duckdb"))

@@ -16,10 +16,10 @@ import duckdb
 import polars as pl
 
 from coklit_dq import warehouse
+from coklit_dq.bahasa import BULAN
 from coklit_dq.contract import TINGKAT, code_expr
 from coklit_dq.publish import data
 from coklit_dq.publish.data import FileState
-from coklit_dq.publish.sheets import BULAN
 
 COUNTS = ("n_rekaman", "jumlah_diturunkan", "n_tercoklit", "n_baru", "n_tms", "n_aktif")
 

@@ -38,13 +38,13 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def data_docs_index(settings: Settings, tanggal: date) -> Path | None:
-    """The night's Data Docs index (written beside the warehouse by the rules stage)."""
-    folder = getattr(settings, "data_docs", None) or str(
-        Path(settings.warehouse).parent / "gx-docs"
-    )
-    if "://" in folder:
+    """The night's Data Docs index (written by the rules stage, `rules.datadocs_dir`)."""
+    from coklit_dq.rules.engine import datadocs_dir
+
+    folder = datadocs_dir(settings)
+    if folder is None:
         return None
-    index = Path(folder) / tanggal.isoformat() / "index.html"
+    index = folder / tanggal.isoformat() / "index.html"
     return index.resolve() if index.is_file() else None
 
 

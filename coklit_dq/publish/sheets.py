@@ -20,10 +20,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-BULAN = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-    "September", "Oktober", "November", "Desember",
-)  # fmt: skip
+from coklit_dq.bahasa import tanggal_id
 
 LINE_HEIGHT = 15.0  # points per line of 11 pt text
 WORKBOOK_OPTIONS = {
@@ -32,11 +29,6 @@ WORKBOOK_OPTIONS = {
     "strings_to_urls": False,
     "strings_to_numbers": False,
 }
-
-
-def tanggal_id(d: date | None) -> str:
-    """2 Juli 2024 (the one date style of every text a region reads)."""
-    return "" if d is None else f"{d.day} {BULAN[d.month - 1]} {d.year}"
 
 
 def new_workbook() -> tuple[xlsxwriter.Workbook, io.BytesIO]:

@@ -8,7 +8,7 @@ family (one xlsx sheet each) and the Indonesian title.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -113,16 +113,21 @@ def load_families(directory: Path = EXPECTATIONS_DIR) -> dict[str, str]:
 PLACEHOLDER = re.compile(r"\$\{([a-z_]+)\.([a-z_][a-z0-9_]*)\}")
 
 
-def fill_settings(value: Any, sources: Mapping[str, Mapping[str, Any]]) -> Any:
+def fill_settings(
+    value: Any, sources: Mapping[str, Mapping[str, Any]], teks: Callable[[Any], str] = str
+) -> Any:
     """`value` with every `${source.name}` of the given sources replaced (recursively).
+
+    `teks` writes a setting that stands inside a longer string (for the texts a
+    region reads: `bahasa.teks`, so a date reads `2 Juli 2024`).
 
     Placeholders of a source not given are left as they are (filled later);
     an unknown name of a given source is an error.
     """
     if isinstance(value, Mapping):
-        return {k: fill_settings(v, sources) for k, v in value.items()}
+        return {k: fill_settings(v, sources, teks) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [fill_settings(v, sources) for v in value]
+        return [fill_settings(v, sources, teks) for v in value]
     if not isinstance(value, str):
         return value
 
@@ -137,4 +142,4 @@ def fill_settings(value: Any, sources: Mapping[str, Mapping[str, Any]]) -> Any:
     whole = PLACEHOLDER.fullmatch(value)
     if whole:
         return lookup(whole)[1]
-    return PLACEHOLDER.sub(lambda m: str(lookup(m)[1]), value)
+    return PLACEHOLDER.sub(lambda m: teks(lookup(m)[1]), value)

@@ -28,7 +28,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from coklit_dq import warehouse
+from coklit_dq import bahasa, warehouse
 from coklit_dq.config import Settings
 from coklit_dq.contract import (
     NIK_POLA,
@@ -92,6 +92,15 @@ def periksa_of(rule: Rule, settings: Settings) -> Periksa:
         "election": election_values(settings),
         "parameter": rule.parameter,
         "kontrak": KONTRAK,
+    }
+    # texts a region reads get dates and numbers written for it; queries get them raw
+    spec = {
+        **spec,
+        "keterangan": fill_settings(spec["keterangan"], sources, bahasa.teks),
+        "expectations": [
+            {**e, "alasan": fill_settings(e.get("alasan"), sources, bahasa.teks)}
+            for e in spec.get("expectations") or []
+        ],
     }
     spec = fill_settings(spec, sources)
     tabel = spec["tabel"]
@@ -374,9 +383,9 @@ def with_night(p: Periksa, night: Night) -> Periksa:
     src = {"malam": night_values(night)}
     return dataclasses.replace(
         p,
-        keterangan=fill_settings(p.keterangan, src),
+        keterangan=fill_settings(p.keterangan, src, bahasa.teks),
         nilai=fill_settings(dict(p.nilai), src),
-        alasan=tuple(fill_settings(a, src) for a in p.alasan),
+        alasan=tuple(fill_settings(a, src, bahasa.teks) for a in p.alasan),
     )
 
 
@@ -385,16 +394,18 @@ class RulesResult:
     """A night's rules: the findings and where the night's Data Docs were written."""
 
     findings: pl.DataFrame  # contract.RAW_FINDING_SCHEMA
-    datadocs: Path | None  # <warehouse dir>/datadocs/<date>/index.html; None in memory
+    datadocs: Path | None  # <datadocs_dir>/<date>/index.html; None without a local folder
 
 
-def datadocs_dir(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """Where the nights' Data Docs go: `datadocs/` beside the warehouse file (for
-    Pusdatin; never the outbox). None for a warehouse in memory."""
-    sql = "SELECT file FROM pragma_database_list WHERE name = current_database()"
-    rows = con.execute(sql).fetchall()
-    file = rows[0][0] if rows else None
-    return Path(file).resolve().parent / "datadocs" if file else None
+def datadocs_dir(settings: Settings) -> Path | None:
+    """Where the nights' Data Docs go (for Pusdatin; never the outbox): the setting
+    `data_docs`, else `datadocs/` beside the warehouse file. None when there is no
+    local folder (a warehouse in memory, a remote root)."""
+    if settings.data_docs:
+        return None if "://" in settings.data_docs else Path(settings.data_docs)
+    if settings.warehouse == ":memory:":
+        return None
+    return Path(settings.warehouse).resolve().parent / "datadocs"
 
 
 def run_rules_night(
@@ -403,7 +414,7 @@ def run_rules_night(
     """`run_rules`, then the night's Data Docs written beside the warehouse."""
     out = run_rules(con, tanggal, settings)
     t0 = time.perf_counter()
-    where = datadocs_dir(con)
+    where = datadocs_dir(settings)
     docs = build_data_docs(con, tanggal, where) if where is not None else None
     log.info("Data Docs for %s: %.2f s", tanggal, time.perf_counter() - t0)
     return RulesResult(out, docs)

@@ -22,13 +22,10 @@ import jinja2
 import polars as pl
 from markupsafe import Markup
 
+from coklit_dq import bahasa
 from coklit_dq.privacy import mask_id
 from coklit_dq.tanggapan import apply, store
 
-BULAN = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-    "September", "Oktober", "November", "Desember",
-)  # fmt: skip
 SHEET = "Ditandai bukan masalah"
 MASIH = "DILAPORKAN SUDAH DIPERBAIKI, MASIH DITEMUKAN"
 MAX_TEXT = 300
@@ -37,7 +34,7 @@ _DIGITS = re.compile(r"\d{11,}")
 
 
 def tanggal_id(d: date | None) -> str:
-    return "–" if d is None else f"{d.day} {BULAN[d.month - 1]} {d.year}"
+    return "–" if d is None else bahasa.tanggal_id(d)
 
 
 def safe_text(text: str | None) -> str:

@@ -247,12 +247,20 @@ def test_a_scheduled_run_reads_last_night_in_wib_with_paths_from_variables(stack
     assert fr["state"]["type"] == "COMPLETED", (fr["state"], stack.worker_log())
     assert fr["name"] == f"nightly-{night}"
     assert (stack.outbox / night.isoformat() / "nasional" / "temuan.parquet").is_file()
-    with stack.client() as c:
-        logs = c.post(
-            "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run["id"]]}}, "limit": 200}
-        ).json()
-    lines = [(entry["name"], entry["message"]) for entry in logs]
-    text = "\n".join(f"{n}: {m}" for n, m in lines)
+    # the worker ships its log lines in batches: the run can be COMPLETED on the
+    # server a moment before its last lines arrive, so wait for the last step's line
+    deadline = time.monotonic() + 60
+    while True:
+        with stack.client() as c:
+            logs = c.post(
+                "/logs/filter",
+                json={"logs": {"flow_run_id": {"any_": [run["id"]]}}, "limit": 200},
+            ).json()
+        lines = [(entry["name"], entry["message"]) for entry in logs]
+        text = "\n".join(f"{n}: {m}" for n, m in lines)
+        if "step notify done" in text or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     for step in ("ingest", "validate", "link", "diff", "publish", "notify"):
         assert f"step {step} done" in text, text[-3000:]
     assert "no recipients" in text or "notified" in text  # what notify did is visible

@@ -549,7 +549,7 @@ def test_usia_tidak_wajar(con):
 def test_data_tidak_valid_reads_the_ingests_unreadable_values(con):
     """After h10's ingest the snapshot has nilai_tidak_valid; before it, the column is absent
     (every other test) and treated as NULL."""
-    con.execute("ALTER TABLE pemilih ADD COLUMN nilai_tidak_valid VARCHAR")
+    con.execute("ALTER TABLE pemilih ADD COLUMN IF NOT EXISTS nilai_tidak_valid VARCHAR")
     recs = [voter(1, id_pemilih="OK"), voter(2, id_pemilih="UNREAD"),
             voter(3, id_pemilih="CODE", kode_desa="32040520x1", id_pantarlih="x-1")]  # fmt: skip
     pem, tps, pan = auto_tables(recs, T1)

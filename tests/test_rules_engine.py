@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -133,7 +134,7 @@ def test_results_kept_and_data_docs_offline(tmp_path):
     con = warehouse.connect(str(tmp_path / "wh.duckdb"))
     fixture_night(con, T1)
     fixture_night(con, T2, drop=3)
-    res = run_rules_night(con, T2, SETTINGS)
+    res = run_rules_night(con, T2, replace(SETTINGS, warehouse=str(tmp_path / "wh.duckdb")))
     out = res.findings
     # the night's Data Docs, beside the warehouse (for Pusdatin, not the outbox)
     assert res.datadocs == tmp_path / "datadocs" / "2024-07-02" / "index.html"

@@ -560,7 +560,7 @@ def test_data_tidak_valid_reads_the_ingests_unreadable_values(con):
     out = run_rules(con, T1, SETTINGS)
     assert units(out, "DATA_TIDAK_VALID") == {"UNREAD", "CODE"}
     text = dict(zip(*only(out, "DATA_TIDAK_VALID")[["kunci", "keterangan"]], strict=True))
-    assert "nilai kolom tanggal_lahir tidak terbaca" in text["UNREAD"]
+    assert "isian tanggal lahir tidak terbaca" in text["UNREAD"]
     assert "bukan kode 10 angka" in text["CODE"]
 
 

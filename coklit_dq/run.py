@@ -231,7 +231,9 @@ def run_demo(workdir: str, voters: int = 50_000) -> int:
         from coklit_dq.simulate.responses import simulate_responses
 
         answered = simulate_responses(str(outbox), night, str(inbox), seed=1)
-        out.write(f"  regions answered the list of {night}: {answered}\n")
+        n_regions = answered.pop("wilayah", 0)
+        told = ", ".join(f"{n} {kind}" for kind, n in answered.items())
+        out.write(f"  {n_regions} regions answered the list of {night}: {told}\n")
     out.write(
         f"\nresults:\n  outbox     {outbox}  (per kabupaten/kota: temuan.csv, temuan.xlsx, "
         f"ringkasan.html; nasional/)\n  warehouse  {wh}\n"

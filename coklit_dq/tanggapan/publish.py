@@ -164,14 +164,6 @@ class TanggapanNight:
         )
 
 
-def _angka(x: Any) -> str:
-    if x is None:
-        return "–"
-    if isinstance(x, float):
-        return f"{x:,.1f}".replace(",", "X").replace(".", ",").replace("X", ".")
-    return f"{int(x):,}".replace(",", ".")
-
-
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -181,7 +173,9 @@ def _env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["angka"] = _angka
+    from coklit_dq.publish.html import angka  # the pages' one number style
+
+    env.filters["angka"] = angka
     return env
 
 

@@ -55,9 +55,11 @@ def selisih(x: int) -> str:
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(package: str = "coklit_dq.publish") -> jinja2.Environment:
+    """The pages' one Jinja setup (escaping, number and date filters) for the
+    templates of `package` (publishing's own, or the answers' sections)."""
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("coklit_dq.publish", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import Any
 
 import duckdb
@@ -164,19 +163,10 @@ class TanggapanNight:
         )
 
 
-@cache
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("coklit_dq.tanggapan", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    from coklit_dq.publish.html import angka  # the pages' one number style
+    from coklit_dq.publish.html import environment  # the pages' one Jinja setup
 
-    env.filters["angka"] = angka
-    return env
+    return environment("coklit_dq.tanggapan")
 
 
 # sheet column -> header (the contract's names where there is one)

@@ -208,6 +208,26 @@ class StepExited(RuntimeError):
     it runs doctests, e.g. under `python -c`.)"""
 
 
+# The run record's step timings (read by the national page's proses.html): one row per
+# night and step, replaced when the step runs again; `selesai` tells a rerun's rows apart.
+STEP_TIMES_DDL = (
+    "CREATE TABLE IF NOT EXISTS langkah_malam (tanggal_ekspor DATE, langkah VARCHAR, "
+    "detik DOUBLE, hasil VARCHAR, selesai TIMESTAMPTZ, PRIMARY KEY (tanggal_ekspor, langkah))"
+)
+
+
+def record_step_time(run: NightRun, step: str, hasil: str) -> None:
+    """Keep a step's time in the warehouse (langkah_malam); never fails the step."""
+    try:
+        run.con.execute(STEP_TIMES_DDL)
+        run.con.execute(
+            "INSERT OR REPLACE INTO langkah_malam VALUES (?, ?, ?, ?, now())",
+            [run.tanggal, step, run.timings[step], hasil],
+        )
+    except duckdb.Error as exc:  # e.g. a failed step left its transaction aborted
+        log.warning("time of step %s not recorded: %s", step, _one_line(exc))
+
+
 @contextmanager
 def timed(run: NightRun, step: str) -> Iterator[None]:
     log.info("step %s started", step, extra={"step": step, "phase": "start"})
@@ -216,6 +236,7 @@ def timed(run: NightRun, step: str) -> Iterator[None]:
         yield
     except BaseException as exc:
         run.timings[step] = round(time.perf_counter() - t0, 3)
+        record_step_time(run, step, "failed")
         log.warning(
             "step %s failed: %s", step, _one_line(exc), extra={"step": step, "phase": "failed"}
         )
@@ -223,6 +244,7 @@ def timed(run: NightRun, step: str) -> Iterator[None]:
             raise StepExited(f"step {step} called sys.exit({exc.code!r})") from exc
         raise
     run.timings[step] = round(time.perf_counter() - t0, 3)
+    record_step_time(run, step, "done")
     log.info(
         "step %s done in %.2f s",
         step,

@@ -50,6 +50,7 @@ class Browser:
         port, path = port_file.read_text().splitlines()[:2]
         self.ws = connect(f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=20)
         self.ids = itertools.count(1)
+        self.events: list[dict[str, Any]] = []  # every event received (e.g. Network.*)
 
     def send(self, method: str, params: dict | None = None, session: str | None = None) -> Any:
         msg_id = next(self.ids)
@@ -59,6 +60,8 @@ class Browser:
         self.ws.send(json.dumps(msg))
         while True:
             reply = json.loads(self.ws.recv(timeout=60))
+            if "method" in reply:
+                self.events.append(reply)
             if reply.get("id") == msg_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
@@ -68,6 +71,8 @@ class Browser:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             msg = json.loads(self.ws.recv(timeout=timeout))
+            if "method" in msg:
+                self.events.append(msg)
             if msg.get("method") == name and msg.get("sessionId") == session:
                 return
         raise TimeoutError(name)
@@ -80,6 +85,7 @@ class Browser:
         metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}
         self.send("Emulation.setDeviceMetricsOverride", metrics, session)
         self.send("Page.enable", {}, session)
+        self.send("Network.enable", {}, session)  # Page.requests(): what the page fetched
         self.send("Page.navigate", {"url": url}, session)
         self.wait_event("Page.loadEventFired", session)
         return Page(self, session)
@@ -116,6 +122,14 @@ class Page:
         if "exceptionDetails" in r:
             raise RuntimeError(r["exceptionDetails"])
         return r["result"].get("value")
+
+    def requests(self) -> list[str]:
+        """Every URL the page asked for so far (the document, scripts, images, fetches)."""
+        return [
+            e["params"]["request"]["url"]
+            for e in self.b.events
+            if e.get("sessionId") == self.session and e["method"] == "Network.requestWillBeSent"
+        ]
 
     def screenshot(self, path: Path) -> None:
         """The whole page (beyond the viewport) as PNG."""

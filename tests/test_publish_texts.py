@@ -39,10 +39,10 @@ class _Text(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
-        self._skip += tag in ("style", "code")
+        self._skip += tag in ("style", "code", "script")
 
     def handle_endtag(self, tag):
-        self._skip -= tag in ("style", "code")
+        self._skip -= tag in ("style", "code", "script")
 
     def handle_data(self, data):
         if not self._skip:

@@ -34,7 +34,7 @@ import duckdb
 import polars as pl
 
 from coklit_dq.config import Settings
-from coklit_dq.publish import html, pusdatin, tables, xlsx
+from coklit_dq.publish import html, pusdatin, tables, tautan, xlsx
 from coklit_dq.publish.model import Night
 from coklit_dq.publish.store import MARKER, InjectedFailure, NightWriter
 from coklit_dq.rules.catalog import load_families
@@ -239,8 +239,8 @@ def publish_night(
         extra: dict[str, dict[str, Any]] = {
             "proses": {"proses": pusdatin.run_record(con, tanggal)},
             "kamus": {"kamus": pusdatin.dictionary()},
-            "tautan": {"tautan": pusdatin.linkage_sample(con, tanggal),
-                       "batas": pusdatin.SAMPLE_PAIRS},
+            "tautan": {"tautan": tautan.linkage_sample(con, tanggal),
+                       "batas": tautan.SAMPLE_PAIRS},
         }  # fmt: skip
         for name, context in extra.items():
             text = html.pusdatin_page(night, name, **context)

@@ -4,17 +4,14 @@
                   its reason (masked), timings the warehouse holds
     kamus.html    data dictionary: every published column and value (publish.glossary),
                   every finding code from the catalog
-    tautan.html   a sample of tonight's GANDA_ORANG pairs: per field, the comparison
-                  level the pair reached and its weight (log2 m/u) from the committed
-                  Splink model (linkage/model.json); Splink's own charts are h14's
+    tautan.html   a sample of tonight's GANDA_ORANG pairs with Splink's own charts
+                  (publish.tautan)
 and where the night's Great Expectations Data Docs are (`data_docs_index`).
 All values are ids, codes, counts and masked reasons: no name, nik or address.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,9 +21,6 @@ import duckdb
 from coklit_dq.config import Settings
 from coklit_dq.publish import glossary
 from coklit_dq.publish.data import _reason_message
-
-MODEL = Path(__file__).resolve().parents[2] / "linkage" / "model.json"
-SAMPLE_PAIRS = 25
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -48,6 +42,18 @@ def data_docs_index(settings: Settings, tanggal: date) -> Path | None:
     return index.resolve() if index.is_file() else None
 
 
+# the night's steps (pipeline.STEPS) as a Pusdatin engineer reads them
+LANGKAH = {
+    "ingest": "membaca dan memuat berkas ekspor (ingest)",
+    "validate": "memeriksa aturan dengan Great Expectations (validate)",
+    "link": "mencari data ganda dengan Splink (link)",
+    "diff": "membandingkan dengan malam sebelumnya (diff)",
+    "tanggapan": "membaca tanggapan wilayah (tanggapan)",
+    "publish": "menerbitkan daftar dan halaman (publish)",
+    "notify": "mengirim surel ke wilayah (notify)",
+}
+
+
 def run_record(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, Any]:
     """The night's runs row, its files and the timings the warehouse holds."""
     con.complete()
@@ -60,14 +66,22 @@ def run_record(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, Any]:
         "FROM files WHERE tanggal_ekspor = ? ORDER BY state DESC, path",
         [tanggal],
     ).fetchall()
-    timings: list[tuple[str, str]] = []
-    if run and run[0][0] and run[0][1]:
-        timings.append(("seluruh malam", _detik((run[0][1] - run[0][0]).total_seconds())))
+    timings: list[tuple[str, str, str]] = []
+    if _has_table(con, "langkah_malam"):  # written by pipeline.timed as each step ends
+        started = run[0][0] if run else None
+        for step, detik, hasil in con.execute(
+            "SELECT langkah, detik, hasil FROM langkah_malam WHERE tanggal_ekspor = ? "
+            "AND (CAST(? AS TIMESTAMPTZ) IS NULL OR selesai >= ?) ORDER BY selesai",
+            [tanggal, started, started],
+        ).fetchall():
+            hasil_id = {"done": "selesai", "failed": "gagal"}.get(hasil, hasil)
+            timings.append((LANGKAH.get(step, step), _detik(detik), hasil_id))
     if _has_table(con, "link_malam"):
         for mode, detik in con.execute(
             "SELECT mode, detik FROM link_malam WHERE tanggal_ekspor = ?", [tanggal]
         ).fetchall():
-            timings.append((f"pencocokan data ganda ({mode})", _detik(detik)))
+            mode_id = {"full": "semua data", "incremental": "data yang berubah"}.get(mode, mode)
+            timings.append((f"  di dalamnya: skor Splink ({mode_id})", _detik(detik), ""))
     return {
         "run": run[0] if run else None,
         "files": [
@@ -88,52 +102,3 @@ def dictionary() -> dict[str, Any]:
         "nilai": glossary.NILAI,
         "kode": glossary.codes(),
     }
-
-
-def _levels(model: dict[str, Any]) -> dict[str, dict[int, tuple[str, float | None]]]:
-    """Per comparison: gamma value -> (label, weight log2(m/u)); gamma counts down from the
-    first non-null level to 0 (Splink's order), -1 is the null level."""
-    out: dict[str, dict[int, tuple[str, float | None]]] = {}
-    for comp in model["comparisons"]:
-        levels = comp["comparison_levels"]
-        real = [lv for lv in levels if not lv.get("is_null_level")]
-        table: dict[int, tuple[str, float | None]] = {}
-        for i, lv in enumerate(real):
-            m, u = lv.get("m_probability"), lv.get("u_probability")
-            w = math.log2(m / u) if m and u else None
-            table[len(real) - 1 - i] = (str(lv.get("label_for_charts", "")), w)
-        table[-1] = ("kosong", 0.0)
-        out[comp["output_column_name"]] = table
-    return out
-
-
-def linkage_sample(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, Any]:
-    """Tonight's probable-duplicate pairs (a sample, strongest first), field by field."""
-    if not MODEL.is_file() or not _has_table(con, "link_pasangan"):
-        return {"fields": [], "pairs": []}
-    levels = _levels(json.loads(MODEL.read_text(encoding="utf-8")))
-    fields = list(levels)
-    gammas = ", ".join(f"p.gamma_{f}" for f in fields)
-    con.complete()
-    rows = con.execute(
-        f"""
-        SELECT p.id_l, p.id_r, p.match_probability, p.match_weight, {gammas}
-        FROM link_pasangan p
-        WHERE p.id_l IN (SELECT id_pemilih FROM temuan WHERE tanggal_ekspor = $1
-                         AND kode_temuan = 'GANDA_ORANG')
-          AND p.id_r IN (SELECT id_pemilih FROM temuan WHERE tanggal_ekspor = $1
-                         AND kode_temuan = 'GANDA_ORANG')
-        ORDER BY p.match_probability DESC, p.id_l, p.id_r LIMIT {SAMPLE_PAIRS}
-        """,
-        [tanggal],
-    ).fetchall()
-    pairs = []
-    for r in rows:
-        cells = []
-        for f, g in zip(fields, r[4:], strict=True):
-            label, w = levels[f].get(-1 if g is None else int(g), ("?", None))
-            cells.append((label, "–" if w is None else f"{w:+.1f}".replace(".", ",")))
-        prob = f"{100 * r[2]:.1f}%".replace(".", ",") if r[2] is not None else "–"
-        weight = f"{r[3]:.1f}".replace(".", ",") if r[3] is not None else "–"
-        pairs.append({"a": r[0], "b": r[1], "peluang": prob, "bobot": weight, "medan": cells})
-    return {"fields": fields, "pairs": pairs}

@@ -62,6 +62,24 @@ def linked(tmp_path_factory):
     return base / "outbox" / D1.isoformat() / "nasional", pem, pairs
 
 
+def test_hostile_values_beside_the_pair_never_reach_the_chart(linked, tmp_path):
+    """A nik smuggled into kode_desa, a formula in jenis_kelamin: neither is charted."""
+    root, _, pairs = linked
+    wh = root.parents[2] / "w.duckdb"
+    con = warehouse.connect(wh)
+    a = pairs[0][0]
+    nik = con.execute("SELECT nik FROM pemilih WHERE id_pemilih = ?", [a]).fetchall()[0][0]
+    con.execute(
+        "UPDATE pemilih SET kode_desa = nik, jenis_kelamin = '=HYPERLINK(1)' WHERE id_pemilih = ?",
+        [a],
+    )
+    settings = resolve_settings(outbox=str(tmp_path / "out"), warehouse=str(wh))
+    publish_night(con, D1, settings)
+    con.close()
+    page = (tmp_path / "out" / D1.isoformat() / "nasional" / "tautan.html").read_text("utf-8")
+    assert nik not in page and "HYPERLINK" not in page and mask_id(nik) in page
+
+
 @pytest.fixture(scope="module")
 def browser():
     assert CHROMIUM.is_file(), "needs Debian's chromium (apt-get install -y chromium; .ci/run does)"

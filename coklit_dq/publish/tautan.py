@@ -34,8 +34,14 @@ from markupsafe import Markup
 from coklit_dq.privacy import mask_id
 
 SAMPLE_PAIRS = 25
-# field (comparison) -> SQL over pemilih of the value shown; every other value stays hidden
-VALUES_SHOWN = {"nik": "nik", "jenis_kelamin": "jenis_kelamin", "wilayah": "kode_desa"}
+# field (comparison) -> SQL over pemilih of the value shown; every other value stays hidden.
+# Export values are hostile: sex only as L/P, the desa only as a valid desa code (never a
+# nik smuggled into it); the nik is masked (MASKED) before it is charted.
+VALUES_SHOWN = {
+    "nik": "nik",
+    "jenis_kelamin": "CASE WHEN jenis_kelamin IN ('L', 'P') THEN jenis_kelamin END",
+    "wilayah": "CASE WHEN regexp_full_match(kode_desa, '[0-9]{10}') THEN kode_desa END",
+}
 MASKED = {"nik"}
 TF_BAR = "tf_frekuensi"
 # Splink's chart texts in Indonesian (the chart definitions are Splink's, in English)
@@ -122,16 +128,14 @@ def linkage_sample(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, A
     levels = _levels(model)
     fields = list(levels)
     gammas = ", ".join(f"p.gamma_{f}" for f in fields)
-    shown = ", ".join(
-        f"l.{col} AS {f}_l, r.{col} AS {f}_r" for f, col in VALUES_SHOWN.items() if f in levels
-    )
+    shown = ", ".join(f"l.{f} AS {f}_l, r.{f} AS {f}_r" for f in VALUES_SHOWN if f in levels)
+    values = ", ".join(f"any_value({sql}) AS {f}" for f, sql in VALUES_SHOWN.items())
     con.complete()
     cur = con.execute(
         f"""
         WITH g AS (SELECT DISTINCT id_pemilih FROM temuan
                    WHERE tanggal_ekspor = $1 AND kode_temuan = 'GANDA_ORANG'),
-        v AS (SELECT id_pemilih, any_value(nik) AS nik, any_value(jenis_kelamin) AS
-              jenis_kelamin, any_value(kode_desa) AS kode_desa FROM pemilih
+        v AS (SELECT id_pemilih, {values} FROM pemilih
               WHERE tanggal_ekspor = $1 AND id_pemilih IN (SELECT id_pemilih FROM g) GROUP BY 1)
         SELECT p.id_l, p.id_r, p.match_probability, p.match_weight, {gammas}{", " + shown if shown else ""}
         FROM link_pasangan p

@@ -224,7 +224,7 @@ def record_step_time(run: NightRun, step: str, hasil: str) -> None:
             "INSERT OR REPLACE INTO langkah_malam VALUES (?, ?, ?, ?, now())",
             [run.tanggal, step, run.timings[step], hasil],
         )
-    except duckdb.Error as exc:  # e.g. a failed step left its transaction aborted
+    except (duckdb.Error, AttributeError) as exc:  # an aborted transaction, no connection
         log.warning("time of step %s not recorded: %s", step, _one_line(exc))
 
 

@@ -127,6 +127,18 @@ PATH_ENV = {
 }
 
 
+def select_election(code: str | None = None) -> Election:
+    """The election named `code`, else COKLIT_DQ_ELECTION, else Pilkada 2024.
+
+    Raises ValueError naming the configured ones when there is no such election.
+    """
+    code = code or os.environ.get("COKLIT_DQ_ELECTION") or DEFAULT_ELECTION
+    elections = load_elections()
+    if code not in elections:
+        raise ValueError(f"unknown election {code!r}; configured: {', '.join(sorted(elections))}")
+    return elections[code]
+
+
 def resolve_settings(**overrides: Any) -> Settings:
     """Build Settings from config files, then COKLIT_DQ_* variables, then overrides.
 
@@ -134,16 +146,8 @@ def resolve_settings(**overrides: Any) -> Settings:
     parameters can be passed as-is.
     """
     env = os.environ
-    election_code = overrides.pop("election", None) or env.get(
-        "COKLIT_DQ_ELECTION", DEFAULT_ELECTION
-    )
-    elections = load_elections()
-    if election_code not in elections:
-        raise ValueError(
-            f"unknown election {election_code!r}; configured: {', '.join(sorted(elections))}"
-        )
     values: dict[str, Any] = {
-        "election": elections[election_code],
+        "election": select_election(overrides.pop("election", None)),
         "warehouse": env.get("COKLIT_DQ_WAREHOUSE", DEFAULT_WAREHOUSE),
         "outbox": env.get("COKLIT_DQ_OUTBOX", DEFAULT_OUTBOX),
         "quarantine": env.get("COKLIT_DQ_QUARANTINE"),

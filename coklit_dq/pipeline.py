@@ -57,6 +57,8 @@ log = logging.getLogger("coklit_dq.pipeline")
 
 LINK_CODES = ("GANDA_NIK", "GANDA_ORANG")
 
+ProvinceValue = str | int | None  # a cell of NightResult.provinces
+
 
 class WarehouseBusy(RuntimeError):
     """Another process is running a night against the same warehouse."""
@@ -83,13 +85,13 @@ class NightResult:
     state: str  # done | failed
     message: str
     used: list[str] = field(default_factory=list)
-    quarantined: list[dict[str, Any]] = field(default_factory=list)  # path + reason
+    quarantined: list[dict[str, str]] = field(default_factory=list)  # path, reason (one line)
     provinces_loaded: list[str] = field(default_factory=list)
     provinces_missing: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # "<step>: <error>"
     findings_by_code: dict[str, int] = field(default_factory=dict)
     findings_by_kab: dict[str, int] = field(default_factory=dict)
-    provinces: list[dict[str, Any]] = field(default_factory=list)
+    provinces: list[dict[str, ProvinceValue]] = field(default_factory=list)  # PROVINCE_SQL
     timings: dict[str, float] = field(default_factory=dict)
     outbox: str = ""
 
@@ -532,13 +534,9 @@ def reason_text(reason: Any) -> str:
 # --- the night's summary ---------------------------------------------------------------
 
 
-def _quarantined(ingest_result: Any) -> list[dict[str, Any]]:
-    out = []
-    for q in getattr(ingest_result, "quarantined", None) or []:
-        path = getattr(q, "path", None) or (q.get("path") if isinstance(q, dict) else str(q))
-        reason = getattr(q, "reason", None) or (q.get("reason") if isinstance(q, dict) else {})
-        out.append({"path": str(path), "reason": reason_text(reason)})
-    return out
+def _quarantined(ing: IngestResult | None) -> list[dict[str, str]]:
+    quarantined = ing.quarantined if ing is not None else []
+    return [{"path": str(q.path), "reason": reason_text(q.reason)} for q in quarantined]
 
 
 def _counts(con: duckdb.DuckDBPyConnection, sql: str, tanggal: date) -> dict[str, int]:
@@ -576,10 +574,10 @@ def summarize(run: NightRun, error: BaseException | None = None) -> NightResult:
         tanggal=run.tanggal,
         state="done",
         message="",
-        used=sorted(str(p) for p in (getattr(ing, "used", None) or [])),
+        used=sorted(str(p) for p in ing.used) if ing else [],
         quarantined=quarantined,
-        provinces_loaded=sorted(getattr(ing, "provinces_loaded", None) or []),
-        provinces_missing=sorted(getattr(ing, "provinces_missing", None) or []),
+        provinces_loaded=sorted(ing.provinces_loaded) if ing else [],
+        provinces_missing=sorted(ing.provinces_missing) if ing else [],
         failures=list(run.failures),
         timings=dict(run.timings),
         outbox=run.settings.outbox,

@@ -32,6 +32,7 @@ import fcntl
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -296,11 +297,31 @@ def ingest(run: NightRun) -> None:
         set_aside_collapsed(run)
 
 
+@contextmanager
+def without_pyspark() -> Iterator[None]:
+    """For the block, `import pyspark` fails as if it were not installed.
+
+    Great Expectations imports pyspark whenever it is installed (about a second of
+    the night, and under `python -c` pyspark takes itself for a doctest run and
+    ends the process); the rules never use Spark. Only the Spark linkage needs
+    it, and imports it itself (coklit_dq.link.spark), outside this block.
+    """
+    if "pyspark" in sys.modules:  # already loaded (a Spark linkage ran in this process)
+        yield
+        return
+    sys.modules["pyspark"] = None  # type: ignore[assignment]  # the import system's "absent"
+    try:
+        yield
+    finally:
+        if sys.modules.get("pyspark", 0) is None:
+            del sys.modules["pyspark"]
+
+
 def validate(run: NightRun) -> None:
     """Stages 2-3: every rule of the catalog except the linkage codes."""
     from coklit_dq.rules import run_rules_night
 
-    with timed(run, "validate"):
+    with timed(run, "validate"), without_pyspark():
         rules = run_rules_night(run.con, run.tanggal, run.settings)
         run.raw_rules = rules.findings
 

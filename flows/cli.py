@@ -177,6 +177,8 @@ def _night_folders(export: Path) -> list[date]:
 
 def run_demo(workdir: str, voters: int = 50_000) -> int:
     """`coklit-dq demo`: simulate two nights and run the nightly flow on both."""
+    if sys.stderr.isatty():  # a terminal shows the demo's own lines, not Prefect's INFO
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from coklit_dq.simulate import simulate
     from coklit_dq.simulate.responses import simulate_responses
 
@@ -227,6 +229,7 @@ FLOW_COMMANDS = {"nightly": _nightly, "demo": _demo}
 
 def main(argv: list[str] | None = None) -> int:
     """The command line `coklit-dq`, callable in a process that goes on (tests)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # else a line per API call
     return library_cli.main(argv, flow_commands=FLOW_COMMANDS)
 
 

@@ -17,6 +17,7 @@ change to the README or the Makefile changes what runs here.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -40,9 +41,11 @@ def quick_start_commands() -> list[str]:
 
 def recipe(target: str) -> list[list[str]]:
     """The commands `make <target>` runs, as make itself expands them."""
-    out = subprocess.run(
-        ["make", "-n", "-o", ".venv/.installed", target],
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
+    out = subprocess.run(  # the suite may itself run under `make test`: no make[1] lines
+        ["make", "-n", "--no-print-directory", "-o", ".venv/.installed", target],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
         check=True,

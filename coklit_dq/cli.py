@@ -5,7 +5,9 @@
     coklit-dq demo [--workdir DIR]
     coklit-dq linkage train|evaluate ...
 
-Every subcommand imports its stage lazily, so `--help` is fast.
+Every subcommand imports its stage lazily, so `--help` is fast. `nightly` and
+`demo` start the Prefect flow, which lives in flows/ (the application around this
+library): the console script is flows.cli:main, which hands them to `main` here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 log = logging.getLogger("coklit_dq")
@@ -83,22 +85,27 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+FlowCommand = Callable[[argparse.Namespace], int]
+
+
+def main(
+    argv: Sequence[str] | None = None, flow_commands: Mapping[str, FlowCommand] | None = None
+) -> int:
+    """Parse and run one subcommand; `flow_commands` are the ones that start a flow
+    (given by flows.cli, since the library does not import flows/)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if args.command == "nightly":
-        from coklit_dq.run import run_nightly_cli
-
-        return run_nightly_cli(
-            source=args.source,
-            tanggal=args.tanggal,
-            outbox=args.outbox,
-            warehouse=args.warehouse,
-            election=args.election,
-            inbox=args.inbox,
+    command = (flow_commands or {}).get(args.command)
+    if command is not None:
+        return command(args)
+    if args.command in ("nightly", "demo"):
+        sys.stderr.write(
+            f"coklit-dq: {args.command} runs the Prefect flow: use the coklit-dq command "
+            "(flows.cli:main)\n"
         )
+        return 2
     if args.command == "simulate" and args.responses:
         from coklit_dq.simulate.responses import simulate_responses
 
@@ -122,10 +129,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         sys.stdout.write(f"{result}\n")
         return 0
-    if args.command == "demo":
-        from coklit_dq.run import run_demo
-
-        return run_demo(args.workdir, voters=args.voters)
     if args.command == "linkage":
         from coklit_dq.link import cli as link_cli
 

@@ -6,6 +6,7 @@ Precedence: explicit arguments > environment (COKLIT_DQ_*) > files in config/.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -104,16 +105,36 @@ class Settings:
     linkage_spark_partitions: int = 8
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    v = os.environ.get(name)
-    if v is None:
-        return default
-    return v.strip().lower() not in ("0", "false", "no", "off", "")
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off")
 
 
-def _env_int(name: str) -> int | None:
-    v = os.environ.get(name, "").strip()
-    return int(v) if v else None
+# Each setting's environment variable and how its text is read; a variable unset or
+# empty leaves the setting at its default, which lives once, in `Settings` above.
+# (A new setting: its field at the end of Settings, its variable at the end here.)
+ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "warehouse": ("COKLIT_DQ_WAREHOUSE", str),
+    "outbox": ("COKLIT_DQ_OUTBOX", str),
+    "quarantine": ("COKLIT_DQ_QUARANTINE", str),
+    "mask_ids": ("COKLIT_DQ_MASK_IDS", _flag),
+    "linkage_backend": ("COKLIT_DQ_LINKAGE_BACKEND", str),
+    "linkage_full": ("COKLIT_DQ_LINKAGE_FULL", _flag),
+    "recipients_file": ("COKLIT_DQ_RECIPIENTS", Path),
+    "smtp_host": ("COKLIT_DQ_SMTP_HOST", str),
+    "smtp_port": ("COKLIT_DQ_SMTP_PORT", int),
+    "mail_from": ("COKLIT_DQ_MAIL_FROM", str),
+    "source": ("COKLIT_DQ_SOURCE", str),
+    "duckdb_memory_limit": ("COKLIT_DQ_DUCKDB_MEMORY_LIMIT", str),
+    "duckdb_threads": ("COKLIT_DQ_DUCKDB_THREADS", int),
+    "snapshot_retention_nights": ("COKLIT_DQ_SNAPSHOT_RETENTION_NIGHTS", int),
+    "collapse_threshold": ("COKLIT_DQ_COLLAPSE_THRESHOLD", float),
+    "pusdatin_email": ("COKLIT_DQ_PUSDATIN_EMAIL", str),
+    "data_docs": ("COKLIT_DQ_DATA_DOCS", str),
+    "inbox": ("COKLIT_DQ_INBOX", str),
+    "linkage_spark_master": ("COKLIT_DQ_SPARK_MASTER", str),
+    "linkage_spark_driver_memory": ("COKLIT_DQ_SPARK_DRIVER_MEMORY", str),
+    "linkage_spark_partitions": ("COKLIT_DQ_SPARK_PARTITIONS", int),
+}
 
 
 # The paths a deployment needs, and the environment variable of each. A
@@ -127,45 +148,28 @@ PATH_ENV = {
 }
 
 
+def select_election(code: str | None = None) -> Election:
+    """The election named `code`, else COKLIT_DQ_ELECTION, else Pilkada 2024.
+
+    Raises ValueError naming the configured ones when there is no such election.
+    """
+    code = code or os.environ.get("COKLIT_DQ_ELECTION") or DEFAULT_ELECTION
+    elections = load_elections()
+    if code not in elections:
+        raise ValueError(f"unknown election {code!r}; configured: {', '.join(sorted(elections))}")
+    return elections[code]
+
+
 def resolve_settings(**overrides: Any) -> Settings:
-    """Build Settings from config files, then COKLIT_DQ_* variables, then overrides.
+    """The one Settings: config files, then COKLIT_DQ_* variables (ENV), then overrides.
 
     Overrides whose value is None or "" are ignored, so CLI flags and deployment
     parameters can be passed as-is.
     """
-    env = os.environ
-    election_code = overrides.pop("election", None) or env.get(
-        "COKLIT_DQ_ELECTION", DEFAULT_ELECTION
-    )
-    elections = load_elections()
-    if election_code not in elections:
-        raise ValueError(
-            f"unknown election {election_code!r}; configured: {', '.join(sorted(elections))}"
-        )
-    values: dict[str, Any] = {
-        "election": elections[election_code],
-        "warehouse": env.get("COKLIT_DQ_WAREHOUSE", DEFAULT_WAREHOUSE),
-        "outbox": env.get("COKLIT_DQ_OUTBOX", DEFAULT_OUTBOX),
-        "quarantine": env.get("COKLIT_DQ_QUARANTINE"),
-        "mask_ids": _env_bool("COKLIT_DQ_MASK_IDS", True),
-        "linkage_backend": env.get("COKLIT_DQ_LINKAGE_BACKEND", "duckdb"),
-        "linkage_full": _env_bool("COKLIT_DQ_LINKAGE_FULL", False),
-        "smtp_host": env.get("COKLIT_DQ_SMTP_HOST"),
-        "smtp_port": int(env.get("COKLIT_DQ_SMTP_PORT", "25")),
-        "mail_from": env.get("COKLIT_DQ_MAIL_FROM", "coklit-dq@kpu.go.id"),
-        "source": env.get("COKLIT_DQ_SOURCE") or None,
-        "duckdb_memory_limit": env.get("COKLIT_DQ_DUCKDB_MEMORY_LIMIT", "4GB"),
-        "duckdb_threads": _env_int("COKLIT_DQ_DUCKDB_THREADS"),
-        "snapshot_retention_nights": _env_int("COKLIT_DQ_SNAPSHOT_RETENTION_NIGHTS"),
-        "collapse_threshold": float(env.get("COKLIT_DQ_COLLAPSE_THRESHOLD", "0.5")),
-        "pusdatin_email": env.get("COKLIT_DQ_PUSDATIN_EMAIL") or None,
-        "data_docs": env.get("COKLIT_DQ_DATA_DOCS"),
-        "inbox": env.get("COKLIT_DQ_INBOX", DEFAULT_INBOX),
-        "linkage_spark_master": env.get("COKLIT_DQ_SPARK_MASTER", "local[2]"),
-        "linkage_spark_driver_memory": env.get("COKLIT_DQ_SPARK_DRIVER_MEMORY", "3g"),
-        "linkage_spark_partitions": int(env.get("COKLIT_DQ_SPARK_PARTITIONS", "8")),
-    }
-    if env.get("COKLIT_DQ_RECIPIENTS"):
-        values["recipients_file"] = Path(env["COKLIT_DQ_RECIPIENTS"])
+    values: dict[str, Any] = {"election": select_election(overrides.pop("election", None))}
+    for name, (variable, parse) in ENV.items():
+        text = os.environ.get(variable, "").strip()
+        if text:
+            values[name] = parse(text)
     values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
     return Settings(**values)

@@ -32,6 +32,7 @@ import fcntl
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,8 @@ if TYPE_CHECKING:  # the stages are imported lazily by the steps
 log = logging.getLogger("coklit_dq.pipeline")
 
 LINK_CODES = ("GANDA_NIK", "GANDA_ORANG")
+
+ProvinceValue = str | int | None  # a cell of NightResult.provinces
 
 
 class WarehouseBusy(RuntimeError):
@@ -83,13 +86,13 @@ class NightResult:
     state: str  # done | failed
     message: str
     used: list[str] = field(default_factory=list)
-    quarantined: list[dict[str, Any]] = field(default_factory=list)  # path + reason
+    quarantined: list[dict[str, str]] = field(default_factory=list)  # path, reason (one line)
     provinces_loaded: list[str] = field(default_factory=list)
     provinces_missing: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # "<step>: <error>"
     findings_by_code: dict[str, int] = field(default_factory=dict)
     findings_by_kab: dict[str, int] = field(default_factory=dict)
-    provinces: list[dict[str, Any]] = field(default_factory=list)
+    provinces: list[dict[str, ProvinceValue]] = field(default_factory=list)  # PROVINCE_SQL
     timings: dict[str, float] = field(default_factory=dict)
     outbox: str = ""
 
@@ -316,11 +319,31 @@ def ingest(run: NightRun) -> None:
         set_aside_collapsed(run)
 
 
+@contextmanager
+def without_pyspark() -> Iterator[None]:
+    """For the block, `import pyspark` fails as if it were not installed.
+
+    Great Expectations imports pyspark whenever it is installed (about a second of
+    the night, and under `python -c` pyspark takes itself for a doctest run and
+    ends the process); the rules never use Spark. Only the Spark linkage needs
+    it, and imports it itself (coklit_dq.link.spark), outside this block.
+    """
+    if "pyspark" in sys.modules:  # already loaded (a Spark linkage ran in this process)
+        yield
+        return
+    sys.modules["pyspark"] = None  # type: ignore[assignment]  # the import system's "absent"
+    try:
+        yield
+    finally:
+        if sys.modules.get("pyspark", 0) is None:
+            del sys.modules["pyspark"]
+
+
 def validate(run: NightRun) -> None:
     """Stages 2-3: every rule of the catalog except the linkage codes."""
     from coklit_dq.rules import run_rules_night
 
-    with timed(run, "validate"):
+    with timed(run, "validate"), without_pyspark():
         rules = run_rules_night(run.con, run.tanggal, run.settings)
         run.raw_rules = rules.findings
 
@@ -554,13 +577,9 @@ def reason_text(reason: Any) -> str:
 # --- the night's summary ---------------------------------------------------------------
 
 
-def _quarantined(ingest_result: Any) -> list[dict[str, Any]]:
-    out = []
-    for q in getattr(ingest_result, "quarantined", None) or []:
-        path = getattr(q, "path", None) or (q.get("path") if isinstance(q, dict) else str(q))
-        reason = getattr(q, "reason", None) or (q.get("reason") if isinstance(q, dict) else {})
-        out.append({"path": str(path), "reason": reason_text(reason)})
-    return out
+def _quarantined(ing: IngestResult | None) -> list[dict[str, str]]:
+    quarantined = ing.quarantined if ing is not None else []
+    return [{"path": str(q.path), "reason": reason_text(q.reason)} for q in quarantined]
 
 
 def _counts(con: duckdb.DuckDBPyConnection, sql: str, tanggal: date) -> dict[str, int]:
@@ -598,10 +617,10 @@ def summarize(run: NightRun, error: BaseException | None = None) -> NightResult:
         tanggal=run.tanggal,
         state="done",
         message="",
-        used=sorted(str(p) for p in (getattr(ing, "used", None) or [])),
+        used=sorted(str(p) for p in ing.used) if ing else [],
         quarantined=quarantined,
-        provinces_loaded=sorted(getattr(ing, "provinces_loaded", None) or []),
-        provinces_missing=sorted(getattr(ing, "provinces_missing", None) or []),
+        provinces_loaded=sorted(ing.provinces_loaded) if ing else [],
+        provinces_missing=sorted(ing.provinces_missing) if ing else [],
         failures=list(run.failures),
         timings=dict(run.timings),
         outbox=run.settings.outbox,

@@ -5,8 +5,6 @@ Only aggregates and file names: no nik, nkk, name or record id ever goes in.
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from coklit_dq.pipeline import STEP_NAMES, NightResult
@@ -15,7 +13,7 @@ SUMMARY_KEY = "coklit-nightly-summary"
 PROVINCES_KEY = "coklit-nightly-provinces"
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _table(header: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -46,7 +44,7 @@ def render_summary(result: NightResult) -> str:
     return "\n".join(out) + "\n"
 
 
-def province_rows(result: NightResult) -> list[dict[str, Any]]:
+def province_rows(result: NightResult) -> list[dict[str, str | int]]:
     return [{k: ("" if v is None else v) for k, v in row.items()} for row in result.provinces]
 
 

@@ -29,7 +29,14 @@ def nights_in(source: str, start: date, end: date) -> list[date]:
     return [n for n in nights if start <= n <= end]
 
 
-@flow(name="backfill-coklit", flow_run_name="backfill-{start}-{end}")
+@flow(
+    name="backfill-coklit",
+    flow_run_name="backfill-{start}-{end}",
+    on_completion=[runtime.forget_settings],
+    on_failure=[runtime.forget_settings],
+    on_crashed=[runtime.forget_settings],
+    on_cancellation=[runtime.forget_settings],
+)
 def backfill_coklit(
     start: date,
     end: date,
@@ -39,7 +46,11 @@ def backfill_coklit(
     warehouse: str | None = None,
     election: str | None = None,
 ) -> dict[str, str]:
-    """Run every night of the source between start and end (inclusive), oldest first."""
+    """Run every night of the source between start and end (inclusive), oldest first.
+
+    The settings are resolved once, here; each night's subflow gets the resolved
+    paths and election as its parameters, which win over Variables and environment.
+    """
     settings = runtime.settings_for_run(
         source=source, outbox=outbox, warehouse=warehouse, election=election
     )
@@ -56,6 +67,7 @@ def backfill_coklit(
                 outbox=settings.outbox,
                 warehouse=settings.warehouse,
                 election=settings.election.kode,
+                inbox=settings.inbox,
                 return_state=True,
             )
             ok = state.is_completed()

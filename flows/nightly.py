@@ -13,7 +13,6 @@ Pusdatin is mailed (settings.pusdatin_email).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from prefect import flow
@@ -45,6 +44,8 @@ def night_run_name() -> str:
     persist_result=True,  # a failed run's NightFailed is readable through the API
     on_failure=[runtime.mail_failure],
     on_crashed=[runtime.mail_failure],
+    on_completion=[runtime.forget_settings],
+    on_cancellation=[runtime.forget_settings],
 )
 def nightly_coklit(
     source: str | None = None,
@@ -54,10 +55,13 @@ def nightly_coklit(
     election: str | None = None,
     *,
     inbox: str | None = None,
-) -> dict[str, Any]:
+) -> pipeline.NightResult:
     """Ingest, check, link, diff, publish and notify one night of the export.
 
-    Paths left out are read at run time (flows.runtime.settings_for_run).
+    The parameters are what an operator may set (`--param source=...`); left
+    out, they are read at run time (flows.runtime.settings_for_run), once, into
+    the run's one `Settings`. A night that did not use every file or finish
+    every step raises `NightFailed` carrying its `NightResult`.
     """
     night = tanggal or default_night()
     settings = runtime.settings_for_run(
@@ -70,4 +74,4 @@ def nightly_coklit(
         publish_artifacts(result)
     if not result.ok:
         raise pipeline.NightFailed(result)
-    return result.to_dict()
+    return result

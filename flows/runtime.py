@@ -5,9 +5,10 @@
   environment (`COKLIT_DQ_SOURCE`, ...). Moving a path is `prefect variable set`
   (or the worker's unit file), never a redeploy. A deployed run with a path
   unset stops before it touches anything (no `.lock` in the checkout).
-- Logs (`logs_to_prefect`): the pipeline's own log lines (logger `coklit_dq`)
-  go to the Prefect server with nik/nkk masked; Great Expectations' INFO
-  chatter does not.
+- Logs (`pipeline_logs`, the one place that routes them): the pipeline's own
+  log lines (logger `coklit_dq`) go to the Prefect server with nik/nkk masked
+  (`logs_to_prefect`) and, on a terminal, drive the progress display
+  (`terminal_logs`); Great Expectations' INFO chatter does not.
 - A failed night mails Pusdatin (`mail_failure`, the flow's failure hook).
 """
 
@@ -15,12 +16,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from coklit_dq.config import PATH_ENV, Settings, resolve_settings
 from coklit_dq.privacy import scrub
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.states import State
 
 log = logging.getLogger("coklit_dq.flows")
 
@@ -54,9 +61,21 @@ def _deployed() -> bool:
         return False
 
 
-def settings_for_run(**params: Any) -> Settings:
-    """The run's Settings, resolved once: parameters > Prefect Variables > environment."""
-    overrides = {k: v for k, v in params.items() if v not in (None, "")}
+def settings_for_run(
+    *,
+    source: str | None = None,
+    outbox: str | None = None,
+    warehouse: str | None = None,
+    election: str | None = None,
+    inbox: str | None = None,
+) -> Settings:
+    """The run's one Settings, resolved once when it starts: its parameters > Prefect
+    Variables (the paths) > the worker's environment > config/ (coklit_dq.config)."""
+    params = {
+        "source": source, "outbox": outbox, "warehouse": warehouse,
+        "election": election, "inbox": inbox,
+    }  # fmt: skip
+    overrides: dict[str, str] = {k: v for k, v in params.items() if v}
     for key in PATH_ENV:
         if key not in overrides:
             value = _variable(variable_name(key))
@@ -81,7 +100,20 @@ def settings_for_run(**params: Any) -> Settings:
             f"no export source: pass source, or set the Prefect Variable "
             f"{variable_name('source')} or {PATH_ENV['source']}"
         )
+    run_id = _flow_run_id()
+    if run_id is not None:  # for the failure hook, so it need not resolve them again
+        _RESOLVED[run_id] = settings
     return settings
+
+
+_RESOLVED: dict[UUID, Settings] = {}  # flow run -> its settings, until the run ends
+
+
+def _flow_run_id() -> UUID | None:
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return ctx.flow_run.id if ctx is not None and ctx.flow_run is not None else None
 
 
 # --- logs on the server ---------------------------------------------------------------------
@@ -105,42 +137,76 @@ QUIET = {"great_expectations": logging.WARNING, "py4j": logging.WARNING}
 
 
 @contextmanager
-def logs_to_prefect() -> Iterator[None]:
-    """Ship the pipeline's log lines (logger `coklit_dq`) to the run on the server."""
+def pipeline_logs(
+    handler: logging.Handler,
+    *,
+    quiet: Mapping[str, int] = QUIET,
+    root_handlers_level: int | None = None,
+) -> Iterator[None]:
+    """For the block: the pipeline's log lines (logger `coklit_dq`, INFO and up) also go
+    to `handler`; the loggers in `quiet` are raised to their level; with
+    `root_handlers_level`, the root logger's handlers are raised to it. Every
+    level is restored after, so the flows and the command line share this one
+    place that routes logs (`logs_to_prefect`, `terminal_logs`).
+    """
     pipeline_log = logging.getLogger("coklit_dq")
-    handler = _api_handler()
-    saved = [(pipeline_log, pipeline_log.level)] + [
-        (logging.getLogger(n), logging.getLogger(n).level) for n in QUIET
+    root_handlers = logging.getLogger().handlers if root_handlers_level is not None else []
+    loggers = [pipeline_log, *(logging.getLogger(n) for n in quiet)]
+    saved: list[tuple[logging.Logger | logging.Handler, int]] = [
+        *((lg, lg.level) for lg in loggers),
+        *((h, h.level) for h in root_handlers),
     ]
     if pipeline_log.getEffectiveLevel() > logging.INFO:
         pipeline_log.setLevel(logging.INFO)
-    for name, level in QUIET.items():
-        logging.getLogger(name).setLevel(level)
+    for name, level in quiet.items():
+        lg = logging.getLogger(name)
+        lg.setLevel(max(lg.level, level))
+    for h in root_handlers:
+        h.setLevel(max(h.level, root_handlers_level or 0))
     pipeline_log.addHandler(handler)
     try:
         yield
     finally:
         pipeline_log.removeHandler(handler)
-        for lg, level in saved:
-            lg.setLevel(level)
+        for obj, level in saved:
+            obj.setLevel(level)
+
+
+def logs_to_prefect() -> AbstractContextManager[None]:
+    """Ship the pipeline's log lines to the run on the server, nik/nkk masked."""
+    return pipeline_logs(_api_handler())
+
+
+def terminal_logs(handler: logging.Handler) -> AbstractContextManager[None]:
+    """On a terminal: the pipeline's steps drive `handler` (a progress display); only
+    warnings print as lines. Prefect's run loggers are silenced there: the command
+    prints the reasons of a failed night itself, without NightFailed's traceback.
+    """
+    import prefect  # noqa: F401  (Prefect sets up its logging handlers on import)
+
+    silent = {"prefect.flow_runs": logging.CRITICAL, "prefect.task_runs": logging.CRITICAL}
+    return pipeline_logs(handler, quiet={**QUIET, **silent}, root_handlers_level=logging.WARNING)
 
 
 # --- a failed night -----------------------------------------------------------------------
 
 
-def mail_failure(flow: Any, flow_run: Any, state: Any) -> None:
-    """Failure hook: mail Pusdatin (settings.pusdatin_email) that the night failed."""
+def mail_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Failure hook: mail Pusdatin (settings.pusdatin_email) that the night failed.
+
+    Uses the settings the run resolved; a run that failed before it had them
+    (a path missing) is reported with what the environment has.
+    """
     from coklit_dq.publish.notify import notify_failure
 
-    params = dict(flow_run.parameters or {})
-    try:
-        settings = settings_for_run(
-            **{k: params.get(k) for k in ("source", "outbox", "warehouse", "election")}
-        )
-    except Exception:  # the paths are what is missing: mail with what the environment has
-        settings = resolve_settings()
-    night = params.get("tanggal") or flow_run.name
+    settings = _RESOLVED.pop(flow_run.id, None) or resolve_settings()
+    night = (flow_run.parameters or {}).get("tanggal") or flow_run.name
     try:
         notify_failure(settings, str(night), scrub(state.message or "") or "", flow_run.name)
     except Exception as exc:
         log.error("could not mail the failure of %s: %s", night, scrub(str(exc)))
+
+
+def forget_settings(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """Hook of a run's end that does not mail: drop the settings kept for `mail_failure`."""
+    _RESOLVED.pop(flow_run.id, None)

@@ -37,12 +37,8 @@ def retry_on_io_error(task: Task[..., Any], task_run: TaskRun, state: State[Any]
     return False
 
 
-IO_RETRIES: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=10),
-    "retry_jitter_factor": 0.5,
-    "retry_condition_fn": retry_on_io_error,
-}
+IO_RETRIES = 2  # for a step with `io`: two more tries, about 10 s then 20 s later (jittered)
+IO_BACKOFF = exponential_backoff(backoff_factor=10)
 
 
 def step_task(step: pipeline.Step) -> Task[[pipeline.NightRun], None]:
@@ -54,13 +50,15 @@ def step_task(step: pipeline.Step) -> Task[[pipeline.NightRun], None]:
         except Exception as exc:
             raise pipeline.scrubbed(exc) from None
 
-    options = IO_RETRIES if step.io else {}
     return Task(
         fn=run_step,
         name=TASK_NAMES.get(step.name, step.name),
         cache_policy=NONE,
         persist_result=False,
-        **options,
+        retries=IO_RETRIES if step.io else 0,
+        retry_delay_seconds=IO_BACKOFF if step.io else 0,
+        retry_jitter_factor=0.5 if step.io else None,
+        retry_condition_fn=retry_on_io_error if step.io else None,
     )
 
 

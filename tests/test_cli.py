@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from flow_fixtures import break_file, make_night, subprocess_env
 
-from coklit_dq.cli import main
+from flows.cli import main  # the console script coklit-dq
 
 N1 = date(2024, 7, 1)
 BIN = Path(sys.executable).parent

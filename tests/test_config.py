@@ -38,3 +38,27 @@ def test_every_election_has_the_contract_tms_codes():
 def test_mask_ids_can_be_turned_off_by_env(monkeypatch):
     monkeypatch.setenv("COKLIT_DQ_MASK_IDS", "false")
     assert resolve_settings().mask_ids is False
+
+
+def test_every_setting_is_read_from_its_variable_typed(monkeypatch):
+    """One table (config.ENV) names each setting's variable; the default lives in Settings."""
+    import dataclasses
+    from pathlib import Path
+
+    from coklit_dq.config import ENV, Settings
+
+    names = {f.name for f in dataclasses.fields(Settings)}
+    assert set(ENV) <= names
+    assert names - set(ENV) == {"election", "storage_options"}  # chosen otherwise / code only
+    for _name, (variable, _parse) in ENV.items():
+        monkeypatch.delenv(variable, raising=False)
+    defaults = resolve_settings()
+    assert defaults == Settings(election=defaults.election)  # nothing set: the defaults
+    monkeypatch.setenv("COKLIT_DQ_SMTP_PORT", "2525")
+    monkeypatch.setenv("COKLIT_DQ_COLLAPSE_THRESHOLD", "0.25")
+    monkeypatch.setenv("COKLIT_DQ_RECIPIENTS", "/etc/coklit/penerima.yaml")
+    monkeypatch.setenv("COKLIT_DQ_DUCKDB_THREADS", " ")  # empty: the default
+    s = resolve_settings(collapse_threshold=0.75)
+    assert (s.smtp_port, s.recipients_file) == (2525, Path("/etc/coklit/penerima.yaml"))
+    assert s.collapse_threshold == 0.75  # an override wins over the environment
+    assert s.duckdb_threads is None

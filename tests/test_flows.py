@@ -46,6 +46,67 @@ N1, N2 = date(2024, 7, 1), date(2024, 7, 2)
 # --- unit tests: no server -----------------------------------------------------------
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth of its code (lazy imports included)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "import_module":
+            names |= {a.value for a in node.args if isinstance(a, ast.Constant)}
+    return names
+
+
+def test_the_library_never_imports_flows():
+    """coklit_dq is the library; flows/ wraps it (and holds the console script)."""
+    files = sorted((REPO / "coklit_dq").rglob("*.py"))
+    assert len(files) > 40
+    wrappers = ("flows", "prefect")  # the orchestration around the library
+    offenders = {
+        str(f.relative_to(REPO)): sorted(
+            m for m in _imported_modules(f) if m.split(".")[0] in wrappers
+        )
+        for f in files
+    }
+    assert {f: m for f, m in offenders.items() if m} == {}
+
+
+def test_the_checker_sees_a_lazy_import_of_flows(tmp_path: Path):
+    f = tmp_path / "m.py"
+    f.write_text("def g():\n    from flows.nightly import nightly_coklit\n", encoding="utf-8")
+    assert "flows.nightly" in _imported_modules(f)
+
+
+def test_steps_and_tasks_hand_on_one_typed_night_run():
+    """What passes between steps is the typed NightRun: no Any on the way."""
+    import typing
+
+    from coklit_dq import pipeline
+
+    for step in pipeline.STEPS:
+        hints = typing.get_type_hints(step.fn)
+        assert hints == {"run": NightRun, "return": type(None)}, step.name
+        task = tasks.TASKS[step.name]
+        assert typing.get_type_hints(task.fn) == {"run": NightRun, "return": type(None)}
+    import polars
+
+    from coklit_dq.ingest.night import IngestResult
+    from coklit_dq.lifecycle import LifecycleResult
+    from coklit_dq.publish import PublishResult
+
+    stages = {"pl": polars, "IngestResult": IngestResult, "LifecycleResult": LifecycleResult,
+              "PublishResult": PublishResult}  # fmt: skip
+    fields = typing.get_type_hints(NightRun, localns=stages)
+    assert all("Any" not in str(t) for t in fields.values()), fields
+    result_fields = typing.get_type_hints(NightResult)
+    assert all("Any" not in str(t) for t in result_fields.values()), result_fields
+
+
 def test_default_night_is_the_day_before_in_jakarta():
     wib = timezone(timedelta(hours=7))
     assert default_night(datetime(2024, 7, 2, 1, 0, tzinfo=wib)) == N1
@@ -163,7 +224,7 @@ def test_summary_names_files_and_counts_without_personal_data():
 
 
 def _run(export: Path, night: date, out: Path, wh: Path):
-    from coklit_dq.run import run_flow
+    from flows.cli import run_flow
 
     return run_flow(str(export), night, str(out), str(wh))
 
@@ -226,7 +287,7 @@ def test_quarantined_file_publishes_other_regions_and_fails_naming_it(prefect_ap
     code, result, message = _run(export, N1, out, wh)
     assert code == 1
     assert "pemilih/32.parquet" in message
-    assert [q["path"] for q in result["quarantined"]] == ["pemilih/32.parquet"]
+    assert [q["path"] for q in result.quarantined] == ["pemilih/32.parquet"]
     # every other region is published: province 31's kabupaten/kota have their files
     kabs = {p.parent.name for p in (out / N1.isoformat()).glob("31/*/temuan.csv")}
     assert kabs == {"3101", "3171"}
@@ -260,7 +321,7 @@ h = logging.StreamHandler(sys.stderr)
 h.setFormatter(logging.Formatter("STEP %(message)s"))
 logging.getLogger("coklit_dq.pipeline").addHandler(h)
 logging.getLogger("coklit_dq.pipeline").setLevel(logging.INFO)
-from coklit_dq.run import run_nightly_cli
+from flows.cli import run_nightly_cli
 sys.exit(run_nightly_cli(sys.argv[1], date.fromisoformat(sys.argv[2]), sys.argv[3], sys.argv[4]))
 """
 

@@ -495,7 +495,7 @@ def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
         LogFilterFlowRunId,
     )
 
-    from coklit_dq.cli import main
+    from flows.cli import main  # the console script: nightly starts the flow
 
     caplog.set_level(logging.DEBUG)
     _hostile_night(tmp_path / "export")

@@ -1,41 +1,42 @@
-"""Command-line glue: `coklit-dq nightly` and `coklit-dq demo` run the Prefect flow.
+"""The `coklit-dq` command (the console script): the library's command line, plus the
+two commands that start the nightly flow.
 
-The command line is not a second implementation: it calls the same flow the
-deployment runs (flows.nightly.nightly_coklit), in this process.
+`coklit-dq nightly` and `coklit-dq demo` call the flow the deployment runs
+(flows.nightly.nightly_coklit), in this process; every other subcommand is
+coklit_dq.cli's and never imports Prefect. The library (coklit_dq) does not
+import this package: this module hands its two commands to coklit_dq.cli.main.
 
-Which Prefect API the flow reports to:
-- PREFECT_API_URL set (a real server, e.g. the one the deployment uses): the
-  run appears there with its task runs and artifacts;
-- unset: Prefect 3 starts a temporary local server (a uvicorn subprocess on
-  127.0.0.1 backed by the SQLite database in PREFECT_HOME, ~/.prefect by
-  default) the first time a flow runs in the process, reuses it for every
-  further flow of the process, and stops it at exit. Measured on a 2-core
-  machine: about 9 s the first time in a process (about 16 s when
-  PREFECT_HOME's database is created), then about 1 s per flow run.
-  `coklit-dq demo` runs both nights in one process, so it pays this once.
-  See docs/operations.md.
+Which Prefect API the flow reports to: PREFECT_API_URL when it is set (the
+long-lived server of docs/operations.md; also set it in the Prefect profile,
+`prefect config set PREFECT_API_URL=...`, so a run by hand reports there), else
+a temporary local server that Prefect starts once per process and stops at
+exit. What each costs: `benchmarks/bench_flow_overhead.py`, whose figures
+docs/operations.md quotes.
 
 Exit status: 0 only when every file of the night was used and every step
 finished; 1 when the night ran but set a file aside or a step failed; 3 when
 it could not run at all (bad settings, a rerun refused); a warehouse in use
-by another run is waited for. The
-reasons go to standard error.
+by another run is waited for. The reasons go to standard error.
 """
 
 from __future__ import annotations
 
+import argparse
+import atexit
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from coklit_dq.config import DEFAULT_ELECTION, load_elections
+from coklit_dq import cli as library_cli
+from coklit_dq.config import select_election
 
-log = logging.getLogger("coklit_dq.run")
+if TYPE_CHECKING:  # the pipeline (DuckDB) and Prefect load only for the flow's commands
+    from rich.progress import Progress, TaskID
+
+    from coklit_dq.pipeline import NightResult
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -46,28 +47,19 @@ STEP_LABELS = {
     "validate": "validate",
     "link": "link duplicates",
     "diff": "diff with history",
+    "tanggapan": "read the regions' answers",
     "publish": "publish",
     "notify": "notify regions",
 }
 
 
-def _quiet_prefect(interactive: bool) -> None:
-    """Prefect's settings are read at import: set the CLI's defaults before that."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")  # no telemetry errors in offline logs
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API call otherwise
-    if interactive:  # the progress display replaces Prefect's INFO lines on a terminal
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-
 class _ProgressHandler(logging.Handler):
     """Turns the pipeline's step log records into a rich progress display."""
 
-    def __init__(self, progress: Any) -> None:
+    def __init__(self, progress: Progress) -> None:
         super().__init__(logging.INFO)
         self.progress = progress
-        self.ids: dict[str, Any] = {}
+        self.ids: dict[str, TaskID] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         step = getattr(record, "step", None)
@@ -82,32 +74,6 @@ class _ProgressHandler(logging.Handler):
             self.progress.update(self.ids[step], completed=1, description=f"{mark} {label}")
 
 
-@contextmanager
-def _terminal_logging(handler: logging.Handler) -> Iterator[None]:
-    """On a terminal: steps drive the progress display; only warnings print as lines.
-
-    Prefect's own run loggers are silenced there: the command prints the
-    reasons of a failed night itself, without the traceback of NightFailed.
-    """
-    import flows.nightly  # noqa: F401  (Prefect configures its logging on import)
-
-    pipeline_log = logging.getLogger("coklit_dq.pipeline")
-    quiet = [logging.getLogger(n) for n in ("prefect.flow_runs", "prefect.task_runs")]
-    root = logging.getLogger()
-    saved = [(h, h.level) for h in root.handlers] + [(q, q.level) for q in quiet]
-    for h in root.handlers:
-        h.setLevel(max(h.level, logging.WARNING))
-    for q in quiet:
-        q.setLevel(logging.CRITICAL)
-    pipeline_log.addHandler(handler)
-    try:
-        yield
-    finally:
-        pipeline_log.removeHandler(handler)
-        for obj, level in saved:
-            obj.setLevel(level)
-
-
 def run_flow(
     source: str,
     tanggal: date,
@@ -116,7 +82,7 @@ def run_flow(
     election: str | None = None,
     *,
     inbox: str | None = None,
-) -> tuple[int, dict[str, Any] | None, str]:
+) -> tuple[int, NightResult | None, str]:
     """Run the nightly flow once: (exit status, the night's result if any, message)."""
     from coklit_dq.pipeline import NightFailed
     from flows.nightly import nightly_coklit
@@ -131,23 +97,23 @@ def run_flow(
         return_state=True,
     )
     if state.is_completed():
-        result = state.result()
-        return EXIT_OK, result, str(result.get("message", ""))
+        result: NightResult = state.result()
+        return EXIT_OK, result, result.message
     err = state.result(raise_on_failure=False)
     if isinstance(err, NightFailed):
-        return EXIT_FAILED, err.result.to_dict(), err.result.message
+        return EXIT_FAILED, err.result, err.result.message
     if isinstance(err, BaseException):
         return EXIT_ERROR, None, f"{type(err).__name__}: {err}"
     return EXIT_ERROR, None, state.message or "the nightly flow did not complete"
 
 
-def _report_failure(result: dict[str, Any] | None, message: str, err: TextIO) -> None:
+def _report_failure(result: NightResult | None, message: str, err: TextIO) -> None:
     err.write(f"coklit-dq: {message}\n")
-    if not result:
+    if result is None:
         return
-    for q in result.get("quarantined", []):
+    for q in result.quarantined:
         err.write(f"  set aside: {q['path']}: {q['reason']}\n")
-    for f in result.get("failures", []):
+    for f in result.failures:
         err.write(f"  failed: {f}\n")
 
 
@@ -162,22 +128,24 @@ def run_nightly_cli(
 ) -> int:
     """`coklit-dq nightly`: the nightly flow on one night, its outcome as an exit status.
 
-    The flow resolves the settings (once); only the election's name is checked
-    here, so a typo is refused before Prefect starts.
+    The flow resolves the settings (once, flows.runtime.settings_for_run); the
+    election's name is checked here by the same function, so a typo is refused
+    before Prefect starts.
     """
     interactive = sys.stderr.isatty()
-    _quiet_prefect(interactive)
-    code_pemilu = election or os.environ.get("COKLIT_DQ_ELECTION") or DEFAULT_ELECTION
-    known = load_elections()
-    if code_pemilu not in known:
-        sys.stderr.write(
-            f"coklit-dq: unknown election {code_pemilu!r}; configured: {', '.join(sorted(known))}\n"
-        )
+    if interactive:  # the progress display replaces Prefect's INFO lines on a terminal
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    try:
+        select_election(election)
+    except ValueError as exc:
+        sys.stderr.write(f"coklit-dq: {exc}\n")
         return EXIT_ERROR
     args = (source, tanggal, outbox, warehouse, election)
     if interactive:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from flows.runtime import terminal_logs
 
         progress = Progress(
             SpinnerColumn(),
@@ -185,12 +153,12 @@ def run_nightly_cli(
             TimeElapsedColumn(),
             console=Console(stderr=True),
         )
-        with _terminal_logging(_ProgressHandler(progress)), progress:
+        with terminal_logs(_ProgressHandler(progress)), progress:
             code, result, message = run_flow(*args, inbox=inbox)
     else:
         code, result, message = run_flow(*args, inbox=inbox)
     if code == EXIT_OK:
-        where = (result or {}).get("outbox", "")
+        where = result.outbox if result is not None else ""
         sys.stdout.write(f"{message}\noutbox: {where}/{tanggal}\n")
     else:
         _report_failure(result, message, sys.stderr)
@@ -209,8 +177,10 @@ def _night_folders(export: Path) -> list[date]:
 
 def run_demo(workdir: str, voters: int = 50_000) -> int:
     """`coklit-dq demo`: simulate two nights and run the nightly flow on both."""
-    _quiet_prefect(sys.stderr.isatty())
+    if sys.stderr.isatty():  # a terminal shows the demo's own lines, not Prefect's INFO
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from coklit_dq.simulate import simulate
+    from coklit_dq.simulate.responses import simulate_responses
 
     root = Path(workdir).resolve()
     export, outbox, wh = root / "export", root / "outbox", root / "coklit-dq.duckdb"
@@ -226,10 +196,8 @@ def run_demo(workdir: str, voters: int = 50_000) -> int:
         )
         worst = max(worst, code)
         out.write(f"\nnight {night}: {'ok' if code == EXIT_OK else 'FAILED'}: {message}\n")
-        for kode, n in ((result or {}).get("findings_by_code") or {}).items():
+        for kode, n in (result.findings_by_code if result is not None else {}).items():
             out.write(f"  {kode:<24} {n:>7}\n")
-        from coklit_dq.simulate.responses import simulate_responses
-
         answered = simulate_responses(str(outbox), night, str(inbox), seed=1)
         n_regions = answered.pop("wilayah", 0)
         told = ", ".join(f"{n} {kind}" for kind, n in answered.items())
@@ -239,3 +207,58 @@ def run_demo(workdir: str, voters: int = 50_000) -> int:
         f"ringkasan.html; nasional/)\n  warehouse  {wh}\n"
     )
     return worst
+
+
+def _nightly(args: argparse.Namespace) -> int:
+    return run_nightly_cli(
+        source=args.source,
+        tanggal=args.tanggal,
+        outbox=args.outbox,
+        warehouse=args.warehouse,
+        election=args.election,
+        inbox=args.inbox,
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    return run_demo(args.workdir, voters=args.voters)
+
+
+FLOW_COMMANDS = {"nightly": _nightly, "demo": _demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line `coklit-dq`, callable in a process that goes on (tests)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # else a line per API call
+    return library_cli.main(argv, flow_commands=FLOW_COMMANDS)
+
+
+_EXIT = {"status": 1}  # what the process ends with when main did not say
+
+
+def console() -> None:
+    """The console script: `main`, then an exit without the interpreter's teardown.
+
+    Once every exit handler has run (Prefect's: the last logs and events sent to
+    the API, its temporary server stopped; logging's), freeing the modules of a
+    night (Great Expectations, pandas, Splink, DuckDB) object by object only
+    delays the exit status, by seconds (bench_flow_overhead.py, "after").
+    """
+    atexit.register(_end_now)  # registered before Prefect's, so it runs after them
+    try:
+        _EXIT["status"] = main()
+    except SystemExit as exc:  # argparse: --help (0), a usage error (2)
+        _EXIT["status"] = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        raise
+    sys.exit(_EXIT["status"])
+
+
+def _end_now() -> None:
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_EXIT["status"])
+
+
+if __name__ == "__main__":
+    console()

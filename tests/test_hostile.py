@@ -289,6 +289,81 @@ def test_a_zero_birth_date_is_a_finding_of_its_row_not_a_province(tmp_path: Path
     assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (1200,)
 
 
+def _edit_csv_cells(night: Path, rel: str, edits: dict[tuple[int, str], str]) -> list[str]:
+    """Set cells of a CSV.gz of the night: {(file line, column): text}; the manifest follows.
+    Returns the file's lines as they were before (line 1 = header)."""
+    import gzip
+
+    lines = gzip.decompress((night / rel).read_bytes()).decode("utf-8").split("\n")
+    before = list(lines)
+    head = lines[0].split(",")
+    for (ln, col), text in edits.items():
+        f = lines[ln - 1].split(",")
+        f[head.index(col)] = text
+        lines[ln - 1] = ",".join(f)
+    relist(night, rel, gzip.compress("\n".join(lines).encode("utf-8")))
+    return before
+
+
+def test_bad_values_in_tps_and_pantarlih_are_findings_of_their_rows_not_of_the_file(
+    tmp_path: Path,
+):
+    """export-v1: rows with bad values in a usable file are findings, not errors of the file.
+    tps and pantarlih (CSV) each hold unreadable values: both files are used, the TPS and the
+    officers are TPS_DATA_TIDAK_VALID / PANTARLIH_DATA_TIDAK_VALID (never "never logged in",
+    never a progress or count finding made of an empty value); a tps row whose no_tps cannot
+    be read is no TPS and is set aside alone with its line; a hostile tps kode_desa is never
+    a folder."""
+    from coklit_dq.pipeline import run_night
+
+    fmts = {"pemilih/31": "csv.gz", "tps": "csv.gz", "pantarlih": "csv.gz"}
+    night = make_night(tmp_path / "src", N1, voters=600, formats=fmts)
+    tps = _edit_csv_cells(night, "tps.csv.gz", {
+        (3, "jumlah_diturunkan"): "banyak", (5, "no_tps"): "=1+2", (6, "no_tps"): "-3",
+        (9, "kode_desa"): "../../2024-06-30/x",
+    })  # fmt: skip
+    pan = _edit_csv_cells(night, "pantarlih.csv.gz", {
+        (2, "terakhir_login"): "kemarin", (4, "jumlah_tercoklit_app"): "=1+2",
+        (7, "terakhir_sinkron"): "2024-07-01 20:00",
+    })  # fmt: skip
+    s = settings_for(tmp_path)
+    result = run_night(s, str(tmp_path / "src"), N1)
+    assert result.quarantined == [], result.message
+    con = duckdb.connect(s.warehouse, read_only=True)
+    files = dict(con.execute("SELECT path, state FROM files").fetchall())
+    assert files["tps.csv.gz"] == files["pantarlih.csv.gz"] == "used"
+    doc = json.loads((quarantine_dir(tmp_path) / "tps.csv.gz.baris.json").read_text())
+    assert [(r["line"], r["column"]) for r in doc["rows"]] == [(5, "no_tps")]
+
+    def cell(lines: list[str], ln: int, col: str) -> str:
+        return lines[ln - 1].split(",")[lines[0].split(",").index(col)]
+
+    found = con.execute(
+        "SELECT kode_temuan, kunci, keterangan FROM temuan WHERE tanggal_ekspor = ?", [N1]
+    ).fetchall()
+    by = {(k, u): t for k, u, t in found}
+    tps3 = f"{cell(tps, 3, 'kode_desa')}:{cell(tps, 3, 'no_tps')}"
+    assert "isian jumlah diturunkan tidak terbaca" in by["TPS_DATA_TIDAK_VALID", tps3]
+    tps6 = f"{cell(tps, 6, 'kode_desa')}:-3"
+    assert "nomor TPS -3 kurang dari 1" in by["TPS_DATA_TIDAK_VALID", tps6]
+    officers = {ln: cell(pan, ln, "id_pantarlih") for ln in (2, 4, 7)}
+    for ln, what in ((2, "terakhir login"), (4, "jumlah tercoklit app"),
+                     (7, "terakhir sinkron")):  # fmt: skip
+        assert f"isian {what} tidak terbaca" in by["PANTARLIH_DATA_TIDAK_VALID", officers[ln]]
+    codes = {k for k, _, _ in found}
+    # an empty value read from a bad one is no finding of its own
+    assert "PANTARLIH_BELUM_LOGIN" not in codes and "PANTARLIH_BELUM_SINKRON" not in codes
+    assert ("PROGRES_MELEBIHI_DATA", tps3) not in by
+    tps_of_4 = f"{cell(pan, 4, 'kode_desa')}:{cell(pan, 4, 'no_tps')}"
+    assert ("JUMLAH_TIDAK_SESUAI", tps_of_4) not in by
+    con.close()
+    # the hostile kode_desa of a tps row became no folder; every path is a code's
+    out = tmp_path / "out" / N1.isoformat()
+    for rel in files_on_disk(out):
+        assert ".." not in rel and "2024-06-30" not in rel, rel
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {N1.isoformat()}
+
+
 # --- 3. manifest entries and symlinks ------------------------------------------------------
 
 

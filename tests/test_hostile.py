@@ -404,6 +404,16 @@ def test_symlinks_are_never_followed(tmp_path: Path):
     assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (600,)
 
 
+def test_a_manifest_that_is_a_symlink_is_never_read(tmp_path: Path):
+    from coklit_dq.ingest import IngestError
+
+    night = make_night(tmp_path / "src", N1)
+    shutil.move(night / "manifest.json", tmp_path / "manifest.json")
+    (night / "manifest.json").symlink_to(tmp_path / "manifest.json")
+    with pytest.raises(IngestError, match="manifest.json: a symbolic link"):
+        ingest(tmp_path)
+
+
 # --- 4. a province file holding another province's rows --------------------------------------
 
 

@@ -7,8 +7,10 @@ tests/flow_fixtures, and asserts what happens to it and to the rest of the night
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import stat
@@ -410,7 +412,7 @@ def test_a_manifest_that_is_a_symlink_is_never_read(tmp_path: Path):
     night = make_night(tmp_path / "src", N1)
     shutil.move(night / "manifest.json", tmp_path / "manifest.json")
     (night / "manifest.json").symlink_to(tmp_path / "manifest.json")
-    with pytest.raises(IngestError, match="manifest.json: a symbolic link"):
+    with pytest.raises(IngestError, match=r"manifest\.json: a symbolic link"):
         ingest(tmp_path)
 
 
@@ -462,6 +464,97 @@ def test_quarantine_and_warehouse_are_owner_only(tmp_path: Path):
         assert mode(f) == 0o600, f
     assert mode(tmp_path / "wh") == 0o700
     assert mode(tmp_path / "wh" / "w.duckdb") == 0o600
+
+
+class _ModesAtEachStep(logging.Handler):
+    """At the start and end of each step, the modes of everything under `roots` (some files
+    exist only while a run runs: DuckDB's WAL)."""
+
+    def __init__(self, *roots: Path) -> None:
+        super().__init__()
+        self.roots, self.seen = roots, {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "step" not in record.getMessage():  # the start and end of each step
+            return
+        for root in self.roots:
+            for p in [root, *root.rglob("*")] if root.exists() else []:
+                with contextlib.suppress(FileNotFoundError):
+                    self.seen[p] = stat.S_IMODE(p.lstat().st_mode)
+
+
+def test_warehouse_wal_lock_spill_and_quarantine_are_owner_only_on_two_nights(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """Under a umask of 022, in a warehouse folder the operator made 0755 (the working
+    folder, say): on two nights, every file the writer makes is owner-only while it exists
+    (the DuckDB file, its WAL, which DuckDB deletes at each checkpoint and makes again, the
+    lock, the quarantine, the outbox's staging); a complete published night gets the
+    operator's modes; DuckDB's spill folder is 0700."""
+    from coklit_dq.pipeline import run_night, warehouse_lock
+
+    s = settings_for(tmp_path)
+    wh, out = tmp_path / "wh", tmp_path / "out"
+    wh.mkdir(mode=0o755)
+    wh.chmod(0o755)
+    spy = _ModesAtEachStep(wh)
+    caplog.set_level(logging.INFO, logger="coklit_dq")
+    logging.getLogger("coklit_dq").addHandler(spy)
+    old = os.umask(0o022)
+    try:
+        for tanggal in (N1, N2):
+            night = make_night(tmp_path / "src", tanggal, voters=600)
+            (night / "tps.parquet").write_bytes(b"junk")  # set aside: the quarantine is used
+            result = run_night(s, str(tmp_path / "src"), tanggal)
+            assert [q["path"] for q in result.quarantined] == ["tps.parquet"], result.message
+        with warehouse_lock(s.warehouse):  # the writer's context: DuckDB spills to <wh>.tmp
+            con = warehouse.connect(s.warehouse, memory_limit="40MB", threads=1)
+            con.execute("SET preserve_insertion_order = false")
+            con.execute("CREATE TEMP TABLE big AS SELECT md5(range::VARCHAR) y FROM range(1500000)")
+            con.execute("SELECT y, count(*) FROM big GROUP BY y ORDER BY y LIMIT 1").fetchall()
+            spill = stat.S_IMODE((wh / "w.duckdb.tmp").stat().st_mode)
+            con.close()
+    finally:
+        os.umask(old)
+        logging.getLogger("coklit_dq").removeHandler(spy)
+    assert spill == 0o700
+    seen = {str(p.relative_to(tmp_path)): m for p, m in spy.seen.items()}
+    assert "wh/w.duckdb.wal" in seen, sorted(seen)
+    private = {p: oct(m) for p, m in seen.items() if p.startswith("wh/")}
+    assert {p: m for p, m in private.items() if m not in ("0o600", "0o700")} == {}
+    # after the runs: the warehouse's files and the quarantine of both nights
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    for p in wh.rglob("*"):
+        assert mode(p) == (0o700 if p.is_dir() else 0o600), p
+    assert {p.name for p in wh.iterdir()} >= {"w.duckdb", "w.duckdb.lock", "quarantine"}
+    # the complete published nights: the operator's umask (022)
+    for p in out.rglob("*"):
+        assert mode(p) == (0o755 if p.is_dir() else 0o644), p
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_outbox_staging_is_owner_only_until_the_night_is_complete(tmp_path: Path):
+    from coklit_dq.privacy import owner_only_files
+
+    old = os.umask(0o022)
+    try:
+        with owner_only_files():  # as in a run (pipeline.warehouse_lock)
+            w = NightWriter(str(tmp_path / "out"), N2)
+            w.begin()
+            w.write("32/3201/temuan.csv", b"nama,alamat")
+            staged = Path(w.staging)
+            modes = [
+                stat.S_IMODE(p.stat().st_mode)
+                for p in (staged, staged / "32", staged / "32/3201/temuan.csv")
+            ]
+            assert modes == [0o700, 0o700, 0o600]
+            w.commit({"berkas": w.written})
+    finally:
+        os.umask(old)
+    night = tmp_path / "out" / N2.isoformat()
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE(night.stat().st_mode) == 0o755
+    assert stat.S_IMODE((night / "32/3201/temuan.csv").stat().st_mode) == 0o644
 
 
 # --- 7. a full disk says so -------------------------------------------------------------------

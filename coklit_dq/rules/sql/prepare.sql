@@ -192,10 +192,6 @@ SELECT row_number() OVER () AS rid,
        left(kode_desa, 2) AS kode_prov, id_pantarlih, kode_desa, no_tps,
        terakhir_login, terakhir_sinkron, jumlah_tercoklit_app,
        nilai_tidak_valid,  -- set by the ingest: columns of the row it could not read (NULL)
-       coalesce(list_contains(string_split(nilai_tidak_valid, ','), 'terakhir_login'), FALSE)
-         AS login_tak_terbaca,
-       coalesce(list_contains(string_split(nilai_tidak_valid, ','), 'terakhir_sinkron'), FALSE)
-         AS sinkron_tak_terbaca,
        date_diff('second', terakhir_sinkron, getvariable('dibuat')) / 3600.0 AS jam_sejak_sinkron
 FROM pantarlih
 WHERE tanggal_ekspor = getvariable('tanggal')

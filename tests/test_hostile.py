@@ -601,22 +601,36 @@ PEOPLE = {
            date(1992, 10, 5), "Jl. Privasi Gg. 3"),
     "34": ("3471011207660001", "3471010101990001", "Wagiyem Tanpakepala", "Lahirrahasia",
            date(1966, 7, 12), "Jl. Kepala Hilang 1"),
+    # used: its nik's date part (1 Mar 1958) disagrees with the birth date: NIK_TIDAK_SESUAI,
+    # whose text must not show the date part (digits beyond the mask)
+    "35": ("3578010103580002", "3578012208140004", "Suparti Tanggalsalah", "Kampungrahasia",
+           date(1959, 4, 2), "Jl. Tanggal Salah 9"),
 }  # fmt: skip
+# tps and pantarlih values that cannot be read, holding a planted nik and nkk
+TPS_NIK, PANTARLIH_NKK = "3273016208850004", "3273011504100021"
 
 
 def _secrets() -> set[str]:
     out = set()
     for nik, nkk, nama, tempat, lahir, alamat in PEOPLE.values():
         out |= {nik, nkk, nama, nama.split()[-1], tempat, lahir.isoformat()}
-        out |= set(alamat.split("\n"))
+        out |= set(alamat.split("\n")) | _never_shown(nik, nkk, lahir)
     return out
+
+
+def _never_shown(nik: str, nkk: str, lahir: date) -> set[str]:
+    """What no text may show, not even a region's list: a whole nik or nkk, the digits a
+    mask hides (a nik's date part is six of them), a birth date (ISO or in words)."""
+    from coklit_dq.bahasa import tanggal_id
+
+    return {nik, nkk, nik[6:14], nik[6:12], nkk[6:14], lahir.isoformat(), tanggal_id(lahir)}
 
 
 def _hostile_night(root: Path) -> Path:
     """Four provinces, each file hostile in its own way, one planted person in each."""
     import gzip
 
-    tables, pem = night_tables(N1, voters=1600, provinces=("31", "32", "33", "34"))
+    tables, pem = night_tables(N1, voters=2000, provinces=("31", "32", "33", "34", "35"))
     for prov, (nik, nkk, nama, tempat, lahir, alamat) in PEOPLE.items():
         at = pl.int_range(pl.len()) == 20
         pem[prov] = pem[prov].with_columns(
@@ -627,7 +641,8 @@ def _hostile_night(root: Path) -> Path:
             tanggal_lahir=pl.when(at).then(pl.lit(lahir)).otherwise("tanggal_lahir"),
             alamat=pl.when(at).then(pl.lit(alamat)).otherwise("alamat"),
         )
-    formats = {"pemilih/31": "csv.gz", "pemilih/33": "csv.gz", "pemilih/34": "csv.gz"}
+    formats = {"pemilih/31": "csv.gz", "pemilih/33": "csv.gz", "pemilih/34": "csv.gz",
+               "tps": "csv.gz", "pantarlih": "csv.gz"}  # fmt: skip
     write_night(str(root), N1, tables, pem, formats=formats)
     night = root / N1.isoformat()
 
@@ -649,6 +664,12 @@ def _hostile_night(root: Path) -> Path:
         return "\n".join(lines)
 
     edit_csv("pemilih/33.csv.gz", bad_values)
+    # tps: a no_tps that is a nik (the row is set aside: its reason shows the value masked),
+    # a jumlah_diturunkan holding a nik (province 35, used); pantarlih: a counter holding an
+    # nkk (findings)
+    tps_edits = {(4, "no_tps"): TPS_NIK, (100, "jumlah_diturunkan"): f"NIK {TPS_NIK}"}
+    _edit_csv_cells(night, "tps.csv.gz", tps_edits)
+    _edit_csv_cells(night, "pantarlih.csv.gz", {(3, "jumlah_tercoklit_app"): f"KK{PANTARLIH_NKK}"})
     # 34: no header row: the first line read as a header is the planted record
     edit_csv("pemilih/34.csv.gz", lambda t: "\n".join(
         [ln for ln in t.split("\n")[1:] if "Wagiyem" in ln] + t.split("\n")[1:]))  # fmt: skip
@@ -669,6 +690,8 @@ def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
     from prefect.client.schemas.filters import (
         ArtifactFilter,
         ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
         LogFilter,
         LogFilterFlowRunId,
     )
@@ -691,7 +714,31 @@ def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
     row33 = con.execute(
         "SELECT nilai_tidak_valid FROM pemilih WHERE nama = ?", [PEOPLE["33"][2]]
     ).fetchall()
+    # texts for regions (they may name the voter, v1.1): never a nik, nkk, hidden digit,
+    # birth date; and GX's kept results (internal, rendered as Data Docs): nothing personal
+    shown: dict[str, str] = {}
+    kinds = dict(con.execute("SELECT kode_temuan, count(*) FROM temuan GROUP BY 1").fetchall())
+    for kode, ket in con.execute("SELECT kode_temuan, keterangan FROM temuan").fetchall():
+        shown[f"keterangan {kode}"] = shown.get(f"keterangan {kode}", "") + ket + "\n"
+    for table in ("gx_validasi", "gx_laporan"):
+        texts[table] = json.dumps(con.execute(f"SELECT * FROM {table}").fetchall(), default=str)
     con.close()
+    for p in (tmp_path / "datadocs").rglob("*"):
+        if p.is_file():
+            texts[f"datadocs {p.name}"] = p.read_text(encoding="utf-8", errors="replace")
+    for p in out.rglob("*"):  # every published file, read back as text
+        if p.suffix == ".xlsx":
+            import zipfile
+
+            with zipfile.ZipFile(p) as z:
+                text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        elif p.suffix == ".parquet":
+            text = pl.read_parquet(p).write_csv()
+        elif p.is_file():
+            text = p.read_text(encoding="utf-8", errors="replace")
+        else:
+            continue
+        shown[f"outbox {p.relative_to(out)}"] = text
     for p in qroot.rglob("*.json"):  # reasons (the raw copies beside them are the files)
         texts[str(p.relative_to(qroot))] = p.read_text(encoding="utf-8")
     with get_client(sync_client=True) as client:
@@ -705,15 +752,29 @@ def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
         texts["artifacts"] = json.dumps([str(a.data) + str(a.description) for a in arts])
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
         texts["prefect logs"] = "\n".join(lg.message for lg in logs)
-    assert arts and logs  # the scan saw Prefect's own records
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+        texts["task runs"] = "\n".join(
+            f"{t.name} {t.state.message if t.state else ''}" for t in tasks
+        )
+    assert arts and logs and tasks  # the scan saw Prefect's own records
 
     # the hostile files were set aside or used as intended ...
     assert states["pemilih/31.csv.gz"] == "quarantined"
     assert states["pemilih/32.parquet"] == "quarantined"
     assert states["pemilih/34.csv.gz"] == "quarantined"
     assert states["pemilih/33.csv.gz"] == "used" and row33 == [("tanggal_lahir,no_tps",)]
+    assert states["tps.csv.gz"] == states["pantarlih.csv.gz"] == "used"
+    assert states["pemilih/35.parquet"] == "used"
+    for kode in ("DATA_TIDAK_VALID", "NIK_TIDAK_SESUAI", "TPS_DATA_TIDAK_VALID",
+                 "PANTARLIH_DATA_TIDAK_VALID"):  # fmt: skip
+        assert kinds.get(kode), (kode, kinds)  # the texts scanned include these
+    assert any(str(p).endswith("temuan.xlsx") for p in out.rglob("*"))
+    assert (qroot / N1.isoformat() / "tps.csv.gz.baris.json").is_file()
     # ... and not one planted personal value is in any of those texts
     leaks = {where: sorted(s for s in _secrets() if s in text) for where, text in texts.items()}
+    never = set().union(*(_never_shown(p[0], p[1], p[4]) for p in PEOPLE.values()))
+    never |= {TPS_NIK, TPS_NIK[6:14], PANTARLIH_NKK, PANTARLIH_NKK[6:14]}
+    leaks |= {where: sorted(s for s in never if s in text) for where, text in shown.items()}
     assert {w: s for w, s in leaks.items() if s} == {}
 
 

@@ -366,6 +366,118 @@ def test_bad_values_in_tps_and_pantarlih_are_findings_of_their_rows_not_of_the_f
     assert {p.name for p in (tmp_path / "out").iterdir()} == {N1.isoformat()}
 
 
+# Every file kind in both formats: a damaged file is set aside alone, its reason naming
+# the file, the line (CSV) or row group (Parquet) and the column where it is known.
+KIND_STRING = {"wilayah": "nama_desa", "tps": "kode_desa", "pantarlih": "id_pantarlih",
+               "pemilih/32": "nama"}  # fmt: skip
+ALL_CSV = {"wilayah": "csv.gz", "tps": "csv.gz", "pantarlih": "csv.gz", "pemilih/31": "csv.gz",
+           "pemilih/32": "csv.gz"}  # fmt: skip
+
+
+def _one_kind_parquet(
+    tmp_path: Path, kind: str, marker: tuple[int, str] | None = None
+) -> tuple[Path, str, pl.DataFrame]:
+    """The night with `kind` rewritten as uncompressed Parquet in row groups of 8 rows
+    (`marker`: (row, column) whose value becomes a unique `...ZQZQ`)."""
+    night = make_night(tmp_path / "src", N1)
+    tables, pem = night_tables(N1)
+    table = kind.split("/", maxsplit=1)[0]
+    df = conform(table, pem["32"] if table == "pemilih" else tables[kind])
+    if marker:
+        df = row_set(df, marker[0], **{marker[1]: "MARKAZQZQ"})
+    rel = f"{kind}.parquet"
+    df.write_parquet(night / rel, compression="uncompressed", statistics=False, row_group_size=8)
+    relist(night, rel)
+    return night, rel, df
+
+
+@pytest.mark.parametrize("kind", list(KIND_STRING))
+def test_a_string_not_utf8_in_parquet_of_any_kind_sets_that_file_aside_alone(
+    tmp_path: Path, kind: str
+):
+    col = KIND_STRING[kind]
+    night, rel, _ = _one_kind_parquet(tmp_path, kind, marker=(11, col))  # row 12: group 1
+    raw = (night / rel).read_bytes()
+    assert raw.count(b"ZQZQ") == 1
+    relist(night, rel, raw.replace(b"ZQZQ", b"Z\xff\xfeQ"))  # sha256 matches the bytes
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {rel}
+    (q,) = result.quarantined
+    assert (q.path, q.reason["file"], q.reason["column"], q.reason["line"]) == (rel, rel, col, 9)
+    assert "row group 1 (rows 9-16)" in q.reason["message"]
+
+
+@pytest.mark.parametrize("kind", list(KIND_STRING))
+def test_a_corrupt_parquet_page_of_any_kind_sets_that_file_aside_alone(tmp_path: Path, kind: str):
+    night, rel, _ = _one_kind_parquet(tmp_path, kind)
+    col = KIND_STRING[kind]
+    (off,) = (
+        duckdb.connect()
+        .execute(
+            "SELECT data_page_offset FROM parquet_metadata(?) "
+            "WHERE row_group_id = 1 AND path_in_schema = ?",
+            [str(night / rel), col],
+        )
+        .fetchone()
+    )
+    raw = bytearray((night / rel).read_bytes())
+    raw[off : off + 24] = bytes(range(200, 224))
+    relist(night, rel, bytes(raw))
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {rel}
+    (q,) = result.quarantined
+    assert (q.reason["file"], q.reason["column"], q.reason["line"]) == (rel, col, 9)
+    assert "row group 1 (rows 9-16)" in q.reason["message"]
+
+
+@pytest.mark.parametrize("kind", list(ALL_CSV))
+@pytest.mark.parametrize("damage", ["extra_field", "header_renamed", "truncated"])
+def test_a_damaged_csv_of_any_kind_sets_that_file_aside_alone(
+    tmp_path: Path, kind: str, damage: str
+):
+    import gzip
+
+    night = make_night(tmp_path / "src", N1, formats=ALL_CSV)
+    rel = f"{kind}.csv.gz"
+    data = gzip.decompress((night / rel).read_bytes())
+    lines = data.decode("utf-8").split("\n")
+    if damage == "extra_field":
+        lines[6] += ",lebih"  # file line 7
+        data = "\n".join(lines).encode("utf-8")
+    elif damage == "header_renamed":
+        lines[0] = lines[0].replace("kode_desa", "kd_desa")
+        data = "\n".join(lines).encode("utf-8")
+    packed = gzip.compress(data, mtime=0)
+    if damage == "truncated":
+        packed = packed[: len(packed) // 2]
+    relist(night, rel, packed)
+    result, _ = ingest(tmp_path)
+    used = {f"{k}.{v}" for k, v in ALL_CSV.items()}
+    assert set(result.used) == used - {rel}
+    (q,) = result.quarantined
+    why = q.reason
+    assert why["file"] == rel and why["message"] and why["expected"]
+    if damage == "extra_field":
+        assert why["line"] == 7
+    elif damage == "header_renamed":
+        assert (why["line"], why["column"]) == (1, "kode_desa")
+        assert "kd_desa" in why["found"]
+    else:
+        assert "gzip" in why["message"]
+
+
+def test_a_manifest_entry_with_a_wrong_row_count_sets_only_that_file_aside(tmp_path: Path):
+    night = make_night(tmp_path / "src", N1)
+    m = json.loads((night / "manifest.json").read_text())
+    entry = next(f for f in m["files"] if f["path"] == "tps.parquet")
+    entry["rows"] += 1
+    (night / "manifest.json").write_text(json.dumps(m))
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {"tps.parquet"}
+    (q,) = result.quarantined
+    assert q.reason["file"] == "tps.parquet" and "the manifest lists" in q.reason["message"]
+
+
 # --- 3. manifest entries and symlinks ------------------------------------------------------
 
 

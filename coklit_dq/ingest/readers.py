@@ -169,6 +169,15 @@ def _names(header: list[str]) -> str:
     )
 
 
+def _found_columns(table: str, names: list[str], what: str) -> str:
+    """A missing column's `found`: first the names that are not of the table (the renamed
+    one is among them), then the whole list (a reason's `found` is cut at MAX_FOUND)."""
+    known = {c.name for c in EXPORT_TABLES[table]}
+    other = [n for n in names if n not in known]
+    head = f"not of {table}: {_names(other)}; " if other else ""
+    return f"{head}{what}: {_names(names)}"
+
+
 def read_header(path: Path, rel: str) -> list[str]:
     try:
         with gzip.open(path, "rb") as fh:
@@ -241,7 +250,7 @@ def check_csv(
                     line=1,
                     column=col.name,
                     expected=f"a column named {col.name}",
-                    found="header: " + _names(header),
+                    found=_found_columns(table, header, "header"),
                 )
             )
         if n > 1:
@@ -636,7 +645,7 @@ def check_parquet(
                     f"column {col.name} is missing (renamed or left out)",
                     column=col.name,
                     expected=f"a column named {col.name}",
-                    found="columns: " + _names(list(types)),
+                    found=_found_columns(table, list(types), "columns"),
                 )
             )
         target = sql_type(col)

@@ -122,9 +122,10 @@ class NightWriter:
         if self.local:
             self._recover_local()
             root = Path(self.root)
-            if not root.is_dir():  # the outbox itself is the operator's, not owner-only
-                root.mkdir(parents=True)
-                root.chmod(shared_modes()[0])
+            for d in [*reversed(root.parents), root]:  # the outbox is the operator's, not
+                if not d.is_dir():  # owner-only: folders made for it get the umask's mode
+                    d.mkdir()
+                    d.chmod(shared_modes()[0])
             Path(self.staging).mkdir(mode=0o700)  # a night in the making: owner only
             return
         for stale in self.fs.glob(f"{self.root}/.staging/{self.tanggal.isoformat()}-*"):

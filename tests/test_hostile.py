@@ -314,8 +314,8 @@ def test_bad_values_in_tps_and_pantarlih_are_findings_of_their_rows_not_of_the_f
     tps and pantarlih (CSV) each hold unreadable values: both files are used, the TPS and the
     officers are TPS_DATA_TIDAK_VALID / PANTARLIH_DATA_TIDAK_VALID (never "never logged in",
     never a progress or count finding made of an empty value); a tps row whose no_tps cannot
-    be read is no TPS and is set aside alone with its line; a hostile tps kode_desa is never
-    a folder."""
+    be read, or whose kode_desa is not a desa code (a path, say), is no TPS and is set aside
+    alone with its line, never a folder."""
     from coklit_dq.pipeline import run_night
 
     fmts = {"pemilih/31": "csv.gz", "tps": "csv.gz", "pantarlih": "csv.gz"}
@@ -335,7 +335,8 @@ def test_bad_values_in_tps_and_pantarlih_are_findings_of_their_rows_not_of_the_f
     files = dict(con.execute("SELECT path, state FROM files").fetchall())
     assert files["tps.csv.gz"] == files["pantarlih.csv.gz"] == "used"
     doc = json.loads((quarantine_dir(tmp_path) / "tps.csv.gz.baris.json").read_text())
-    assert [(r["line"], r["column"]) for r in doc["rows"]] == [(5, "no_tps")]
+    assert [(r["line"], r["column"]) for r in doc["rows"]] == [(5, "no_tps"), (9, "kode_desa")]
+    assert doc["rows"][1]["found"] == "../../2024-06-30/x"  # shown in a reason, never a path
 
     def cell(lines: list[str], ln: int, col: str) -> str:
         return lines[ln - 1].split(",")[lines[0].split(",").index(col)]

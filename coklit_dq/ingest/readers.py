@@ -28,8 +28,9 @@ usable file are not errors of the file"):
 - pemilih: rows whose kode_desa is a valid desa code of another province are
   set aside (with file and line) and not loaded; a file most of whose rows
   belong to another province is set aside whole.
-- tps: a row whose no_tps cannot be read is set aside (a TPS is kode_desa +
-  no_tps: without its number the row is no TPS and no finding's unit).
+- tps: a row whose kode_desa is not a desa code, or whose no_tps is empty or
+  cannot be read, is set aside (a TPS is kode_desa + no_tps: without them the
+  row is no TPS and no finding's unit).
 - wilayah: a row whose codes are not valid codes of their kind (2/4/6/10 digits,
   each starting with its parent's code) is set aside, never a folder or a link;
   the rest of wilayah is used.
@@ -351,14 +352,19 @@ def _aside_predicates(
     in the order a row's reason names them (the first that holds).
 
     A row is set aside only when it cannot be the unit of a finding: a wilayah row whose
-    codes would become folders, a voter of another province, a tps row whose no_tps
-    cannot be read (kode_desa + no_tps is the TPS; without it the row is no TPS)."""
+    codes would become folders, a voter of another province, a tps row whose kode_desa is
+    not a desa code or whose no_tps is empty or cannot be read (kode_desa + no_tps is the
+    TPS; without them the row is no TPS)."""
     out: list[tuple[str, str, str]] = []
-    if table == "tps":
+    if table == "tps":  # a TPS is kode_desa + no_tps: without either the row is no TPS
+        v = value("kode_desa")
+        out.append(("kode_desa", f"NOT {code_sql('kode_desa', v)}", "a desa code of 10 digits"))
         no_tps = next(c for c in EXPORT_TABLES["tps"] if c.name == "no_tps")
         p = bad(no_tps)
-        if p:
-            out.append(("no_tps", f"coalesce({p}, FALSE)", expected_of(no_tps)))
+        n = value("no_tps")
+        out.append(
+            ("no_tps", f"({n} IS NULL OR coalesce({p or 'FALSE'}, FALSE))", expected_of(no_tps))
+        )
     if table == "wilayah":
         for kind in ("kode_prov", "kode_kab", "kode_kec", "kode_desa"):
             v = value(kind)
@@ -476,7 +482,7 @@ def _check_rows_of(
         what = (
             f"rows of another province (kode_desa not of {prov})"
             if foreign
-            else "rows whose no_tps cannot be read (no TPS without its number)"
+            else "rows that are no TPS (kode_desa not a desa code, or no_tps empty or unreadable)"
             if table == "tps"
             else "rows whose region codes are not valid codes of their kind"
         )
@@ -535,7 +541,8 @@ def _row_reasons(
     """One reason per set-aside row (the first MAX_ROW_REASONS, by line): the first column
     that set it aside and its value (codes only: never a personal column)."""
     which = "CASE " + " ".join(f"WHEN {p} THEN {lit(c)}" for c, p, _ in aside) + " END"
-    shown = "CASE " + " ".join(f"WHEN {p} THEN {value(c)}" for c, p, _ in aside) + " END"
+    shown = "CASE " + " ".join(f"WHEN {p} THEN CAST({value(c)} AS VARCHAR)" for c, p, _ in aside)
+    shown += " END"
     any_aside = " OR ".join(f"({p})" for _, p, _ in aside)
     got = con.execute(
         f"SELECT {line}, {which}, {shown} FROM {src} WHERE {any_aside} "
@@ -547,7 +554,8 @@ def _row_reasons(
         msg = (
             f"line {ln}: a voter of another province (kode_desa {v!r}); row set aside"
             if foreign
-            else f"line {ln}, column {col}: {v!r} is not a valid {col}; row set aside"
+            else f"line {ln}, column {col}: {'empty' if v is None else repr(v)} is not a "
+            f"valid {col}; row set aside"
         )
         out.append(reason(rel, msg, line=int(ln), column=col, expected=expected[col], found=v))
     return out

@@ -45,7 +45,7 @@ import duckdb
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings
-from coklit_dq.privacy import scrub
+from coklit_dq.privacy import owner_only_files, scrub
 
 if TYPE_CHECKING:  # the stages are imported lazily by the steps
     import polars as pl
@@ -154,8 +154,8 @@ def warehouse_lock(path: str, *, wait: bool = True) -> Iterator[None]:
         finally:
             _LOCKS_HELD[key] -= 1
         return
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the warehouse's folder
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -173,7 +173,8 @@ def warehouse_lock(path: str, *, wait: bool = True) -> Iterator[None]:
         os.write(fd, f"pid {os.getpid()}".encode())
         _LOCKS_HELD[key] = 1
         try:
-            yield
+            with owner_only_files():  # the writer's files: WAL, DuckDB temp, quarantine
+                yield
         finally:
             del _LOCKS_HELD[key]
     finally:

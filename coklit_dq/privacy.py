@@ -9,8 +9,12 @@ warehouse keeps (`kelompok_id(x)`), stable from night to night.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
@@ -105,3 +109,40 @@ def register_group_macro(con: duckdb.DuckDBPyConnection, key: str) -> None:
         f"CREATE OR REPLACE TEMP MACRO kelompok_id(x) AS "
         f"CASE WHEN x IS NULL THEN NULL ELSE left(sha256('{key}' || x), {GROUP_ID_HEX}) END"
     )
+
+
+# --- files the pipeline creates ----------------------------------------------------------
+
+_UMASK_LOCK = threading.Lock()
+_OUTER_UMASK: list[int] = []  # the umask before the outermost owner_only_files block
+
+
+@contextmanager
+def owner_only_files() -> Iterator[None]:
+    """Every file and folder created in the block (by any thread of the process: DuckDB's
+    WAL, which it deletes at each checkpoint and creates again, its temp/spill folder, the
+    quarantine, Data Docs, the outbox's staging) is owner-only: umask 077.
+
+    The warehouse's one writer holds it for its whole run (pipeline.warehouse_lock).
+    Re-entrant; the umask of before comes back at the end of the outermost block."""
+    with _UMASK_LOCK:
+        old = os.umask(0o077)
+        _OUTER_UMASK.append(old)
+    try:
+        yield
+    finally:
+        with _UMASK_LOCK:
+            _OUTER_UMASK.pop()
+            os.umask(old)
+
+
+def shared_modes() -> tuple[int, int]:
+    """(folder mode, file mode) the operator's umask gives outside `owner_only_files`: what
+    a published night of the outbox gets once it is complete (its staging is owner-only)."""
+    with _UMASK_LOCK:
+        if _OUTER_UMASK:
+            mask = _OUTER_UMASK[0]
+        else:
+            mask = os.umask(0o077)
+            os.umask(mask)
+    return 0o777 & ~mask, 0o666 & ~mask

@@ -87,8 +87,11 @@ SCHEMA = [
   PRIMARY KEY (tanggal_ekspor, path)
 )""",
     _snapshot_ddl("wilayah"),
-    _snapshot_ddl("tps"),
-    _snapshot_ddl("pantarlih"),
+    # tps, pantarlih: nilai_tidak_valid as on pemilih (ingest/readers.py)
+    _snapshot_ddl("tps", ",\n  nilai_tidak_valid VARCHAR"),
+    _snapshot_ddl("pantarlih", ",\n  nilai_tidak_valid VARCHAR"),
+    "ALTER TABLE tps ADD COLUMN IF NOT EXISTS nilai_tidak_valid VARCHAR",
+    "ALTER TABLE pantarlih ADD COLUMN IF NOT EXISTS nilai_tidak_valid VARCHAR",
     # baris: 1-based data row of the record in its file (for messages)
     # nilai_tidak_valid: columns whose exported value could not be read as its type
     # (loaded as NULL; comma-separated names, NULL when all were read) - ingest/readers.py
@@ -123,6 +126,8 @@ SCHEMA = [
 ]
 
 SNAPSHOT_TABLES = ("wilayah", "tps", "pantarlih", "pemilih")
+# tables of TPS and officers whose unreadable values are kept as NULL + nilai_tidak_valid
+UNREADABLE_TABLES = ("tps", "pantarlih")
 
 
 def connect(

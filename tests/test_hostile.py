@@ -7,8 +7,10 @@ tests/flow_fixtures, and asserts what happens to it and to the rest of the night
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import stat
@@ -289,6 +291,194 @@ def test_a_zero_birth_date_is_a_finding_of_its_row_not_a_province(tmp_path: Path
     assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (1200,)
 
 
+def _edit_csv_cells(night: Path, rel: str, edits: dict[tuple[int, str], str]) -> list[str]:
+    """Set cells of a CSV.gz of the night: {(file line, column): text}; the manifest follows.
+    Returns the file's lines as they were before (line 1 = header)."""
+    import gzip
+
+    lines = gzip.decompress((night / rel).read_bytes()).decode("utf-8").split("\n")
+    before = list(lines)
+    head = lines[0].split(",")
+    for (ln, col), text in edits.items():
+        f = lines[ln - 1].split(",")
+        f[head.index(col)] = text
+        lines[ln - 1] = ",".join(f)
+    relist(night, rel, gzip.compress("\n".join(lines).encode("utf-8")))
+    return before
+
+
+def test_bad_values_in_tps_and_pantarlih_are_findings_of_their_rows_not_of_the_file(
+    tmp_path: Path,
+):
+    """export-v1: rows with bad values in a usable file are findings, not errors of the file.
+    tps and pantarlih (CSV) each hold unreadable values: both files are used, the TPS and the
+    officers are TPS_DATA_TIDAK_VALID / PANTARLIH_DATA_TIDAK_VALID (never "never logged in",
+    never a progress or count finding made of an empty value); a tps row whose no_tps cannot
+    be read, or whose kode_desa is not a desa code (a path, say), is no TPS and is set aside
+    alone with its line, never a folder."""
+    from coklit_dq.pipeline import run_night
+
+    fmts = {"pemilih/31": "csv.gz", "tps": "csv.gz", "pantarlih": "csv.gz"}
+    night = make_night(tmp_path / "src", N1, voters=600, formats=fmts)
+    tps = _edit_csv_cells(night, "tps.csv.gz", {
+        (3, "jumlah_diturunkan"): "banyak", (5, "no_tps"): "=1+2", (6, "no_tps"): "-3",
+        (9, "kode_desa"): "../../2024-06-30/x",
+    })  # fmt: skip
+    pan = _edit_csv_cells(night, "pantarlih.csv.gz", {
+        (2, "terakhir_login"): "kemarin", (4, "jumlah_tercoklit_app"): "=1+2",
+        (7, "terakhir_sinkron"): "2024-07-01 20:00",
+    })  # fmt: skip
+    s = settings_for(tmp_path)
+    result = run_night(s, str(tmp_path / "src"), N1)
+    assert result.quarantined == [], result.message
+    con = duckdb.connect(s.warehouse, read_only=True)
+    files = dict(con.execute("SELECT path, state FROM files").fetchall())
+    assert files["tps.csv.gz"] == files["pantarlih.csv.gz"] == "used"
+    doc = json.loads((quarantine_dir(tmp_path) / "tps.csv.gz.baris.json").read_text())
+    assert [(r["line"], r["column"]) for r in doc["rows"]] == [(5, "no_tps"), (9, "kode_desa")]
+    assert doc["rows"][1]["found"] == "../../2024-06-30/x"  # shown in a reason, never a path
+
+    def cell(lines: list[str], ln: int, col: str) -> str:
+        return lines[ln - 1].split(",")[lines[0].split(",").index(col)]
+
+    found = con.execute(
+        "SELECT kode_temuan, kunci, keterangan FROM temuan WHERE tanggal_ekspor = ?", [N1]
+    ).fetchall()
+    by = {(k, u): t for k, u, t in found}
+    tps3 = f"{cell(tps, 3, 'kode_desa')}:{cell(tps, 3, 'no_tps')}"
+    assert "isian jumlah diturunkan tidak terbaca" in by["TPS_DATA_TIDAK_VALID", tps3]
+    tps6 = f"{cell(tps, 6, 'kode_desa')}:-3"
+    assert "nomor TPS -3 kurang dari 1" in by["TPS_DATA_TIDAK_VALID", tps6]
+    officers = {ln: cell(pan, ln, "id_pantarlih") for ln in (2, 4, 7)}
+    for ln, what in ((2, "terakhir login"), (4, "jumlah tercoklit app"),
+                     (7, "terakhir sinkron")):  # fmt: skip
+        assert f"isian {what} tidak terbaca" in by["PANTARLIH_DATA_TIDAK_VALID", officers[ln]]
+    codes = {k for k, _, _ in found}
+    # an empty value read from a bad one is no finding of its own
+    assert "PANTARLIH_BELUM_LOGIN" not in codes and "PANTARLIH_BELUM_SINKRON" not in codes
+    assert ("PROGRES_MELEBIHI_DATA", tps3) not in by
+    tps_of_4 = f"{cell(pan, 4, 'kode_desa')}:{cell(pan, 4, 'no_tps')}"
+    assert ("JUMLAH_TIDAK_SESUAI", tps_of_4) not in by
+    con.close()
+    # the hostile kode_desa of a tps row became no folder; every path is a code's
+    out = tmp_path / "out" / N1.isoformat()
+    for rel in files_on_disk(out):
+        assert ".." not in rel and "2024-06-30" not in rel, rel
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {N1.isoformat()}
+
+
+# Every file kind in both formats: a damaged file is set aside alone, its reason naming
+# the file, the line (CSV) or row group (Parquet) and the column where it is known.
+KIND_STRING = {"wilayah": "nama_desa", "tps": "kode_desa", "pantarlih": "id_pantarlih",
+               "pemilih/32": "nama"}  # fmt: skip
+ALL_CSV = {"wilayah": "csv.gz", "tps": "csv.gz", "pantarlih": "csv.gz", "pemilih/31": "csv.gz",
+           "pemilih/32": "csv.gz"}  # fmt: skip
+
+
+def _one_kind_parquet(
+    tmp_path: Path, kind: str, marker: tuple[int, str] | None = None
+) -> tuple[Path, str, pl.DataFrame]:
+    """The night with `kind` rewritten as uncompressed Parquet in row groups of 8 rows
+    (`marker`: (row, column) whose value becomes a unique `...ZQZQ`)."""
+    night = make_night(tmp_path / "src", N1)
+    tables, pem = night_tables(N1)
+    table = kind.split("/", maxsplit=1)[0]
+    df = conform(table, pem["32"] if table == "pemilih" else tables[kind])
+    if marker:
+        df = row_set(df, marker[0], **{marker[1]: "MARKAZQZQ"})
+    rel = f"{kind}.parquet"
+    df.write_parquet(night / rel, compression="uncompressed", statistics=False, row_group_size=8)
+    relist(night, rel)
+    return night, rel, df
+
+
+@pytest.mark.parametrize("kind", list(KIND_STRING))
+def test_a_string_not_utf8_in_parquet_of_any_kind_sets_that_file_aside_alone(
+    tmp_path: Path, kind: str
+):
+    col = KIND_STRING[kind]
+    night, rel, _ = _one_kind_parquet(tmp_path, kind, marker=(11, col))  # row 12: group 1
+    raw = (night / rel).read_bytes()
+    assert raw.count(b"ZQZQ") == 1
+    relist(night, rel, raw.replace(b"ZQZQ", b"Z\xff\xfeQ"))  # sha256 matches the bytes
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {rel}
+    (q,) = result.quarantined
+    assert (q.path, q.reason["file"], q.reason["column"], q.reason["line"]) == (rel, rel, col, 9)
+    assert "row group 1 (rows 9-16)" in q.reason["message"]
+
+
+@pytest.mark.parametrize("kind", list(KIND_STRING))
+def test_a_corrupt_parquet_page_of_any_kind_sets_that_file_aside_alone(tmp_path: Path, kind: str):
+    night, rel, _ = _one_kind_parquet(tmp_path, kind)
+    col = KIND_STRING[kind]
+    (off,) = (
+        duckdb.connect()
+        .execute(
+            "SELECT data_page_offset FROM parquet_metadata(?) "
+            "WHERE row_group_id = 1 AND path_in_schema = ?",
+            [str(night / rel), col],
+        )
+        .fetchone()
+    )
+    raw = bytearray((night / rel).read_bytes())
+    raw[off : off + 24] = bytes(range(200, 224))
+    relist(night, rel, bytes(raw))
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {rel}
+    (q,) = result.quarantined
+    assert (q.reason["file"], q.reason["column"], q.reason["line"]) == (rel, col, 9)
+    assert "row group 1 (rows 9-16)" in q.reason["message"]
+
+
+@pytest.mark.parametrize("kind", list(ALL_CSV))
+@pytest.mark.parametrize("damage", ["extra_field", "header_renamed", "truncated"])
+def test_a_damaged_csv_of_any_kind_sets_that_file_aside_alone(
+    tmp_path: Path, kind: str, damage: str
+):
+    import gzip
+
+    night = make_night(tmp_path / "src", N1, formats=ALL_CSV)
+    rel = f"{kind}.csv.gz"
+    data = gzip.decompress((night / rel).read_bytes())
+    lines = data.decode("utf-8").split("\n")
+    if damage == "extra_field":
+        lines[6] += ",lebih"  # file line 7
+        data = "\n".join(lines).encode("utf-8")
+    elif damage == "header_renamed":
+        lines[0] = lines[0].replace("kode_desa", "kd_desa")
+        data = "\n".join(lines).encode("utf-8")
+    packed = gzip.compress(data, mtime=0)
+    if damage == "truncated":
+        packed = packed[: len(packed) // 2]
+    relist(night, rel, packed)
+    result, _ = ingest(tmp_path)
+    used = {f"{k}.{v}" for k, v in ALL_CSV.items()}
+    assert set(result.used) == used - {rel}
+    (q,) = result.quarantined
+    why = q.reason
+    assert why["file"] == rel and why["message"] and why["expected"]
+    if damage == "extra_field":
+        assert why["line"] == 7
+    elif damage == "header_renamed":
+        assert (why["line"], why["column"]) == (1, "kode_desa")
+        assert "kd_desa" in why["found"]
+    else:
+        assert "gzip" in why["message"]
+
+
+def test_a_manifest_entry_with_a_wrong_row_count_sets_only_that_file_aside(tmp_path: Path):
+    night = make_night(tmp_path / "src", N1)
+    m = json.loads((night / "manifest.json").read_text())
+    entry = next(f for f in m["files"] if f["path"] == "tps.parquet")
+    entry["rows"] += 1
+    (night / "manifest.json").write_text(json.dumps(m))
+    result, _ = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {"tps.parquet"}
+    (q,) = result.quarantined
+    assert q.reason["file"] == "tps.parquet" and "the manifest lists" in q.reason["message"]
+
+
 # --- 3. manifest entries and symlinks ------------------------------------------------------
 
 
@@ -327,6 +517,16 @@ def test_symlinks_are_never_followed(tmp_path: Path):
     qdir = quarantine_dir(tmp_path)
     assert files_on_disk(qdir) == {"catatan.reason.json", "pemilih/32.parquet.reason.json"}
     assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (600,)
+
+
+def test_a_manifest_that_is_a_symlink_is_never_read(tmp_path: Path):
+    from coklit_dq.ingest import IngestError
+
+    night = make_night(tmp_path / "src", N1)
+    shutil.move(night / "manifest.json", tmp_path / "manifest.json")
+    (night / "manifest.json").symlink_to(tmp_path / "manifest.json")
+    with pytest.raises(IngestError, match=r"manifest\.json: a symbolic link"):
+        ingest(tmp_path)
 
 
 # --- 4. a province file holding another province's rows --------------------------------------
@@ -379,6 +579,97 @@ def test_quarantine_and_warehouse_are_owner_only(tmp_path: Path):
     assert mode(tmp_path / "wh" / "w.duckdb") == 0o600
 
 
+class _ModesAtEachStep(logging.Handler):
+    """At the start and end of each step, the modes of everything under `roots` (some files
+    exist only while a run runs: DuckDB's WAL)."""
+
+    def __init__(self, *roots: Path) -> None:
+        super().__init__()
+        self.roots, self.seen = roots, {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "step" not in record.getMessage():  # the start and end of each step
+            return
+        for root in self.roots:
+            for p in [root, *root.rglob("*")] if root.exists() else []:
+                with contextlib.suppress(FileNotFoundError):
+                    self.seen[p] = stat.S_IMODE(p.lstat().st_mode)
+
+
+def test_warehouse_wal_lock_spill_and_quarantine_are_owner_only_on_two_nights(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """Under a umask of 022, in a warehouse folder the operator made 0755 (the working
+    folder, say): on two nights, every file the writer makes is owner-only while it exists
+    (the DuckDB file, its WAL, which DuckDB deletes at each checkpoint and makes again, the
+    lock, the quarantine, the outbox's staging); a complete published night gets the
+    operator's modes; DuckDB's spill folder is 0700."""
+    from coklit_dq.pipeline import run_night, warehouse_lock
+
+    s = settings_for(tmp_path)
+    wh, out = tmp_path / "wh", tmp_path / "out"
+    wh.mkdir(mode=0o755)
+    wh.chmod(0o755)
+    spy = _ModesAtEachStep(wh)
+    caplog.set_level(logging.INFO, logger="coklit_dq")
+    logging.getLogger("coklit_dq").addHandler(spy)
+    old = os.umask(0o022)
+    try:
+        for tanggal in (N1, N2):
+            night = make_night(tmp_path / "src", tanggal, voters=600)
+            (night / "tps.parquet").write_bytes(b"junk")  # set aside: the quarantine is used
+            result = run_night(s, str(tmp_path / "src"), tanggal)
+            assert [q["path"] for q in result.quarantined] == ["tps.parquet"], result.message
+        with warehouse_lock(s.warehouse):  # the writer's context: DuckDB spills to <wh>.tmp
+            con = warehouse.connect(s.warehouse, memory_limit="40MB", threads=1)
+            con.execute("SET preserve_insertion_order = false")
+            con.execute("CREATE TEMP TABLE big AS SELECT md5(range::VARCHAR) y FROM range(1500000)")
+            con.execute("SELECT y, count(*) FROM big GROUP BY y ORDER BY y LIMIT 1").fetchall()
+            spill = stat.S_IMODE((wh / "w.duckdb.tmp").stat().st_mode)
+            con.close()
+    finally:
+        os.umask(old)
+        logging.getLogger("coklit_dq").removeHandler(spy)
+    assert spill == 0o700
+    seen = {str(p.relative_to(tmp_path)): m for p, m in spy.seen.items()}
+    assert "wh/w.duckdb.wal" in seen, sorted(seen)
+    private = {p: oct(m) for p, m in seen.items() if p.startswith("wh/")}
+    assert {p: m for p, m in private.items() if m not in ("0o600", "0o700")} == {}
+    # after the runs: the warehouse's files and the quarantine of both nights
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    for p in wh.rglob("*"):
+        assert mode(p) == (0o700 if p.is_dir() else 0o600), p
+    assert {p.name for p in wh.iterdir()} >= {"w.duckdb", "w.duckdb.lock", "quarantine"}
+    # the complete published nights: the operator's umask (022)
+    for p in out.rglob("*"):
+        assert mode(p) == (0o755 if p.is_dir() else 0o644), p
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_outbox_staging_is_owner_only_until_the_night_is_complete(tmp_path: Path):
+    from coklit_dq.privacy import owner_only_files
+
+    old = os.umask(0o022)
+    try:
+        with owner_only_files():  # as in a run (pipeline.warehouse_lock)
+            w = NightWriter(str(tmp_path / "out"), N2)
+            w.begin()
+            w.write("32/3201/temuan.csv", b"nama,alamat")
+            staged = Path(w.staging)
+            modes = [
+                stat.S_IMODE(p.stat().st_mode)
+                for p in (staged, staged / "32", staged / "32/3201/temuan.csv")
+            ]
+            assert modes == [0o700, 0o700, 0o600]
+            w.commit({"berkas": w.written})
+    finally:
+        os.umask(old)
+    night = tmp_path / "out" / N2.isoformat()
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE(night.stat().st_mode) == 0o755
+    assert stat.S_IMODE((night / "32/3201/temuan.csv").stat().st_mode) == 0o644
+
+
 # --- 7. a full disk says so -------------------------------------------------------------------
 
 
@@ -423,22 +714,36 @@ PEOPLE = {
            date(1992, 10, 5), "Jl. Privasi Gg. 3"),
     "34": ("3471011207660001", "3471010101990001", "Wagiyem Tanpakepala", "Lahirrahasia",
            date(1966, 7, 12), "Jl. Kepala Hilang 1"),
+    # used: its nik's date part (1 Mar 1958) disagrees with the birth date: NIK_TIDAK_SESUAI,
+    # whose text must not show the date part (digits beyond the mask)
+    "35": ("3578010103580002", "3578012208140004", "Suparti Tanggalsalah", "Kampungrahasia",
+           date(1959, 4, 2), "Jl. Tanggal Salah 9"),
 }  # fmt: skip
+# tps and pantarlih values that cannot be read, holding a planted nik and nkk
+TPS_NIK, PANTARLIH_NKK = "3273016208850004", "3273011504100021"
 
 
 def _secrets() -> set[str]:
     out = set()
     for nik, nkk, nama, tempat, lahir, alamat in PEOPLE.values():
         out |= {nik, nkk, nama, nama.split()[-1], tempat, lahir.isoformat()}
-        out |= set(alamat.split("\n"))
+        out |= set(alamat.split("\n")) | _never_shown(nik, nkk, lahir)
     return out
+
+
+def _never_shown(nik: str, nkk: str, lahir: date) -> set[str]:
+    """What no text may show, not even a region's list: a whole nik or nkk, the digits a
+    mask hides (a nik's date part is six of them), a birth date (ISO or in words)."""
+    from coklit_dq.bahasa import tanggal_id
+
+    return {nik, nkk, nik[6:14], nik[6:12], nkk[6:14], lahir.isoformat(), tanggal_id(lahir)}
 
 
 def _hostile_night(root: Path) -> Path:
     """Four provinces, each file hostile in its own way, one planted person in each."""
     import gzip
 
-    tables, pem = night_tables(N1, voters=1600, provinces=("31", "32", "33", "34"))
+    tables, pem = night_tables(N1, voters=2000, provinces=("31", "32", "33", "34", "35"))
     for prov, (nik, nkk, nama, tempat, lahir, alamat) in PEOPLE.items():
         at = pl.int_range(pl.len()) == 20
         pem[prov] = pem[prov].with_columns(
@@ -449,7 +754,8 @@ def _hostile_night(root: Path) -> Path:
             tanggal_lahir=pl.when(at).then(pl.lit(lahir)).otherwise("tanggal_lahir"),
             alamat=pl.when(at).then(pl.lit(alamat)).otherwise("alamat"),
         )
-    formats = {"pemilih/31": "csv.gz", "pemilih/33": "csv.gz", "pemilih/34": "csv.gz"}
+    formats = {"pemilih/31": "csv.gz", "pemilih/33": "csv.gz", "pemilih/34": "csv.gz",
+               "tps": "csv.gz", "pantarlih": "csv.gz"}  # fmt: skip
     write_night(str(root), N1, tables, pem, formats=formats)
     night = root / N1.isoformat()
 
@@ -471,6 +777,12 @@ def _hostile_night(root: Path) -> Path:
         return "\n".join(lines)
 
     edit_csv("pemilih/33.csv.gz", bad_values)
+    # tps: a no_tps that is a nik (the row is set aside: its reason shows the value masked),
+    # a jumlah_diturunkan holding a nik (province 35, used); pantarlih: a counter holding an
+    # nkk (findings)
+    tps_edits = {(4, "no_tps"): TPS_NIK, (100, "jumlah_diturunkan"): f"NIK {TPS_NIK}"}
+    _edit_csv_cells(night, "tps.csv.gz", tps_edits)
+    _edit_csv_cells(night, "pantarlih.csv.gz", {(3, "jumlah_tercoklit_app"): f"KK{PANTARLIH_NKK}"})
     # 34: no header row: the first line read as a header is the planted record
     edit_csv("pemilih/34.csv.gz", lambda t: "\n".join(
         [ln for ln in t.split("\n")[1:] if "Wagiyem" in ln] + t.split("\n")[1:]))  # fmt: skip
@@ -491,6 +803,8 @@ def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
     from prefect.client.schemas.filters import (
         ArtifactFilter,
         ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
         LogFilter,
         LogFilterFlowRunId,
     )
@@ -513,7 +827,31 @@ def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
     row33 = con.execute(
         "SELECT nilai_tidak_valid FROM pemilih WHERE nama = ?", [PEOPLE["33"][2]]
     ).fetchall()
+    # texts for regions (they may name the voter, v1.1): never a nik, nkk, hidden digit,
+    # birth date; and GX's kept results (internal, rendered as Data Docs): nothing personal
+    shown: dict[str, str] = {}
+    kinds = dict(con.execute("SELECT kode_temuan, count(*) FROM temuan GROUP BY 1").fetchall())
+    for kode, ket in con.execute("SELECT kode_temuan, keterangan FROM temuan").fetchall():
+        shown[f"keterangan {kode}"] = shown.get(f"keterangan {kode}", "") + ket + "\n"
+    for table in ("gx_validasi", "gx_laporan"):
+        texts[table] = json.dumps(con.execute(f"SELECT * FROM {table}").fetchall(), default=str)
     con.close()
+    for p in (tmp_path / "datadocs").rglob("*"):
+        if p.is_file():
+            texts[f"datadocs {p.name}"] = p.read_text(encoding="utf-8", errors="replace")
+    for p in out.rglob("*"):  # every published file, read back as text
+        if p.suffix == ".xlsx":
+            import zipfile
+
+            with zipfile.ZipFile(p) as z:
+                text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        elif p.suffix == ".parquet":
+            text = pl.read_parquet(p).write_csv()
+        elif p.is_file():
+            text = p.read_text(encoding="utf-8", errors="replace")
+        else:
+            continue
+        shown[f"outbox {p.relative_to(out)}"] = text
     for p in qroot.rglob("*.json"):  # reasons (the raw copies beside them are the files)
         texts[str(p.relative_to(qroot))] = p.read_text(encoding="utf-8")
     with get_client(sync_client=True) as client:
@@ -527,15 +865,29 @@ def test_no_personal_value_escapes_into_logs_records_artifacts_or_reasons(
         texts["artifacts"] = json.dumps([str(a.data) + str(a.description) for a in arts])
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
         texts["prefect logs"] = "\n".join(lg.message for lg in logs)
-    assert arts and logs  # the scan saw Prefect's own records
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+        texts["task runs"] = "\n".join(
+            f"{t.name} {t.state.message if t.state else ''}" for t in tasks
+        )
+    assert arts and logs and tasks  # the scan saw Prefect's own records
 
     # the hostile files were set aside or used as intended ...
     assert states["pemilih/31.csv.gz"] == "quarantined"
     assert states["pemilih/32.parquet"] == "quarantined"
     assert states["pemilih/34.csv.gz"] == "quarantined"
     assert states["pemilih/33.csv.gz"] == "used" and row33 == [("tanggal_lahir,no_tps",)]
+    assert states["tps.csv.gz"] == states["pantarlih.csv.gz"] == "used"
+    assert states["pemilih/35.parquet"] == "used"
+    for kode in ("DATA_TIDAK_VALID", "NIK_TIDAK_SESUAI", "TPS_DATA_TIDAK_VALID",
+                 "PANTARLIH_DATA_TIDAK_VALID"):  # fmt: skip
+        assert kinds.get(kode), (kode, kinds)  # the texts scanned include these
+    assert any(str(p).endswith("temuan.xlsx") for p in out.rglob("*"))
+    assert (qroot / N1.isoformat() / "tps.csv.gz.baris.json").is_file()
     # ... and not one planted personal value is in any of those texts
     leaks = {where: sorted(s for s in _secrets() if s in text) for where, text in texts.items()}
+    never = set().union(*(_never_shown(p[0], p[1], p[4]) for p in PEOPLE.values()))
+    never |= {TPS_NIK, TPS_NIK[6:14], PANTARLIH_NKK, PANTARLIH_NKK[6:14]}
+    leaks |= {where: sorted(s for s in never if s in text) for where, text in shown.items()}
     assert {w: s for w, s in leaks.items() if s} == {}
 
 

@@ -393,7 +393,9 @@ def test_integer_too_large_in_pemilih_is_a_finding_of_its_row(tmp_path: Path, ni
     assert (warn["line"], warn["column"]) == (42, "disabilitas")
 
 
-def test_integer_too_large_in_tps_sets_the_file_aside(tmp_path: Path, night: Path):
+def test_integer_too_large_in_tps_no_tps_sets_that_row_aside(tmp_path: Path, night: Path):
+    """A TPS is kode_desa + no_tps: a row whose no_tps cannot be read is no TPS. It alone is
+    set aside (file, line, column); the rest of tps is used."""
     rel = "tps.parquet"
     tables, _ = night_tables(N1)
     df = conform("tps", tables["tps"]).with_columns(
@@ -403,10 +405,16 @@ def test_integer_too_large_in_tps_sets_the_file_aside(tmp_path: Path, night: Pat
     )
     replace(night, rel, encode_table(df, "parquet"))
     result, con = ingest(tmp_path)
-    why = reason_of(result, rel)
-    assert (why["line"], why["column"], why["found"]) == (5, "no_tps", str(1 << 33))
-    assert why["expected"] == "an integer (INTEGER)"
-    assert_rest_loaded(result, con, rel)
+    assert result.quarantined == [] and set(result.used) == ALL_FILES
+    assert result.rows_set_aside == {rel: 1}
+    warn = next(w for w in result.warnings if w["file"] == rel)
+    assert (warn["line"], warn["column"]) == (5, "no_tps")
+    doc = json.loads((quarantine_dir(tmp_path) / f"{rel}.baris.json").read_text())
+    (row,) = doc["rows"]
+    assert (row["line"], row["column"], row["found"]) == (5, "no_tps", str(1 << 33))
+    assert row["expected"] == "an integer (INTEGER)"
+    n = con.execute("SELECT count(*) FROM tps").fetchone()
+    assert n == (df.height - 1,)
 
 
 def test_unparsable_dates_are_findings_of_their_rows(tmp_path: Path, night: Path):
@@ -444,7 +452,12 @@ def test_unparsable_dates_are_findings_of_their_rows(tmp_path: Path, night: Path
         ("jumlah_tercoklit_app", "1.5", "an integer (BIGINT)"),
     ],
 )
-def test_bad_timestamp_or_integer_in_csv(tmp_path: Path, column: str, bad: str, expected: str):
+def test_bad_timestamp_or_integer_in_pantarlih_csv_is_a_finding_of_its_row(
+    tmp_path: Path, column: str, bad: str, expected: str
+):
+    """export-v1: a bad value in a usable file is no error of the file. The officer's row is
+    loaded with that value empty and nilai_tidak_valid naming it (the rules report the
+    officer: PANTARLIH_DATA_TIDAK_VALID); the warning names line and column."""
     night = make_night(
         tmp_path / "src", N1, formats={"pemilih/31": "csv.gz", "pantarlih": "csv.gz"}
     )
@@ -455,12 +468,18 @@ def test_bad_timestamp_or_integer_in_csv(tmp_path: Path, column: str, bad: str, 
     fields[col] = bad
     lines[7] = ",".join(fields)
     replace(night, rel, gz("\n".join(lines)))
-    result, _ = ingest(tmp_path)
-    why = reason_of(result, rel)
-    assert (why["line"], why["column"], why["found"]) == (8, column, bad)
-    assert why["expected"] == expected
-    assert set(result.used) == {"wilayah.parquet", "tps.parquet", "pemilih/31.csv.gz",
+    result, con = ingest(tmp_path)
+    assert result.quarantined == []
+    assert set(result.used) == {"wilayah.parquet", "tps.parquet", rel, "pemilih/31.csv.gz",
                                 "pemilih/32.parquet"}  # fmt: skip
+    warn = next(w for w in result.warnings if w["file"] == rel)
+    assert (warn["line"], warn["column"], warn["expected"]) == (8, column, expected)
+    got = con.execute(
+        f"SELECT id_pantarlih, {column} FROM pantarlih WHERE nilai_tidak_valid IS NOT NULL"
+    ).fetchall()
+    ids = [ln.split(",")[0] for ln in lines[1:] if ln]
+    assert got == [(ids[6], None)]
+    assert con.execute("SELECT count(*) FROM pantarlih").fetchone() == (len(ids),)
 
 
 def test_csv_line_with_too_many_fields(tmp_path: Path, night: Path):

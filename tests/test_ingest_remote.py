@@ -142,3 +142,32 @@ def test_quarantine_may_live_in_a_bucket(s3_server, tmp_path: Path, monkeypatch)
     assert fs.cat(f"{base}/{N1.isoformat()}/tps.parquet") == b"not parquet"
     why = json.loads(fs.cat(f"{base}/{N1.isoformat()}/tps.parquet.reason.json"))
     assert why["file"] == "tps.parquet" and why["expected"].startswith("sha256 ")
+
+
+def test_sftp_symlinks_are_never_followed(sftp_server, tmp_path: Path):
+    """On SFTP as on a local disk: an unlisted link to any file the server can read, and a
+    listed link whose target (outside the night folder) has the listed bytes, are set aside
+    alone; nothing is read or copied through them (the server would follow them)."""
+    url = f"{sftp_server.url}/tautan"
+    opts = sftp_server.storage_options
+    _write(url, opts)
+    night = sftp_server.path("tautan") / N1.isoformat()
+    secret = sftp_server.path("rahasia.txt")
+    secret.write_bytes(b"3201014501900001 SITI AMINAH")
+    (night / "catatan").symlink_to(secret)
+    outside = sftp_server.path("di-luar.parquet")
+    (night / "pemilih" / "32.parquet").rename(outside)  # the right bytes, outside the night
+    (night / "pemilih" / "32.parquet").symlink_to(outside)
+    (night / "lain").symlink_to(sftp_server.path("tautan"))  # a link to a folder above
+    s = _settings(tmp_path, opts)
+    con = warehouse.connect(s.warehouse)
+    result = ingest_night(con, url, N1, s)
+    assert set(result.used) == {"wilayah.parquet", "tps.parquet", "pantarlih.csv.gz",
+                                "pemilih/31.csv.gz"}  # fmt: skip
+    why = {q.path: q.reason for q in result.quarantined}
+    assert set(why) == {"catatan", "lain", "pemilih/32.parquet"}
+    assert all("symbolic link" in w["message"] for w in why.values())
+    qdir = tmp_path / "quarantine" / N1.isoformat()
+    copied = {str(p.relative_to(qdir)) for p in qdir.rglob("*") if p.is_file()}
+    assert copied == {"catatan.reason.json", "lain.reason.json", "pemilih/32.parquet.reason.json"}
+    assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (600,)

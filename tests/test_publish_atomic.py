@@ -89,3 +89,20 @@ def test_next_run_repairs_a_run_killed_between_the_two_renames(setup):
         publish_night(con, N2, settings, fail_after=3)
     assert _snapshot(night) == before  # the previous publication is back in place
     assert sorted(p.name for p in out.iterdir()) == [N2.isoformat()]
+
+
+def test_next_publish_of_the_night_removes_the_staging_left_by_a_killed_run(setup):
+    """A run killed while staging leaves `.staging-<date>-<id>/` (region lists with names):
+    the next publish of that night removes it; another night's staging is not its own."""
+    con, settings, out = setup
+    publish_night(con, N2, settings)
+    killed = out / f".staging-{N2.isoformat()}-killed"
+    (killed / "32" / "3201").mkdir(parents=True)
+    (killed / "32" / "3201" / "temuan.csv").write_text("nama,alamat\n")
+    other = out / ".staging-2024-06-30-running"
+    other.mkdir()
+    publish_night(con, N2, settings)
+    assert not killed.exists()
+    assert other.is_dir()
+    assert sorted(p.name for p in out.iterdir()) == [".staging-2024-06-30-running", N2.isoformat()]
+    assert (out / N2.isoformat() / MARKER).is_file()

@@ -123,10 +123,17 @@ def load_night(
                     f"SELECT ?::DATE, * FROM ({f.checked.select_sql})",
                     [tanggal],
                 )
+            elif f.tabel in warehouse.UNREADABLE_TABLES:
+                con.execute(
+                    f"INSERT INTO {f.tabel} (tanggal_ekspor, {names}, nilai_tidak_valid) "
+                    f"SELECT ?::DATE, * EXCLUDE (baris) FROM ({f.checked.select_sql})",
+                    [tanggal],
+                )
             else:
                 con.execute(
                     f"INSERT INTO {f.tabel} (tanggal_ekspor, {names}) "
-                    f"SELECT ?::DATE, * EXCLUDE (baris) FROM ({f.checked.select_sql})",
+                    f"SELECT ?::DATE, * EXCLUDE (baris, nilai_tidak_valid) "
+                    f"FROM ({f.checked.select_sql})",
                     [tanggal],
                 )
         con.execute(

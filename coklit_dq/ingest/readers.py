@@ -17,13 +17,20 @@ a check. The file is decoded whole once while checking (every column), so a
 damaged page or a string that is not UTF-8 sets this file aside alone, before
 the load (the sha256 only proves the bytes are the ones upstream wrote).
 
-Row level (`RowPlan`), the same for both formats:
-- pemilih: a value that does not parse as its column's type (a date
-  `0000-00-00`, an integer too large) is no error of the file: it is loaded as
-  NULL and the row's `nilai_tidak_valid` names the column(s), so the rules
-  report the record. Rows whose kode_desa is a valid desa code of another
-  province are set aside (with file and line) and not loaded; a file most of
-  whose rows belong to another province is set aside whole.
+Row level, the same for both formats (export-v1: "rows with bad values in a
+usable file are not errors of the file"):
+- pemilih, tps, pantarlih: a value that does not parse as its column's type (a
+  date `0000-00-00`, a timestamp without offset, an integer too large or `abc`)
+  is no error of the file: it is loaded as NULL and the row's
+  `nilai_tidak_valid` names the column(s), so the rules report the record
+  (DATA_TIDAK_VALID), the TPS (TPS_DATA_TIDAK_VALID) or the officer
+  (PANTARLIH_DATA_TIDAK_VALID).
+- pemilih: rows whose kode_desa is a valid desa code of another province are
+  set aside (with file and line) and not loaded; a file most of whose rows
+  belong to another province is set aside whole.
+- tps: a row whose kode_desa is not a desa code, or whose no_tps is empty or
+  cannot be read, is set aside (a TPS is kode_desa + no_tps: without them the
+  row is no TPS and no finding's unit).
 - wilayah: a row whose codes are not valid codes of their kind (2/4/6/10 digits,
   each starting with its parent's code) is set aside, never a folder or a link;
   the rest of wilayah is used.
@@ -46,7 +53,6 @@ import duckdb
 
 from coklit_dq.contract import CODE_DIGITS, CODE_PARENT, EXPORT_TABLES, Column, code_sql
 from coklit_dq.ingest.quarantine import FileError, reason
-from coklit_dq.privacy import PERSONAL_COLUMNS, describe_personal
 from coklit_dq.warehouse import sql_type
 
 # The decision export-v1 leaves open, taken here: a CSV that is not valid UTF-8 is
@@ -83,7 +89,7 @@ FOREIGN_FILE_SHARE = 0.5  # above this share of another province's rows: the fil
 @dataclass
 class Checked:
     rows: int  # rows in the file (the manifest's count)
-    select_sql: str  # contract columns (typed, in order) + baris [+ nilai_tidak_valid]
+    select_sql: str  # contract columns (typed, in order) + baris + nilai_tidak_valid
     drop_after: list[str] = field(default_factory=list)  # staging tables
     warning: dict[str, Any] | None = None
     set_aside: list[dict[str, Any]] = field(default_factory=list)  # row reasons (capped)
@@ -164,6 +170,15 @@ def _names(header: list[str]) -> str:
     )
 
 
+def _found_columns(table: str, names: list[str], what: str) -> str:
+    """A missing column's `found`: first the names that are not of the table (the renamed
+    one is among them), then the whole list (a reason's `found` is cut at MAX_FOUND)."""
+    known = {c.name for c in EXPORT_TABLES[table]}
+    other = [n for n in names if n not in known]
+    head = f"not of {table}: {_names(other)}; " if other else ""
+    return f"{head}{what}: {_names(names)}"
+
+
 def read_header(path: Path, rel: str) -> list[str]:
     try:
         with gzip.open(path, "rb") as fh:
@@ -236,7 +251,7 @@ def check_csv(
                     line=1,
                     column=col.name,
                     expected=f"a column named {col.name}",
-                    found="header: " + _names(header),
+                    found=_found_columns(table, header, "header"),
                 )
             )
         if n > 1:
@@ -328,11 +343,28 @@ def _merge_warnings(rel: str, *warnings: dict[str, Any] | None) -> dict[str, Any
 
 
 def _aside_predicates(
-    table: str, prov: str | None, value: Callable[[str], str]
+    table: str,
+    prov: str | None,
+    value: Callable[[str], str],
+    bad: Callable[[Column], str | None],
 ) -> list[tuple[str, str, str]]:
     """(column, SQL predicate TRUE when the row is set aside for it, what was expected),
-    in the order a row's reason names them (the first that holds)."""
+    in the order a row's reason names them (the first that holds).
+
+    A row is set aside only when it cannot be the unit of a finding: a wilayah row whose
+    codes would become folders, a voter of another province, a tps row whose kode_desa is
+    not a desa code or whose no_tps is empty or cannot be read (kode_desa + no_tps is the
+    TPS; without them the row is no TPS)."""
     out: list[tuple[str, str, str]] = []
+    if table == "tps":  # a TPS is kode_desa + no_tps: without either the row is no TPS
+        v = value("kode_desa")
+        out.append(("kode_desa", f"NOT {code_sql('kode_desa', v)}", "a desa code of 10 digits"))
+        no_tps = next(c for c in EXPORT_TABLES["tps"] if c.name == "no_tps")
+        p = bad(no_tps)
+        n = value("no_tps")
+        out.append(
+            ("no_tps", f"({n} IS NULL OR coalesce({p or 'FALSE'}, FALSE))", expected_of(no_tps))
+        )
     if table == "wilayah":
         for kind in ("kode_prov", "kode_kab", "kode_kec", "kode_desa"):
             v = value(kind)
@@ -376,14 +408,15 @@ def _check_rows_of(
     `parquet` (the file, for Parquet): the pass also hashes every column, so every page is
     decoded once here; a damaged one sets the file aside before the load."""
     columns = EXPORT_TABLES[table]
-    bads = [(c, p) for c in columns if (p := bad(c))]
-    aside = _aside_predicates(table, prov, value)
+    aside = _aside_predicates(table, prov, value, bad)
+    any_aside = " OR ".join(f"({p})" for _, p, _ in aside) or "FALSE"
+    # a value that cannot be read in a row that is loaded (rows set aside are not counted)
+    bads = [(c, f"({p}) AND NOT ({any_aside})") for c in columns if (p := bad(c))]
     parts = ["count(*)"]
     for _, p in bads:
         parts += [f"min({line}) FILTER (WHERE {p})", f"count(*) FILTER (WHERE {p})"]
     for _, p, _ in aside:
         parts += [f"min({line}) FILTER (WHERE {p})", f"count(*) FILTER (WHERE {p})"]
-    any_aside = " OR ".join(f"({p})" for _, p, _ in aside) or "FALSE"
     parts.append(f"count(*) FILTER (WHERE {any_aside})")
     if parquet is not None:
         parts.append(f"bit_xor(hash({', '.join(value(c.name) for c in columns)}))")
@@ -409,27 +442,8 @@ def _check_rows_of(
         i += 2
     n_aside = int(res[i])
     warnings: list[dict[str, Any] | None] = []
-    if bad_found and table != "pemilih":
-        first, _, col, p = min(bad_found, key=lambda b: b[0])
-        found = con.execute(f"SELECT {value(col.name)} FROM {src} WHERE {line} = ?", [first])
-        row = found.fetchall()
-        v = row[0][0] if row else None
-        others = sum(b[1] for b in bad_found) - 1
-        more = f" ({others} more bad value(s) in this file)" if others else ""
-        shown = describe_personal(col.name, v) if col.name in PERSONAL_COLUMNS else repr(v)
-        raise FileError(
-            reason(
-                rel,
-                f"line {first}, column {col.name}: expected {expected_of(col)}, found {shown}"
-                + more,
-                line=first,
-                column=col.name,
-                expected=expected_of(col),
-                found=describe_personal(col.name, v) if col.name in PERSONAL_COLUMNS else v,
-            )
-        )
     n_unreadable = 0
-    if bad_found:  # pemilih: NULL + nilai_tidak_valid, the rules report the record
+    if bad_found:  # NULL + nilai_tidak_valid: the rules report the record, TPS or officer
         first, _, col, _ = min(bad_found, key=lambda b: b[0])
         n_unreadable = sum(b[1] for b in bad_found)
         cols = ", ".join(sorted({b[2].name for b in bad_found}))
@@ -437,7 +451,7 @@ def _check_rows_of(
             reason(
                 rel,
                 f"{n_unreadable} value(s) cannot be read as their type (columns {cols}); "
-                f"loaded as empty and reported as findings of their records "
+                f"loaded as empty and reported as findings of their rows "
                 f"(first: line {first}, column {col.name})",
                 line=first,
                 column=col.name,
@@ -468,6 +482,8 @@ def _check_rows_of(
         what = (
             f"rows of another province (kode_desa not of {prov})"
             if foreign
+            else "rows that are no TPS (kode_desa not a desa code, or no_tps empty or unreadable)"
+            if table == "tps"
             else "rows whose region codes are not valid codes of their kind"
         )
         warnings.append(
@@ -486,18 +502,16 @@ def _check_rows_of(
         )
     typed = ", ".join(
         cast(c)
-        if table != "pemilih" or not (p := bad(c))
+        if not (p := bad(c))
         else f"CASE WHEN {p} THEN NULL ELSE {_cast_expr(c, value(c.name))} END AS {q(c.name)}"
         for c in columns
     )
-    extra = ""
-    if table == "pemilih":
-        names = [f"CASE WHEN {p} THEN {lit(c.name)} END" for c, p in bads]
-        extra = (
-            f", nullif(concat_ws(',', {', '.join(names)}), '') AS nilai_tidak_valid"
-            if names
-            else ", NULL::VARCHAR AS nilai_tidak_valid"
-        )
+    names = [f"CASE WHEN {p} THEN {lit(c.name)} END" for c, p in bads]
+    extra = (
+        f", nullif(concat_ws(',', {', '.join(names)}), '') AS nilai_tidak_valid"
+        if names
+        else ", NULL::VARCHAR AS nilai_tidak_valid"
+    )
     where = f" WHERE NOT ({any_aside})" if aside_found else ""
     return Checked(
         rows=n_rows,
@@ -527,7 +541,8 @@ def _row_reasons(
     """One reason per set-aside row (the first MAX_ROW_REASONS, by line): the first column
     that set it aside and its value (codes only: never a personal column)."""
     which = "CASE " + " ".join(f"WHEN {p} THEN {lit(c)}" for c, p, _ in aside) + " END"
-    shown = "CASE " + " ".join(f"WHEN {p} THEN {value(c)}" for c, p, _ in aside) + " END"
+    shown = "CASE " + " ".join(f"WHEN {p} THEN CAST({value(c)} AS VARCHAR)" for c, p, _ in aside)
+    shown += " END"
     any_aside = " OR ".join(f"({p})" for _, p, _ in aside)
     got = con.execute(
         f"SELECT {line}, {which}, {shown} FROM {src} WHERE {any_aside} "
@@ -539,7 +554,8 @@ def _row_reasons(
         msg = (
             f"line {ln}: a voter of another province (kode_desa {v!r}); row set aside"
             if foreign
-            else f"line {ln}, column {col}: {v!r} is not a valid {col}; row set aside"
+            else f"line {ln}, column {col}: {'empty' if v is None else repr(v)} is not a "
+            f"valid {col}; row set aside"
         )
         out.append(reason(rel, msg, line=int(ln), column=col, expected=expected[col], found=v))
     return out
@@ -637,7 +653,7 @@ def check_parquet(
                     f"column {col.name} is missing (renamed or left out)",
                     column=col.name,
                     expected=f"a column named {col.name}",
-                    found="columns: " + _names(list(types)),
+                    found=_found_columns(table, list(types), "columns"),
                 )
             )
         target = sql_type(col)

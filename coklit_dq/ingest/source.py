@@ -158,6 +158,7 @@ class NightFolder:
         self.base = f"{base.rstrip('/')}/{tanggal.isoformat()}"
         self.url = f"{public_url(source).rstrip('/')}/{tanggal.isoformat()}"
         self.local = isinstance(self.fs, LocalFileSystem)
+        self._links: set[str] = set()
 
     def list_files(self) -> list[str]:
         """Every file under the night folder, relative to it; raises when there is none."""
@@ -167,9 +168,17 @@ class NightFolder:
             raise IngestError(f"{self.url}: cannot open the night folder ({exc})") from exc
         if not exists:
             raise IngestError(f"{self.url}: no such night folder")
-        found = self.fs.find(self.base)
+        found = self.fs.find(self.base, detail=True)
         prefix = self.base.rstrip("/") + "/"
         rel = sorted(p[len(prefix) :] if p.startswith(prefix) else p for p in found)
+        # remote stores with links (SFTP): the listing's own entry type says so (sshfs
+        # lists with READDIR, whose attributes are the link's, as lstat); a listed link is
+        # never descended into, so a link to a folder is one entry here
+        self._links = {
+            p[len(prefix) :] if p.startswith(prefix) else p
+            for p, info in found.items()
+            if _is_link(info)
+        }
         if not rel:
             raise IngestError(f"{self.url}: the night folder is empty")
         return rel
@@ -178,15 +187,20 @@ class NightFolder:
         where = f"{self.url}/manifest.json"
         if "manifest.json" not in files:
             raise IngestError(f"{where}: manifest absent ({len(files)} other file(s) present)")
+        if self.is_symlink("manifest.json"):
+            raise IngestError(f"{where}: a symbolic link; links in the export are never followed")
         with self.fs.open(f"{self.base}/manifest.json", "rb") as fh:
             raw = fh.read()
         return parse_manifest(raw, where, self.tanggal)
 
     def is_symlink(self, rel: str) -> bool:
-        """Whether `rel`, or a folder on its way below the night folder, is a symbolic link
-        (local folders; a remote store's links are resolved by its server)."""
+        """Whether `rel`, or a folder on its way below the night folder, is a symbolic link.
+
+        Local folders: lstat of each part. Remote stores: the types of the listing
+        (`list_files`; SFTP says `link`; S3 has no links)."""
         if not self.local:
-            return False
+            parts = rel.split("/")
+            return any("/".join(parts[:i]) in self._links for i in range(1, len(parts) + 1))
         here = Path(self.base)
         for part in rel.split("/"):
             here = here / part
@@ -213,6 +227,8 @@ class NightFolder:
                 while chunk := fh.read(CHUNK):
                     h.update(chunk)
             return Path(src), h.hexdigest()
+        if self.is_symlink(rel):
+            raise SymlinkError("a symbolic link; links are never followed")
         dest = tmp / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         with self.fs.open(src, "rb", block_size=CHUNK) as fin, dest.open("wb") as fout:
@@ -220,6 +236,16 @@ class NightFolder:
                 h.update(chunk)
                 fout.write(chunk)
         return dest, h.hexdigest()
+
+
+def _is_link(info: dict[str, Any]) -> bool:
+    """Whether a listing entry of fsspec is a symbolic link (any filesystem's way of saying)."""
+    mode = info.get("permissions", info.get("mode"))
+    return (
+        info.get("type") == "link"
+        or bool(info.get("islink"))
+        or (isinstance(mode, int) and stat.S_ISLNK(mode))
+    )
 
 
 def file_format(rel: str) -> str | None:

@@ -4,7 +4,9 @@ Any fsspec root (a local folder, s3://, sftp://). Every file of the night is
 written into a staging location first; only when all are written is the night
 put in place, and the completion marker `<date>/_SELESAI.json` is written last:
 
-- local folder: staging is `<root>/.staging-<date>-<id>/` beside the night; the
+- local folder: staging is `<root>/.staging-<date>-<id>/` beside the night (0700 while
+  it is written: it holds region lists with names; the complete night gets the modes of
+  the operator's umask, `privacy.shared_modes`); the
   swap is two renames (old night aside, staging in), then the old one is
   deleted. A run killed between the two renames is repaired by the next run
   (the set-aside night is put back if no new one is in place).
@@ -30,6 +32,8 @@ from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+
+from coklit_dq.privacy import shared_modes
 
 log = logging.getLogger("coklit_dq.publish")
 
@@ -69,6 +73,18 @@ def _display(url: str) -> str:
     return f"{proto}://{host}/{path}" if path else f"{proto}://{host}"
 
 
+def _share(folder: Path) -> None:
+    """A complete night gets the modes the operator's umask gives (privacy.shared_modes):
+    while staged it was owner-only (its folder 0700; files made in the night's run 0600)."""
+    dir_mode, file_mode = shared_modes()
+    for here, _, files in os.walk(folder):  # never into a linked folder
+        Path(here).chmod(dir_mode)
+        for name in files:
+            p = Path(here, name)
+            if not p.is_symlink():  # a link planted in the staging is never followed
+                p.chmod(file_mode)
+
+
 class NightWriter:
     """Stage the files of one night, then put them in place at once."""
 
@@ -105,7 +121,12 @@ class NightWriter:
     def begin(self) -> None:
         if self.local:
             self._recover_local()
-            Path(self.staging).mkdir(parents=True)
+            root = Path(self.root)
+            for d in [*reversed(root.parents), root]:  # the outbox is the operator's, not
+                if not d.is_dir():  # owner-only: folders made for it get the umask's mode
+                    d.mkdir()
+                    d.chmod(shared_modes()[0])
+            Path(self.staging).mkdir(mode=0o700)  # a night in the making: owner only
             return
         for stale in self.fs.glob(f"{self.root}/.staging/{self.tanggal.isoformat()}-*"):
             self.fs.rm(stale, recursive=True)  # left by a killed earlier run of this night
@@ -156,6 +177,7 @@ class NightWriter:
     def _commit_local(self, marker: bytes) -> None:
         staging, night = Path(self.staging), Path(self.night)
         (staging / MARKER).write_bytes(marker)
+        _share(staging)
         aside = Path(f"{self.root}/.lama-{self.tanggal.isoformat()}-{self._token}")
         if night.exists():
             night.replace(aside)

@@ -138,7 +138,10 @@ WITH agg AS (
          count(*) FILTER (WHERE status_coklit <> 'BELUM') AS n_tercoklit
   FROM prep_basis GROUP BY kode_desa, no_tps
 ), app AS (
-  SELECT kode_desa, no_tps, sum(jumlah_tercoklit_app) AS jumlah_app, count(*) AS n_pantarlih,
+  -- an officer counter the ingest could not read (NULL): the TPS's app sum is not known
+  SELECT kode_desa, no_tps,
+         CASE WHEN count(jumlah_tercoklit_app) = count(*) THEN sum(jumlah_tercoklit_app) END
+           AS jumlah_app, count(*) AS n_pantarlih,
          string_agg(id_pantarlih || ' (' || jumlah_tercoklit_app || ')', ', '
                     ORDER BY id_pantarlih) AS rincian_app
   FROM pantarlih WHERE tanggal_ekspor = getvariable('tanggal')
@@ -146,13 +149,15 @@ WITH agg AS (
 )
 SELECT row_number() OVER () AS rid,
        left(t.kode_desa, 2) AS kode_prov, t.kode_desa, t.no_tps, t.jumlah_diturunkan,
+       t.nilai_tidak_valid,  -- set by the ingest: columns of the tps row it could not read
        coalesce(a.n_rekaman, 0) AS n_rekaman,
        coalesce(a.n_aktif, 0) AS n_aktif,
        coalesce(a.n_diturunkan, 0) AS n_diturunkan,
        coalesce(a.n_tercoklit, 0) AS n_tercoklit,
        -- a TPS with no officer account counts 0 in the app (JUMLAH_TIDAK_SESUAI fires
        -- when its records were coklit'd all the same)
-       coalesce(p.jumlah_app, 0) AS jumlah_app, coalesce(p.n_pantarlih, 0) AS n_pantarlih,
+       CASE WHEN p.n_pantarlih IS NULL THEN 0 ELSE p.jumlah_app END AS jumlah_app,
+       coalesce(p.n_pantarlih, 0) AS n_pantarlih,
        coalesce(p.rincian_app, 'tidak ada akun Pantarlih untuk TPS ini') AS rincian_app
 FROM tps t
 LEFT JOIN agg a ON a.kode_desa = t.kode_desa AND a.no_tps = t.no_tps
@@ -186,6 +191,7 @@ CREATE OR REPLACE TEMP TABLE prep_pantarlih AS
 SELECT row_number() OVER () AS rid,
        left(kode_desa, 2) AS kode_prov, id_pantarlih, kode_desa, no_tps,
        terakhir_login, terakhir_sinkron, jumlah_tercoklit_app,
+       nilai_tidak_valid,  -- set by the ingest: columns of the row it could not read (NULL)
        date_diff('second', terakhir_sinkron, getvariable('dibuat')) / 3600.0 AS jam_sejak_sinkron
 FROM pantarlih
 WHERE tanggal_ekspor = getvariable('tanggal')

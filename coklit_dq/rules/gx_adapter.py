@@ -312,15 +312,20 @@ def _plain(value: Any) -> Any:
 
 # --- Data Docs, offline ---------------------------------------------------------------
 
-# GX's page templates load Bootstrap, jQuery, Vega and Font Awesome from CDNs.
-# The pages are rendered with GX's own renderer, then those tags are removed and
-# GX's local stylesheets plus a few plain rules are inlined, so a page opens
-# without network (less styled than online; charts are not drawn).
-_CDN_TAG = re.compile(
+# GX's page templates load Bootstrap, jQuery, Vega and Font Awesome from CDNs, a logo
+# from S3 (a CSS url()), a favicon from a static folder that is not written, and link
+# to GX's newsletter. The pages are rendered with GX's own renderer (which inlines
+# its own stylesheet), then every such reference is removed and a few plain rules
+# are added, so a page opens without network and never calls out (less styled than
+# online; charts are not drawn).
+_OFFLINE_STRIP = re.compile(
     r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>"
-    r"|<link[^>]*\bhref=\"https?://[^>]*>|<img[^>]*\bsrc=\"https?://[^>]*>",
+    r"|<link[^>]*\bhref=\"(?:https?:)?//[^>]*>|<img[^>]*\bsrc=\"(?:https?:)?//[^>]*>"
+    r"|<link[^>]*\brel=\"shortcut icon\"[^>]*>",
     re.IGNORECASE,
 )
+_CSS_URL = re.compile(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", re.IGNORECASE)
+_LINK_OUT = re.compile(r"<a\b[^>]*\bhref=\"(?:https?:)?//[^\"]*\"[^>]*>(.*?)</a>", re.I | re.S)
 _OFFLINE_CSS = """
 body { font-family: system-ui, sans-serif; margin: 1rem 2rem; }
 table { border-collapse: collapse; margin: .5rem 0; }
@@ -332,10 +337,15 @@ td, th { border: 1px solid #ccc; padding: .25rem .5rem; vertical-align: top; }
 """
 
 
+def offline(html: str) -> str:
+    """A GX page without anything it would fetch or link from another host."""
+    html = _OFFLINE_STRIP.sub("", html)
+    html = _CSS_URL.sub("none", html)
+    return _LINK_OUT.sub(r"\1", html)
+
+
 def render_offline_page(report_json: str) -> str:
     """One GX validation report (JSON from `validate`) as a self-contained HTML page."""
-    from importlib.resources import files
-
     from great_expectations.core.expectation_validation_result import (
         expectationSuiteValidationResultSchema,
     )
@@ -343,8 +353,5 @@ def render_offline_page(report_json: str) -> str:
     from great_expectations.render.view import DefaultJinjaPageView
 
     result = expectationSuiteValidationResultSchema.load(json.loads(report_json))
-    html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
-    html = _CDN_TAG.sub("", html)
-    styles = files("great_expectations.render.view") / "static" / "styles"
-    css = _OFFLINE_CSS + styles.joinpath("data_docs_default_styles.css").read_text("utf-8")
-    return html.replace("</head>", f"<style>{css}</style></head>", 1)
+    html = offline(DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)))
+    return html.replace("</head>", f"<style>{_OFFLINE_CSS}</style></head>", 1)

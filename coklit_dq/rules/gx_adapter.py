@@ -175,18 +175,22 @@ class GxRunner:
         self.context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
         )
-        wrapper = borrowed(con)
+        self._holder = [borrowed(con)]
+        holder = self._holder
         self._source = self.context.data_sources.add_sql(  # type: ignore[call-arg]
             "coklit_dq",
             connection_string=f"{DIALECT}:///:memory:",  # never opened: `creator` is used
             create_temp_table=False,  # GX reads the prepared table, it copies nothing
-            kwargs={"creator": lambda: wrapper, "poolclass": StaticPool},
+            kwargs={"creator": lambda: holder[0], "poolclass": StaticPool},
         )
         self._suites: dict[str, Any] = {}
         self._batch_defs: dict[str, Any] = {}
 
     def close(self) -> None:
-        """Let go of the night's connection (it stays open: it is the caller's)."""
+        """Let go of the night's connection (it stays open: it is the caller's).
+
+        GX keeps its last context in a module-level project manager; without this
+        that context would hold the connection until the interpreter exits."""
         source = self._source
         for engine in (
             getattr(source, "_engine", None),
@@ -194,6 +198,10 @@ class GxRunner:
         ):
             if engine is not None:
                 engine.dispose()
+        self.context.data_sources.delete(source.name)
+        self._holder.clear()
+        self._suites.clear()
+        self._batch_defs.clear()
 
     def __enter__(self) -> GxRunner:
         return self
@@ -205,11 +213,16 @@ class GxRunner:
         """The suite of a prepared table: one expectation per rule, tagged with its code."""
         if name in self._suites:
             return self._suites[name]
-        suite = self._gx.ExpectationSuite(name=name)
-        for c in checks:
-            cls = expectation_class(c.type)
-            meta = {KODE_META: c.kode_temuan, URUTAN_META: c.urutan}
-            suite.add_expectation(cls(**c.gx_kwargs(), meta=meta))
+        # given whole: add_expectation compares each new one with all before it
+        suite = self._gx.ExpectationSuite(
+            name=name,
+            expectations=[
+                expectation_class(c.type)(
+                    **c.gx_kwargs(), meta={KODE_META: c.kode_temuan, URUTAN_META: c.urutan}
+                )
+                for c in checks
+            ],
+        )
         self._suites[name] = self.context.suites.add(suite)
         return self._suites[name]
 

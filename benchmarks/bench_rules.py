@@ -42,6 +42,10 @@ WIB = timezone(timedelta(hours=7))
 T1, T2 = date(2024, 7, 1), date(2024, 7, 2)
 
 
+def loadavg() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -464,26 +468,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--generator", choices=("auto", "sim", "own"), default="auto")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each side")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --workdir: use the nights already ingested there")  # fmt: skip
     args = ap.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_rules_"))
     settings = resolve_settings(warehouse=str(workdir / "wh.duckdb"),
                                 outbox=str(workdir / "outbox"))  # fmt: skip
     try:
-        (source, gen), t_gen = timed(lambda: build(workdir, args.voters, args.generator))
-        print(f"generated {args.voters:,} voters x 2 nights with {gen} in {t_gen:.1f} s")
         from coklit_dq.ingest import ingest_night
         from coklit_dq.rules import load_catalog, run_rules
 
-        con = warehouse.connect(settings.warehouse)
-        for tanggal in (T1, T2):
-            res, t_ing = timed(lambda d=tanggal: ingest_night(con, str(source), d, settings))
-            con.execute("UPDATE runs SET state = 'done' WHERE tanggal_ekspor = ?", [tanggal])
-            print(f"ingest {tanggal}: {t_ing:.1f} s, quarantined: {len(res.quarantined)}")
+        source = workdir / "export"
+        if args.reuse and Path(settings.warehouse).exists():
+            con = warehouse.connect(settings.warehouse)
+            print(f"reusing the nights ingested in {settings.warehouse}")
+        else:
+            (source, gen), t_gen = timed(lambda: build(workdir, args.voters, args.generator))
+            print(f"generated {args.voters:,} voters x 2 nights with {gen} in {t_gen:.1f} s")
+            con = warehouse.connect(settings.warehouse)
+            for tanggal in (T1, T2):
+                res, t_ing = timed(lambda d=tanggal: ingest_night(con, str(source), d, settings))
+                con.execute("UPDATE runs SET state = 'done' WHERE tanggal_ekspor = ?", [tanggal])
+                print(f"ingest {tanggal}: {t_ing:.1f} s, quarantined: {len(res.quarantined)}")
         n = con.execute("SELECT count(*) FROM pemilih WHERE tanggal_ekspor = ?", [T2]).fetchall()
         print(f"night {T2}: {n[0][0]:,} records")
         import great_expectations  # noqa: F401  (import cost is not validation)
 
         run_rules(con, T1, settings)  # warm-up (first-night path)
+        load0 = loadavg()
         # The machine is shared: run both sides `--repeat` times, interleaved, and
         # compare the best times (the least disturbed run of each).
         t_rules_all, t_sql_all, c_rules_all, c_sql_all = [], [], [], []
@@ -513,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
               f"({', '.join(f'{r:.2f}' for r in paired)})")  # fmt: skip
         print(f"CPU time, best: run_rules {c_rules:.2f} s, plain SQL {c_sql:.2f} s, "
               f"ratio {c_rules / c_sql:.2f}x")  # fmt: skip
-        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        print(f"load average (1/5/15 min) at the start: {load0}, at the end: {loadavg()} "
+              f"on {os.cpu_count()} CPUs")  # fmt: skip
         print(f"peak memory (RSS): {peak_rss_mb():,.0f} MB")
         con.close()
         if missing or extra:

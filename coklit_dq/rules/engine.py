@@ -8,8 +8,10 @@ Every rule of expectations/rules/ that has a `periksa` block is run (the
 linkage codes have none). A rule's `periksa` names the prepared table it reads,
 the GX expectations that must hold there (a row failing any of them is a
 finding; `alasan` of the first one it fails says why) and the keterangan
-template. GX's failing row ids are joined back to the prepared table in DuckDB
-to build the findings, so no Python loop ever touches a record.
+template. Great Expectations validates each prepared table where it is (its SQL
+engine on this DuckDB connection); GX's failing row ids are joined back to the
+prepared table in DuckDB to build the findings, so no Python loop ever touches
+a record.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -39,15 +40,10 @@ from coklit_dq.contract import (
 )
 from coklit_dq.rules.catalog import Rule, fill_settings, load_catalog
 from coklit_dq.rules.gx_adapter import Check, GxRunner, Outcome
-from coklit_dq.rules.prepare import TABLES, Night, drop_prepared, night_of, prepare_steps
+from coklit_dq.rules.prepare import TABLES, Night, drop_prepared, night_of, prepare
 from coklit_dq.rules.results import Validation, build_data_docs, keep_results
 
 log = logging.getLogger(__name__)
-
-# Prepared tables validated one province at a time (records: the large ones).
-PER_PROVINCE = ("rekaman", "rekaman_lalu")
-# Rows per GX batch (pandas frame of rid + the facts the suite reads).
-BATCH_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -200,124 +196,39 @@ JOIN gx_urutan u ON u.rid = p.rid AND u.kode_temuan = {_lit(p.rule.kode_temuan)}
 # --- the run ---------------------------------------------------------------------------
 
 
-def batch_plan(sizes: list[tuple[str, int]], limit: int) -> list[list[str]]:
-    """Whole provinces packed into batches of at most `limit` rows (a larger one alone)."""
-    plan: list[list[str]] = []
-    current: list[str] = []
-    rows = 0
-    for prov, n in sizes:
-        if current and rows + n > limit:
-            plan.append(current)
-            current, rows = [], 0
-        current.append(prov)
-        rows += n
-    if current:
-        plan.append(current)
-    return plan
-
-
-# a record without a kode_desa has no province: it is batched under ''
-_PROV = "coalesce(kode_prov, '')"
-
-
-def _batches(
-    con: duckdb.DuckDBPyConnection, tabel: str, limit: int
-) -> Iterator[tuple[str, str, list[Any]]]:
-    """(batch name, WHERE clause, params) for a prepared table.
-
-    Record tables go to GX province by province, small provinces packed together
-    up to `limit` rows and a province above it cut into row-id ranges, so a
-    batch's pandas frame stays bounded whatever the size of the export.
-    """
-    table = TABLES[tabel].facts
-    if tabel not in PER_PROVINCE:
-        yield "semua", "TRUE", []
-        return
-    stats = con.execute(
-        f"SELECT {_PROV}, count(*), min(rid), max(rid) FROM {table} GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    size = {p: n for p, n, _, _ in stats}
-    ranges = {p: (lo, hi) for p, _, lo, hi in stats}
-    for group in batch_plan(list(size.items()), limit):
-        if len(group) == 1 and size[group[0]] > limit:
-            prov = group[0]
-            lo, hi = ranges[prov]
-            for i, start in enumerate(range(lo, hi + 1, limit)):
-                where = f"{_PROV} = ? AND rid BETWEEN ? AND ?"
-                yield f"{prov}#{i + 1}", where, [prov, start, start + limit - 1]
-        else:
-            marks = ", ".join("?" for _ in group)
-            yield "+".join(group), f"{_PROV} IN ({marks})", list(group)
-
-
 def validate_tables(
-    con: duckdb.DuckDBPyConnection,
-    rules: list[Periksa],
-    runner: GxRunner,
-    batch_rows: int = BATCH_ROWS,
-    steps: Iterable[str] | None = None,
+    con: duckdb.DuckDBPyConnection, rules: list[Periksa], runner: GxRunner
 ) -> Validation:
-    """Run each prepared table's suite over its batches; (kode_temuan, rid, urutan) that failed.
+    """Run each prepared table's suite where the table is; (kode_temuan, rid, urutan) that failed.
 
-    `steps` (from prepare_steps) names each prepared table as DuckDB finishes
-    it: its batches go to GX in a worker thread at once, so GX validates the
-    records while DuckDB prepares the rest (DuckDB releases the GIL). Without
-    `steps` the tables must exist already.
+    GX's SQL engine turns every expectation into queries DuckDB runs over the
+    prepared table on this connection; the failing row ids come back from GX.
     """
     by_table: dict[str, list[Periksa]] = {}
     for p in rules:
         by_table.setdefault(p.tabel, []).append(p)
-    by_facts = {TABLES[t].facts: t for t in by_table}
-    suites = {
-        t: runner.suite(f"coklit_{t}", [c for p in ps for c in p.checks])
-        for t, ps in by_table.items()
-    }
-    jobs: list[tuple[str, str, Future[tuple[list[Outcome], str]]]] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx") as pool:
-        for name in steps if steps is not None else list(by_facts):
-            tabel = by_facts.get(name)
-            if tabel is None:
-                continue
-            types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {name}").fetchall()}
-            checks = [c for p in by_table[tabel] for c in p.checks]
-            cols = [*dict.fromkeys(c for ch in checks for c in ch.columns(list(types)))]
-            select = ", ".join(["rid", *(_as_number(c, types[c]) for c in cols)])
-            for batch, where, params in _batches(con, tabel, batch_rows):
-                frame = con.execute(f"SELECT {select} FROM {name} WHERE {where}", params).df()
-                if not frame.empty:
-                    job = pool.submit(runner.validate, tabel, frame, suites[tabel])
-                    jobs.append((tabel, batch, job))
-        failed: list[pl.DataFrame] = []
-        outcomes: list[tuple[str, str, Outcome]] = []
-        reports: list[tuple[str, str, str]] = []
-        for tabel, batch, job in jobs:
-            result, report = job.result()
-            reports.append((tabel, batch, report))
-            for o in result:
-                outcomes.append((tabel, batch, o))
-                if o.failed_rids:
-                    failed.append(
-                        pl.DataFrame(
-                            {"kode_temuan": o.kode_temuan, "rid": o.failed_rids,
-                             "urutan": o.urutan},
-                            schema=GAGAL_SCHEMA,
-                        )
-                    )  # fmt: skip
+    failed: list[pl.DataFrame] = []
+    outcomes: list[tuple[str, str, Outcome]] = []
+    reports: list[tuple[str, str, str]] = []
+    for tabel, ps in by_table.items():
+        suite = runner.suite(f"coklit_{tabel}", [c for p in ps for c in p.checks])
+        result, report = runner.validate(tabel, TABLES[tabel].facts, suite)
+        reports.append((tabel, BATCH, report))
+        for o in result:
+            outcomes.append((tabel, BATCH, o))
+            if o.failed_rids:
+                failed.append(
+                    pl.DataFrame(
+                        {"kode_temuan": o.kode_temuan, "rid": o.failed_rids, "urutan": o.urutan},
+                        schema=GAGAL_SCHEMA,
+                    )
+                )
     gagal = pl.concat(failed) if failed else pl.DataFrame(schema=GAGAL_SCHEMA)
     return Validation(apply_kecuali(gagal, rules), outcomes, reports)
 
 
-_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "DECIMAL")
-
-
-def _as_number(column: str, sql_type: str) -> str:
-    """Integers reach GX as float64: GX's pandas range check is vectorized only for
-    int64/float64 (a nullable or narrow integer is compared row by row in Python)."""
-    if sql_type.split("(", maxsplit=1)[0] in _INTEGERS:
-        return f'CAST("{column}" AS DOUBLE) AS "{column}"'
-    return f'"{column}"'
-
-
+# the one batch of a prepared table: all of it (kept as a column of gx_validasi/gx_laporan)
+BATCH = "semua"
 GAGAL_SCHEMA = {"kode_temuan": pl.String, "rid": pl.Int64, "urutan": pl.Int32}
 
 
@@ -422,7 +333,6 @@ def run_rules_night(
 
 def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings) -> pl.DataFrame:
     """Every deterministic finding of the night (all codes but GANDA_NIK and GANDA_ORANG)."""
-    t0 = time.perf_counter()
     night: Night = night_of(con, tanggal)
     absent = warehouse.tables_set_aside(con, tanggal)
     rules = [
@@ -436,21 +346,23 @@ def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings)
         log.warning("no %s file used tonight: rules needing it skipped", ", ".join(sorted(absent)))
     if night.dibuat is None:
         log.warning("no manifest time (runs.dibuat) for %s: rules needing it skipped", tanggal)
-    runner = GxRunner()
     t1 = time.perf_counter()
     try:
-        validation = validate_tables(con, rules, runner, steps=prepare_steps(con, night, settings))
+        prepare(con, night, settings)
         t2 = time.perf_counter()
+        with GxRunner(con) as runner:
+            validation = validate_tables(con, rules, runner)
+        t3 = time.perf_counter()
         keep_results(con, tanggal, validation)
         out = render(con, rules, validation.gagal)
     finally:
         drop_prepared(con)
     log.info(
-        "rules for %s: %d findings (GX context %.2f s, prepare + validate %.2f s, render %.2f s)",
+        "rules for %s: %d findings (prepare %.2f s, Great Expectations %.2f s, render %.2f s)",
         tanggal,
         out.height,
-        t1 - t0,
         t2 - t1,
-        time.perf_counter() - t2,
+        t3 - t2,
+        time.perf_counter() - t3,
     )
     return out

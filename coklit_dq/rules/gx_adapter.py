@@ -1,15 +1,30 @@
 """The one module that speaks Great Expectations (1.24).
 
 It turns the typed rule form (a rule's `periksa.expectations`: type + kwargs
-each) into GX expectations and suites, validates pandas batches with them and
-hands back, per finding code and expectation, the row ids (`rid`) that failed:
-GX's unexpected rows are the findings. An upgrade of GX touches this file only.
+each) into GX expectations and suites, validates the night's prepared DuckDB
+tables with them and hands back, per finding code and expectation, the row ids
+(`rid`) that failed: GX's unexpected rows are the findings. An upgrade of GX
+touches this file only.
 
-Measured on GX 1.24.1: the SQL datasource on DuckDB needs a SQLAlchemy dialect
-for DuckDB that GX does not ship (and a regex function for it: private API),
-so batches are pandas frames (only the columns the suite reads);
-`result_format` COMPLETE with `unexpected_index_column_names` returns every
-failing row id on pandas. `row_condition` is pandas query syntax.
+Engine: GX's SQL engine (SqlAlchemyExecutionEngine) on the night's own DuckDB
+connection, through the `duckdb_engine` SQLAlchemy dialect: every expectation
+becomes a query that DuckDB runs over the prepared table where it is, nothing
+is copied into pandas. Two things GX 1.24 lacks for DuckDB are supplied here
+(private API, pinned in constraints.txt, smoke-tested in tests/test_rules_engine.py):
+
+- the connection is borrowed, not owned: GX's queries run on the connection
+  that holds the night's TEMP tables, and GX never begins, commits, rolls back
+  or closes it (GX reads a query's rows after handing its connection back to
+  the pool, which for DuckDB would end the pending result with a rollback);
+- a regex for the dialect: GX has none for "duckdb" (it raises), so regex
+  expectations use DuckDB's `regexp_matches` (RE2, a search like Python's
+  `re.search`, which is what GX's pandas engine does).
+
+`result_format` COMPLETE with `unexpected_index_column_names: [rid]` returns the
+failing row ids; on SQL GX cuts that list at `partial_unexpected_count`, so it
+is set above any table's size. `row_condition` is GX's own condition form
+(`{type: comparison, column: {name: ...}, operator: '!=', parameter: ...}`,
+`nullity`, `and`, `or`), which GX turns into the query's WHERE.
 """
 
 from __future__ import annotations
@@ -22,20 +37,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import duckdb
 
 log = logging.getLogger(__name__)
 
 ROW_ID = "rid"
-# The batch's index is the row id (named ROW_ID): with exclude_unexpected_values GX
-# then hands back every failing id as one list, instead of one dict per failing row
-# built with a pandas lookup each (most of GX's time at 1 M records otherwise).
+# More than any prepared table holds: GX's SQL engine cuts the failing ids at this.
+ALL_ROWS = 10**12
 RESULT_FORMAT: dict[str, Any] = {
     "result_format": "COMPLETE",
     "unexpected_index_column_names": [ROW_ID],
     "exclude_unexpected_values": True,
     "return_unexpected_index_query": False,
-    "partial_unexpected_count": 0,
+    "partial_unexpected_count": ALL_ROWS,
 }
 # Keys of a GX result that hold per-row lists: dropped from what is kept.
 _ROW_KEYS = (
@@ -49,11 +63,8 @@ _ROW_KEYS = (
 
 KODE_META = "kode_temuan"
 URUTAN_META = "urutan"  # the expectation's place in its rule (0, 1, ...)
-CONDITION_PARSER = "pandas"
 SAMPLE = 20  # failing rows kept per expectation in the report (Data Docs)
-
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DIALECT = "duckdb"
 
 
 @dataclass(frozen=True)
@@ -65,20 +76,8 @@ class Check:
     kwargs: Mapping[str, Any]
     urutan: int = 0  # its place among the rule's expectations
 
-    def columns(self, available: Sequence[str] | None = None) -> list[str]:
-        """Columns the expectation reads (those named in its row_condition among `available`)."""
-        cols = [str(self.kwargs[k]) for k in ("column", "column_A", "column_B") if k in self.kwargs]
-        cols += [str(c) for c in self.kwargs.get("column_list") or ()]
-        cond = self.kwargs.get("row_condition")
-        if isinstance(cond, str) and available is not None:
-            cols += [n for n in _NAME.findall(cond) if n in available]
-        return list(dict.fromkeys(cols))
-
     def gx_kwargs(self) -> dict[str, Any]:
-        kw = dict(self.kwargs)
-        if kw.get("row_condition"):
-            kw.setdefault("condition_parser", CONDITION_PARSER)
-        return kw
+        return dict(self.kwargs)
 
 
 @dataclass(frozen=True)
@@ -106,66 +105,144 @@ def expectation_class(type_name: str) -> type:
     return cls
 
 
-class GxRunner:
-    """One ephemeral GX context for a run: suites per prepared table, pandas batches."""
+# --- what GX 1.24 lacks for DuckDB (private API: pinned and smoke-tested) --------------
 
-    def __init__(self) -> None:
+
+def _duckdb_regex(original: Any) -> Any:
+    """GX's get_dialect_regex_expression, with DuckDB's regexp_matches for "duckdb"."""
+    import sqlalchemy as sa
+
+    def regex_expression(column: Any, regex: str, dialect: Any, positive: bool = True) -> Any:
+        if getattr(dialect, "name", None) == DIALECT:
+            found = sa.func.regexp_matches(column, sa.literal(regex))
+            return found if positive else sa.not_(found)
+        return original(column, regex, dialect, positive)
+
+    regex_expression.coklit_duckdb = True  # type: ignore[attr-defined]
+    return regex_expression
+
+
+def install_duckdb_regex() -> None:
+    """Give GX's regex metrics a regex for DuckDB (once per process)."""
+    from great_expectations.expectations.metrics.column_map_metrics import (
+        column_values_match_regex,
+        column_values_not_match_regex,
+    )
+
+    for module in (column_values_match_regex, column_values_not_match_regex):
+        fn = module.get_dialect_regex_expression
+        if not getattr(fn, "coklit_duckdb", False):
+            module.get_dialect_regex_expression = _duckdb_regex(fn)  # type: ignore[attr-defined]
+
+
+def borrowed(con: duckdb.DuckDBPyConnection) -> Any:
+    """The night's connection as a DB-API connection GX may use but not end."""
+    from duckdb_engine import ConnectionWrapper
+
+    class Borrowed(ConnectionWrapper):
+        # GX reads only; the caller owns the connection and its transactions
+        def begin(self) -> None:
+            pass
+
+        def commit(self) -> None:
+            pass
+
+        def rollback(self) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    return Borrowed(con)
+
+
+class GxRunner:
+    """One ephemeral GX context for a night: a SQL datasource on the night's DuckDB
+    connection, one suite and one query asset per prepared table."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from sqlalchemy.pool import StaticPool
 
         self._gx = gx
         # GX logs each ephemeral context's temporary docs folder at INFO: noise in a night's log
         logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
-        # pandas warns on every regex with groups that GX passes to str.contains
-        warnings.filterwarnings(
-            "ignore",
-            message="This pattern is interpreted as a regular expression",
-            category=UserWarning,
-        )
+        # duckdb_engine warns that DuckDB has no index reflection (GX never needs it)
+        warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection")
+        install_duckdb_regex()
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
         )
-        self._source = self.context.data_sources.add_pandas("coklit_dq")
+        self._holder = [borrowed(con)]
+        holder = self._holder
+        self._source = self.context.data_sources.add_sql(  # type: ignore[call-arg]
+            "coklit_dq",
+            connection_string=f"{DIALECT}:///:memory:",  # never opened: `creator` is used
+            create_temp_table=False,  # GX reads the prepared table, it copies nothing
+            kwargs={"creator": lambda: holder[0], "poolclass": StaticPool},
+        )
         self._suites: dict[str, Any] = {}
         self._batch_defs: dict[str, Any] = {}
-        self._definitions: dict[tuple[str, str], Any] = {}
+
+    def close(self) -> None:
+        """Let go of the night's connection (it stays open: it is the caller's).
+
+        GX keeps its last context in a module-level project manager; without this
+        that context would hold the connection until the interpreter exits."""
+        source = self._source
+        for engine in (
+            getattr(source, "_engine", None),
+            getattr(getattr(source, "_execution_engine", None), "engine", None),
+        ):
+            if engine is not None:
+                engine.dispose()
+        self.context.data_sources.delete(source.name)
+        self._holder.clear()
+        self._suites.clear()
+        self._batch_defs.clear()
+
+    def __enter__(self) -> GxRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def suite(self, name: str, checks: Sequence[Check]) -> Any:
         """The suite of a prepared table: one expectation per rule, tagged with its code."""
         if name in self._suites:
             return self._suites[name]
-        suite = self._gx.ExpectationSuite(name=name)
-        for c in checks:
-            cls = expectation_class(c.type)
-            meta = {KODE_META: c.kode_temuan, URUTAN_META: c.urutan}
-            suite.add_expectation(cls(**c.gx_kwargs(), meta=meta))
+        # given whole: add_expectation compares each new one with all before it
+        suite = self._gx.ExpectationSuite(
+            name=name,
+            expectations=[
+                expectation_class(c.type)(
+                    **c.gx_kwargs(), meta={KODE_META: c.kode_temuan, URUTAN_META: c.urutan}
+                )
+                for c in checks
+            ],
+        )
         self._suites[name] = self.context.suites.add(suite)
         return self._suites[name]
 
-    def _batch_definition(self, asset: str) -> Any:
+    def _batch_definition(self, asset: str, table: str) -> Any:
         if asset not in self._batch_defs:
-            a = self._source.add_dataframe_asset(asset)
-            self._batch_defs[asset] = a.add_batch_definition_whole_dataframe(asset)
+            if not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
+                raise ValueError(f"not a prepared table name: {table!r}")
+            a = self._source.add_query_asset(asset, query=f"SELECT * FROM {table}")
+            self._batch_defs[asset] = a.add_batch_definition_whole_table(asset)
         return self._batch_defs[asset]
 
-    def validate(self, asset: str, frame: pd.DataFrame, suite: Any) -> tuple[list[Outcome], str]:
-        """Validate one batch: every failing row's `rid` per code, and GX's report as JSON.
+    def validate(self, asset: str, table: str, suite: Any) -> tuple[list[Outcome], str]:
+        """Validate a prepared table where it is: every failing row's `rid` per code, and
+        GX's report as JSON.
 
         The report is GX's own ExpectationSuiteValidationResult with its per-row
         lists cut to a sample (it is what Data Docs are built from).
         """
-        if frame.index.name != ROW_ID:
-            frame = frame.set_index(ROW_ID)
-        frame._consolidate_inplace()  # once, not in every metric GX computes
-        key = (asset, suite.name)
-        if key not in self._definitions:  # one validation definition per table, reused
-            self._definitions[key] = self._gx.ValidationDefinition(
-                data=self._batch_definition(asset), suite=suite, name=f"{asset}:{suite.name}"
-            )
-        result = self._definitions[key].run(
-            batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT
-        )
+        batch = self._batch_definition(asset, table).get_batch()
+        result = batch.validate(suite, result_format=RESULT_FORMAT)
         outcomes = []
         for r in result.results:
             cfg = r.expectation_config
@@ -177,7 +254,17 @@ class GxRunner:
                     f"Great Expectations failed on {kode} ({cfg.type}): "
                     f"{r.exception_info.get('exception_message')}"
                 )
+            if not r.success and res.get("unexpected_count") is None:
+                # GX files an error per metric (not raised_exception) when a query fails
+                raise RuntimeError(
+                    f"Great Expectations failed on {kode} ({cfg.type}): {_first_error(r)}"
+                )
             rids = failed_ids(res.get("unexpected_index_list"))
+            if len(rids) != int(res.get("unexpected_count") or 0):
+                raise RuntimeError(
+                    f"Great Expectations returned {len(rids)} failing rows of "
+                    f"{res.get('unexpected_count')} for {kode} ({cfg.type})"
+                )
             kept = {k: v for k, v in res.items() if k not in _ROW_KEYS}
             outcomes.append(
                 Outcome(
@@ -194,13 +281,22 @@ class GxRunner:
                 )
             )
             # the report keeps a sample of the failing rows, not all of them
-            if rids:
-                r.result["unexpected_index_list"] = [{ROW_ID: rids[:SAMPLE]}]
+            for name in ("unexpected_index_list", "partial_unexpected_index_list"):
+                if res.get(name):
+                    r.result[name] = [{ROW_ID: failed_ids(res[name])[:SAMPLE]}]
             for name in ("unexpected_list", "partial_unexpected_list"):
                 if isinstance(res.get(name), list):
                     r.result[name] = res[name][:SAMPLE]
             r.result.pop("unexpected_index_query", None)
+            r.result["partial_unexpected_count"] = SAMPLE
         return outcomes, json.dumps(_plain(result.to_json_dict()))
+
+
+def _first_error(result: Any) -> str:
+    for info in (result.exception_info or {}).values():
+        if isinstance(info, Mapping) and info.get("exception_message"):
+            return str(info["exception_message"])[:500]
+    return "no result"
 
 
 def failed_ids(index_list: Any) -> list[int]:
@@ -229,15 +325,20 @@ def _plain(value: Any) -> Any:
 
 # --- Data Docs, offline ---------------------------------------------------------------
 
-# GX's page templates load Bootstrap, jQuery, Vega and Font Awesome from CDNs.
-# The pages are rendered with GX's own renderer, then those tags are removed and
-# GX's local stylesheets plus a few plain rules are inlined, so a page opens
-# without network (less styled than online; charts are not drawn).
-_CDN_TAG = re.compile(
+# GX's page templates load Bootstrap, jQuery, Vega and Font Awesome from CDNs, a logo
+# from S3 (a CSS url()), a favicon from a static folder that is not written, and link
+# to GX's newsletter. The pages are rendered with GX's own renderer (which inlines
+# its own stylesheet), then every such reference is removed and a few plain rules
+# are added, so a page opens without network and never calls out (less styled than
+# online; charts are not drawn).
+_OFFLINE_STRIP = re.compile(
     r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>"
-    r"|<link[^>]*\bhref=\"https?://[^>]*>|<img[^>]*\bsrc=\"https?://[^>]*>",
+    r"|<link[^>]*\bhref=\"(?:https?:)?//[^>]*>|<img[^>]*\bsrc=\"(?:https?:)?//[^>]*>"
+    r"|<link[^>]*\brel=\"shortcut icon\"[^>]*>",
     re.IGNORECASE,
 )
+_CSS_URL = re.compile(r"url\(\s*['\"]?(?:https?:)?//[^)]*\)", re.IGNORECASE)
+_LINK_OUT = re.compile(r"<a\b[^>]*\bhref=\"(?:https?:)?//[^\"]*\"[^>]*>(.*?)</a>", re.I | re.S)
 _OFFLINE_CSS = """
 body { font-family: system-ui, sans-serif; margin: 1rem 2rem; }
 table { border-collapse: collapse; margin: .5rem 0; }
@@ -249,10 +350,15 @@ td, th { border: 1px solid #ccc; padding: .25rem .5rem; vertical-align: top; }
 """
 
 
+def offline(html: str) -> str:
+    """A GX page without anything it would fetch or link from another host."""
+    html = _OFFLINE_STRIP.sub("", html)
+    html = _CSS_URL.sub("none", html)
+    return _LINK_OUT.sub(r"\1", html)
+
+
 def render_offline_page(report_json: str) -> str:
     """One GX validation report (JSON from `validate`) as a self-contained HTML page."""
-    from importlib.resources import files
-
     from great_expectations.core.expectation_validation_result import (
         expectationSuiteValidationResultSchema,
     )
@@ -260,8 +366,5 @@ def render_offline_page(report_json: str) -> str:
     from great_expectations.render.view import DefaultJinjaPageView
 
     result = expectationSuiteValidationResultSchema.load(json.loads(report_json))
-    html = DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result))
-    html = _CDN_TAG.sub("", html)
-    styles = files("great_expectations.render.view") / "static" / "styles"
-    css = _OFFLINE_CSS + styles.joinpath("data_docs_default_styles.css").read_text("utf-8")
-    return html.replace("</head>", f"<style>{css}</style></head>", 1)
+    html = offline(DefaultJinjaPageView().render(ValidationResultsPageRenderer().render(result)))
+    return html.replace("</head>", f"<style>{_OFFLINE_CSS}</style></head>", 1)

@@ -77,10 +77,6 @@ SELECT b.rid, b.kode_prov, b.kode_desa, b.nik, b.nkk, b.nama, b.tanggal_lahir,
        strftime(b.tanggal_lahir, '%d%m%y') AS lahir_ddmmyy,
        length(b.nkk) AS nkk_panjang,
        left(b.nkk, 2) AS nkk_prov,
-       -- the name's letters (any script) and what is left of it without letters and
-       -- their marks (accents): RE2's \p{L}/\p{M}, which GX's pandas engine lacks
-       length(regexp_replace(b.nama, '[^\p{L}]', '', 'g')) AS nama_huruf,
-       regexp_replace(b.nama, '[\p{L}\p{M}]', '', 'g') AS nama_sisa,
        -- whole years on polling day
        year(getvariable('hari')) - year(b.tanggal_lahir)
          - CASE WHEN strftime(b.tanggal_lahir, '%m%d') > strftime(getvariable('hari'), '%m%d')

@@ -114,6 +114,14 @@ BLOCKING_RULES_EM = (("nama_norm", "tgl", "tempat_lahir"),)
 # hand). EM starts there; name, birth date and birthplace keep them (see above).
 
 
+# The nik's date part says the record's birth date (day + 40 for women): SQL on a
+# pair's _l or _r columns, the same in DuckDB and Spark.
+_NIK_SESUAI = (
+    "(substr(nik_{s}, 9, 2) = substr(tgl_{s}, 6, 2) AND substr(nik_{s}, 11, 2) = substr(tgl_{s}, 3, 2)"
+    " AND CAST(substr(nik_{s}, 7, 2) AS INT) % 40 = CAST(substr(tgl_{s}, 9, 2) AS INT))"
+)
+
+
 def _null(col: str, label: str) -> Any:
     import splink.comparison_level_library as cll
 
@@ -192,8 +200,13 @@ def comparisons() -> list[Any]:
             fixed(cll.And(cll.ExactMatchLevel("nik_b"), dl1),
                   "NIK berbeda 1 digit pada kode wilayah", 0.25),
             fixed(cll.And(same_nik_date, dl2), "NIK berbeda 2 digit", 0.08),
-            # ... or region and serial agree, the date parts differ (weak: serial 0001)
-            fixed(cll.ExactMatchLevel("nik_c"), "NIK berbeda hanya pada bagian tanggal lahir", 0.3),
+            # ... or region and serial agree and the date parts differ: strong when a nik
+            # does not say its own record's birth date (a slip), weak when both do (two
+            # people born on two days in one kecamatan, serial 0001)
+            fixed(cll.And(cll.ExactMatchLevel("nik_c"), cll.Not(cll.CustomLevel(
+                f"{_NIK_SESUAI.format(s='l')} AND {_NIK_SESUAI.format(s='r')}"))),
+                "NIK berbeda pada bagian tanggal lahir, tidak sesuai tanggal lahirnya", 0.25),
+            fixed(cll.ExactMatchLevel("nik_c"), "NIK berbeda hanya pada bagian tanggal lahir", 0.05),
             _else("NIK berbeda", 0.1, fix_m_probability=True),
         ],
         comparison_description="NIK",

@@ -83,12 +83,16 @@ def gated_u(
         ).fetchall()
     ]
     sel = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in cols)
-    n_gate = con.execute(
-        f'SELECT sum(n * (n - 1) / 2) FROM (SELECT count(*) n FROM {table} '
-        f'WHERE "{gate}" IS NOT NULL GROUP BY "{gate}")'
-    ).fetchall()[0][0] or 0
+    n_gate = (
+        con.execute(
+            f"SELECT sum(n * (n - 1) / 2) FROM (SELECT count(*) n FROM {table} "
+            f'WHERE "{gate}" IS NOT NULL GROUP BY "{gate}")'
+        ).fetchall()[0][0]
+        or 0
+    )
     # a sample of records, each paired with every other record sharing the gate
     share = min(1.0, model_settings.GATE_PAIRS / max(2.0 * float(n_gate), 1.0))
+    per_million = max(1, int(share * 1_000_000))
     case = " ".join(
         f"ELSE {i}" if lv["sql_condition"].strip().upper() == "ELSE"
         else f"WHEN {lv['sql_condition']} THEN {i}"
@@ -98,7 +102,7 @@ def gated_u(
         f"""WITH p AS (
               SELECT {sel}
               FROM (SELECT * FROM {table}
-                    WHERE hash(unique_id || '|{seed}') % 1000000 < {max(1, int(share * 1_000_000))}) l
+                    WHERE hash(unique_id || '|{seed}') % 1000000 < {per_million}) l
               JOIN {table} r ON l."{gate}" = r."{gate}" AND l.unique_id <> r.unique_id
             )
             SELECT CASE {case} END AS g, count(*) FROM p GROUP BY 1"""

@@ -33,9 +33,10 @@ from typing import Any
 MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 
 # A pair at or above this match probability is an edge of a GANDA_ORANG cluster.
-# Measured on a 1 M simulated night (seed 7; model.json trained label-free on
-# another 1 M night, seed 3), pairs: 0.98 precision 0.977 recall 1.000 |
-# 0.99 0.982 / 1.000 | 0.995 0.9975 / 1.000 | 0.998 0.9988 / 1.000.
+# The probability is computed with the prior of the night's size (DUPLICATE_PAIRS_PER_RECORD),
+# so one threshold means the same at 100 k and at 205 M records. Measured on simulated
+# nights not trained on (docs/stages.md), record precision / pair recall at 1 M (seed 7):
+# 0.99 0.983 / 0.916 | 0.995 0.987 / 0.896 | 0.998 0.990 / 0.861.
 # A wrongly struck voter loses the vote: each finding also asks the PPS to confirm.
 THRESHOLD_MATCH_PROBABILITY = 0.995
 # After training no level of a match may be deemed (nearly) impossible: EM drives

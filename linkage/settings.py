@@ -33,9 +33,10 @@ from typing import Any
 MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 
 # A pair at or above this match probability is an edge of a GANDA_ORANG cluster.
-# Measured on a 1 M simulated night (seed 7; model.json trained label-free on
-# another 1 M night, seed 3), pairs: 0.98 precision 0.977 recall 1.000 |
-# 0.99 0.982 / 1.000 | 0.995 0.9975 / 1.000 | 0.998 0.9988 / 1.000.
+# The probability is computed with the prior of the night's size (DUPLICATE_PAIRS_PER_RECORD),
+# so one threshold means the same at 100 k and at 205 M records. Measured on simulated
+# nights not trained on (docs/stages.md), record precision / pair recall at 1 M (seed 7):
+# 0.99 0.983 / 0.916 | 0.995 0.987 / 0.896 | 0.998 0.990 / 0.861.
 # A wrongly struck voter loses the vote: each finding also asks the PPS to confirm.
 THRESHOLD_MATCH_PROBABILITY = 0.995
 # After training no level of a match may be deemed (nearly) impossible: EM drives
@@ -51,6 +52,26 @@ PREDICT_FLOOR = 0.5
 # about one pair in 10^9 of different people shares a nik (a reused card).
 NIK_U_PROBABILITIES = {"exact": 1e-9}
 
+# Levels whose u is measured among the pairs that agree on a column (comparison ->
+# that column): a level whose condition begins with that agreement is "gated", and
+# train.py measures its u among sampled pairs of records sharing the column (u of a
+# level = P(level | the gate agrees)), since random pairs almost never share it.
+GATES = {"nik": "tgl", "wilayah": "nik_wil"}
+# Pairs sampled per gate when measuring the gated u.
+GATE_PAIRS = 2_000_000
+# No u below this (a level that the sampled different people never reached is rare,
+# not impossible: a nik whose date part disagrees with the birth date exists).
+U_FLOOR = 1e-6
+
+# The prior, per night: the chance that two random records of the night are one
+# person, from how many duplicate pairs a record has. Bawaslu found 1,013,067
+# duplicates among 91 M voters (domain.md): about 0.011 duplicate records, so
+# 0.0056 duplicate pairs per record. Between N records there are N(N-1)/2 pairs,
+# so the prior is 2 * 0.0056 / (N - 1): the number of pairs of different people
+# that look alike grows with N^2 while duplicates grow with N, and a fixed prior
+# would lose precision as the country grows. model.py applies it at predict time.
+DUPLICATE_PAIRS_PER_RECORD = 0.0056
+
 # Candidate pairs: the union of these blocks (Splink dedupes pairs across rules),
 # each a tuple of prepared columns that must be equal (orang._candidates reads the
 # same tuples to find the standing records a night's changes must meet). Each
@@ -63,6 +84,7 @@ BLOCKING_RULES_PREDICT: tuple[tuple[str, ...], ...] = (
     ("nik_b", "tempat_lahir"),  # ... or with the birthplace when the name slipped
     ("nik_c", "tgl"),  # region + serial, birth date: a slip in the nik's date part
     ("nik_c", "tgl_tahun", "nama_kunci"),  # ... and a slip in the birth date as well
+    ("nik_c", "tgl_bh", "nama_kunci"),  # ... or a slip in its year (31 Dec / 1 Jan too)
     ("nama_kunci", "tgl"),  # first name's consonants + birth date, whatever the nik
     ("nama_urut", "tgl"),  # the name's words in any order + birth date
 )
@@ -91,6 +113,15 @@ BLOCKING_RULES_EM = (("nama_norm", "tgl", "tempat_lahir"),)
 # model.json) and its starting m-probability for expectation maximisation (what a
 # duplicate looks like: the second record of a person who moved, keyed again by
 # hand). EM starts there; name, birth date and birthplace keep them (see above).
+
+
+# The nik's date part says the record's birth date (day + 40 for women): SQL on a
+# pair's _l or _r columns, the same in DuckDB and Spark.
+_NIK_SESUAI = (
+    "(substr(nik_{s}, 9, 2) = substr(tgl_{s}, 6, 2)"
+    " AND substr(nik_{s}, 11, 2) = substr(tgl_{s}, 3, 2)"
+    " AND CAST(substr(nik_{s}, 7, 2) AS INT) % 40 = CAST(substr(tgl_{s}, 9, 2) AS INT))"
+)
 
 
 def _null(col: str, label: str) -> Any:
@@ -123,11 +154,30 @@ def comparisons() -> list[Any]:
     # duplicates, and EM then learns "NIK berbeda" as a trait of duplicates (measured on
     # a simulated 1 M night: m of "NIK berbeda" 0.42, precision 0.97).
     # The nik repeats the birth date (compared on its own) and its serial starts at
-    # 0001 in every kecamatan and birth date: two people born the same day in two
-    # kecamatan share the nik's last ten digits. So past "the same nik" the nik is
-    # compared WITHOUT its date part (region + serial, nik_c), whose agreement random
-    # sampling measures: a shared serial 0001 counts for what it is worth, and a
-    # shared date is not counted twice.
+    # 0001 in every kecamatan and birth date, so how much a near-equal nik says depends
+    # on whether the birth dates agree. Two branches (GATES):
+    # - birth dates agree: two people born the same day in one kecamatan always have
+    #   different serials, mostly 0001/0002, and people of neighbouring kecamatan share
+    #   the last ten digits; these levels' u are measured among pairs that share a birth
+    #   date (train.py), so that agreement counts for what it is worth there and the
+    #   shared date is not counted twice;
+    # - birth dates differ: the copy's nik still carries the date its owner was
+    #   registered with, so a nik one keystroke from the other is strong evidence that
+    #   the birth date was keyed wrong; the nik agreeing only outside its date part
+    #   (region + serial, both 0001 in many kecamatan) is weak.
+    # m: a slip hits any of the sixteen digits alike (6 region, 6 date, 4 serial).
+    same_tgl = cll.ExactMatchLevel("tgl")
+    dl1 = cll.DamerauLevenshteinLevel("nik", 1)
+    dl2 = cll.DamerauLevenshteinLevel("nik", 2)
+    # the two niks carry one date (whatever the birth dates say)
+    same_nik_date = cll.CustomLevel("substr(nik_l, 7, 6) = substr(nik_r, 7, 6)")
+
+    def gated(level: Any, label: str, m: float) -> Any:
+        return lv(cll.And(same_tgl, level), label, m, fix_m_probability=True)
+
+    def fixed(level: Any, label: str, m: float) -> Any:
+        return lv(level, label, m, fix_m_probability=True)
+
     nik = cl.CustomComparison(
         output_column_name="nik",
         comparison_levels=[
@@ -140,28 +190,38 @@ def comparisons() -> list[Any]:
                 fix_u_probability=True,
                 fix_m_probability=True,
             ),
-            lv(
-                cll.ExactMatchLevel("nik_c"),
-                "NIK berbeda hanya pada bagian tanggal lahir",
-                0.15,
-                fix_m_probability=True,
-            ),
-            lv(
-                cll.And(cll.ExactMatchLevel("nik_wil"), cll.DamerauLevenshteinLevel("nik_d", 1)),
-                "NIK berbeda 1 digit pada nomor urut",
-                0.25,
-                fix_m_probability=True,
-            ),
-            lv(
-                cll.And(cll.ExactMatchLevel("nik_d"), cll.DamerauLevenshteinLevel("nik_wil", 1)),
-                "NIK berbeda 1 digit pada kode wilayah",
-                0.25,
-                fix_m_probability=True,
-            ),
-            _else("NIK berbeda", 0.15, fix_m_probability=True),
+            # birth dates agree
+            gated(cll.ExactMatchLevel("nik_c"),
+                  "NIK berbeda hanya pada bagian tanggal lahir", 0.25),
+            gated(cll.And(cll.ExactMatchLevel("nik_a"), dl1),
+                  "NIK berbeda 1 digit pada nomor urut", 0.17),
+            # a region digit slipped: the slipped nik names a kecamatan its record is not in
+            # (people of neighbouring kecamatan born the same day mostly live in theirs)
+            gated(cll.And(cll.ExactMatchLevel("nik_b"), dl1, cll.Not(cll.CustomLevel(
+                "nik_wil_l = kode_kec_l AND nik_wil_r = kode_kec_r"))),
+                "NIK berbeda 1 digit pada kode wilayah", 0.23),
+            gated(cll.And(cll.ExactMatchLevel("nik_b"), dl1),
+                  "NIK berbeda 1 digit pada kode wilayah", 0.02),
+            gated(dl1, "NIK berbeda 1 digit", 0.05),
+            gated(dl2, "NIK berbeda 2 digit", 0.08),
+            # birth dates differ: the niks still carry one date (a slip in the birth date)
+            fixed(cll.And(cll.ExactMatchLevel("nik_a"), dl1),
+                  "NIK berbeda 1 digit pada nomor urut", 0.17),
+            fixed(cll.And(cll.ExactMatchLevel("nik_b"), dl1),
+                  "NIK berbeda 1 digit pada kode wilayah", 0.25),
+            fixed(cll.And(same_nik_date, dl2), "NIK berbeda 2 digit", 0.08),
+            # ... or region and serial agree and the date parts differ: strong when a nik
+            # does not say its own record's birth date (a slip), weak when both do (two
+            # people born on two days in one kecamatan, serial 0001)
+            fixed(cll.And(cll.ExactMatchLevel("nik_c"), cll.Not(cll.CustomLevel(
+                f"{_NIK_SESUAI.format(s='l')} AND {_NIK_SESUAI.format(s='r')}"))),
+                "NIK berbeda pada bagian tanggal lahir, tidak sesuai tanggal lahirnya", 0.25),
+            fixed(cll.ExactMatchLevel("nik_c"),
+                  "NIK berbeda hanya pada bagian tanggal lahir", 0.05),
+            _else("NIK berbeda", 0.1, fix_m_probability=True),
         ],
-        comparison_description="NIK (tanpa bagian tanggal lahir)",
-    )
+        comparison_description="NIK",
+    )  # fmt: skip
     prefix = (
         "(substr(nama_norm_l || ' ', 1, length(nama_norm_r) + 1) = nama_norm_r || ' '"
         " OR substr(nama_norm_r || ' ', 1, length(nama_norm_l) + 1) = nama_norm_l || ' ')"
@@ -282,14 +342,27 @@ def comparisons() -> list[Any]:
         ],
         comparison_description="asal rekaman",
     )
+    # Where the records are. A person's nik names the kecamatan of first registration,
+    # which is mostly where they live: two records whose niks name one kecamatan are
+    # expected to be near each other whoever they are, so when the niks' regions agree
+    # the proximity levels' u are measured among pairs sharing the nik's region
+    # (GATES, train.py) and the region is not counted twice. m is trained on the
+    # ungated levels and copied to the gated ones (where a moved copy lands does not
+    # depend on which digit of its nik slipped).
+    prox = (
+        ("kode_desa", "desa sama", 0.1),
+        ("kode_kec", "kecamatan sama, desa berbeda", 0.1),
+        ("kode_kab", "kab/kota sama, kecamatan berbeda", 0.3),
+        ("kode_prov", "provinsi sama, kab/kota berbeda", 0.2),
+    )
+    same_wil = cll.ExactMatchLevel("nik_wil")
     wilayah = cl.CustomComparison(
         output_column_name="wilayah",
         comparison_levels=[
             _null("kode_desa", "desa tidak diketahui"),
-            lv(cll.ExactMatchLevel("kode_desa"), "desa sama", 0.1),
-            lv(cll.ExactMatchLevel("kode_kec"), "kecamatan sama, desa berbeda", 0.1),
-            lv(cll.ExactMatchLevel("kode_kab"), "kab/kota sama, kecamatan berbeda", 0.3),
-            lv(cll.ExactMatchLevel("kode_prov"), "provinsi sama, kab/kota berbeda", 0.2),
+            *(lv(cll.And(same_wil, cll.ExactMatchLevel(c)), t, m) for c, t, m in prox),
+            lv(same_wil, "provinsi berbeda", 0.3),
+            *(lv(cll.ExactMatchLevel(c), t, m) for c, t, m in prox),
             _else("provinsi berbeda", 0.3),
         ],
         comparison_description="kedekatan wilayah",

@@ -66,7 +66,8 @@ def train(
     lam = trained["probability_two_random_records_match"]
     _out(
         f"trained on {records.num_rows} records of {night}; "
-        f"probability two random records match {lam:.3g}; model written to {out}"
+        f"prior for a night of this size (it follows each night's size) {lam:.3g}; "
+        f"model written to {out}"
     )
     return 0
 

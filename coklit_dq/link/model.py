@@ -72,6 +72,20 @@ def load_model(path: str | Path | None = None) -> dict[str, Any]:
 _TRAINED_KEYS = ("m_probability", "u_probability")
 
 
+def prior_for(records: int) -> float:
+    """The chance that two random records of a night of `records` records are one person
+    (linkage/settings.py DUPLICATE_PAIRS_PER_RECORD): it falls as the night grows."""
+    n = max(int(records), 2)
+    return min(0.5, 2 * model_settings.DUPLICATE_PAIRS_PER_RECORD / (n - 1))
+
+
+def for_population(model: dict[str, Any], records: int) -> dict[str, Any]:
+    """The trained model with the prior of a night of `records` records (m and u as trained)."""
+    out = dict(model)
+    out["probability_two_random_records_match"] = prior_for(records)
+    return out
+
+
 def model_for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:
     """The trained model with its SQL written for `dialect`.
 

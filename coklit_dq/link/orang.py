@@ -127,6 +127,9 @@ def score(
     checksum = model_checksum(model)
     prepare(con, tanggal)
     log.info("linkage: prepared the night's records in %.1f s", time.perf_counter() - t0)
+    # the prior follows the night's size (h14q): the checksum above stays the trained model's
+    n_night = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
+    model = mdl.for_population(model, n_night)
     _migrate(con)
     for ddl in STATE_DDL:
         con.execute(ddl)

@@ -105,7 +105,7 @@ SELECT
   coalesce(nullif(regexp_replace(_nn, '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''), _nn)
     AS nama_inti,
   replace(_nn, ' ', '') AS nama_rapat,
-  nama_kunci(nama_depan(_nn)) AS nama_kunci,
+  coalesce(nama_kunci(nama_depan(_nn)), nama_depan(_nn)) AS nama_kunci,  -- AI has no consonant
   array_to_string(list_sort(string_split(_nn, ' ')), ' ') AS nama_urut,
   strftime(tanggal_lahir, '%Y-%m-%d') AS tgl,
   CASE WHEN day(tanggal_lahir) <= 12 AND day(tanggal_lahir) <> month(tanggal_lahir)

@@ -1,9 +1,13 @@
 """Label-free training of the GANDA_ORANG model (``coklit-dq linkage train``).
 
 u by random sampling, m by expectation maximisation on blocks that leave the
-trained fields free. nik's u-probabilities are declared and fixed in
+trained fields free. nik's "same nik" u is declared and fixed in
 linkage/settings.py (NIK_U_PROBABILITIES): random pairs of different people
-never agree on a nik or come one keystroke near it, so sampling cannot see them.
+never share a nik, so sampling cannot see it. Levels gated on agreement of a
+column (settings.GATES: the nik's levels when the birth dates agree, the
+proximity levels when the niks name one kecamatan) get their u measured among
+sampled pairs that share that column (`gated_u`), since almost no random pair
+does. The prior is not trained: it follows each night's size (model.py).
 """
 
 from __future__ import annotations
@@ -28,31 +32,141 @@ def train_model(
     """Train on prepared records (arrow/pandas); write and return the model dict."""
     from splink import Linker
 
-    from coklit_dq.link.model import duckdb_api
+    from coklit_dq.link.model import duckdb_api, prior_for
 
     db_api = duckdb_api()
     sdf = db_api.register(records, table_name="link_latih")
     linker = Linker(sdf, model_settings.settings_creator(), log_level=logging.WARNING)
-    linker.training.estimate_probability_two_random_records_match(
-        ["l.nik = r.nik", "l.nama_norm = r.nama_norm AND l.tgl = r.tgl"], recall=0.8
-    )
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     for rule in model_settings.em_blocking_rules():
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, estimate_without_term_frequencies=True
         )
     model = floor_m(linker.misc.save_model_to_json(), model_settings.M_FLOOR)
+    con = db_api.duckdb_con
+    for comp, gate in model_settings.GATES.items():
+        gated_u(con, "link_latih", model, comp, gate, seed=seed)
+    floor_u(model, model_settings.U_FLOOR)
+    model["probability_two_random_records_match"] = prior_for(len(records))
     if out is not None:
         Path(out).write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
     return model
 
 
-def floor_m(model: dict[str, Any], floor: float) -> dict[str, Any]:
-    """Raise every non-null level's m to at least `floor`, renormalising each comparison."""
+def _levels(model: dict[str, Any], comp: str) -> list[dict[str, Any]]:
+    for c in model["comparisons"]:
+        if c["output_column_name"] == comp:
+            return list(c["comparison_levels"])
+    raise KeyError(comp)
+
+
+def _gate_sql(gate: str) -> str:
+    return f'("{gate}_l" = "{gate}_r") AND'
+
+
+def gated_u(
+    con: Any, table: str, model: dict[str, Any], comp: str, gate: str, *, seed: int = 1
+) -> None:
+    """u of `comp`'s levels gated on `gate` (their condition begins with the gate's
+    agreement), measured among up to GATE_PAIRS sampled pairs of records sharing `gate`:
+    u = P(level | gate agrees). Their m, where trained, is copied from the ungated level
+    of the same label (m does not depend on the gate)."""
+    levels = _levels(model, comp)
+    prefix = _gate_sql(gate)
+    gated = [i for i, lv in enumerate(levels) if lv["sql_condition"].startswith(prefix)]
+    if not gated:
+        return
+    cols = [
+        r[0]
+        for r in con.execute(
+            f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+        ).fetchall()
+    ]
+    sel = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in cols)
+    n_gate = (
+        con.execute(
+            f"SELECT sum(n * (n - 1) / 2) FROM (SELECT count(*) n FROM {table} "
+            f'WHERE "{gate}" IS NOT NULL GROUP BY "{gate}")'
+        ).fetchall()[0][0]
+        or 0
+    )
+    # a sample of records, each paired with every other record sharing the gate
+    share = min(1.0, model_settings.GATE_PAIRS / max(2.0 * float(n_gate), 1.0))
+    per_million = max(1, int(share * 1_000_000))
+    case = " ".join(
+        f"ELSE {i}" if lv["sql_condition"].strip().upper() == "ELSE"
+        else f"WHEN {lv['sql_condition']} THEN {i}"
+        for i, lv in enumerate(levels)
+    )  # fmt: skip
+    rows = con.execute(
+        f"""WITH p AS (
+              SELECT {sel}
+              FROM (SELECT * FROM {table}
+                    WHERE hash(unique_id || '|{seed}') % 1000000 < {per_million}) l
+              JOIN {table} r ON l."{gate}" = r."{gate}" AND l.unique_id <> r.unique_id
+            )
+            SELECT CASE {case} END AS g, count(*) FROM p GROUP BY 1"""
+    ).fetchall()
+    counts = {int(g): int(n) for g, n in rows if g is not None}
+    null = {i for i, lv in enumerate(levels) if lv.get("is_null_level")}
+    total = sum(n for g, n in counts.items() if g not in null)
+    if not total:
+        return
+    by_label = {
+        lv.get("label_for_charts"): lv
+        for i, lv in enumerate(levels)
+        if i not in gated and not lv.get("is_null_level")
+    }
+    copied = False
+    for i in gated:
+        lv = levels[i]
+        lv["u_probability"] = counts.get(i, 0) / total
+        twin = by_label.get(lv.get("label_for_charts"))
+        if twin is not None and not lv.get("fix_m_probability"):
+            lv["m_probability"] = twin["m_probability"]
+        if twin is not None and not lv.get("fix_m_probability"):
+            copied = True
+        log.info(
+            "gated u of %s / %s: %.3g (%d of %d pairs sharing %s)",
+            comp, lv.get("label_for_charts"), lv["u_probability"], counts.get(i, 0), total, gate,
+        )  # fmt: skip
+    if copied:
+        # m per branch: each sums to one (P(level | the gate agrees or not, match))
+        branches = (
+            [lv for i, lv in enumerate(levels) if i in gated],
+            [lv for i, lv in enumerate(levels) if i not in gated and i not in null],
+        )
+        for branch in branches:
+            total_m = sum(float(lv["m_probability"]) for lv in branch)
+            for lv in branch:
+                lv["m_probability"] = float(lv["m_probability"]) / total_m
+
+
+def floor_u(model: dict[str, Any], floor: float) -> dict[str, Any]:
+    """Raise every non-null level's u to at least `floor` unless declared fixed."""
     for comp in model["comparisons"]:
-        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        for lv in comp["comparison_levels"]:
+            if lv.get("is_null_level") or lv.get("fix_u_probability"):
+                continue
+            lv["u_probability"] = max(float(lv.get("u_probability") or 0.0), floor)
+    return model
+
+
+def floor_m(model: dict[str, Any], floor: float) -> dict[str, Any]:
+    """Raise every trained non-null level's m to at least `floor`, renormalising the
+    trained levels of each comparison to the share they had (levels whose m is declared
+    fixed keep it: a gated comparison's m sums to one per branch, not overall)."""
+    for comp in model["comparisons"]:
+        levels = [
+            lv
+            for lv in comp["comparison_levels"]
+            if not lv.get("is_null_level") and not lv.get("fix_m_probability")
+        ]
+        if not levels:
+            continue
+        before = sum(float(lv.get("m_probability") or 0.0) for lv in levels)
         ms = [max(float(lv.get("m_probability") or 0.0), floor) for lv in levels]
         total = sum(ms)
         for lv, m in zip(levels, ms, strict=True):
-            lv["m_probability"] = m / total
+            lv["m_probability"] = m / total * (before or 1.0)
     return model

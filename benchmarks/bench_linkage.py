@@ -106,6 +106,7 @@ class Peak:
     tree_kib: int = 0  # max over time of the summed RSS of the tree
     by_kind: dict[str, int] = field(default_factory=dict)  # max RSS of one process, per kind
     root_maxrss_kib: int = 0  # the kernel's ru_maxrss of the direct child
+    cpu: float = 0.0  # user + system CPU seconds of the child and its waited-for children
     returncode: int = 0
     stdout: str = ""
     stderr: str = ""
@@ -140,7 +141,7 @@ class Peak:
             f"{k} {v / 2**20:.2f}" for k, v in sorted(self.by_kind.items()) if v > 2**10 * 50
         )
         return (
-            f"peak RSS of the process tree {self.tree_kib / 2**20:.2f} GiB "
+            f"CPU {self.cpu:.0f} s; peak RSS of the process tree {self.tree_kib / 2**20:.2f} GiB "
             f"(largest process of each kind, GiB: {kinds}); load average "
             + " ".join(f"{x:.2f}" for x in self.load)
         )
@@ -196,6 +197,7 @@ def measured(argv: list[str], env: dict[str, str] | None = None, tee: bool = Fal
         if _:
             peak.returncode = os.waitstatus_to_exitcode(status)
             peak.root_maxrss_kib = usage.ru_maxrss
+            peak.cpu = usage.ru_utime + usage.ru_stime
             break
         time.sleep(0.1)
     proc.returncode = peak.returncode
@@ -216,6 +218,9 @@ def worker(step: str, **kwargs: Any) -> tuple[dict[str, Any], Peak]:
     """Run a worker step of this script in a measured child; its JSON answer."""
     peak = measured([PY, __file__, "--worker", step, json.dumps(kwargs, default=str)])
     lines = [ln for ln in peak.stdout.splitlines() if ln.startswith("{")]
+    for ln in peak.stderr.splitlines():
+        if ln.startswith("    ") and ("linkage" in ln or "GANDA" in ln):
+            print("    log:" + ln)
     return json.loads(lines[-1]), peak
 
 

@@ -82,7 +82,7 @@ class Settings:
     storage_options: dict[str, Any] = field(default_factory=dict)
     # --- issue 9 (operations) -----------------------------------------------------
     source: str | None = None  # export root; a deployment reads it at run time (PATH_ENV)
-    duckdb_memory_limit: str = "4GB"  # DuckDB's memory_limit on the warehouse connection
+    duckdb_memory_limit: str = "2GB"  # DuckDB memory_limit of the night (warehouse + Splink)
     duckdb_threads: int | None = None  # DuckDB's threads; None: DuckDB's default (all cores)
     # Nights whose snapshots are kept, counted back from the newest loaded night;
     # None keeps every night (the whole coklit period): a rerun of any earlier
@@ -154,7 +154,7 @@ def resolve_settings(**overrides: Any) -> Settings:
         "smtp_port": int(env.get("COKLIT_DQ_SMTP_PORT", "25")),
         "mail_from": env.get("COKLIT_DQ_MAIL_FROM", "coklit-dq@kpu.go.id"),
         "source": env.get("COKLIT_DQ_SOURCE") or None,
-        "duckdb_memory_limit": env.get("COKLIT_DQ_DUCKDB_MEMORY_LIMIT", "4GB"),
+        "duckdb_memory_limit": env.get("COKLIT_DQ_DUCKDB_MEMORY_LIMIT", "2GB"),
         "duckdb_threads": _env_int("COKLIT_DQ_DUCKDB_THREADS"),
         "snapshot_retention_nights": _env_int("COKLIT_DQ_SNAPSHOT_RETENTION_NIGHTS"),
         "collapse_threshold": float(env.get("COKLIT_DQ_COLLAPSE_THRESHOLD", "0.5")),

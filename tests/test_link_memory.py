@@ -52,7 +52,9 @@ def test_linkage_opens_no_second_duckdb_and_leaves_nothing_behind(tmp_path, monk
             c.execute("SELECT count(*) FROM duckdb_tables()").fetchall() == [(0,)] for c in opened
         )
         assert raw.filter(pl.col("kode_temuan") == "GANDA_ORANG").height > 0
-        databases = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()")}
+        databases = {
+            r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        }
         assert SPLINK_DB not in databases  # detached when the run ended
         new = _tables(con) - before
         assert {t for _, t in new} == {"link_rekaman", "link_pasangan", "link_malam"}

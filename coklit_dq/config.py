@@ -83,7 +83,7 @@ class Settings:
     storage_options: dict[str, Any] = field(default_factory=dict)
     # --- issue 9 (operations) -----------------------------------------------------
     source: str | None = None  # export root; a deployment reads it at run time (PATH_ENV)
-    duckdb_memory_limit: str = "4GB"  # DuckDB's memory_limit on the warehouse connection
+    duckdb_memory_limit: str = "2GB"  # DuckDB memory_limit of the night (warehouse + Splink)
     duckdb_threads: int | None = None  # DuckDB's threads; None: DuckDB's default (all cores)
     # Nights whose snapshots are kept, counted back from the newest loaded night;
     # None keeps every night (the whole coklit period): a rerun of any earlier

@@ -9,6 +9,15 @@ warehouse:
   link_rekaman   id and hash of the records of the last linked night
   link_pasangan  their scored pairs at or above the floor
   link_malam     one row per linked night: mode, counts, seconds, model checksum
+
+Memory (DuckDB backend): Splink works on a cursor of the warehouse connection whose
+default database is an in-memory database attached for the run (SPLINK_DB), so the
+records, Splink's tables and the warehouse share ONE DuckDB buffer pool, capped by
+the warehouse's memory_limit and threads (Settings.duckdb_memory_limit,
+duckdb_threads) and spilling to its temp directory. The records reach Splink as
+tables of that database (never as Python/arrow copies) and the scored pairs go back
+to link_pasangan in SQL. The warehouse's own schema is never Splink's: the cursor's
+default database is SPLINK_DB, and it is detached when the run ends.
 """
 
 from __future__ import annotations
@@ -96,20 +105,55 @@ def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
     return con.sql(sql, params=params).to_arrow_table()
 
 
-def _db_api(backend: str, settings: Any = None) -> Any:
-    if backend == "spark":
-        from coklit_dq.link.spark import spark_api
-
-        return spark_api(settings)
-    return mdl.duckdb_api(memory_limit=getattr(settings, "duckdb_memory_limit", None))
+# The in-memory database Splink works in (DuckDB backend), attached to the warehouse's
+# instance for one run: same buffer pool, same memory_limit/threads/temp directory.
+SPLINK_DB = "link_splink"
 
 
-def _as_backend_table(db_api: Any, table: pa.Table) -> Any:
-    if mdl.is_duckdb(db_api):
-        return table
-    from coklit_dq.link.spark import to_spark
+class _Backend:
+    """Where Splink scores tonight's records: `table(name, sql)` makes a backend table of
+    a query on the warehouse connection; `pairs(result)` is the SQL relation of a result's
+    scored pairs, readable from the warehouse connection."""
 
-    return to_spark(db_api, table)
+    def __init__(self, con: duckdb.DuckDBPyConnection, backend: str, settings: Any) -> None:
+        self.con = con
+        self.spark = backend == "spark"
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+        if self.spark:
+            from coklit_dq.link.spark import spark_api
+
+            self.api = spark_api(settings)
+            return
+        from splink import DuckDBAPI
+
+        con.execute(f"DETACH DATABASE IF EXISTS {SPLINK_DB}")
+        con.execute(f"ATTACH ':memory:' AS {SPLINK_DB}")
+        self._cursor = con.cursor()
+        self._cursor.execute(f"USE {SPLINK_DB}")
+        self.api = DuckDBAPI(connection=self._cursor)
+
+    def table(self, name: str, sql: str) -> Any:
+        if self.spark:
+            from coklit_dq.link.spark import to_spark
+
+            return to_spark(self.api, _arrow(self.con, sql))
+        # A name no warehouse table has: Splink reads a table's columns from
+        # information_schema by table name alone, across attached databases.
+        name = f"_splink_in_{name}"
+        self.con.execute(f"CREATE TABLE {SPLINK_DB}.main.{name} AS {sql}")
+        return name  # Splink registers an existing table by its name
+
+    def insert_pairs(self, result: Any) -> None:
+        if self.spark:
+            _insert_pairs(self.con, mdl.to_arrow(result))
+        else:
+            _insert_pairs(self.con, f"{SPLINK_DB}.main.{result.physical_name}")
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+            self.con.execute(f"DETACH DATABASE IF EXISTS {SPLINK_DB}")
 
 
 def score(
@@ -127,7 +171,7 @@ def score(
     checksum = model_checksum(model)
     prepare(con, tanggal)
     log.info("linkage: prepared the night's records in %.1f s", time.perf_counter() - t0)
-    # the prior follows the night's size (h14q): the checksum above stays the trained model's
+    # the prior follows the night's size; the checksum above stays the trained model's
     n_night = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
     model = mdl.for_population(model, n_night)
     _migrate(con)
@@ -146,57 +190,21 @@ def score(
         and last[1] == checksum
     )
     cols = ", ".join(PREP_COLUMNS)
-    db_api = _db_api(backend, settings)
-    tf = {c: _as_backend_table(db_api, _arrow(con, sql)) for c, sql in TF_SQL.items()}
-    if not incremental:
-        records = _arrow(con, f"SELECT {cols} FROM _link_ini")
-        res = mdl.score_within(db_api, _as_backend_table(db_api, records), model, tf)
-        pairs = mdl.to_arrow(res)
-        con.execute("DELETE FROM link_pasangan")
-        _insert_pairs(con, pairs)
-        con.execute("DELETE FROM link_rekaman")
-        con.execute("INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini")
-        berubah = records.num_rows
-    else:
-        # Changed: new ids or a different hash; gone: in the state, not tonight.
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _link_berubah AS
-            SELECT i.unique_id FROM _link_ini i ANTI JOIN link_rekaman r
-              ON r.unique_id = i.unique_id AND r.hash = i.hash"""
-        )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _link_lepas AS
-            SELECT unique_id FROM _link_berubah
-            UNION ALL
-            SELECT r.unique_id FROM link_rekaman r ANTI JOIN _link_ini i USING (unique_id)"""
-        )
-        con.execute(
-            """DELETE FROM link_pasangan WHERE id_l IN (SELECT unique_id FROM _link_lepas)
-               OR id_r IN (SELECT unique_id FROM _link_lepas)"""
-        )
-        changed = _arrow(
-            con, f"SELECT {cols} FROM _link_ini SEMI JOIN _link_berubah USING (unique_id)"
-        )
-        berubah = changed.num_rows
-        if berubah:
-            _candidates(con)
-            standing = _arrow(con, f"SELECT {cols} FROM _link_kandidat")
-            results = mdl.score_new(
-                db_api,
-                _as_backend_table(db_api, changed),
-                standing=_as_backend_table(db_api, standing),
-                model=model,
-                tf=tf,
-            )
-            for res in results:
-                _insert_pairs(con, mdl.to_arrow(res))
-        con.execute(
-            "DELETE FROM link_rekaman WHERE unique_id IN (SELECT unique_id FROM _link_lepas)"
-        )
-        con.execute(
-            "INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini "
-            "SEMI JOIN _link_berubah USING (unique_id)"
-        )
+    be = _Backend(con, backend, settings)
+    try:
+        tf = {c: be.table(f"tf_{c}", sql) for c, sql in TF_SQL.items()}
+        if not incremental:
+            records = be.table("rekaman", f"SELECT {cols} FROM _link_ini")
+            res = mdl.score_within(be.api, records, model, tf)
+            con.execute("DELETE FROM link_pasangan")
+            be.insert_pairs(res)
+            con.execute("DELETE FROM link_rekaman")
+            con.execute("INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini")
+            berubah = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
+        else:
+            berubah = _score_changes(con, be, cols, model, tf)
+    finally:
+        be.close()
     n_rec = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
     n_pairs = con.execute("SELECT count(*) FROM link_pasangan").fetchall()[0][0]
     stats = LinkStats(
@@ -228,6 +236,45 @@ def score(
         stats.detik,
     )
     return stats
+
+
+def _score_changes(
+    con: duckdb.DuckDBPyConnection, be: _Backend, cols: str, model: dict[str, Any], tf: Any
+) -> int:
+    """Incremental: drop the pairs of records changed or gone, score the changed ones
+    within themselves and against the standing ones that share a block; roll
+    link_rekaman forward. Returns how many records were scored."""
+    # Changed: new ids or a different hash; gone: in the state, not tonight.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _link_berubah AS
+        SELECT i.unique_id FROM _link_ini i ANTI JOIN link_rekaman r
+          ON r.unique_id = i.unique_id AND r.hash = i.hash"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _link_lepas AS
+        SELECT unique_id FROM _link_berubah
+        UNION ALL
+        SELECT r.unique_id FROM link_rekaman r ANTI JOIN _link_ini i USING (unique_id)"""
+    )
+    con.execute(
+        """DELETE FROM link_pasangan WHERE id_l IN (SELECT unique_id FROM _link_lepas)
+           OR id_r IN (SELECT unique_id FROM _link_lepas)"""
+    )
+    berubah = int(con.execute("SELECT count(*) FROM _link_berubah").fetchall()[0][0])
+    if berubah:
+        _candidates(con)
+        changed = be.table(
+            "berubah", f"SELECT {cols} FROM _link_ini SEMI JOIN _link_berubah USING (unique_id)"
+        )
+        standing = be.table("tetap", f"SELECT {cols} FROM _link_kandidat")
+        for res in mdl.score_new(be.api, changed, standing=standing, model=model, tf=tf):
+            be.insert_pairs(res)
+    con.execute("DELETE FROM link_rekaman WHERE unique_id IN (SELECT unique_id FROM _link_lepas)")
+    con.execute(
+        "INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini "
+        "SEMI JOIN _link_berubah USING (unique_id)"
+    )
+    return berubah
 
 
 def _candidates(con: duckdb.DuckDBPyConnection) -> None:
@@ -270,22 +317,28 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
-def _insert_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table) -> None:
-    """Append scored pairs, smaller id on the left, one row per pair."""
-    con.register("_link_pairs_arrow", pairs)
+def _insert_pairs(con: duckdb.DuckDBPyConnection, pairs: pa.Table | str) -> None:
+    """Append scored pairs (an arrow table, or the name of a table the warehouse
+    connection reads), smaller id on the left, one row per pair."""
+    if isinstance(pairs, str):
+        source = pairs
+    else:
+        con.register("_link_pairs_arrow", pairs)
+        source = "_link_pairs_arrow"
     try:
         con.execute(
-            """INSERT INTO link_pasangan
+            f"""INSERT INTO link_pasangan
             SELECT least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r),
                    match_probability, match_weight, gamma_nik, gamma_nama, gamma_tgl_lahir,
                    gamma_jenis_kelamin, gamma_tempat_lahir, gamma_asal, gamma_wilayah
-            FROM _link_pairs_arrow p
+            FROM {source} p
             WHERE NOT EXISTS (SELECT 1 FROM link_pasangan s
               WHERE s.id_l = least(p.unique_id_l, p.unique_id_r)
                 AND s.id_r = greatest(p.unique_id_l, p.unique_id_r))"""
         )
     finally:
-        con.unregister("_link_pairs_arrow")
+        if not isinstance(pairs, str):
+            con.unregister("_link_pairs_arrow")
 
 
 def edges(con: duckdb.DuckDBPyConnection, threshold: float, out: str = "_link_sisi") -> None:

@@ -411,7 +411,7 @@ def step_incr(work: Path, cache: Path, args: argparse.Namespace) -> None:
 
 def _nightly(work: Path, source: Path, day: date, name: str) -> Peak:
     argv = [
-        PY, "-m", "coklit_dq.cli", "nightly", "--source", str(source), "--date", day.isoformat(),
+        PY, "-m", "flows.cli", "nightly", "--source", str(source), "--date", day.isoformat(),
         "--warehouse", str(work / f"{name}.duckdb"), "--outbox", str(work / f"{name}-outbox"),
         "--inbox", str(work / f"{name}-inbox"),
     ]  # fmt: skip

@@ -6,6 +6,8 @@ Slow (a local Spark session: JVM start, Splink's similarity jar) and needs Java.
 from __future__ import annotations
 
 import shutil
+import tempfile
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -27,6 +29,10 @@ def spark_available() -> None:
 def test_spark_and_duckdb_give_the_same_clusters(spark_available) -> None:
     from coklit_dq.link.spark import stop_session
 
+    def spark_folders() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("coklit-dq-spark*"))
+
+    before = spark_folders()
     p, wil = planted_night()
     con = warehouse.connect(":memory:")
     try:
@@ -45,6 +51,8 @@ def test_spark_and_duckdb_give_the_same_clusters(spark_available) -> None:
     finally:
         con.close()
         stop_session()
+    # The records' Parquet copies and Spark's spill folder (personal data) are gone.
+    assert spark_folders() <= before
     assert backend == "spark"
     cols = ["id_pemilih", "id_kelompok", "kunci"]
     assert not duck.is_empty()

@@ -58,7 +58,9 @@ def duckdb_api(threads: int | None = None, memory_limit: str | None = None) -> A
         if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(limit).strip(), re.IGNORECASE):
             raise ValueError(f"duckdb_memory_limit must look like 2GB or 512MiB, not {limit!r}")
         con.execute(f"SET memory_limit = '{str(limit).strip()}'")
-        con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/coklit-dq-splink'")
+        # its own owner-only folder (mkdtemp), never a fixed name in the shared /tmp
+        spill = tempfile.mkdtemp(prefix="coklit-dq-splink-")
+        con.execute(f"SET temp_directory = '{spill}'")
     con.execute("SET preserve_insertion_order = false")
     return DuckDBAPI(connection=con)
 

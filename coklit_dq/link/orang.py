@@ -150,6 +150,10 @@ class _Backend:
             _insert_pairs(self.con, f"{SPLINK_DB}.main.{result.physical_name}")
 
     def close(self) -> None:
+        if self.spark:
+            from coklit_dq.link.spark import drop_inputs
+
+            drop_inputs()
         if self._cursor is not None:
             self._cursor.close()
             self._cursor = None

@@ -9,6 +9,7 @@ and Jaro-Winkler UDFs exist in Spark SQL.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,10 @@ def spark_session(settings: Any = None) -> Any:
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
 
-    tmp = str(Path(tempfile.gettempdir()) / "coklit-dq-spark")
+    # Spark's spills and checkpoints hold the night's records: a folder of this session's
+    # own (owner-only, mkdtemp), never a fixed name in the shared /tmp; removed on stop.
+    tmp = tempfile.mkdtemp(prefix="coklit-dq-spark-")
+    _STATE["tmp"] = tmp
     parts = partitions(settings)
     builder = (
         SparkSession.builder.master(
@@ -67,6 +71,17 @@ def stop_session() -> None:
     session = _STATE.pop("session", None)
     if session is not None:
         session.stop()
+    drop_inputs()
+    tmp = _STATE.pop("tmp", None)
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def drop_inputs() -> None:
+    """Remove the Parquet copies of the records `to_spark` handed to Spark (personal
+    data): called when a linkage run is over with them."""
+    for folder in _STATE.pop("inputs", []):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def partitions(settings: Any = None) -> int:
@@ -90,6 +105,7 @@ def to_spark(db_api: Any, table: pa.Table) -> Any:
     import pyarrow.parquet as pq
 
     folder = Path(tempfile.mkdtemp(prefix="coklit-dq-spark-in-"))
+    _STATE.setdefault("inputs", []).append(folder)
     path = folder / "records.parquet"
     pq.write_table(table, path)
     return db_api.spark.read.parquet(str(path))

@@ -90,11 +90,22 @@ class Stack:
             return c.get(f"/deployments/name/{name}/{name}").json()
 
     def run(self, name: str, **parameters: Any) -> dict:
+        """Create a run of the deployment, as `prefect deployment run` does. The server's
+        SQLite is shared with its scheduler, which is writing scheduled runs at the same
+        moment: a write can fail with a server error (seen as an answer without an `id`),
+        and Prefect's own client retries those, so this does too."""
         dep = self.deployment(name)
-        with self.client() as c:
-            return c.post(
-                f"/deployments/{dep['id']}/create_flow_run", json={"parameters": parameters}
-            ).json()
+        for attempt in range(6):
+            with self.client() as c:
+                r = c.post(
+                    f"/deployments/{dep['id']}/create_flow_run", json={"parameters": parameters}
+                )
+            if r.status_code < 500 and r.status_code != 429:
+                break
+            time.sleep(1 + attempt)
+        assert r.is_success, f"create_flow_run: HTTP {r.status_code}: {r.text[:500]}"
+        run: dict = r.json()
+        return run
 
     def wait(self, run_id: str, timeout: float = 240) -> dict:
         def finished() -> dict | None:

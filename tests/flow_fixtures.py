@@ -154,6 +154,23 @@ def manifest(night: Path) -> dict:
     return json.loads((night / "manifest.json").read_text(encoding="utf-8"))
 
 
+def relist(night: Path, rel: str, data: bytes | None = None, rows: int | None = None) -> None:
+    """(Re)write `rel` and make the manifest agree with it (sha256, rows): a damaged dump
+    whose manifest was written from the damaged bytes."""
+    import hashlib
+
+    if data is not None:
+        (night / rel).write_bytes(data)
+    data = (night / rel).read_bytes()
+    m = manifest(night)
+    for f in m["files"]:
+        if f["path"] == rel:
+            f["sha256"] = hashlib.sha256(data).hexdigest()
+            if rows is not None:
+                f["rows"] = rows
+    (night / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

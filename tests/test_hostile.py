@@ -8,7 +8,6 @@ tests/flow_fixtures, and asserts what happens to it and to the rest of the night
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from flow_fixtures import make_night, night_tables
+from flow_fixtures import make_night, night_tables, relist
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings, resolve_settings
@@ -54,19 +53,6 @@ def ingest(tmp_path: Path, tanggal: date = N1) -> tuple[IngestResult, duckdb.Duc
     con = warehouse.connect(s.warehouse)
     return ingest_night(con, str(tmp_path / "src"), tanggal, s), con
 
-
-def relist(night: Path, rel: str, data: bytes | None = None, rows: int | None = None) -> None:
-    """(Re)write `rel` and make the manifest agree with it (sha256, rows)."""
-    if data is not None:
-        (night / rel).write_bytes(data)
-    data = (night / rel).read_bytes()
-    m = json.loads((night / "manifest.json").read_text(encoding="utf-8"))
-    for f in m["files"]:
-        if f["path"] == rel:
-            f["sha256"] = hashlib.sha256(data).hexdigest()
-            if rows is not None:
-                f["rows"] = rows
-    (night / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
 
 
 def quarantine_dir(tmp_path: Path, tanggal: date = N1) -> Path:

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from flow_fixtures import make_night, night_tables
+from flow_fixtures import make_night, night_tables, relist
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings, resolve_settings
@@ -49,17 +49,6 @@ def ingest(tmp_path: Path, tanggal: date = N1) -> tuple[IngestResult, duckdb.Duc
     con = warehouse.connect(s.warehouse)
     return ingest_night(con, str(tmp_path / "src"), tanggal, s), con
 
-
-def replace(night: Path, rel: str, data: bytes, rows: int | None = None) -> None:
-    """Write new bytes for `rel` and make the manifest agree (sha256, rows)."""
-    (night / rel).write_bytes(data)
-    m = json.loads((night / "manifest.json").read_text(encoding="utf-8"))
-    for f in m["files"]:
-        if f["path"] == rel:
-            f["sha256"] = hashlib.sha256(data).hexdigest()
-            if rows is not None:
-                f["rows"] = rows
-    (night / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
 
 
 def csv_lines(night: Path, rel: str) -> list[str]:
@@ -217,10 +206,10 @@ def test_value_problems_in_pemilih_are_loaded_as_they_are(tmp_path: Path):
 def test_extra_columns_are_allowed_and_ignored(tmp_path: Path, night: Path):
     lines = csv_lines(night, "pemilih/31.csv.gz")
     lines = [ln + (",tambahan" if i else ",kolom_baru") if ln else ln for i, ln in enumerate(lines)]
-    replace(night, "pemilih/31.csv.gz", gz("\n".join(lines)))
+    relist(night, "pemilih/31.csv.gz", gz("\n".join(lines)))
     tables, _ = night_tables(N1)
     extra = conform("tps", tables["tps"]).with_columns(catatan=pl.lit("x"))
-    replace(night, "tps.parquet", encode_table(extra, "parquet"))
+    relist(night, "tps.parquet", encode_table(extra, "parquet"))
     result, con = ingest(tmp_path)
     assert set(result.used) == ALL_FILES and result.quarantined == []
     cols = [r[0] for r in con.execute("DESCRIBE pemilih").fetchall()]
@@ -233,7 +222,7 @@ def test_extra_columns_are_allowed_and_ignored(tmp_path: Path, night: Path):
 def test_truncated_gzip(tmp_path: Path, night: Path):
     rel = "pemilih/31.csv.gz"
     data = (night / rel).read_bytes()[:-200]
-    replace(night, rel, data)  # the manifest agrees: the dump itself was cut short
+    relist(night, rel, data)  # the manifest agrees: the dump itself was cut short
     result, con = ingest(tmp_path)
     why = reason_of(result, rel)
     assert why["file"] == rel and "gzip" in why["message"]
@@ -246,7 +235,7 @@ def test_truncated_gzip(tmp_path: Path, night: Path):
 def test_parquet_that_is_not_parquet(tmp_path: Path, night: Path):
     rel = "pemilih/32.parquet"
     data = b"PAR1 this is a CSV someone renamed\n1,2,3\n"
-    replace(night, rel, data)
+    relist(night, rel, data)
     result, con = ingest(tmp_path)
     why = reason_of(result, rel)
     assert "not a readable Parquet file" in why["message"]
@@ -276,7 +265,7 @@ def test_sha256_differs_from_manifest(tmp_path: Path, night: Path):
 
 def test_row_count_differs_from_manifest(tmp_path: Path, night: Path):
     for rel in ("pemilih/31.csv.gz", "pemilih/32.parquet"):
-        replace(night, rel, (night / rel).read_bytes(), rows=PER_PROV + 1)
+        relist(night, rel, (night / rel).read_bytes(), rows=PER_PROV + 1)
     result, con = ingest(tmp_path)
     for rel in ("pemilih/31.csv.gz", "pemilih/32.parquet"):
         why = reason_of(result, rel)
@@ -321,7 +310,7 @@ def test_renamed_column_in_csv(tmp_path: Path, night: Path):
     lines = csv_lines(night, rel)
     lines[0] = lines[0].replace("tanggal_lahir", "tgl_lahir")
     data = gz("\n".join(lines))
-    replace(night, rel, data)
+    relist(night, rel, data)
     result, con = ingest(tmp_path)
     why = reason_of(result, rel)
     assert why["column"] == "tanggal_lahir" and why["line"] == 1
@@ -335,7 +324,7 @@ def test_missing_column_in_parquet(tmp_path: Path, night: Path):
     rel = "pemilih/32.parquet"
     _, pem = night_tables(N1)
     df = conform("pemilih", pem["32"]).drop("status_coklit")
-    replace(night, rel, encode_table(df, "parquet"))
+    relist(night, rel, encode_table(df, "parquet"))
     result, con = ingest(tmp_path)
     why = reason_of(result, rel)
     assert why["column"] == "status_coklit" and why["expected"] == "a column named status_coklit"
@@ -347,7 +336,7 @@ def test_wrong_column_type_in_parquet(tmp_path: Path, night: Path):
     rel = "wilayah.parquet"
     tables, _ = night_tables(N1)
     df = conform("wilayah", tables["wilayah"]).with_columns(pl.col("kode_desa").cast(pl.Int64))
-    replace(night, rel, encode_table(df, "parquet"))
+    relist(night, rel, encode_table(df, "parquet"))
     result, con = ingest(tmp_path)
     why = reason_of(result, rel)
     assert why["column"] == "kode_desa" and why["found"] == "BIGINT"
@@ -363,7 +352,7 @@ def test_naive_timestamp_column_in_parquet_is_the_wrong_type(tmp_path: Path, nig
     df = conform("pantarlih", tables["pantarlih"]).with_columns(
         pl.col("terakhir_sinkron").dt.replace_time_zone(None)
     )
-    replace(night, rel, encode_table(df, "parquet"))
+    relist(night, rel, encode_table(df, "parquet"))
     result, con = ingest(tmp_path)
     why = reason_of(result, rel)
     assert why["column"] == "terakhir_sinkron" and why["found"] == "TIMESTAMP"
@@ -381,7 +370,7 @@ def test_integer_too_large_in_pemilih_is_a_finding_of_its_row(tmp_path: Path, ni
         .then(pl.lit(300))
         .otherwise(pl.col("disabilitas").cast(pl.Int64))
     )
-    replace(night, rel, encode_table(df, "parquet"))
+    relist(night, rel, encode_table(df, "parquet"))
     result, con = ingest(tmp_path)
     assert result.quarantined == [] and rel in result.used
     got = con.execute(
@@ -403,7 +392,7 @@ def test_integer_too_large_in_tps_no_tps_sets_that_row_aside(tmp_path: Path, nig
         .then(pl.lit(1 << 33))
         .otherwise(pl.col("no_tps").cast(pl.Int64))
     )
-    replace(night, rel, encode_table(df, "parquet"))
+    relist(night, rel, encode_table(df, "parquet"))
     result, con = ingest(tmp_path)
     assert result.quarantined == [] and set(result.used) == ALL_FILES
     assert result.rows_set_aside == {rel: 1}
@@ -426,7 +415,7 @@ def test_unparsable_dates_are_findings_of_their_rows(tmp_path: Path, night: Path
         fields = lines[ln - 1].split(",")
         fields[col] = bad
         lines[ln - 1] = ",".join(fields)
-    replace(night, rel, gz("\n".join(lines)))
+    relist(night, rel, gz("\n".join(lines)))
     result, con = ingest(tmp_path)
     assert result.quarantined == [] and set(result.used) == ALL_FILES
     got = con.execute(
@@ -467,7 +456,7 @@ def test_bad_timestamp_or_integer_in_pantarlih_csv_is_a_finding_of_its_row(
     fields = lines[7].split(",")
     fields[col] = bad
     lines[7] = ",".join(fields)
-    replace(night, rel, gz("\n".join(lines)))
+    relist(night, rel, gz("\n".join(lines)))
     result, con = ingest(tmp_path)
     assert result.quarantined == []
     assert set(result.used) == {"wilayah.parquet", "tps.parquet", rel, "pemilih/31.csv.gz",
@@ -486,7 +475,7 @@ def test_csv_line_with_too_many_fields(tmp_path: Path, night: Path):
     rel = "pemilih/31.csv.gz"
     lines = csv_lines(night, rel)
     lines[10] += ",surplus"
-    replace(night, rel, gz("\n".join(lines)))
+    relist(night, rel, gz("\n".join(lines)))
     result, con = ingest(tmp_path)
     why = reason_of(result, rel)
     assert why["line"] == 11
@@ -500,7 +489,7 @@ def test_csv_line_with_too_many_fields(tmp_path: Path, night: Path):
 def test_bom_and_crlf_csv_is_accepted(tmp_path: Path, night: Path):
     rel = "pemilih/31.csv.gz"
     lines = [ln for ln in csv_lines(night, rel) if ln]
-    replace(night, rel, gz("\ufeff" + "\r\n".join(lines) + "\r\n"))
+    relist(night, rel, gz("\ufeff" + "\r\n".join(lines) + "\r\n"))
     result, con = ingest(tmp_path)
     assert set(result.used) == ALL_FILES and result.quarantined == [] and result.warnings == []
     _, pem = night_tables(N1)
@@ -518,7 +507,7 @@ def test_latin1_name_is_decoded_with_a_warning(tmp_path: Path, night: Path):
     rel = "pemilih/31.csv.gz"
     lines = csv_lines(night, rel)
     lines[4] = lines[4].replace("Pemilih D", "José Muñoz")  # r = 3, digits spelled A-J
-    replace(night, rel, gz("\n".join(lines), encoding="latin-1"))
+    relist(night, rel, gz("\n".join(lines), encoding="latin-1"))
     result, con = ingest(tmp_path)
     assert rel in result.used and result.quarantined == []
     (warning,) = result.warnings

@@ -204,16 +204,15 @@ def score(
             be.insert_pairs(res)
             con.execute("DELETE FROM link_rekaman")
             con.execute("INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini")
-            berubah = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
+            berubah = n_night
         else:
             berubah = _score_changes(con, be, cols, model, tf)
     finally:
         be.close()
-    n_rec = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
     n_pairs = con.execute("SELECT count(*) FROM link_pasangan").fetchall()[0][0]
     stats = LinkStats(
         mode="incremental" if incremental else "full",
-        rekaman=int(n_rec),
+        rekaman=int(n_night),
         berubah=int(berubah),
         pasangan=int(n_pairs),
         detik=round(time.perf_counter() - t0, 3),

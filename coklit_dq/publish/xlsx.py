@@ -30,10 +30,10 @@ SEMUA = "Semua temuan"  # the sheet tanggapan-v1 reads back: keep its name and h
 PUSDATIN = "Untuk Pusdatin"
 ANSWER_COLUMNS = ("tanggapan", "alasan", "petugas")
 _W = {
-    "prioritas": 5, "nama_kec": 14, "nama_desa": 14, "no_tps": 5, "rt": 4, "rw": 4,
-    "nama": 18, "jenis_kelamin": 4, "usia": 5, "alamat": 18, "kode_temuan": 25, "tingkat": 8,
-    "keterangan": 48, "ditangani_oleh": 10, "status_temuan": 10, "pertama_ditemukan": 12,
-    "id_pemilih": 14, "id_pantarlih": 14, "tanggapan": 18, "alasan": 18, "petugas": 12,
+    "prioritas": 9, "nama_kec": 14, "nama_desa": 14, "no_tps": 7, "rt": 4, "rw": 4,
+    "nama": 18, "jenis_kelamin": 13, "usia": 5, "alamat": 16, "kode_temuan": 25, "tingkat": 8,
+    "keterangan": 46, "ditangani_oleh": 14, "status_temuan": 13, "pertama_ditemukan": 17,
+    "id_pemilih": 14, "id_pantarlih": 16, "tanggapan": 18, "alasan": 18, "petugas": 12,
 }  # fmt: skip
 _HIDDEN = ("kode_desa", "id_kelompok")
 # the all-rows sheet: v1.1's columns, the unit of a finding (what tanggapan-v1 matches

@@ -210,6 +210,18 @@ def main() -> None:
             f"{med['steps']:.2f}, between {med['between']:.2f}, after {med['after']:.2f}); "
             f"nightly / plain {statistics.median(ratios[mode]):.2f}x"
         )
+        # what the plain script also does (read the export, the deterministic rules) against
+        # what it does not (duplicates, history, the regions' files) and the fixed cost
+        same = statistics.median(r.get("step ingest", 0) + r.get("step validate", 0)
+                                 for r in rows[mode])  # fmt: skip
+        fixed = statistics.median(r["before"] + r["between"] + r["after"] for r in rows[mode])
+        beyond = med["steps"] - same
+        print(
+            f"  {'':<10} of which: ingest + validate {same:.2f} s "
+            f"({same / statistics.median(plains):.2f}x plain), steps the plain script does not "
+            f"have (link, diff, tanggapan, publish, notify) {beyond:.2f} s, fixed cost "
+            f"(before + between + after) {fixed:.2f} s"
+        )
     print(f"load average at the end: {load()}")
 
 

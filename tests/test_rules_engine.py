@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from scenarios.world import fixture_night
 
 from coklit_dq import warehouse
@@ -142,15 +143,65 @@ def test_gx_sql_engine_on_duckdb(con):
                   if t is not None and (t == "" or not all(c.isalpha() or c == " " for c in t))},
         "BATAS": {r for r, _, k, s in rows if s is not None and s != "TMS" and k > 5},
     }  # fmt: skip
-    with GxRunner(con) as runner:
-        outcomes, report = runner.validate("uji", "prep_uji", runner.suite("uji", checks))
+    queries: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        queries.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", seen)
+    try:
+        with GxRunner(con) as runner:
+            outcomes, report = runner.validate("uji", "prep_uji", runner.suite("uji", checks))
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", seen)
     got = {o.kode_temuan: set(o.failed_rids) for o in outcomes}
     assert got == expected
+    # GX asks for no failing values, which our result format excludes (install_lean_dependencies)
+    assert queries and not [q for q in queries if "unexpected_values" in q]
     assert min(len(v) for k, v in expected.items() if k != "UTUH") > 20
     assert all(o.element_count for o in outcomes)
     assert "prep_uji" in report
     # the connection is the caller's: still open, its TEMP table still there
     assert con.execute("SELECT count(*) FROM prep_uji").fetchall() == [(n,)]
+
+
+def test_gx_configurations_built_once_changes_no_result(con, monkeypatch):
+    """gx_adapter.configurations_built_once (private: GX's Expectation.configuration property,
+    swapped while a suite is validated) gives the same report as GX alone, and puts GX's
+    property back."""
+    from contextlib import nullcontext
+
+    from great_expectations.expectations.expectation import Expectation
+
+    from coklit_dq.rules import gx_adapter
+
+    original = Expectation.__dict__["configuration"]
+    con.execute(
+        "CREATE TEMP TABLE prep_uji AS SELECT range AS rid, range % 7 AS n, "
+        "CASE WHEN range % 2 = 0 THEN 'TMS' END AS status FROM range(50)"
+    )
+    checks = [
+        Check("A", "expect_column_values_to_be_between", {"column": "n", "max_value": 4}),
+        Check("B", "expect_column_values_to_be_in_set",
+              {"column": "status", "value_set": ["MS"]}),
+        Check("C", "expect_column_pair_values_to_be_equal",
+              {"column_A": "n", "column_B": "rid", "ignore_row_if": "either_value_is_missing"}),
+    ]  # fmt: skip
+
+    def report() -> tuple[list[str], object]:
+        with GxRunner(con) as runner:
+            outcomes, rep = runner.validate("uji", "prep_uji", runner.suite("uji", checks))
+        doc = json.loads(rep)
+        for r in doc["results"]:
+            r["expectation_config"].pop("id", None)
+        doc.pop("meta", None)
+        doc.pop("statistics", None)
+        return [o.result_json for o in outcomes], doc["results"]
+
+    cached = report()
+    assert Expectation.__dict__["configuration"] is original
+    monkeypatch.setattr(gx_adapter, "configurations_built_once", nullcontext)
+    assert report() == cached
 
 
 def test_results_kept_and_data_docs_offline(tmp_path):

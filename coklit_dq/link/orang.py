@@ -286,31 +286,29 @@ def _changes(con: duckdb.DuckDBPyConnection, tanggal: date) -> int:
     """Incremental: roll link_rekaman forward to tonight, preparing only what changed.
 
     Tonight's ids and hashes (of the raw columns the model reads, HASH_COLUMNS) are
-    compared with link_rekaman's: _link_berubah holds the records that are new or whose
-    hash differs, _link_ubah those records prepared, _link_lepas every id whose pairs
-    are stale (changed or gone). The pairs of stale ids are dropped, link_rekaman gets
-    the changed records, and _link_ini becomes a view of it (the 5 M standing records
+    compared with link_rekaman's: _link_lepas holds every id whose pairs are stale
+    (changed or gone), _link_berubah those that are new or whose hash differs, and
+    _link_ubah those records prepared. The pairs of stale ids are dropped, link_rekaman
+    gets the changed records, and _link_ini becomes a view of it (the standing records
     are neither prepared nor copied again). Returns how many records changed."""
+    # one pass over the night and the state: new (no state), changed (hash differs), gone
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _link_hash AS
-        {_night_sql()}
-        SELECT night.id_pemilih AS unique_id, night.baris, {HASH_EXPR} AS hash
-        FROM night LEFT JOIN dup USING (id_pemilih)
-        WHERE dup.b IS NULL OR night.baris = dup.b""",
+        f"""CREATE OR REPLACE TEMP TABLE _link_lepas AS
+        {_night_sql()}, h AS (
+          SELECT night.id_pemilih AS unique_id, night.baris, {HASH_EXPR} AS hash
+          FROM night LEFT JOIN dup USING (id_pemilih)
+          WHERE dup.b IS NULL OR night.baris = dup.b
+        )
+        SELECT coalesce(h.unique_id, r.unique_id) AS unique_id, h.baris,
+               h.unique_id IS NOT NULL AS berubah
+        FROM h FULL JOIN link_rekaman r ON r.unique_id = h.unique_id
+        WHERE h.hash IS DISTINCT FROM r.hash""",
         {"tanggal": tanggal},
     )
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _link_berubah AS
-        SELECT h.unique_id, h.baris FROM _link_hash h ANTI JOIN link_rekaman r
-          ON r.unique_id = h.unique_id AND r.hash = h.hash"""
+        "CREATE OR REPLACE TEMP TABLE _link_berubah AS "
+        "SELECT unique_id, baris FROM _link_lepas WHERE berubah"
     )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _link_lepas AS
-        SELECT unique_id FROM _link_berubah
-        UNION ALL
-        SELECT r.unique_id FROM link_rekaman r ANTI JOIN _link_hash h USING (unique_id)"""
-    )
-    con.execute("DROP TABLE IF EXISTS _link_hash")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _link_ubah AS
         WITH src AS (
@@ -331,9 +329,7 @@ def _changes(con: duckdb.DuckDBPyConnection, tanggal: date) -> int:
     _drop_relation(con, "_link_ini")
     con.execute(
         "CREATE TEMP VIEW _link_ini AS "
-        "SELECT *, $tanggal::DATE AS tanggal_ekspor FROM link_rekaman".replace(
-            "$tanggal", f"DATE '{tanggal.isoformat()}'"
-        )
+        f"SELECT *, DATE '{tanggal.isoformat()}' AS tanggal_ekspor FROM link_rekaman"
     )
     return int(con.execute("SELECT count(*) FROM _link_ubah").fetchall()[0][0])
 

@@ -8,6 +8,7 @@ and Jaro-Winkler UDFs exist in Spark SQL.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -36,6 +37,8 @@ def spark_session(settings: Any = None) -> Any:
     # own (owner-only, mkdtemp), never a fixed name in the shared /tmp; removed on stop.
     tmp = tempfile.mkdtemp(prefix="coklit-dq-spark-")
     _STATE["tmp"] = tmp
+    # also when the run fails and the process ends without stop_session()
+    atexit.register(shutil.rmtree, tmp, True)
     parts = partitions(settings)
     builder = (
         SparkSession.builder.master(
@@ -110,6 +113,7 @@ def to_spark(db_api: Any, table: pa.Table) -> Any:
 
     folder = Path(tempfile.mkdtemp(prefix="coklit-dq-spark-in-"))
     _STATE.setdefault("inputs", []).append(folder)
+    atexit.register(shutil.rmtree, folder, True)
     path = folder / "records.parquet"
     pq.write_table(table, path)
     return db_api.spark.read.parquet(str(path))

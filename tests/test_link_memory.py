@@ -138,3 +138,36 @@ def test_incremental_night_in_the_shared_instance(tmp_path) -> None:
     assert [r[:2] for r in incr_state[0]] == [r[:2] for r in full_state[0]]
     for a, b in zip(incr_state[0], full_state[0], strict=True):
         assert a[2] == pytest.approx(b[2], abs=1e-4)
+
+
+def test_incremental_night_that_fails_is_scored_again(tmp_path, monkeypatch) -> None:
+    """A night that fails while scoring leaves the state as it was: its re-run finds the
+    same changes and gives what a full re-link gives."""
+    from coklit_dq.link import model as mdl
+
+    settings = resolve_settings(warehouse=str(tmp_path / "w.duckdb"), duckdb_memory_limit="512MB")
+    con = warehouse.connect_settings(settings)
+    d2 = D1.replace(day=2)
+    try:
+        p, wil = planted_night()
+        load(con, D1, p, wil)
+        run_linkage(con, D1, settings, full=True)
+        load(con, d2, _night2(p), wil)
+
+        def fail(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the node went away")
+
+        monkeypatch.setattr(mdl, "score_new", fail)
+        with pytest.raises(RuntimeError):
+            run_linkage(con, d2, settings)
+        monkeypatch.undo()
+        again = run_linkage(con, d2, settings)
+        mode = con.execute(
+            "SELECT mode, berubah FROM link_malam WHERE tanggal_ekspor = ?", [d2]
+        ).fetchall()
+        full = run_linkage(con, d2, settings, full=True)
+    finally:
+        con.close()
+    assert mode == [("incremental", 3)]
+    cols = ["kode_temuan", "id_pemilih", "id_kelompok"]
+    assert again.select(cols).sort(cols).equals(full.select(cols).sort(cols))

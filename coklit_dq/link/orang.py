@@ -82,12 +82,11 @@ def model_checksum(model: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _night_sql(tanggal_param: str = "$tanggal") -> str:
-    """The night's rows that are not TMS, one per id_pemilih (a GANDA_ID duplicate is
-    linked once: its row with the smallest baris), with the hash of what the model reads."""
-    return f"""WITH night AS (
-          SELECT * FROM pemilih
-          WHERE tanggal_ekspor = {tanggal_param} AND status_coklit <> 'TMS'
+def _night_sql() -> str:
+    """CTEs `night` (the rows of night $tanggal that are not TMS) and `dup` (the smallest
+    baris of an id_pemilih seen twice: a GANDA_ID duplicate is linked once)."""
+    return """WITH night AS (
+          SELECT * FROM pemilih WHERE tanggal_ekspor = $tanggal AND status_coklit <> 'TMS'
         ), dup AS (
           SELECT id_pemilih, min(baris) AS b FROM night GROUP BY 1 HAVING count(*) > 1
         )"""
@@ -232,8 +231,10 @@ def score(
                 f"CREATE OR REPLACE TABLE link_rekaman AS SELECT {cols}, hash, nkk FROM _link_ini"
             )
             berubah = n_night
-        elif berubah:
-            _score_changes(con, be, cols, model, t0)
+        else:
+            if berubah:
+                _score_changes(con, be, cols, model, t0)
+            _roll_forward(con)
     finally:
         be.close()
     n_pairs = con.execute("SELECT count(*) FROM link_pasangan").fetchall()[0][0]
@@ -288,9 +289,10 @@ def _changes(con: duckdb.DuckDBPyConnection, tanggal: date) -> int:
     Tonight's ids and hashes (of the raw columns the model reads, HASH_COLUMNS) are
     compared with link_rekaman's: _link_lepas holds every id whose pairs are stale
     (changed or gone), _link_berubah those that are new or whose hash differs, and
-    _link_ubah those records prepared. The pairs of stale ids are dropped, link_rekaman
-    gets the changed records, and _link_ini becomes a view of it (the standing records
-    are neither prepared nor copied again). Returns how many records changed."""
+    _link_ubah those records prepared. The pairs of stale ids are dropped and _link_ini
+    becomes a view of the standing records as stored plus the changed ones (the standing
+    records are neither prepared nor copied again); _roll_forward stores the changes
+    once they are scored. Returns how many records changed."""
     # one pass over the night and the state: new (no state), changed (hash differs), gone
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _link_lepas AS
@@ -324,14 +326,22 @@ def _changes(con: duckdb.DuckDBPyConnection, tanggal: date) -> int:
         """DELETE FROM link_pasangan WHERE id_l IN (SELECT unique_id FROM _link_lepas)
            OR id_r IN (SELECT unique_id FROM _link_lepas)"""
     )
-    con.execute("DELETE FROM link_rekaman WHERE unique_id IN (SELECT unique_id FROM _link_lepas)")
-    con.execute("INSERT INTO link_rekaman BY NAME SELECT * FROM _link_ubah")
+    # tonight's records: the standing ones as stored, the changed ones as prepared now
     _drop_relation(con, "_link_ini")
     con.execute(
-        "CREATE TEMP VIEW _link_ini AS "
-        f"SELECT *, DATE '{tanggal.isoformat()}' AS tanggal_ekspor FROM link_rekaman"
+        f"""CREATE TEMP VIEW _link_ini AS
+        SELECT *, DATE '{tanggal.isoformat()}' AS tanggal_ekspor FROM (
+          SELECT * FROM link_rekaman ANTI JOIN _link_lepas USING (unique_id)
+          UNION ALL BY NAME SELECT * FROM _link_ubah)"""
     )
     return int(con.execute("SELECT count(*) FROM _link_ubah").fetchall()[0][0])
+
+
+def _roll_forward(con: duckdb.DuckDBPyConnection) -> None:
+    """link_rekaman becomes tonight's records, once tonight's pairs are in: a night that
+    fails before finds the same changes again when it is re-run."""
+    con.execute("DELETE FROM link_rekaman WHERE unique_id IN (SELECT unique_id FROM _link_lepas)")
+    con.execute("INSERT INTO link_rekaman BY NAME SELECT * FROM _link_ubah")
 
 
 def _score_changes(
@@ -369,7 +379,7 @@ def _candidates(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _link_kandidat AS SELECT * FROM link_rekaman "
         f"SEMI JOIN ({' UNION '.join(parts)}) k USING (unique_id) "
-        "ANTI JOIN _link_ubah u USING (unique_id)"
+        "ANTI JOIN _link_lepas USING (unique_id)"
     )
 
 

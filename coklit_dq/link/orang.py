@@ -46,14 +46,21 @@ PREP_COLUMNS = (
     "tgl_tahun", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
     "kode_desa", "kode_kec", "kode_kab", "kode_prov",
 )  # fmt: skip
+
+
 # Term-frequency lookups (column -> SQL) over the whole night, registered with
-# Splink for every run (also for a night's changes). `{where}` restricts the values
-# to those the scored records carry (the frequencies stay the whole night's).
-TF_SQL = {
-    c: f"SELECT {c}, count(*) / (SELECT count(*) FROM _link_ini) AS tf_{c} "
-    f"FROM _link_ini WHERE {c} IS NOT NULL {{where}} GROUP BY {c}"
-    for c in model_settings.TF_COLUMNS
-}
+# Splink for every run (also for a night's changes).
+def tf_sql(c: str, where: str = "") -> str:
+    """The term frequencies of column `c` over the night (_link_ini); `where` (an AND
+    condition) keeps only the values the scored records carry, the frequencies stay
+    the whole night's."""
+    return (
+        f"SELECT {c}, count(*) / (SELECT count(*) FROM _link_ini) AS tf_{c} "
+        f"FROM _link_ini WHERE {c} IS NOT NULL {where} GROUP BY {c}"
+    )
+
+
+TF_SQL = {c: tf_sql(c) for c in model_settings.TF_COLUMNS}
 
 STATE_DDL = (
     """CREATE TABLE IF NOT EXISTS link_pasangan (
@@ -221,7 +228,7 @@ def score(
     be = _Backend(con, backend, settings)
     try:
         if not incremental:
-            tf = {c: be.table(f"tf_{c}", sql.format(where="")) for c, sql in TF_SQL.items()}
+            tf = {c: be.table(f"tf_{c}", sql) for c, sql in TF_SQL.items()}
             records = be.table("rekaman", f"SELECT {cols} FROM _link_ini")
             res = mdl.score_within(be.api, records, model, tf)
             _lap(t0, "scored every record")
@@ -354,8 +361,8 @@ def _score_changes(
     _lap(t0, "found the standing records sharing a block with a change")
     seen = "SELECT {c} FROM _link_ubah UNION SELECT {c} FROM _link_kandidat"
     tf = {
-        c: be.table(f"tf_{c}", sql.format(where=f"AND {c} IN ({seen.format(c=c)})"))
-        for c, sql in TF_SQL.items()
+        c: be.table(f"tf_{c}", tf_sql(c, f"AND {c} IN ({seen.format(c=c)})"))
+        for c in model_settings.TF_COLUMNS
     }
     changed = be.table("berubah", f"SELECT {cols} FROM _link_ubah")
     standing = be.table("tetap", f"SELECT {cols} FROM _link_kandidat")

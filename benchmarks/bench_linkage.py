@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_linkage.py [STEP ...] [--cache /tmp/coklit-bench]
         [--voters 1000000] [--incr-voters 5000000] [--changed 0.01]
-        [--nightly-voters 5000000] [--big-voters 10000000] [--spark-voters 1000000]
+        [--nightly-voters 5000000] [--big-voters 10000000] [--spark-voters 1000000] [--check]
 
 STEP (default: every one, in this order):
   full     simulate (cached) + ingest one night of --voters, then run_linkage with
@@ -10,7 +10,8 @@ STEP (default: every one, in this order):
   incr     one night of --incr-voters linked in full, night 2 = night 1 with
            --changed of the records changed (a third renamed, a third moved to another
            desa, a third new BARU copies with the nik's last digit changed), then the
-           incremental run_linkage of night 2: seconds, peak.
+           incremental run_linkage of night 2: seconds, peak. With --check, night 2 is
+           also re-linked in full (on a copy) and its pairs and clusters compared.
   nightly  `coklit-dq nightly` (the whole Prefect flow: ingest, rules, link, diff,
            publish) on nights 1 and 2 of a simulated --nightly-voters export: wall
            seconds and the peak memory of the command's whole process tree.
@@ -400,13 +401,30 @@ def step_incr(work: Path, cache: Path, args: argparse.Namespace) -> None:
         f"{res['pairs']:,} pairs; {peak.text()}"
     )
     ch, _ = worker("change", warehouse=wh, d1=d1, changed=args.changed)
-    res, peak = worker("link", warehouse=wh, tanggal=ch["d2"], full=False)
+    copy = work / "incr-full.duckdb"
+    if args.check:
+        shutil.copyfile(wh, copy)
+    res, peak = worker(
+        "link", warehouse=wh, tanggal=ch["d2"], full=False, dump=str(work / "incr.json")
+    )
     print(
         f"  INCREMENTAL {args.incr_voters:,} voters: night 2 ({res['mode']}) run_linkage "
         f"{res['seconds']:.1f} s (target <= 30 s) for {res['records']:,} records, "
         f"{res['scored']:,} new or changed ({res['scored'] / res['records']:.2%}), "
         f"{res['pairs']:,} pairs; {peak.text()}"
     )
+    if args.check:
+        f_res, f_peak = worker(
+            "link", warehouse=str(copy), tanggal=ch["d2"], full=True, dump=str(work / "full.json")
+        )
+        a = json.loads((work / "incr.json").read_text())
+        b = json.loads((work / "full.json").read_text())
+        print(
+            f"  night 2 re-linked in full: {f_res['seconds']:.1f} s; same pairs as the "
+            f"incremental night: {a['edges'] == b['edges']} ({len(a['edges']):,} vs "
+            f"{len(b['edges']):,}), same clusters: {a['clusters'] == b['clusters']} "
+            f"({len(a['clusters']):,} vs {len(b['clusters']):,}); {f_peak.text()}"
+        )
 
 
 def _nightly(work: Path, source: Path, day: date, name: str) -> Peak:
@@ -533,6 +551,11 @@ def main() -> None:
     ap.add_argument("--nightly-voters", type=int, default=5_000_000)
     ap.add_argument("--big-voters", type=int, default=10_000_000)
     ap.add_argument("--spark-voters", type=int, default=1_000_000)
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="incr: also re-link night 2 in full and compare its pairs and clusters",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
     unknown = [s for s in args.steps if s not in STEPS]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import duckdb
 import polars as pl
-from test_link import D1, load, planted_night
+import pytest
+from test_link import D1, _copy, _rec, _typo, load, planted_night
 
 from coklit_dq import warehouse
 from coklit_dq.config import resolve_settings
@@ -69,8 +70,45 @@ def test_linkage_opens_no_second_duckdb_and_leaves_nothing_behind(tmp_path, monk
         con.close()
 
 
+def _night2(p: pl.DataFrame) -> pl.DataFrame:
+    """Night 1 with every kind of change an incremental night must carry: a record
+    renamed (its pair breaks), one gone, one struck TMS, a new BARU copy of a person
+    (a new pair), a twin's family card changed (nkk decides the twin pattern), and
+    a status change the model does not read (BELUM -> MS: not a change)."""
+    e = _copy(
+        _rec(p, "P31-0000080"), "XE-2", "3271012001", nik=_typo(_rec(p, "P31-0000080")["nik"], 14)
+    )
+    rename = pl.col("id_pemilih") == "XA-2"
+    return pl.concat(
+        [
+            p.filter(pl.col("id_pemilih") != "XB-2").with_columns(
+                nama=pl.when(rename).then(pl.lit("AHMAD")).otherwise("nama"),
+                status_coklit=pl.when(pl.col("id_pemilih") == "XD-2")
+                .then(pl.lit("TMS"))
+                .when((pl.col("id_pemilih") == "P31-0000090") & (pl.col("status_coklit") != "BARU"))
+                .then(pl.lit("MS"))
+                .otherwise("status_coklit"),
+                nkk=pl.when(pl.col("id_pemilih") == "XT-2")
+                .then(pl.lit("3201019901000778"))
+                .otherwise("nkk"),
+            ),
+            pl.DataFrame([e], schema=p.schema),
+        ]
+    )
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
+    pairs = con.execute(
+        "SELECT id_l, id_r, round(match_probability, 9) FROM link_pasangan ORDER BY 1, 2"
+    ).fetchall()
+    records = con.execute("SELECT * FROM link_rekaman ORDER BY unique_id").fetchall()
+    return pairs, records
+
+
 def test_incremental_night_in_the_shared_instance(tmp_path) -> None:
-    """Night 2 scores its changes in the same instance and gives what a full re-link gives."""
+    """Night 2 scores only its changes, in the same instance, and gives what a full
+    re-link gives: the same findings, the same scored pairs and the same prepared
+    records carried to the next night."""
     settings = resolve_settings(warehouse=str(tmp_path / "w.duckdb"), duckdb_memory_limit="512MB")
     con = warehouse.connect_settings(settings)
     d2 = D1.replace(day=2)
@@ -78,15 +116,58 @@ def test_incremental_night_in_the_shared_instance(tmp_path) -> None:
         p, wil = planted_night()
         load(con, D1, p, wil)
         run_linkage(con, D1, settings, full=True)
-        moved = p.with_columns(
-            nama=pl.when(pl.col("id_pemilih") == "XA-2").then(pl.lit("AHMAD")).otherwise("nama")
-        )
-        load(con, d2, moved, wil)
+        load(con, d2, _night2(p), wil)
         incr = run_linkage(con, d2, settings)
-        mode = con.execute("SELECT mode FROM link_malam WHERE tanggal_ekspor = ?", [d2]).fetchall()
+        mode = con.execute(
+            "SELECT mode, berubah FROM link_malam WHERE tanggal_ekspor = ?", [d2]
+        ).fetchall()
+        incr_state = _state(con)
+        full = run_linkage(con, d2, settings, full=True)
+        full_state = _state(con)
+    finally:
+        con.close()
+    # XA-2 renamed, XE-2 new, XT-2's nkk: scored again; the others are dropped or untouched
+    assert mode == [("incremental", 3)]
+    cols = ["kode_temuan", "id_pemilih", "id_kelompok"]
+    assert incr.select(cols).sort(cols).equals(full.select(cols).sort(cols))
+    orang = set(incr.filter(pl.col("kode_temuan") == "GANDA_ORANG")["id_pemilih"])
+    assert "XE-2" in orang and not {"XA-2", "XB-2", "XD-2"} & orang
+    assert incr_state[1] == full_state[1]  # the records carried forward, as a full run prepares
+    # the same pairs; a standing pair keeps last night's score (the night's size and
+    # term frequencies moved a little since), a changed record's pairs are scored tonight
+    assert [r[:2] for r in incr_state[0]] == [r[:2] for r in full_state[0]]
+    for a, b in zip(incr_state[0], full_state[0], strict=True):
+        assert a[2] == pytest.approx(b[2], abs=1e-4)
+
+
+def test_incremental_night_that_fails_is_scored_again(tmp_path, monkeypatch) -> None:
+    """A night that fails while scoring leaves the state as it was: its re-run finds the
+    same changes and gives what a full re-link gives."""
+    from coklit_dq.link import model as mdl
+
+    settings = resolve_settings(warehouse=str(tmp_path / "w.duckdb"), duckdb_memory_limit="512MB")
+    con = warehouse.connect_settings(settings)
+    d2 = D1.replace(day=2)
+    try:
+        p, wil = planted_night()
+        load(con, D1, p, wil)
+        run_linkage(con, D1, settings, full=True)
+        load(con, d2, _night2(p), wil)
+
+        def fail(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the node went away")
+
+        monkeypatch.setattr(mdl, "score_new", fail)
+        with pytest.raises(RuntimeError):
+            run_linkage(con, d2, settings)
+        monkeypatch.undo()
+        again = run_linkage(con, d2, settings)
+        mode = con.execute(
+            "SELECT mode, berubah FROM link_malam WHERE tanggal_ekspor = ?", [d2]
+        ).fetchall()
         full = run_linkage(con, d2, settings, full=True)
     finally:
         con.close()
-    assert mode == [("incremental",)]
+    assert mode == [("incremental", 3)]
     cols = ["kode_temuan", "id_pemilih", "id_kelompok"]
-    assert incr.select(cols).sort(cols).equals(full.select(cols).sort(cols))
+    assert again.select(cols).sort(cols).equals(full.select(cols).sort(cols))

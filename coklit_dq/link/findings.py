@@ -29,7 +29,8 @@ SELECT a.*, p.nik, p.nama, p.kode_desa, p.no_tps, p.id_pantarlih, p.status_cokli
          ORDER BY p.waktu_coklit DESC NULLS LAST, (p.status_coklit = 'BARU') DESC,
                   a.unique_id) AS urutan
 FROM _link_anggota a
-JOIN (SELECT * FROM pemilih WHERE tanggal_ekspor = $tanggal
+JOIN (SELECT * FROM pemilih SEMI JOIN _link_anggota m ON m.unique_id = pemilih.id_pemilih
+      WHERE tanggal_ekspor = $tanggal
       QUALIFY row_number() OVER (PARTITION BY id_pemilih ORDER BY baris NULLS LAST) = 1) p
   ON p.id_pemilih = a.unique_id
 LEFT JOIN (SELECT * FROM wilayah WHERE tanggal_ekspor = $tanggal) w USING (kode_desa)
@@ -87,9 +88,13 @@ def ganda_nik_members(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
     """_link_anggota for GANDA_NIK: a valid nik on 2+ records that are not TMS, nationally."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _link_anggota AS
-        WITH r AS (
-          SELECT DISTINCT id_pemilih, nik FROM pemilih
-          WHERE tanggal_ekspor = ? AND status_coklit <> 'TMS' AND nik_valid(nik)
+        WITH night AS (
+          SELECT id_pemilih, nik FROM pemilih WHERE tanggal_ekspor = ? AND status_coklit <> 'TMS'
+        ), shared AS (  -- niks on 2+ ids, found before the pattern is checked on the few
+          SELECT nik FROM night GROUP BY nik HAVING min(id_pemilih) < max(id_pemilih)
+        ), r AS (
+          SELECT DISTINCT id_pemilih, nik FROM night SEMI JOIN shared USING (nik)
+          WHERE nik_valid(nik)
         )
         SELECT id_pemilih AS unique_id, 'NIK-' || kelompok_id(nik) AS id_kelompok,
                'GANDA_NIK' AS kode_temuan, NULL::DOUBLE AS match_probability,

@@ -127,7 +127,10 @@ def _linker(
     sdfs = {name: db_api.register(t, table_name=name) for name, t in tables.items()}
     first = next(iter(sdfs.values()))
     settings = model_for_dialect(model, db_api.sql_dialect.sql_dialect_str)
-    linker = Linker(first, settings, log_level=logging.WARNING)
+    # No settings validation: the model's columns are the prepared ones (PREP_COLUMNS),
+    # checked when it was trained; Splink's check parses every condition with sqlglot
+    # and cost 2-3 s of every night's link, incremental nights included.
+    linker = Linker(first, settings, log_level=logging.WARNING, validate_settings=False)
     for col, table in tf.items():
         tf_sdf = db_api.register(table, table_name=f"link_tf_{col}")
         linker.table_management.register_term_frequency_lookup(tf_sdf, col)

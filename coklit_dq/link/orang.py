@@ -6,7 +6,8 @@ before (HASH_COLUMNS differ), within themselves and against the standing ones,
 and keep the standing pairs whose two records did not change. State, in the
 warehouse:
 
-  link_rekaman   id and hash of the records of the last linked night
+  link_rekaman   the records of the last linked night as the model reads them
+                 (PREP_COLUMNS, hash, nkk): a later night prepares only its changes
   link_pasangan  their scored pairs at or above the floor
   link_malam     one row per linked night: mode, counts, seconds, model checksum
 
@@ -45,16 +46,23 @@ PREP_COLUMNS = (
     "tgl_tahun", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
     "kode_desa", "kode_kec", "kode_kab", "kode_prov",
 )  # fmt: skip
+
+
 # Term-frequency lookups (column -> SQL) over the whole night, registered with
 # Splink for every run (also for a night's changes).
-TF_SQL = {
-    c: f"SELECT {c}, count(*) / (SELECT count(*) FROM _link_ini) AS tf_{c} "
-    f"FROM _link_ini WHERE {c} IS NOT NULL GROUP BY {c}"
-    for c in model_settings.TF_COLUMNS
-}
+def tf_sql(c: str, where: str = "") -> str:
+    """The term frequencies of column `c` over the night (_link_ini); `where` (an AND
+    condition) keeps only the values the scored records carry, the frequencies stay
+    the whole night's."""
+    return (
+        f"SELECT {c}, count(*) / (SELECT count(*) FROM _link_ini) AS tf_{c} "
+        f"FROM _link_ini WHERE {c} IS NOT NULL {where} GROUP BY {c}"
+    )
+
+
+TF_SQL = {c: tf_sql(c) for c in model_settings.TF_COLUMNS}
 
 STATE_DDL = (
-    "CREATE TABLE IF NOT EXISTS link_rekaman (unique_id VARCHAR, hash VARCHAR)",
     """CREATE TABLE IF NOT EXISTS link_pasangan (
       id_l VARCHAR, id_r VARCHAR, match_probability DOUBLE, match_weight DOUBLE,
       gamma_nik INTEGER, gamma_nama INTEGER, gamma_tgl_lahir INTEGER,
@@ -81,17 +89,24 @@ def model_checksum(model: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _night_sql() -> str:
+    """CTEs `night` (the rows of night $tanggal that are not TMS) and `dup` (the smallest
+    baris of an id_pemilih seen twice: a GANDA_ID duplicate is linked once)."""
+    return """WITH night AS (
+          SELECT * FROM pemilih WHERE tanggal_ekspor = $tanggal AND status_coklit <> 'TMS'
+        ), dup AS (
+          SELECT id_pemilih, min(baris) AS b FROM night GROUP BY 1 HAVING count(*) > 1
+        )"""
+
+
 def prepare(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
     """Temp table _link_ini: tonight's records that are not TMS, prepared, with hash.
 
     One row per id_pemilih (a GANDA_ID duplicate is linked once)."""
+    _drop_relation(con, "_link_ini")
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _link_ini AS
-        WITH night AS (
-          SELECT * FROM pemilih WHERE tanggal_ekspor = $tanggal AND status_coklit <> 'TMS'
-        ), dup AS (
-          SELECT id_pemilih, min(baris) AS b FROM night GROUP BY 1 HAVING count(*) > 1
-        ), src AS (
+        f"""CREATE TEMP TABLE _link_ini AS
+        {_night_sql()}, src AS (
           {PREP_BASE}, {HASH_EXPR} AS hash
           FROM night LEFT JOIN dup USING (id_pemilih)
           WHERE dup.b IS NULL OR night.baris = dup.b
@@ -99,6 +114,18 @@ def prepare(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
         {PREP_SELECT}, $tanggal::DATE AS tanggal_ekspor, hash, nkk FROM src""",
         {"tanggal": tanggal},
     )
+
+
+def _drop_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the temp table or view `name` (a night prepares _link_ini as a table, an
+    incremental night reads it as a view of link_rekaman)."""
+    kinds = con.execute(
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = $n "
+        "UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = $n",
+        {"n": name},
+    ).fetchall()
+    for (kind,) in kinds:
+        con.execute(f"DROP {kind} IF EXISTS temp.main.{name}")
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pa.Table:
@@ -173,11 +200,6 @@ def score(
     t0 = time.perf_counter()
     model = model or mdl.load_model()
     checksum = model_checksum(model)
-    prepare(con, tanggal)
-    log.info("linkage: prepared the night's records in %.1f s", time.perf_counter() - t0)
-    # the prior follows the night's size; the checksum above stays the trained model's
-    n_night = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
-    model = mdl.for_population(model, n_night)
     _migrate(con)
     for ddl in STATE_DDL:
         con.execute(ddl)
@@ -192,21 +214,34 @@ def score(
         and last is not None
         and last[0] == prev
         and last[1] == checksum
+        and _has_table(con, "link_rekaman")
     )
+    if incremental:
+        berubah = _changes(con, tanggal)
+    else:
+        prepare(con, tanggal)
+    _lap(t0, "prepared the night's records" + (f" ({berubah:,} changed)" if incremental else ""))
+    n_night = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
+    # the prior follows the night's size; the checksum above stays the trained model's
+    model = mdl.for_population(model, n_night)
     cols = ", ".join(PREP_COLUMNS)
     be = _Backend(con, backend, settings)
     try:
-        tf = {c: be.table(f"tf_{c}", sql) for c, sql in TF_SQL.items()}
         if not incremental:
+            tf = {c: be.table(f"tf_{c}", sql) for c, sql in TF_SQL.items()}
             records = be.table("rekaman", f"SELECT {cols} FROM _link_ini")
             res = mdl.score_within(be.api, records, model, tf)
+            _lap(t0, "scored every record")
             con.execute("DELETE FROM link_pasangan")
             be.insert_pairs(res)
-            con.execute("DELETE FROM link_rekaman")
-            con.execute("INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini")
+            con.execute(
+                f"CREATE OR REPLACE TABLE link_rekaman AS SELECT {cols}, hash, nkk FROM _link_ini"
+            )
             berubah = n_night
         else:
-            berubah = _score_changes(con, be, cols, model, tf)
+            if berubah:
+                _score_changes(con, be, cols, model, t0)
+            _roll_forward(con)
     finally:
         be.close()
     n_pairs = con.execute("SELECT count(*) FROM link_pasangan").fetchall()[0][0]
@@ -241,80 +276,138 @@ def score(
     return stats
 
 
-def _score_changes(
-    con: duckdb.DuckDBPyConnection, be: _Backend, cols: str, model: dict[str, Any], tf: Any
-) -> int:
-    """Incremental: drop the pairs of records changed or gone, score the changed ones
-    within themselves and against the standing ones that share a block; roll
-    link_rekaman forward. Returns how many records were scored."""
-    # Changed: new ids or a different hash; gone: in the state, not tonight.
+def _lap(t0: float, what: str) -> None:
+    log.info("linkage: %s (%.1f s)", what, time.perf_counter() - t0)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE NOT temporary AND table_name = ? "
+            "AND database_name = current_database()",
+            [name],
+        ).fetchall()[0][0]
+    )
+
+
+def _changes(con: duckdb.DuckDBPyConnection, tanggal: date) -> int:
+    """Incremental: roll link_rekaman forward to tonight, preparing only what changed.
+
+    Tonight's ids and hashes (of the raw columns the model reads, HASH_COLUMNS) are
+    compared with link_rekaman's: _link_lepas holds every id whose pairs are stale
+    (changed or gone), _link_berubah those that are new or whose hash differs, and
+    _link_ubah those records prepared. The pairs of stale ids are dropped and _link_ini
+    becomes a view of the standing records as stored plus the changed ones (the standing
+    records are neither prepared nor copied again); _roll_forward stores the changes
+    once they are scored. Returns how many records changed."""
+    # one pass over the night and the state: new (no state), changed (hash differs), gone
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _link_berubah AS
-        SELECT i.unique_id FROM _link_ini i ANTI JOIN link_rekaman r
-          ON r.unique_id = i.unique_id AND r.hash = i.hash"""
+        f"""CREATE OR REPLACE TEMP TABLE _link_lepas AS
+        {_night_sql()}, h AS (
+          SELECT night.id_pemilih AS unique_id, night.baris, {HASH_EXPR} AS hash
+          FROM night LEFT JOIN dup USING (id_pemilih)
+          WHERE dup.b IS NULL OR night.baris = dup.b
+        )
+        SELECT coalesce(h.unique_id, r.unique_id) AS unique_id, h.baris,
+               h.unique_id IS NOT NULL AS berubah
+        FROM h FULL JOIN link_rekaman r ON r.unique_id = h.unique_id
+        WHERE h.hash IS DISTINCT FROM r.hash""",
+        {"tanggal": tanggal},
     )
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _link_lepas AS
-        SELECT unique_id FROM _link_berubah
-        UNION ALL
-        SELECT r.unique_id FROM link_rekaman r ANTI JOIN _link_ini i USING (unique_id)"""
+        "CREATE OR REPLACE TEMP TABLE _link_berubah AS "
+        "SELECT unique_id, baris FROM _link_lepas WHERE berubah"
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _link_ubah AS
+        WITH src AS (
+          {PREP_BASE}
+          FROM pemilih SEMI JOIN _link_berubah b
+            ON pemilih.id_pemilih = b.unique_id AND pemilih.baris IS NOT DISTINCT FROM b.baris
+          WHERE pemilih.tanggal_ekspor = $tanggal AND pemilih.status_coklit <> 'TMS'
+        )
+        {PREP_SELECT}, {HASH_EXPR} AS hash, nkk FROM src""",
+        {"tanggal": tanggal},
     )
     con.execute(
         """DELETE FROM link_pasangan WHERE id_l IN (SELECT unique_id FROM _link_lepas)
            OR id_r IN (SELECT unique_id FROM _link_lepas)"""
     )
-    berubah = int(con.execute("SELECT count(*) FROM _link_berubah").fetchall()[0][0])
-    if berubah:
-        _candidates(con)
-        changed = be.table(
-            "berubah", f"SELECT {cols} FROM _link_ini SEMI JOIN _link_berubah USING (unique_id)"
-        )
-        standing = be.table("tetap", f"SELECT {cols} FROM _link_kandidat")
-        for res in mdl.score_new(be.api, changed, standing=standing, model=model, tf=tf):
-            be.insert_pairs(res)
-    con.execute("DELETE FROM link_rekaman WHERE unique_id IN (SELECT unique_id FROM _link_lepas)")
+    # tonight's records: the standing ones as stored, the changed ones as prepared now
+    _drop_relation(con, "_link_ini")
     con.execute(
-        "INSERT INTO link_rekaman SELECT unique_id, hash FROM _link_ini "
-        "SEMI JOIN _link_berubah USING (unique_id)"
+        f"""CREATE TEMP VIEW _link_ini AS
+        SELECT *, DATE '{tanggal.isoformat()}' AS tanggal_ekspor FROM (
+          SELECT * FROM link_rekaman ANTI JOIN _link_lepas USING (unique_id)
+          UNION ALL BY NAME SELECT * FROM _link_ubah)"""
     )
-    return berubah
+    return int(con.execute("SELECT count(*) FROM _link_ubah").fetchall()[0][0])
+
+
+def _roll_forward(con: duckdb.DuckDBPyConnection) -> None:
+    """link_rekaman becomes tonight's records, once tonight's pairs are in: a night that
+    fails before finds the same changes again when it is re-run."""
+    con.execute("DELETE FROM link_rekaman WHERE unique_id IN (SELECT unique_id FROM _link_lepas)")
+    con.execute("INSERT INTO link_rekaman BY NAME SELECT * FROM _link_ubah")
+
+
+def _score_changes(
+    con: duckdb.DuckDBPyConnection, be: _Backend, cols: str, model: dict[str, Any], t0: float
+) -> None:
+    """Incremental: score the changed records (_link_ubah) within themselves and against
+    the standing ones that share a block with them, with the whole night's term
+    frequencies of the values they carry."""
+    _candidates(con)
+    _lap(t0, "found the standing records sharing a block with a change")
+    seen = "SELECT {c} FROM _link_ubah UNION SELECT {c} FROM _link_kandidat"
+    tf = {
+        c: be.table(f"tf_{c}", tf_sql(c, f"AND {c} IN ({seen.format(c=c)})"))
+        for c in model_settings.TF_COLUMNS
+    }
+    changed = be.table("berubah", f"SELECT {cols} FROM _link_ubah")
+    standing = be.table("tetap", f"SELECT {cols} FROM _link_kandidat")
+    _lap(t0, "term frequencies and Splink's tables")
+    for res in mdl.score_new(be.api, changed, standing=standing, model=model, tf=tf):
+        be.insert_pairs(res)
+    _lap(t0, "scored the changes")
 
 
 def _candidates(con: duckdb.DuckDBPyConnection) -> None:
     """_link_kandidat: the standing records (not changed tonight) that share a block
     with a changed one, found in DuckDB with the blocking rules as declared in
     linkage/settings.py (columns that must be equal), so Splink gets thousands of
-    standing records instead of the whole list."""
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _link_ubah AS
-        SELECT * FROM _link_ini SEMI JOIN _link_berubah USING (unique_id)"""
-    )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _link_tetap AS
-        SELECT * FROM _link_ini ANTI JOIN _link_berubah USING (unique_id)"""
-    )
+    standing records instead of the whole list. Each rule is one semi join of the
+    standing records against the few changed ones."""
     parts = [
-        "SELECT s.unique_id FROM _link_tetap s JOIN _link_ubah c ON "
+        "SELECT s.unique_id FROM link_rekaman s SEMI JOIN _link_ubah c ON "
         + " AND ".join(f"s.{col} = c.{col}" for col in rule)
         for rule in model_settings.BLOCKING_RULES_PREDICT
     ]
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _link_kandidat AS SELECT * FROM _link_tetap "
-        f"SEMI JOIN ({' UNION '.join(parts)}) k USING (unique_id)"
+        "CREATE OR REPLACE TEMP TABLE _link_kandidat AS SELECT * FROM link_rekaman "
+        f"SEMI JOIN ({' UNION '.join(parts)}) k USING (unique_id) "
+        "ANTI JOIN _link_lepas USING (unique_id)"
     )
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the state when its pair table is of another model version (full re-link)."""
-    cols = [
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_name = 'link_pasangan' ORDER BY ordinal_position"
-        ).fetchall()
-    ]
-    want = ["id_l", "id_r", *mdl.PAIR_COLUMNS[2:]]
-    if cols and cols != want:
+    """Drop the state when its pair table is of another model version, or its records
+    of another preparation (full re-link)."""
+
+    def columns(table: str) -> list[str]:
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "AND table_catalog = current_database() ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+
+    pairs, records = columns("link_pasangan"), columns("link_rekaman")
+    if (pairs and pairs != ["id_l", "id_r", *mdl.PAIR_COLUMNS[2:]]) or (
+        records and records != [*PREP_COLUMNS, "hash", "nkk"]
+    ):
         log.warning("linkage state is of another model version: full re-link")
         for t in ("link_pasangan", "link_rekaman", "link_malam"):
             con.execute(f"DROP TABLE IF EXISTS {t}")

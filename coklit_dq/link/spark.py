@@ -8,6 +8,7 @@ and Jaro-Winkler UDFs exist in Spark SQL.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -36,6 +37,8 @@ def spark_session(settings: Any = None) -> Any:
     # own (owner-only, mkdtemp), never a fixed name in the shared /tmp; removed on stop.
     tmp = tempfile.mkdtemp(prefix="coklit-dq-spark-")
     _STATE["tmp"] = tmp
+    # also when the run fails and the process ends without stop_session()
+    atexit.register(shutil.rmtree, tmp, True)
     parts = partitions(settings)
     builder = (
         SparkSession.builder.master(
@@ -51,9 +54,13 @@ def spark_session(settings: Any = None) -> Any:
                 settings, "linkage_spark_driver_memory", "COKLIT_DQ_SPARK_DRIVER_MEMORY", "3g"
             ),
         )
-        # Splink's term-frequency lookups and blocked pairs are joined, never collected:
-        # no broadcast of a big table into the driver's heap.
-        .config("spark.sql.autoBroadcastJoinThreshold", str(32 * 1024 * 1024))
+        # No broadcast joins: every join sorts and merges, spilling to disk. A broadcast
+        # collects one side through the driver, and at 1 M records Splink's blocking
+        # (a self-join of the records on each rule's keys) failed with "TaskResultLost
+        # (result lost from block manager)" in a local[2] / 3g driver; adaptive execution
+        # would turn a join into a broadcast at run time unless told not to as well.
+        .config("spark.sql.autoBroadcastJoinThreshold", "-1")
+        .config("spark.sql.adaptive.autoBroadcastJoinThreshold", "-1")
         .config("spark.driver.maxResultSize", "1g")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -106,6 +113,7 @@ def to_spark(db_api: Any, table: pa.Table) -> Any:
 
     folder = Path(tempfile.mkdtemp(prefix="coklit-dq-spark-in-"))
     _STATE.setdefault("inputs", []).append(folder)
+    atexit.register(shutil.rmtree, folder, True)
     path = folder / "records.parquet"
     pq.write_table(table, path)
     return db_api.spark.read.parquet(str(path))

@@ -517,3 +517,22 @@ def test_quality_on_a_simulated_night_not_trained_on(tmp_path) -> None:
     assert m.record_precision >= 0.97, m
     assert m.recall >= 0.9, m
     assert m.blocking_recall >= 0.97, m
+
+
+def test_a_record_keeps_its_best_partner_when_its_partners_are_different_people() -> None:
+    """A copy that links to its original and to the original's namesake (who do not link
+    to each other) stays with its best partner only; three records that all link to each
+    other stay one cluster."""
+    from coklit_dq.link.graph import connected_components, consistent_edges
+
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TEMP TABLE e AS SELECT * FROM (VALUES
+          ('C', 'X', 0.9999), ('C', 'Y', 0.9990),  -- X and Y: namesakes, no edge
+          ('A', 'B', 0.999), ('A', 'D', 0.998), ('B', 'D', 0.997)  -- one person, 3 records
+        ) t(id_l, id_r, match_probability)"""
+    )
+    assert consistent_edges(con, "e") == 1
+    connected_components(con, "e", "k")
+    got = dict(con.execute("SELECT unique_id, klaster FROM k").fetchall())
+    assert got == {"C": "C", "X": "C", "A": "A", "B": "A", "D": "A"}

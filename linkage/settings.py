@@ -66,7 +66,13 @@ GATES = {"nik": "tgl", "wilayah": "nik_wil"}
 # which holds namesakes of one region as well, put "provinsi berbeda" at m 0.08 and
 # "kab/kota sama, kecamatan berbeda" at 0.12 where the nik-sharing pairs of a 1 M night
 # say 0.20 and 0.37.
-ANCHORS = {"wilayah": "nik"}
+# The same holds for where the two records came from (asal): in a real roll the
+# nik-sharing pairs say how many duplicates are one BARU record and one handed down and
+# how many are both in the list handed down (two records of the DP4), so the roll itself
+# weighs "keduanya dari data yang diturunkan" instead of a declared 0.445 that let
+# namesakes handed down in one kecamatan through (measured: most false pairs at 100 k and
+# 1 M were both handed down).
+ANCHORS = {"wilayah": "nik", "asal": "nik"}
 # No anchored m below this: a level the nik-sharing pairs of one night never reach is
 # rare among duplicates, not absent. A voter entered again at the right TPS of the same
 # desa and never struck at the wrong one (TMS 8, often the largest TMS class) is a
@@ -357,9 +363,10 @@ def comparisons() -> list[Any]:
         output_column_name="asal",
         comparison_levels=[
             _null("baru", "asal rekaman tidak diketahui"),
-            # Fixed, not trained: duplicates inside the list handed down (two records of
-            # the DP4) exist too, and a model that learnt "every duplicate has one BARU
-            # record" from one source would never see them.
+            # Not trained by EM: measured among the pairs sharing a nik (ANCHORS), floored
+            # at ANCHOR_M_FLOOR, because duplicates inside the list handed down (two records
+            # of the DP4) exist too, and a model that learnt "every duplicate has one BARU
+            # record" from one source would never see them. The m below are only starts.
             _custom(
                 "baru_l <> baru_r",
                 "satu rekaman BARU, satu dari data yang diturunkan",

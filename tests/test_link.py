@@ -536,3 +536,31 @@ def test_a_record_keeps_its_best_partner_when_its_partners_are_different_people(
     connected_components(con, "e", "k")
     got = dict(con.execute("SELECT unique_id, klaster FROM k").fetchall())
     assert got == {"C": "C", "X": "C", "A": "A", "B": "A", "D": "A"}
+
+
+def test_anchored_m_is_where_nik_sharing_pairs_lie_and_floored() -> None:
+    """m of a comparison in ANCHORS is the share of the pairs sharing a whole nik at each
+    level; a level none of them reaches is floored (rare, not impossible)."""
+    import copy
+
+    from coklit_dq.link.model import load_model
+    from coklit_dq.link.train import anchored_m
+    from linkage import settings as model_settings
+
+    rows = []
+    for i in range(60):  # 54 pairs of one BARU + one handed down, 6 both handed down
+        rows += [(f"a{i}", f"N{i}", i < 54), (f"b{i}", f"N{i}", False)]
+    rows += [("x", None, True), ("y", None, True)]  # no nik: not a pair
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (unique_id VARCHAR, nik VARCHAR, baru BOOLEAN)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    model = copy.deepcopy(load_model())
+    anchored_m(con, "t", model, "asal", "nik")
+    (asal,) = [c for c in model["comparisons"] if c["output_column_name"] == "asal"]
+    m = {lv["label_for_charts"]: lv["m_probability"] for lv in asal["comparison_levels"]
+         if not lv.get("is_null_level")}  # fmt: skip
+    floor = model_settings.ANCHOR_M_FLOOR
+    total = 0.9 + 0.1 + floor
+    assert m["satu rekaman BARU, satu dari data yang diturunkan"] == pytest.approx(0.9 / total)
+    assert m["keduanya dari data yang diturunkan"] == pytest.approx(0.1 / total)
+    assert m["keduanya rekaman BARU"] == pytest.approx(floor / total)

@@ -36,7 +36,7 @@ MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 # The probability is computed with the prior of the night's size (DUPLICATE_PAIRS_PER_RECORD),
 # so one threshold means the same at 100 k and at 205 M records. Measured on simulated
 # nights not trained on (docs/stages.md), record precision / pair recall at 1 M (seed 7):
-# 0.99 0.983 / 0.916 | 0.995 0.987 / 0.896 | 0.998 0.990 / 0.861.
+# 0.99 0.987 / 0.944 | 0.995 0.992 / 0.932 | 0.998 0.995 / 0.910.
 # A wrongly struck voter loses the vote: each finding also asks the PPS to confirm.
 THRESHOLD_MATCH_PROBABILITY = 0.995
 # After training no level of a match may be deemed (nearly) impossible: EM drives
@@ -124,8 +124,10 @@ TF_COLUMNS = ("nama_norm", "nama_depan", "tgl")
 
 # Expectation maximisation, one session per rule; a comparison whose columns a
 # rule blocks on is not trained in that session. Name + birth date + birthplace
-# trains the region (nik, sex and origin are fixed below). Name, birth date and birthplace keep the
-# m-probabilities of M_PRIORS: measured on the simulator's data, every block
+# trains the region, whose m ANCHORS then replaces with what the nik-sharing pairs say
+# (nik and sex are fixed below, origin anchored too), so today EM sets no m that is kept;
+# the session stays for a comparison added without an anchor. Name, birth date and
+# birthplace keep the m-probabilities of M_PRIORS: measured on the simulator's data, every block
 # that leaves them free (name + date alone, the nik's kecamatan + date, its
 # date + serial, region + serial + first name) holds far
 # more namesakes, siblings or people sharing a placeholder date than duplicates,

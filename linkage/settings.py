@@ -36,7 +36,7 @@ MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 # The probability is computed with the prior of the night's size (DUPLICATE_PAIRS_PER_RECORD),
 # so one threshold means the same at 100 k and at 205 M records. Measured on simulated
 # nights not trained on (docs/stages.md), record precision / pair recall at 1 M (seed 7):
-# 0.99 0.983 / 0.916 | 0.995 0.987 / 0.896 | 0.998 0.990 / 0.861.
+# 0.99 0.987 / 0.944 | 0.995 0.992 / 0.932 | 0.998 0.995 / 0.910.
 # A wrongly struck voter loses the vote: each finding also asks the PPS to confirm.
 THRESHOLD_MATCH_PROBABILITY = 0.995
 # After training no level of a match may be deemed (nearly) impossible: EM drives
@@ -57,6 +57,28 @@ NIK_U_PROBABILITIES = {"exact": 1e-9}
 # train.py measures its u among sampled pairs of records sharing the column (u of a
 # level = P(level | the gate agrees)), since random pairs almost never share it.
 GATES = {"nik": "tgl", "wilayah": "nik_wil"}
+# Comparisons whose m is measured, not trained by EM, among the pairs that share a
+# whole valid nik (comparison -> that column): GANDA_NIK pairs are duplicates made the
+# same way as GANDA_ORANG ones (a person who moved, added BARU where they live now and
+# not struck where they lived before), and two records sharing a nik are one person but
+# for one in 10^9, so where such pairs lie is where a moved copy lands (label-free, and as
+# true of a real roll as of a simulated one). EM on the name + date + birthplace block,
+# which holds namesakes of one region as well, put "provinsi berbeda" at m 0.08 and
+# "kab/kota sama, kecamatan berbeda" at 0.12 where the nik-sharing pairs of a 1 M night
+# say 0.20 and 0.37.
+# The same holds for where the two records came from (asal): in a real roll the
+# nik-sharing pairs say how many duplicates are one BARU record and one handed down and
+# how many are both in the list handed down (two records of the DP4), so the roll itself
+# weighs "keduanya dari data yang diturunkan" instead of a declared 0.445 that let
+# namesakes handed down in one kecamatan through (measured: most false pairs at 100 k and
+# 1 M were both handed down).
+ANCHORS = {"wilayah": "nik", "asal": "nik"}
+# No anchored m below this: a level the nik-sharing pairs of one night never reach is
+# rare among duplicates, not absent. A voter entered again at the right TPS of the same
+# desa and never struck at the wrong one (TMS 8, often the largest TMS class) is a
+# duplicate inside one desa, and a roll's duplicates include such records whichever
+# night the model was trained on.
+ANCHOR_M_FLOOR = 0.02
 # Pairs sampled per gate when measuring the gated u.
 GATE_PAIRS = 2_000_000
 # No u below this (a level that the sampled different people never reached is rare,
@@ -87,6 +109,12 @@ BLOCKING_RULES_PREDICT: tuple[tuple[str, ...], ...] = (
     ("nik_c", "tgl_bh", "nama_kunci"),  # ... or a slip in its year (31 Dec / 1 Jan too)
     ("nama_kunci", "tgl"),  # first name's consonants + birth date, whatever the nik
     ("nama_urut", "tgl"),  # the name's words in any order + birth date
+    # The whole name and the birthplace with the birth year or day-and-month: a slip in
+    # the birth date on a copy whose nik slipped twice (region and date part), which no
+    # rule above reaches (a fifth of the misses at 1 M). Blocks stay small because the
+    # full name, a birthplace and a year must all agree (at most tens at 1 M).
+    ("nama_norm", "tgl_tahun", "tempat_lahir"),
+    ("nama_norm", "tgl_bh", "tempat_lahir"),
 )
 # Comparisons a GANDA_ORANG finding names as context (where the records are, where
 # they came from) rather than as a field that agrees or differs.
@@ -96,8 +124,10 @@ TF_COLUMNS = ("nama_norm", "nama_depan", "tgl")
 
 # Expectation maximisation, one session per rule; a comparison whose columns a
 # rule blocks on is not trained in that session. Name + birth date + birthplace
-# trains the region (nik, sex and origin are fixed below). Name, birth date and birthplace keep the
-# m-probabilities of M_PRIORS: measured on the simulator's data, every block
+# trains the region, whose m ANCHORS then replaces with what the nik-sharing pairs say
+# (nik and sex are fixed below, origin anchored too), so today EM sets no m that is kept;
+# the session stays for a comparison added without an anchor. Name, birth date and
+# birthplace keep the m-probabilities of M_PRIORS: measured on the simulator's data, every block
 # that leaves them free (name + date alone, the nik's kecamatan + date, its
 # date + serial, region + serial + first name) holds far
 # more namesakes, siblings or people sharing a placeholder date than duplicates,
@@ -210,6 +240,13 @@ def comparisons() -> list[Any]:
             fixed(cll.And(cll.ExactMatchLevel("nik_b"), dl1),
                   "NIK berbeda 1 digit pada kode wilayah", 0.25),
             fixed(cll.And(same_nik_date, dl2), "NIK berbeda 2 digit", 0.08),
+            # ... or two digits apart anywhere, when a nik does not say its own record's birth
+            # date: two slips in the nik (region and date part) and one in the birth date.
+            # Two people born on two days in one kecamatan (serial 0001) have niks that both
+            # say their dates, so they never reach this level.
+            fixed(cll.And(dl2, cll.Not(cll.CustomLevel(
+                f"{_NIK_SESUAI.format(s='l')} AND {_NIK_SESUAI.format(s='r')}"))),
+                "NIK berbeda 2 digit, tidak sesuai tanggal lahirnya", 0.04),
             # ... or region and serial agree and the date parts differ: strong when a nik
             # does not say its own record's birth date (a slip), weak when both do (two
             # people born on two days in one kecamatan, serial 0001)
@@ -328,9 +365,10 @@ def comparisons() -> list[Any]:
         output_column_name="asal",
         comparison_levels=[
             _null("baru", "asal rekaman tidak diketahui"),
-            # Fixed, not trained: duplicates inside the list handed down (two records of
-            # the DP4) exist too, and a model that learnt "every duplicate has one BARU
-            # record" from one source would never see them.
+            # Not trained by EM: measured among the pairs sharing a nik (ANCHORS), floored
+            # at ANCHOR_M_FLOOR, because duplicates inside the list handed down (two records
+            # of the DP4) exist too, and a model that learnt "every duplicate has one BARU
+            # record" from one source would never see them. The m below are only starts.
             _custom(
                 "baru_l <> baru_r",
                 "satu rekaman BARU, satu dari data yang diturunkan",

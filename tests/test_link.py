@@ -517,3 +517,50 @@ def test_quality_on_a_simulated_night_not_trained_on(tmp_path) -> None:
     assert m.record_precision >= 0.97, m
     assert m.recall >= 0.9, m
     assert m.blocking_recall >= 0.97, m
+
+
+def test_a_record_keeps_its_best_partner_when_its_partners_are_different_people() -> None:
+    """A copy that links to its original and to the original's namesake (who do not link
+    to each other) stays with its best partner only; three records that all link to each
+    other stay one cluster."""
+    from coklit_dq.link.graph import connected_components, consistent_edges
+
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TEMP TABLE e AS SELECT * FROM (VALUES
+          ('C', 'X', 0.9999), ('C', 'Y', 0.9990),  -- X and Y: namesakes, no edge
+          ('A', 'B', 0.999), ('A', 'D', 0.998), ('B', 'D', 0.997)  -- one person, 3 records
+        ) t(id_l, id_r, match_probability)"""
+    )
+    assert consistent_edges(con, "e") == 1
+    connected_components(con, "e", "k")
+    got = dict(con.execute("SELECT unique_id, klaster FROM k").fetchall())
+    assert got == {"C": "C", "X": "C", "A": "A", "B": "A", "D": "A"}
+
+
+def test_anchored_m_is_where_nik_sharing_pairs_lie_and_floored() -> None:
+    """m of a comparison in ANCHORS is the share of the pairs sharing a whole nik at each
+    level; a level none of them reaches is floored (rare, not impossible)."""
+    import copy
+
+    from coklit_dq.link.model import load_model
+    from coklit_dq.link.train import anchored_m
+    from linkage import settings as model_settings
+
+    rows = []
+    for i in range(60):  # 54 pairs of one BARU + one handed down, 6 both handed down
+        rows += [(f"a{i}", f"N{i}", i < 54), (f"b{i}", f"N{i}", False)]
+    rows += [("x", None, True), ("y", None, True)]  # no nik: not a pair
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (unique_id VARCHAR, nik VARCHAR, baru BOOLEAN)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    model = copy.deepcopy(load_model())
+    anchored_m(con, "t", model, "asal", "nik")
+    (asal,) = [c for c in model["comparisons"] if c["output_column_name"] == "asal"]
+    m = {lv["label_for_charts"]: lv["m_probability"] for lv in asal["comparison_levels"]
+         if not lv.get("is_null_level")}  # fmt: skip
+    floor = model_settings.ANCHOR_M_FLOOR
+    total = 0.9 + 0.1 + floor
+    assert m["satu rekaman BARU, satu dari data yang diturunkan"] == pytest.approx(0.9 / total)
+    assert m["keduanya dari data yang diturunkan"] == pytest.approx(0.1 / total)
+    assert m["keduanya rekaman BARU"] == pytest.approx(floor / total)

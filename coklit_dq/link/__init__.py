@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from coklit_dq.link import findings as fnd
-from coklit_dq.link.graph import connected_components
+from coklit_dq.link.graph import connected_components, consistent_edges
 from coklit_dq.link.sql import register_macros
 
 log = logging.getLogger("coklit_dq.link")
@@ -69,10 +69,12 @@ def ganda_orang(
 
 
 def clusters_of(con: duckdb.DuckDBPyConnection, threshold: float) -> None:
-    """_link_sisi (edges at the threshold) and _link_klaster (unique_id, klaster)."""
+    """_link_sisi (edges at the threshold, each record with people who link to each other)
+    and _link_klaster (unique_id, klaster)."""
     from coklit_dq.link import orang
 
     orang.edges(con, threshold, "_link_sisi")
+    consistent_edges(con, "_link_sisi")
     connected_components(con, "_link_sisi", "_link_klaster")
 
 

@@ -46,6 +46,8 @@ def train_model(
     con = db_api.duckdb_con
     for comp, gate in model_settings.GATES.items():
         gated_u(con, "link_latih", model, comp, gate, seed=seed)
+    for comp, anchor in model_settings.ANCHORS.items():
+        anchored_m(con, "link_latih", model, comp, anchor)
     floor_u(model, model_settings.U_FLOOR)
     model["probability_two_random_records_match"] = prior_for(len(records))
     if out is not None:
@@ -93,11 +95,7 @@ def gated_u(
     # a sample of records, each paired with every other record sharing the gate
     share = min(1.0, model_settings.GATE_PAIRS / max(2.0 * float(n_gate), 1.0))
     per_million = max(1, int(share * 1_000_000))
-    case = " ".join(
-        f"ELSE {i}" if lv["sql_condition"].strip().upper() == "ELSE"
-        else f"WHEN {lv['sql_condition']} THEN {i}"
-        for i, lv in enumerate(levels)
-    )  # fmt: skip
+    case = _level_case(levels)
     rows = con.execute(
         f"""WITH p AS (
               SELECT {sel}
@@ -140,6 +138,62 @@ def gated_u(
             total_m = sum(float(lv["m_probability"]) for lv in branch)
             for lv in branch:
                 lv["m_probability"] = float(lv["m_probability"]) / total_m
+
+
+def _level_case(levels: list[dict[str, Any]]) -> str:
+    return " ".join(
+        f"ELSE {i}" if lv["sql_condition"].strip().upper() == "ELSE"
+        else f"WHEN {lv['sql_condition']} THEN {i}"
+        for i, lv in enumerate(levels)
+    )  # fmt: skip
+
+
+def anchored_m(con: Any, table: str, model: dict[str, Any], comp: str, anchor: str) -> None:
+    """m of `comp`'s levels measured among the pairs of records sharing `anchor` (a whole
+    nik: one person but for one pair in 10^9), by label: every level of a label gets the
+    share of those pairs at a level of that label (floored at ANCHOR_M_FLOOR), and each branch
+    of a gated comparison (settings.GATES) sums to one. Left as trained when there are
+    fewer than 50 such pairs."""
+    levels = _levels(model, comp)
+    cols = [
+        r[0]
+        for r in con.execute(
+            f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+        ).fetchall()
+    ]
+    sel = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in cols)
+    rows = con.execute(
+        f"""WITH p AS (
+              SELECT {sel} FROM {table} l JOIN {table} r
+                ON l."{anchor}" = r."{anchor}" AND l.unique_id < r.unique_id)
+            SELECT CASE {_level_case(levels)} END AS g, count(*) FROM p GROUP BY 1"""
+    ).fetchall()
+    counts = {int(g): int(n) for g, n in rows if g is not None}
+    null = {i for i, lv in enumerate(levels) if lv.get("is_null_level")}
+    total = sum(n for g, n in counts.items() if g not in null)
+    if total < 50:
+        log.warning("anchored m of %s: %d pairs share %s, m left as trained", comp, total, anchor)
+        return
+    share: dict[Any, float] = {}
+    for g, n in counts.items():
+        if g not in null:
+            label = levels[g].get("label_for_charts")
+            share[label] = share.get(label, 0.0) + n / total
+    gate = model_settings.GATES.get(comp)
+    prefix = _gate_sql(gate) if gate else None
+    branches: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    for i, lv in enumerate(levels):
+        if i in null:
+            continue
+        m = share.get(lv.get("label_for_charts"), 0.0)
+        lv["m_probability"] = max(m, model_settings.ANCHOR_M_FLOOR)
+        gated = bool(prefix) and lv["sql_condition"].startswith(str(prefix))
+        branches[gated].append(lv)
+    for branch in branches.values():
+        t = sum(float(lv["m_probability"]) for lv in branch)
+        for lv in branch:
+            lv["m_probability"] = float(lv["m_probability"]) / t
+    log.info("anchored m of %s from %d pairs sharing %s", comp, total, anchor)
 
 
 def floor_u(model: dict[str, Any], floor: float) -> dict[str, Any]:

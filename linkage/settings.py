@@ -66,13 +66,12 @@ GATES = {"nik": "tgl", "wilayah": "nik_wil"}
 # which holds namesakes of one region as well, put "provinsi berbeda" at m 0.08 and
 # "kab/kota sama, kecamatan berbeda" at 0.12 where the nik-sharing pairs of a 1 M night
 # say 0.20 and 0.37.
-# The same holds for where the two records came from (asal): in a real roll the
-# nik-sharing pairs say how many duplicates are one BARU record and one handed down and
-# how many are both in the list handed down (two records of the DP4), so the roll itself
-# weighs "keduanya dari data yang diturunkan" instead of a declared 0.445 that let
-# namesakes handed down in one kecamatan through (measured: most false pairs at 100 k and
-# 1 M were both handed down).
-ANCHORS = {"wilayah": "nik", "asal": "nik"}
+ANCHORS = {"wilayah": "nik"}
+# Where the records came from (asal) is NOT anchored: pairs sharing a whole nik are by
+# construction the duplicates whose nik was not mistyped, and a mistyped nik is the first
+# cause of duplicates domain.md names (two records of the DP4, both handed down, mostly in
+# one place). Measured on them, "keduanya dari data yang diturunkan" fell to m 0.02 (-5.6
+# bits) on a 1 M night and cost every such duplicate its link; its declared m stays below.
 # No anchored m below this: a level the nik-sharing pairs of one night never reach is
 # rare among duplicates, not absent. A voter entered again at the right TPS of the same
 # desa and never struck at the wrong one (TMS 8, often the largest TMS class) is a
@@ -293,8 +292,11 @@ def comparisons() -> list[Any]:
             lv(cll.JaroWinklerLevel("nama_inti", 0.9), "ejaan nama mirip", 0.07),
             # Also the exact level Splink needs to adjust the prefix level by nama_depan.
             lv(cll.ExactMatchLevel("nama_depan"), "hanya nama depan sama", 0.03),
-            # The guard: two entirely different names are two people, whatever else agrees.
-            _else("nama berbeda", 0.002, fix_m_probability=True),
+            # The guard: two entirely different names are two people, whatever else agrees
+            # (every way a name is keyed again has its level above). At 0.002 (-9 bits) a
+            # renamed copy still linked on a small night: a nik one digit off, the same birth
+            # date, birthplace and sex outweighed it. At 1e-4 (-13 bits) only a shared nik does.
+            _else("nama berbeda", 0.0001, fix_m_probability=True),
         ],
         comparison_description="nama (dinormalkan)",
     )
@@ -365,10 +367,9 @@ def comparisons() -> list[Any]:
         output_column_name="asal",
         comparison_levels=[
             _null("baru", "asal rekaman tidak diketahui"),
-            # Not trained by EM: measured among the pairs sharing a nik (ANCHORS), floored
-            # at ANCHOR_M_FLOOR, because duplicates inside the list handed down (two records
-            # of the DP4) exist too, and a model that learnt "every duplicate has one BARU
-            # record" from one source would never see them. The m below are only starts.
+            # Fixed, not trained: duplicates inside the list handed down (two records of
+            # the DP4) exist too, and a model that learnt "every duplicate has one BARU
+            # record" from one source would never see them.
             _custom(
                 "baru_l <> baru_r",
                 "satu rekaman BARU, satu dari data yang diturunkan",

@@ -8,13 +8,16 @@ no second DuckDB instance with a limit of its own, no copy of the records in Pyt
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import date
+
 import duckdb
 import polars as pl
 import pytest
 from test_link import D1, _copy, _rec, _typo, load, planted_night
 
 from coklit_dq import warehouse
-from coklit_dq.config import resolve_settings
+from coklit_dq.config import Settings, resolve_settings
 from coklit_dq.link import run_linkage
 from coklit_dq.link.orang import SPLINK_DB
 
@@ -105,10 +108,9 @@ def _state(con: duckdb.DuckDBPyConnection) -> tuple[list, list]:
     return pairs, records
 
 
-def test_incremental_night_in_the_shared_instance(tmp_path) -> None:
-    """Night 2 scores only its changes, in the same instance, and gives what a full
-    re-link gives: the same findings, the same scored pairs and the same prepared
-    records carried to the next night."""
+@pytest.fixture
+def two_nights(tmp_path) -> Iterator[tuple[duckdb.DuckDBPyConnection, Settings, date]]:
+    """Night 1 linked in full, night 2 (three changed records) loaded and not yet linked."""
     settings = resolve_settings(warehouse=str(tmp_path / "w.duckdb"), duckdb_memory_limit="512MB")
     con = warehouse.connect_settings(settings)
     d2 = D1.replace(day=2)
@@ -117,15 +119,27 @@ def test_incremental_night_in_the_shared_instance(tmp_path) -> None:
         load(con, D1, p, wil)
         run_linkage(con, D1, settings, full=True)
         load(con, d2, _night2(p), wil)
-        incr = run_linkage(con, d2, settings)
-        mode = con.execute(
-            "SELECT mode, berubah FROM link_malam WHERE tanggal_ekspor = ?", [d2]
-        ).fetchall()
-        incr_state = _state(con)
-        full = run_linkage(con, d2, settings, full=True)
-        full_state = _state(con)
+        yield con, settings, d2
     finally:
         con.close()
+
+
+def _mode(con: duckdb.DuckDBPyConnection, d: date) -> list[tuple]:
+    return con.execute(
+        "SELECT mode, berubah FROM link_malam WHERE tanggal_ekspor = ?", [d]
+    ).fetchall()
+
+
+def test_incremental_night_in_the_shared_instance(two_nights) -> None:
+    """Night 2 scores only its changes, in the same instance, and gives what a full
+    re-link gives: the same findings, the same scored pairs and the same prepared
+    records carried to the next night."""
+    con, settings, d2 = two_nights
+    incr = run_linkage(con, d2, settings)
+    mode = _mode(con, d2)
+    incr_state = _state(con)
+    full = run_linkage(con, d2, settings, full=True)
+    full_state = _state(con)
     # XA-2 renamed, XE-2 new, XT-2's nkk: scored again; the others are dropped or untouched
     assert mode == [("incremental", 3)]
     cols = ["kode_temuan", "id_pemilih", "id_kelompok"]
@@ -140,34 +154,23 @@ def test_incremental_night_in_the_shared_instance(tmp_path) -> None:
         assert a[2] == pytest.approx(b[2], abs=1e-4)
 
 
-def test_incremental_night_that_fails_is_scored_again(tmp_path, monkeypatch) -> None:
+def test_incremental_night_that_fails_is_scored_again(two_nights, monkeypatch) -> None:
     """A night that fails while scoring leaves the state as it was: its re-run finds the
     same changes and gives what a full re-link gives."""
     from coklit_dq.link import model as mdl
 
-    settings = resolve_settings(warehouse=str(tmp_path / "w.duckdb"), duckdb_memory_limit="512MB")
-    con = warehouse.connect_settings(settings)
-    d2 = D1.replace(day=2)
-    try:
-        p, wil = planted_night()
-        load(con, D1, p, wil)
-        run_linkage(con, D1, settings, full=True)
-        load(con, d2, _night2(p), wil)
+    con, settings, d2 = two_nights
 
-        def fail(*args: object, **kwargs: object) -> None:
-            raise RuntimeError("the node went away")
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the node went away")
 
-        monkeypatch.setattr(mdl, "score_new", fail)
-        with pytest.raises(RuntimeError):
-            run_linkage(con, d2, settings)
-        monkeypatch.undo()
-        again = run_linkage(con, d2, settings)
-        mode = con.execute(
-            "SELECT mode, berubah FROM link_malam WHERE tanggal_ekspor = ?", [d2]
-        ).fetchall()
-        full = run_linkage(con, d2, settings, full=True)
-    finally:
-        con.close()
+    monkeypatch.setattr(mdl, "score_new", fail)
+    with pytest.raises(RuntimeError):
+        run_linkage(con, d2, settings)
+    monkeypatch.undo()
+    again = run_linkage(con, d2, settings)
+    mode = _mode(con, d2)
+    full = run_linkage(con, d2, settings, full=True)
     assert mode == [("incremental", 3)]
     cols = ["kode_temuan", "id_pemilih", "id_kelompok"]
     assert again.select(cols).sort(cols).equals(full.select(cols).sort(cols))

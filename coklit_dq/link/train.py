@@ -78,13 +78,6 @@ def gated_u(
     gated = [i for i, lv in enumerate(levels) if lv["sql_condition"].startswith(prefix)]
     if not gated:
         return
-    cols = [
-        r[0]
-        for r in con.execute(
-            f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
-        ).fetchall()
-    ]
-    sel = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in cols)
     n_gate = (
         con.execute(
             f"SELECT sum(n * (n - 1) / 2) FROM (SELECT count(*) n FROM {table} "
@@ -95,17 +88,14 @@ def gated_u(
     # a sample of records, each paired with every other record sharing the gate
     share = min(1.0, model_settings.GATE_PAIRS / max(2.0 * float(n_gate), 1.0))
     per_million = max(1, int(share * 1_000_000))
-    case = _level_case(levels)
-    rows = con.execute(
-        f"""WITH p AS (
-              SELECT {sel}
-              FROM (SELECT * FROM {table}
-                    WHERE hash(unique_id || '|{seed}') % 1000000 < {per_million}) l
-              JOIN {table} r ON l."{gate}" = r."{gate}" AND l.unique_id <> r.unique_id
-            )
-            SELECT CASE {case} END AS g, count(*) FROM p GROUP BY 1"""
-    ).fetchall()
-    counts = {int(g): int(n) for g, n in rows if g is not None}
+    sample = f"hash(unique_id || '|{seed}') % 1000000 < {per_million}"
+    counts = _pair_level_counts(
+        con,
+        table,
+        levels,
+        left=f"(SELECT * FROM {table} WHERE {sample})",
+        on=f'l."{gate}" = r."{gate}" AND l.unique_id <> r.unique_id',
+    )
     null = {i for i, lv in enumerate(levels) if lv.get("is_null_level")}
     total = sum(n for g, n in counts.items() if g not in null)
     if not total:
@@ -140,6 +130,24 @@ def gated_u(
                 lv["m_probability"] = float(lv["m_probability"]) / total_m
 
 
+def _pair_level_counts(
+    con: Any, table: str, levels: list[dict[str, Any]], *, left: str, on: str
+) -> dict[int, int]:
+    """How many pairs (l from `left`, r from `table`, joined `on`) fall at each level."""
+    cols = [
+        r[0]
+        for r in con.execute(
+            f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
+        ).fetchall()
+    ]
+    sel = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in cols)
+    rows = con.execute(
+        f"""WITH p AS (SELECT {sel} FROM {left} l JOIN {table} r ON {on})
+            SELECT CASE {_level_case(levels)} END AS g, count(*) FROM p GROUP BY 1"""
+    ).fetchall()
+    return {int(g): int(n) for g, n in rows if g is not None}
+
+
 def _level_case(levels: list[dict[str, Any]]) -> str:
     return " ".join(
         f"ELSE {i}" if lv["sql_condition"].strip().upper() == "ELSE"
@@ -155,20 +163,8 @@ def anchored_m(con: Any, table: str, model: dict[str, Any], comp: str, anchor: s
     of a gated comparison (settings.GATES) sums to one. Left as trained when there are
     fewer than 50 such pairs."""
     levels = _levels(model, comp)
-    cols = [
-        r[0]
-        for r in con.execute(
-            f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"
-        ).fetchall()
-    ]
-    sel = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in cols)
-    rows = con.execute(
-        f"""WITH p AS (
-              SELECT {sel} FROM {table} l JOIN {table} r
-                ON l."{anchor}" = r."{anchor}" AND l.unique_id < r.unique_id)
-            SELECT CASE {_level_case(levels)} END AS g, count(*) FROM p GROUP BY 1"""
-    ).fetchall()
-    counts = {int(g): int(n) for g, n in rows if g is not None}
+    on = f'l."{anchor}" = r."{anchor}" AND l.unique_id < r.unique_id'
+    counts = _pair_level_counts(con, table, levels, left=table, on=on)
     null = {i for i, lv in enumerate(levels) if lv.get("is_null_level")}
     total = sum(n for g, n in counts.items() if g not in null)
     if total < 50:

@@ -2,6 +2,9 @@
 # Each creates and fills .venv on first use (only Python 3.11 and pip needed).
 PYTHON ?= python3
 VENV ?= .venv
+# The suite runs in two worker processes (pytest-xdist), a test module per worker:
+# much of it waits on real servers and subprocesses. PYTEST_WORKERS=0 runs it in one.
+PYTEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -19,7 +22,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,8 @@ alike:
                   OE -> U, DJ -> J, TJ -> C)
   nama_depan      the first token of nama_norm (plus the second after MUHAMMAD/SITI)
   nama_inti       nama_norm without a leading MUHAMMAD / SITI / NUR / ABDUL
+  nama_rapat      nama_norm without spaces; nama_tunggal the same with every run of one
+                  letter kept once (MAARDIANA -> MARDIANA)
   tf_nama_norm    the share of records carrying that nama_norm (term frequency);
   tf_nama_depan   the same for nama_depan (registered as lookups, not input columns)
   tgl             birth date 'YYYY-MM-DD'; tgl_tukar the same with day and month
@@ -57,6 +59,13 @@ NIK_U_PROBABILITIES = {"exact": 1e-9}
 # train.py measures its u among sampled pairs of records sharing the column (u of a
 # level = P(level | the gate agrees)), since random pairs almost never share it.
 GATES = {"nik": "tgl", "wilayah": "nik_wil"}
+# Comparisons whose u is the night's own, counted exactly on its records each night
+# (model.measure_night_u), not the training night's: comparison -> its nested columns,
+# finest first. How likely two different people are to share a desa depends on how many
+# desa the night holds: u trained on a 1 M night overstated the evidence of a shared desa
+# tenfold on a 100 k night (precision 0.962 at 0.995 on seed 11; 0.979 with the night's u)
+# and understated it fivefold on a 5 M night, against a prior that follows the night's size.
+NIGHT_U = {"wilayah": ("kode_desa", "kode_kec", "kode_kab", "kode_prov")}
 # Comparisons whose m is measured, not trained by EM, among the pairs that share a
 # whole valid nik (comparison -> that column): GANDA_NIK pairs are duplicates made the
 # same way as GANDA_ORANG ones (a person who moved, added BARU where they live now and
@@ -278,7 +287,11 @@ def comparisons() -> list[Any]:
                 "nama sama, urutan kata atau spasi berbeda",
                 0.07,
             ),
-            lv(cll.DamerauLevenshteinLevel("nama_rapat", 1), "nama berbeda 1 huruf", 0.14),
+            # A letter doubled or undoubled (MAARDIANA / MARDIANA, ANNISA / ANISA): the
+            # commonest keying slip of a name, and rare between two people's names, which
+            # one changed letter (RINA / VINA, BELLA / DELLA) is not.
+            lv(cll.ExactMatchLevel("nama_tunggal"), "nama berbeda hanya pada huruf ganda", 0.06),
+            lv(cll.DamerauLevenshteinLevel("nama_rapat", 1), "nama berbeda 1 huruf", 0.08),
             # Adjusted by the first word's frequency: UJANG begins many names.
             _custom(
                 prefix,

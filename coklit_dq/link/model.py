@@ -81,11 +81,107 @@ def prior_for(records: int) -> float:
     return min(0.5, 2 * model_settings.DUPLICATE_PAIRS_PER_RECORD / (n - 1))
 
 
-def for_population(model: dict[str, Any], records: int) -> dict[str, Any]:
-    """The trained model with the prior of a night of `records` records (m and u as trained)."""
+def for_population(
+    model: dict[str, Any], records: int, night_u: dict[str, list[float]] | None = None
+) -> dict[str, Any]:
+    """The trained model with the prior of a night of `records` records and, for the
+    comparisons of `night_u` (from `measure_night_u`), the u the night itself has; every
+    m and every other u as trained."""
     out = dict(model)
     out["probability_two_random_records_match"] = prior_for(records)
+    if night_u:
+        out["comparisons"] = [
+            _with_u(c, night_u[c["output_column_name"]])
+            if c["output_column_name"] in night_u
+            else c
+            for c in model["comparisons"]
+        ]
     return out
+
+
+def _with_u(comp: dict[str, Any], us: list[float]) -> dict[str, Any]:
+    levels = [dict(lv) for lv in comp["comparison_levels"]]
+    scored = [lv for lv in levels if not lv.get("is_null_level")]
+    for lv, u in zip(scored, us, strict=True):
+        lv["u_probability"] = max(u, model_settings.U_FLOOR)
+    return {**comp, "comparison_levels": levels}
+
+
+def measure_night_u(
+    con: duckdb.DuckDBPyConnection, model: dict[str, Any], table: str = "_link_ini"
+) -> dict[str, list[float]]:
+    """u of each comparison of linkage/settings.py NIGHT_U, counted exactly on the night's
+    records (comparison -> u of its non-null levels, in order).
+
+    Such a comparison's levels are equality on nested columns, finest first (desa within
+    kecamatan within ...), then "none of these"; with a gate (settings.GATES) that ladder
+    comes twice, where the gate agrees (u given that it agrees, as train.gated_u measures)
+    and where it does not. The share of record pairs agreeing on a set of columns is
+    sum(n * (n - 1)) / (N * (N - 1)) over the groups of those columns: no sampling."""
+    from coklit_dq.link.train import is_gated
+
+    out: dict[str, list[float]] = {}
+    for comp in model["comparisons"]:
+        name = comp["output_column_name"]
+        cols = model_settings.NIGHT_U.get(name)
+        if not cols:
+            continue
+        gate = model_settings.GATES.get(name)
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        _check_ladder(name, levels, cols, gate, is_gated)
+        # one pass over the night (a view on incremental nights), then small group sums
+        keys_all = ", ".join((gate, *cols) if gate else cols)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _link_u AS SELECT {keys_all}, count(*) AS n "
+            f"FROM {table} WHERE {cols[0]} IS NOT NULL GROUP BY ALL"
+        )
+
+        def pairs(keys: tuple[str, ...]) -> float:
+            where = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+            row = con.execute(
+                f"SELECT sum(n * (n - 1) / 2) FROM (SELECT sum(n) AS n FROM _link_u "
+                f"WHERE {where} GROUP BY {', '.join(keys)})"
+            ).fetchall()
+            return float(row[0][0] or 0)
+
+        n = float(con.execute("SELECT sum(n) FROM _link_u").fetchall()[0][0] or 0)
+        total = max(n * (n - 1) / 2, 1.0)
+        agree = [pairs((c,)) for c in cols]
+        if gate is None:
+            out[name] = _ladder(agree, total)
+            continue
+        g = pairs((gate,))
+        g_agree = [pairs((gate, c)) for c in cols]
+        out[name] = _ladder(g_agree, max(g, 1.0)) + _ladder(
+            [a - b for a, b in zip(agree, g_agree, strict=True)], max(total - g, 1.0)
+        )
+    con.execute("DROP TABLE IF EXISTS _link_u")
+    return out
+
+
+def _ladder(agree: list[float], total: float) -> list[float]:
+    """u of "agree on column k and on no finer one" for each k, then of "none": from the
+    pairs agreeing on each column (finest first, each a superset of the one before)."""
+    us = [agree[0] / total]
+    us += [(agree[k] - agree[k - 1]) / total for k in range(1, len(agree))]
+    return [*us, (total - agree[-1]) / total]
+
+
+def _check_ladder(
+    name: str, levels: list[dict[str, Any]], cols: tuple[str, ...], gate: str | None, is_gated: Any
+) -> None:
+    branches = [True, False] if gate else [False]
+    expected = [(b, c) for b in branches for c in (*cols, None)]
+    ok = len(levels) == len(expected)
+    for lv, (b, c) in zip(levels, expected, strict=False):
+        cond = str(lv["sql_condition"])
+        ok = ok and (gate is None or is_gated(lv, gate) == b)
+        ok = ok and (c is None or f'"{c}_l" = "{c}_r"' in cond)
+    if not ok:
+        raise ValueError(
+            f"linkage/settings.py NIGHT_U[{name!r}] does not describe the levels of "
+            f"comparison {name!r} in the model: retrain or fix the declaration"
+        )
 
 
 def model_for_dialect(model: dict[str, Any], dialect: str) -> dict[str, Any]:

@@ -42,8 +42,8 @@ log = logging.getLogger("coklit_dq.link")
 
 PREP_COLUMNS = (
     "unique_id", "nik", "nik_a", "nik_b", "nik_c", "nik_d", "nik_wil", "nama_norm", "nama_depan",
-    "nama_inti", "nama_rapat", "nama_kunci", "nama_urut", "tgl", "tgl_tukar", "tgl_hari", "tgl_bh",
-    "tgl_tahun", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
+    "nama_inti", "nama_rapat", "nama_tunggal", "nama_kunci", "nama_urut", "tgl", "tgl_tukar",
+    "tgl_hari", "tgl_bh", "tgl_tahun", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
     "kode_desa", "kode_kec", "kode_kab", "kode_prov",
 )  # fmt: skip
 
@@ -222,8 +222,9 @@ def score(
         prepare(con, tanggal)
     _lap(t0, "prepared the night's records" + (f" ({berubah:,} changed)" if incremental else ""))
     n_night = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
-    # the prior follows the night's size; the checksum above stays the trained model's
-    model = mdl.for_population(model, n_night)
+    # the prior and the u of where records are follow the night; the checksum above stays
+    # the trained model's
+    model = mdl.for_population(model, n_night, mdl.measure_night_u(con, model))
     cols = ", ".join(PREP_COLUMNS)
     be = _Backend(con, backend, settings)
     try:

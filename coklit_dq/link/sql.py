@@ -67,6 +67,15 @@ CREATE OR REPLACE MACRO nama_kunci(n) AS nullif(array_to_string(list_filter(
   ''), '')
 """
 
+# A name with every run of one letter kept once, spaces dropped: a doubled letter keyed
+# again (MAARDIANA, WAHHYUNI) or a spelling that doubles one (ANNISA) meets its name.
+HURUF_TUNGGAL_MACRO = """
+CREATE OR REPLACE MACRO huruf_tunggal(n) AS nullif(array_to_string(list_filter(
+  string_split(replace(n, ' ', ''), ''),
+  lambda c, i: i = 1 OR c <> string_split(replace(n, ' ', ''), '')[i - 1]),
+  ''), '')
+"""
+
 PLACEHOLDER_DATES = ((1, 1), (7, 1), (12, 31))  # (month, day): 1 Jan, 1 Jul, 31 Dec
 
 
@@ -77,6 +86,7 @@ def register_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(NAMA_NORM_MACRO)
     con.execute(NAMA_DEPAN_MACRO)
     con.execute(NAMA_KUNCI_MACRO)
+    con.execute(HURUF_TUNGGAL_MACRO)
 
 
 _SAMAR = " OR ".join(
@@ -105,6 +115,7 @@ SELECT
   coalesce(nullif(regexp_replace(_nn, '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''), _nn)
     AS nama_inti,
   replace(_nn, ' ', '') AS nama_rapat,
+  huruf_tunggal(_nn) AS nama_tunggal,
   coalesce(nama_kunci(nama_depan(_nn)), nama_depan(_nn)) AS nama_kunci,  -- AI has no consonant
   array_to_string(list_sort(string_split(_nn, ' ')), ' ') AS nama_urut,
   strftime(tanggal_lahir, '%Y-%m-%d') AS tgl,

@@ -32,7 +32,7 @@ def train_model(
     """Train on prepared records (arrow/pandas); write and return the model dict."""
     from splink import Linker
 
-    from coklit_dq.link.model import duckdb_api, prior_for
+    from coklit_dq.link.model import duckdb_api, for_population, measure_night_u
 
     db_api = duckdb_api()
     sdf = db_api.register(records, table_name="link_latih")
@@ -49,7 +49,8 @@ def train_model(
     for comp, anchor in model_settings.ANCHORS.items():
         anchored_m(con, "link_latih", model, comp, anchor)
     floor_u(model, model_settings.U_FLOOR)
-    model["probability_two_random_records_match"] = prior_for(len(records))
+    # as a night is scored: its prior, and the u of NIGHT_U counted on its records
+    model = for_population(model, len(records), measure_night_u(con, model, "link_latih"))
     if out is not None:
         Path(out).write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
     return model
@@ -62,8 +63,13 @@ def _levels(model: dict[str, Any], comp: str) -> list[dict[str, Any]]:
     raise KeyError(comp)
 
 
-def _gate_sql(gate: str) -> str:
-    return f'("{gate}_l" = "{gate}_r") AND'
+def is_gated(level: dict[str, Any], gate: str) -> bool:
+    """A level of the branch where `gate` agrees: its condition is that agreement AND
+    something, or that agreement alone (the branch's last level, "the gate agrees and
+    nothing above does")."""
+    agree = f'"{gate}_l" = "{gate}_r"'
+    cond = str(level["sql_condition"]).strip()
+    return cond == agree or cond.startswith(f"({agree}) AND")
 
 
 def gated_u(
@@ -74,8 +80,7 @@ def gated_u(
     u = P(level | gate agrees). Their m, where trained, is copied from the ungated level
     of the same label (m does not depend on the gate)."""
     levels = _levels(model, comp)
-    prefix = _gate_sql(gate)
-    gated = [i for i, lv in enumerate(levels) if lv["sql_condition"].startswith(prefix)]
+    gated = [i for i, lv in enumerate(levels) if is_gated(lv, gate)]
     if not gated:
         return
     n_gate = (
@@ -176,14 +181,13 @@ def anchored_m(con: Any, table: str, model: dict[str, Any], comp: str, anchor: s
             label = levels[g].get("label_for_charts")
             share[label] = share.get(label, 0.0) + n / total
     gate = model_settings.GATES.get(comp)
-    prefix = _gate_sql(gate) if gate else None
     branches: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
     for i, lv in enumerate(levels):
         if i in null:
             continue
         m = share.get(lv.get("label_for_charts"), 0.0)
         lv["m_probability"] = max(m, model_settings.ANCHOR_M_FLOOR)
-        gated = bool(prefix) and lv["sql_condition"].startswith(str(prefix))
+        gated = gate is not None and is_gated(lv, gate)
         branches[gated].append(lv)
     for branch in branches.values():
         t = sum(float(lv["m_probability"]) for lv in branch)

@@ -66,6 +66,16 @@ GATES = {"nik": "tgl", "wilayah": "nik_wil"}
 # tenfold on a 100 k night (precision 0.962 at 0.995 on seed 11; 0.979 with the night's u)
 # and understated it fivefold on a 5 M night, against a prior that follows the night's size.
 NIGHT_U = {"wilayah": ("kode_desa", "kode_kec", "kode_kab", "kode_prov")}
+# Gated levels whose u scale, night by night, with the share of record pairs agreeing on a
+# column (comparison -> that column): the chance that two people born the same day have
+# niks one digit apart, or equal but for the date part, is the chance that their niks name
+# one kecamatan (or a neighbouring one) times what the serials do there, and the first
+# factor falls as a night holds more kecamatan. train.py stores the training night's share
+# in model.json (TRAINING_KEY); model.measure_night_u multiplies these levels' u by tonight's
+# share over it. Without it a model trained on 1 M records would understate this evidence
+# fivefold on a 5 M night and some eighty-fold on the country's 7,277 kecamatan.
+NIGHT_SCALE = {"nik": "nik_wil"}
+TRAINING_KEY = "coklit_dq_training"
 # Comparisons whose m is measured, not trained by EM, among the pairs that share a
 # whole valid nik (comparison -> that column): GANDA_NIK pairs are duplicates made the
 # same way as GANDA_ORANG ones (a person who moved, added BARU where they live now and

@@ -574,6 +574,7 @@ def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
 
     from coklit_dq.link.model import load_model, measure_night_u
     from coklit_dq.link.train import _level_case, is_gated
+    from linkage import settings as model_settings
 
     rnd = random.Random(5)
     rows = []
@@ -605,7 +606,8 @@ def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
     scored = [i for i, lv in enumerate(levels) if not lv.get("is_null_level")]
     in_gate = sum(counts.get(i, 0) for i in scored if i in gated)
     out_gate = sum(counts.get(i, 0) for i in scored if i not in gated)
-    want = [counts.get(i, 0) / (in_gate if i in gated else out_gate) for i in scored]
+    floor = model_settings.U_FLOOR
+    want = [max(counts.get(i, 0) / (in_gate if i in gated else out_gate), floor) for i in scored]
     got = measure_night_u(con, model, "n")["wilayah"]
     assert len(gated) == 5 and in_gate > 0 and out_gate > 0
     assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
@@ -645,3 +647,36 @@ def test_a_doubled_letter_is_its_own_name_level() -> None:
         "SELECT huruf_tunggal('MAARDIANA'), huruf_tunggal('SITI ANNISA'), huruf_tunggal('')"
     ).fetchall()[0]
     assert got == ("MARDIANA", "SITIANISA", None)
+
+
+def test_the_nik_levels_born_the_same_day_scale_with_the_kecamatan_of_the_night() -> None:
+    """The gated nik levels' u (two people born the same day with niks this close) follow
+    the share of record pairs whose niks name one kecamatan, tonight over the training
+    night's (settings.NIGHT_SCALE): twice the share, twice the u; the other levels as
+    trained; the same nik keeps its declared 1e-9."""
+    import copy
+
+    from coklit_dq.link.model import load_model, measure_night_u
+    from coklit_dq.link.train import is_gated
+    from linkage import settings as model_settings
+
+    model = copy.deepcopy(load_model())
+    # 4 records, 2 sharing a nik kecamatan: 1 pair of 6
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE n AS SELECT *, '3201012001' AS kode_desa, '320101' AS kode_kec, "
+        "'3201' AS kode_kab, '32' AS kode_prov FROM (VALUES ('a', '320101'), "
+        "('b', '320101'), ('c', '320102'), ('d', NULL)) t(unique_id, nik_wil)"
+    )
+    model[model_settings.TRAINING_KEY]["pair_share"]["nik_wil"] = 1 / 12
+    (nik,) = [c for c in model["comparisons"] if c["output_column_name"] == "nik"]
+    trained = [lv for lv in nik["comparison_levels"] if not lv.get("is_null_level")]
+    got = measure_night_u(con, model, "n")["nik"]
+    assert len(got) == len(trained)
+    for lv, u in zip(trained, got, strict=True):
+        if is_gated(lv, "tgl"):
+            want = max(2 * lv["u_probability"], model_settings.U_FLOOR)
+            assert u == pytest.approx(min(want, 1.0)), lv["label_for_charts"]
+        else:
+            assert u == lv["u_probability"], lv["label_for_charts"]
+    assert trained[0]["u_probability"] == 1e-9

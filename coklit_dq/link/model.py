@@ -103,7 +103,7 @@ def _with_u(comp: dict[str, Any], us: list[float]) -> dict[str, Any]:
     levels = [dict(lv) for lv in comp["comparison_levels"]]
     scored = [lv for lv in levels if not lv.get("is_null_level")]
     for lv, u in zip(scored, us, strict=True):
-        lv["u_probability"] = max(u, model_settings.U_FLOOR)
+        lv["u_probability"] = u
     return {**comp, "comparison_levels": levels}
 
 
@@ -123,6 +123,8 @@ def measure_night_u(
     out: dict[str, list[float]] = {}
     for comp in model["comparisons"]:
         name = comp["output_column_name"]
+        if name in model_settings.NIGHT_SCALE:
+            out[name] = _scaled_u(con, model, comp, table)
         cols = model_settings.NIGHT_U.get(name)
         if not cols:
             continue
@@ -159,12 +161,49 @@ def measure_night_u(
     return out
 
 
+def pair_share(con: duckdb.DuckDBPyConnection, table: str, column: str) -> float:
+    """The share of the record pairs of `table` that agree on `column` (NULL agrees with
+    nothing)."""
+    row = con.execute(
+        f"SELECT sum(n * (n - 1) / 2), sum(n) FROM (SELECT count(*) AS n FROM {table} "
+        f"GROUP BY {column} HAVING {column} IS NOT NULL)"
+    ).fetchall()[0]
+    n_all = float(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    return float(row[0] or 0) / max(n_all * (n_all - 1) / 2, 1.0)
+
+
+def _scaled_u(
+    con: duckdb.DuckDBPyConnection, model: dict[str, Any], comp: dict[str, Any], table: str
+) -> list[float]:
+    """The u of `comp`'s levels, its gated ones (settings.GATES) times tonight's share of
+    pairs agreeing on settings.NIGHT_SCALE's column over the training night's."""
+    from coklit_dq.link.train import is_gated
+
+    name = comp["output_column_name"]
+    column = model_settings.NIGHT_SCALE[name]
+    gate = model_settings.GATES[name]
+    trained = model.get(model_settings.TRAINING_KEY, {}).get("pair_share", {}).get(column)
+    levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+    if not trained:
+        raise ValueError(
+            f"model.json has no training share of pairs agreeing on {column}: retrain it"
+        )
+    factor = pair_share(con, table, column) / float(trained)
+    log.info("u of the gated %s levels scaled by %.3g (pairs sharing %s)", name, factor, column)
+    return [
+        min(1.0, max(float(lv["u_probability"]) * factor, model_settings.U_FLOOR))
+        if is_gated(lv, gate)
+        else float(lv["u_probability"])
+        for lv in levels
+    ]
+
+
 def _ladder(agree: list[float], total: float) -> list[float]:
     """u of "agree on column k and on no finer one" for each k, then of "none": from the
     pairs agreeing on each column (finest first, each a superset of the one before)."""
     us = [agree[0] / total]
     us += [(agree[k] - agree[k - 1]) / total for k in range(1, len(agree))]
-    return [*us, (total - agree[-1]) / total]
+    return [max(u, model_settings.U_FLOOR) for u in (*us, (total - agree[-1]) / total)]
 
 
 def _check_ladder(
@@ -222,7 +261,8 @@ def _linker(
 
     sdfs = {name: db_api.register(t, table_name=name) for name, t in tables.items()}
     first = next(iter(sdfs.values()))
-    settings = model_for_dialect(model, db_api.sql_dialect.sql_dialect_str)
+    splink_model = {k: v for k, v in model.items() if k != model_settings.TRAINING_KEY}
+    settings = model_for_dialect(splink_model, db_api.sql_dialect.sql_dialect_str)
     # No settings validation: the model's columns are the prepared ones (PREP_COLUMNS),
     # checked when it was trained; Splink's check parses every condition with sqlglot
     # and cost 2-3 s of every night's link, incremental nights included.

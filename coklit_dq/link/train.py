@@ -32,7 +32,7 @@ def train_model(
     """Train on prepared records (arrow/pandas); write and return the model dict."""
     from splink import Linker
 
-    from coklit_dq.link.model import duckdb_api, for_population, measure_night_u
+    from coklit_dq.link.model import duckdb_api, for_population, measure_night_u, pair_share
 
     db_api = duckdb_api()
     sdf = db_api.register(records, table_name="link_latih")
@@ -49,6 +49,12 @@ def train_model(
     for comp, anchor in model_settings.ANCHORS.items():
         anchored_m(con, "link_latih", model, comp, anchor)
     floor_u(model, model_settings.U_FLOOR)
+    model[model_settings.TRAINING_KEY] = {
+        "records": len(records),
+        "pair_share": {
+            c: pair_share(con, "link_latih", c) for c in model_settings.NIGHT_SCALE.values()
+        },
+    }
     # as a night is scored: its prior, and the u of NIGHT_U counted on its records
     model = for_population(model, len(records), measure_night_u(con, model, "link_latih"))
     if out is not None:

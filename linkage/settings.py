@@ -36,9 +36,8 @@ MODEL_PATH = Path(__file__).resolve().parent / "model.json"
 
 # A pair at or above this match probability is an edge of a GANDA_ORANG cluster.
 # The probability is computed with the prior of the night's size (DUPLICATE_PAIRS_PER_RECORD),
-# so one threshold means the same at 100 k and at 205 M records. Measured on simulated
-# nights not trained on (docs/stages.md), record precision / pair recall at 1 M (seed 7):
-# 0.99 0.987 / 0.944 | 0.995 0.992 / 0.932 | 0.998 0.995 / 0.910.
+# so one threshold means the same at 100 k and at 205 M records (precision and recall at
+# each threshold and size: docs/stages.md, measured on simulated nights not trained on).
 # A wrongly struck voter loses the vote: each finding also asks the PPS to confirm.
 THRESHOLD_MATCH_PROBABILITY = 0.995
 # After training no level of a match may be deemed (nearly) impossible: EM drives
@@ -63,8 +62,8 @@ GATES = {"nik": "tgl", "wilayah": "nik_wil"}
 # (model.measure_night_u), not the training night's: comparison -> its nested columns,
 # finest first. How likely two different people are to share a desa depends on how many
 # desa the night holds: u trained on a 1 M night overstated the evidence of a shared desa
-# tenfold on a 100 k night (precision 0.962 at 0.995 on seed 11; 0.979 with the night's u)
-# and understated it fivefold on a 5 M night, against a prior that follows the night's size.
+# tenfold on a 100 k night and understated it fivefold on a 5 M night, against a prior that
+# follows the night's size (docs/stages.md has the figures).
 NIGHT_U = {"wilayah": ("kode_desa", "kode_kec", "kode_kab", "kode_prov")}
 # Gated levels whose u scale, night by night, with the share of record pairs agreeing on a
 # column (comparison -> that column): the chance that two people born the same day have

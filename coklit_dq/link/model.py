@@ -74,6 +74,12 @@ def load_model(path: str | Path | None = None) -> dict[str, Any]:
 _TRAINED_KEYS = ("m_probability", "u_probability")
 
 
+def splink_settings(model: dict[str, Any]) -> dict[str, Any]:
+    """The model as Splink reads it: without what training recorded for the nights
+    (settings.TRAINING_KEY), which Splink's settings do not know."""
+    return {k: v for k, v in model.items() if k != model_settings.TRAINING_KEY}
+
+
 def prior_for(records: int) -> float:
     """The chance that two random records of a night of `records` records are one person
     (linkage/settings.py DUPLICATE_PAIRS_PER_RECORD): it falls as the night grows."""
@@ -261,8 +267,7 @@ def _linker(
 
     sdfs = {name: db_api.register(t, table_name=name) for name, t in tables.items()}
     first = next(iter(sdfs.values()))
-    splink_model = {k: v for k, v in model.items() if k != model_settings.TRAINING_KEY}
-    settings = model_for_dialect(splink_model, db_api.sql_dialect.sql_dialect_str)
+    settings = model_for_dialect(splink_settings(model), db_api.sql_dialect.sql_dialect_str)
     # No settings validation: the model's columns are the prepared ones (PREP_COLUMNS),
     # checked when it was trained; Splink's check parses every condition with sqlglot
     # and cost 2-3 s of every night's link, incremental nights included.

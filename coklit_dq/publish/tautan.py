@@ -240,7 +240,9 @@ def splink_charts(model: dict[str, Any], rows: list[dict[str, Any]]) -> Markup:
     from splink.internals.charts import WaterfallChart
     from splink.internals.html_utils import json_for_html, load_chart_libraries
 
-    settings_obj = SettingsCreator.from_path_or_dict(model).get_settings("duckdb")
+    from coklit_dq.link.model import splink_settings
+
+    settings_obj = SettingsCreator.from_path_or_dict(splink_settings(model)).get_settings("duckdb")
     weights = settings_obj.match_weights_chart()
     weights.set_width_height(width=360)
     waterfall = WaterfallChart(_waterfall_records(settings_obj, rows), filter_nulls=True)

@@ -134,6 +134,9 @@ def test_gx_sql_engine_on_duckdb(con):
               {"column": "teks", "regex": "^[\\p{L} ]+$"}),  # RE2 classes: any script
         Check("BATAS", "expect_column_values_to_be_between",
               {"column": "n", "max_value": 5, "row_condition": not_tms}),
+        Check("NIHIL", "expect_column_values_to_be_between", {"column": "n", "min_value": 0}),
+        Check("NIHIL_RE", "expect_column_values_to_not_match_regex",
+              {"column": "teks", "regex": "[0-9]{3}"}),
     ]  # fmt: skip
     expected = {
         "CARI": {r for r, t, _, _ in rows if t is not None and not re.search("[^ ]", t)},
@@ -142,6 +145,8 @@ def test_gx_sql_engine_on_duckdb(con):
         "HURUF": {r for r, t, _, _ in rows
                   if t is not None and (t == "" or not all(c.isalpha() or c == " " for c in t))},
         "BATAS": {r for r, _, k, s in rows if s is not None and s != "TMS" and k > 5},
+        "NIHIL": set(),
+        "NIHIL_RE": set(),
     }  # fmt: skip
     queries: list[str] = []
 
@@ -158,7 +163,12 @@ def test_gx_sql_engine_on_duckdb(con):
     assert got == expected
     # GX asks for no failing values, which our result format excludes (install_lean_dependencies)
     assert queries and not [q for q in queries if "unexpected_values" in q]
-    assert min(len(v) for k, v in expected.items() if k != "UTUH") > 20
+    # failing ids are asked for only where GX counted a failure (install_ids_after_count)
+    id_queries = [q for q in queries if re.match(r"\s*SELECT rid\b", q)]
+    assert len(id_queries) == len([k for k, v in expected.items() if v]) == len(checks) - 2
+    nihil = [o for o in outcomes if o.kode_temuan.startswith("NIHIL")]
+    assert len(nihil) == 2 and all(o.success and o.failed_rids == [] for o in nihil)
+    assert min(len(v) for k, v in expected.items() if v and k != "UTUH") > 20
     assert all(o.element_count for o in outcomes)
     assert "prep_uji" in report
     # the connection is the caller's: still open, its TEMP table still there

@@ -20,12 +20,16 @@ is copied into pandas. Two things GX 1.24 lacks for DuckDB are supplied here
   expectations use DuckDB's `regexp_matches` (RE2, a search like Python's
   `re.search`, which is what GX's pandas engine does).
 
-Two more private parts cut GX's own cost, not what it decides (same pin, same tests):
+Three more private parts cut GX's own cost, not what it decides (same pin, same tests):
 
 - GX's map expectations ask for the failing values even when the result format
   excludes them: one more full-table query per expectation, a third of its queries.
   `install_lean_dependencies` drops that metric (and the index-query text we never
   ask for) from the expectation's dependencies;
+- GX asks for the failing ids of every expectation, one more full scan each, even
+  where its own count (resolved from the same condition) is 0: `install_ids_after_count`
+  makes the ids wait for that count and skips their query at 0 (GX's answer for no
+  row, []);
 - GX rebuilds an expectation's configuration each time a kwarg is read (a third of
   its Python time here); `configurations_built_once` builds it once per expectation
   object while a suite is validated.
@@ -187,6 +191,78 @@ def install_lean_dependencies() -> None:
             cls.get_validation_dependencies = _lean(fn)  # type: ignore[method-assign]
 
 
+# GX asks its SQL engine for every map expectation's failing ids (one more full scan, a
+# regex repeated) even when its own count of them, resolved from the same condition, is 0.
+_INDEX_LIST = ".unexpected_index_list"
+_COUNT = ".unexpected_count"
+_COUNTED = "coklit_unexpected_count"  # the dependency's key, beside GX's own keys
+
+
+def _ids_after_count_dependencies(original: Any) -> Any:
+    """MapMetricProvider._get_evaluation_dependencies, with a SQL failing-ids metric also
+    depending on the expectation's unexpected_count (the same metric GX asks for)."""
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+    from great_expectations.validator.metric_configuration import MetricConfiguration
+
+    def _get_evaluation_dependencies(
+        cls: Any,
+        metric: Any,
+        configuration: Any = None,
+        execution_engine: Any = None,
+        runtime_configuration: Any = None,
+    ) -> Any:
+        deps = original.__func__(
+            cls, metric, configuration, execution_engine, runtime_configuration
+        )
+        name = metric.metric_name
+        if name.endswith(_INDEX_LIST) and isinstance(execution_engine, SqlAlchemyExecutionEngine):
+            deps[_COUNTED] = MetricConfiguration(
+                metric_name=name[: -len(_INDEX_LIST)] + _COUNT,
+                metric_domain_kwargs=metric.metric_domain_kwargs,
+                metric_value_kwargs={
+                    k: v for k, v in metric.metric_value_kwargs.items() if k != "result_format"
+                },
+            )
+        return deps
+
+    _get_evaluation_dependencies.coklit_ids_after_count = True  # type: ignore[attr-defined]
+    return classmethod(_get_evaluation_dependencies)
+
+
+def _ids_when_counted(original: Any) -> Any:
+    """A SQL failing-ids metric function that runs no query when GX counted no failure."""
+
+    def index_list(*args: Any, **kwargs: Any) -> Any:
+        metrics = kwargs.get("metrics") or {}
+        fmt = (kwargs.get("metric_value_kwargs") or {}).get("result_format") or {}
+        names = fmt.get("unexpected_index_column_names")
+        columns = metrics.get("table.columns") or ()
+        # GX's own answer for no failing row ([]), once it would not raise for a missing column
+        if metrics.get(_COUNTED) == 0 and names and all(n in columns for n in names):
+            return []
+        return original(*args, **kwargs)
+
+    index_list.coklit_ids_when_counted = True  # type: ignore[attr-defined]
+    return index_list
+
+
+def install_ids_after_count() -> None:
+    """Let GX's SQL failing-ids queries wait for GX's count and be skipped at 0 (once)."""
+    from great_expectations.expectations import registry
+    from great_expectations.expectations.metrics.map_metric_provider import MapMetricProvider
+
+    deps = MapMetricProvider.__dict__["_get_evaluation_dependencies"]
+    if not getattr(deps.__func__, "coklit_ids_after_count", False):
+        patched = _ids_after_count_dependencies(deps)
+        MapMetricProvider._get_evaluation_dependencies = patched  # type: ignore[method-assign]
+    for name, definition in registry._registered_metrics.items():
+        providers = definition.get("providers", {})
+        if name.endswith(_INDEX_LIST) and "SqlAlchemyExecutionEngine" in providers:
+            cls, fn = providers["SqlAlchemyExecutionEngine"]
+            if not getattr(fn, "coklit_ids_when_counted", False):
+                providers["SqlAlchemyExecutionEngine"] = (cls, _ids_when_counted(fn))
+
+
 @contextmanager
 def configurations_built_once() -> Iterator[None]:
     """While a suite is validated: each GX Expectation object's `configuration` built once.
@@ -253,6 +329,7 @@ class GxRunner:
         warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection")
         install_duckdb_regex()
         install_lean_dependencies()
+        install_ids_after_count()
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False

@@ -116,60 +116,80 @@ def _with_u(comp: dict[str, Any], us: list[float]) -> dict[str, Any]:
 def measure_night_u(
     con: duckdb.DuckDBPyConnection, model: dict[str, Any], table: str = "_link_ini"
 ) -> dict[str, list[float]]:
-    """u of each comparison of linkage/settings.py NIGHT_U, counted exactly on the night's
-    records (comparison -> u of its non-null levels, in order).
+    """u of each comparison of linkage/settings.py NIGHT_U and NIGHT_SCALE, from the
+    night's records (comparison -> u of its non-null levels, in order).
 
-    Such a comparison's levels are equality on nested columns, finest first (desa within
+    A NIGHT_U comparison's levels are equality on nested columns, finest first (desa within
     kecamatan within ...), then "none of these"; with a gate (settings.GATES) that ladder
     comes twice, where the gate agrees (u given that it agrees, as train.gated_u measures)
     and where it does not. The share of record pairs agreeing on a set of columns is
-    sum(n * (n - 1)) / (N * (N - 1)) over the groups of those columns: no sampling."""
+    sum(n * (n - 1)) / (N * (N - 1)) over the groups of those columns: no sampling. One
+    pass over the night (a view on incremental nights) counts the records per combination
+    of every column named; the rest are sums over that small table."""
     from coklit_dq.link.train import is_gated
 
-    out: dict[str, list[float]] = {}
-    for comp in model["comparisons"]:
-        name = comp["output_column_name"]
-        if name in model_settings.NIGHT_SCALE:
-            out[name] = _scaled_u(con, model, comp, table)
-        cols = model_settings.NIGHT_U.get(name)
-        if not cols:
-            continue
-        gate = model_settings.GATES.get(name)
-        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
-        _check_ladder(name, levels, cols, gate, is_gated)
-        # one pass over the night (a view on incremental nights), then small group sums
-        keys_all = ", ".join((gate, *cols) if gate else cols)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _link_u AS SELECT {keys_all}, count(*) AS n "
-            f"FROM {table} WHERE {cols[0]} IS NOT NULL GROUP BY ALL"
-        )
+    wanted = [c for c in model["comparisons"] if c["output_column_name"] in _NIGHT_COMPARISONS]
+    if not wanted:
+        return {}
+    keys = sorted(
+        {
+            *(k for c in model_settings.NIGHT_U.values() for k in c),
+            *(model_settings.GATES[c] for c in model_settings.NIGHT_U if c in model_settings.GATES),
+            *model_settings.NIGHT_SCALE.values(),
+        }
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _link_u AS SELECT {', '.join(keys)}, count(*) AS n "
+        f"FROM {table} GROUP BY ALL"
+    )
+    try:
+        out: dict[str, list[float]] = {}
+        for comp in wanted:
+            name = comp["output_column_name"]
+            levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+            if name in model_settings.NIGHT_SCALE:
+                out[name] = _scaled_u(con, model, name, levels, is_gated)
+                continue
+            cols = model_settings.NIGHT_U[name]
+            gate = model_settings.GATES.get(name)
+            _check_ladder(name, levels, cols, gate, is_gated)
+            n = _records(con, cols[0])
+            total = max(n * (n - 1) / 2, 1.0)
+            agree = [_pairs(con, (c,), cols[0]) for c in cols]
+            if gate is None:
+                out[name] = _ladder(agree, total)
+                continue
+            g = _pairs(con, (gate,), cols[0])
+            g_agree = [_pairs(con, (gate, c), cols[0]) for c in cols]
+            out[name] = _ladder(g_agree, max(g, 1.0)) + _ladder(
+                [a - b for a, b in zip(agree, g_agree, strict=True)], max(total - g, 1.0)
+            )
+        return out
+    finally:
+        con.execute("DROP TABLE IF EXISTS _link_u")
 
-        def pairs(keys: tuple[str, ...]) -> float:
-            where = " AND ".join(f"{k} IS NOT NULL" for k in keys)
-            row = con.execute(
-                f"SELECT sum(n * (n - 1) / 2) FROM (SELECT sum(n) AS n FROM _link_u "
-                f"WHERE {where} GROUP BY {', '.join(keys)})"
-            ).fetchall()
-            return float(row[0][0] or 0)
 
-        n = float(con.execute("SELECT sum(n) FROM _link_u").fetchall()[0][0] or 0)
-        total = max(n * (n - 1) / 2, 1.0)
-        agree = [pairs((c,)) for c in cols]
-        if gate is None:
-            out[name] = _ladder(agree, total)
-            continue
-        g = pairs((gate,))
-        g_agree = [pairs((gate, c)) for c in cols]
-        out[name] = _ladder(g_agree, max(g, 1.0)) + _ladder(
-            [a - b for a, b in zip(agree, g_agree, strict=True)], max(total - g, 1.0)
-        )
-    con.execute("DROP TABLE IF EXISTS _link_u")
-    return out
+_NIGHT_COMPARISONS = {*model_settings.NIGHT_U, *model_settings.NIGHT_SCALE}
+
+
+def _records(con: duckdb.DuckDBPyConnection, base: str | None = None) -> float:
+    where = f"WHERE {base} IS NOT NULL" if base else ""
+    return float(con.execute(f"SELECT sum(n) FROM _link_u {where}").fetchall()[0][0] or 0)
+
+
+def _pairs(con: duckdb.DuckDBPyConnection, keys: tuple[str, ...], base: str | None) -> float:
+    """Pairs of records (of those with `base` not NULL) agreeing on every column of keys."""
+    where = " AND ".join(f"{k} IS NOT NULL" for k in (*keys, *((base,) if base else ())))
+    row = con.execute(
+        f"SELECT sum(n * (n - 1) / 2) FROM (SELECT sum(n) AS n FROM _link_u "
+        f"WHERE {where} GROUP BY {', '.join(keys)})"
+    ).fetchall()
+    return float(row[0][0] or 0)
 
 
 def pair_share(con: duckdb.DuckDBPyConnection, table: str, column: str) -> float:
     """The share of the record pairs of `table` that agree on `column` (NULL agrees with
-    nothing)."""
+    nothing); what the training night records for settings.NIGHT_SCALE."""
     row = con.execute(
         f"SELECT sum(n * (n - 1) / 2), sum(n) FROM (SELECT count(*) AS n FROM {table} "
         f"GROUP BY {column} HAVING {column} IS NOT NULL)"
@@ -179,22 +199,25 @@ def pair_share(con: duckdb.DuckDBPyConnection, table: str, column: str) -> float
 
 
 def _scaled_u(
-    con: duckdb.DuckDBPyConnection, model: dict[str, Any], comp: dict[str, Any], table: str
+    con: duckdb.DuckDBPyConnection,
+    model: dict[str, Any],
+    name: str,
+    levels: list[dict[str, Any]],
+    is_gated: Any,
 ) -> list[float]:
-    """The u of `comp`'s levels, its gated ones (settings.GATES) times tonight's share of
-    pairs agreeing on settings.NIGHT_SCALE's column over the training night's."""
-    from coklit_dq.link.train import is_gated
-
-    name = comp["output_column_name"]
+    """The u of comparison `name`'s levels, its gated ones (settings.GATES) times tonight's
+    share of pairs agreeing on settings.NIGHT_SCALE's column (from _link_u) over the
+    training night's (pair_share)."""
     column = model_settings.NIGHT_SCALE[name]
     gate = model_settings.GATES[name]
     trained = model.get(model_settings.TRAINING_KEY, {}).get("pair_share", {}).get(column)
-    levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
     if not trained:
         raise ValueError(
             f"model.json has no training share of pairs agreeing on {column}: retrain it"
         )
-    factor = pair_share(con, table, column) / float(trained)
+    n = _records(con)
+    share = _pairs(con, (column,), None) / max(n * (n - 1) / 2, 1.0)
+    factor = share / float(trained)
     log.info("u of the gated %s levels scaled by %.3g (pairs sharing %s)", name, factor, column)
     return [
         min(1.0, max(float(lv["u_probability"]) * factor, model_settings.U_FLOOR))

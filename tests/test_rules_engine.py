@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from datetime import date
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from scenarios.world import fixture_night
@@ -276,3 +277,34 @@ def test_codes_with_leading_zeros_read_from_csv_give_no_finding(con, tmp_path):
     assert zeros > 0
     assert run_rules(con, T1, SETTINGS).is_empty()
     assert run_rules(con, T2, SETTINGS).is_empty()
+
+
+def test_a_unit_listed_twice_gives_the_same_finding_whatever_the_row_order():
+    """A TPS listed twice in the export (hostile or broken input), both rows failing the
+    same rule: the night keeps one finding per unit, and which row it shows does not depend
+    on the order the rows were stored in (a rerun or a re-ingest must give the same list)."""
+
+    def progres(order: tuple[int, int]) -> list[tuple[str, str]]:
+        c = warehouse.connect(":memory:")
+        try:
+            fixture_night(c, T1)
+            kode_desa, no_tps = c.execute(
+                "SELECT kode_desa, no_tps FROM tps ORDER BY kode_desa, no_tps LIMIT 1"
+            ).fetchall()[0]
+            for jumlah in order:  # fewer handed down than the export holds: both fail
+                c.execute(
+                    "INSERT INTO tps SELECT * REPLACE (? AS jumlah_diturunkan) FROM tps "
+                    "WHERE kode_desa = ? AND no_tps = ? LIMIT 1",
+                    [jumlah, kode_desa, no_tps],
+                )
+            out = run_rules(c, T1, SETTINGS).filter(
+                (pl.col("kode_temuan") == "PROGRES_MELEBIHI_DATA")
+                & (pl.col("kode_desa") == kode_desa)
+            )
+            return sorted(zip(out["kode_desa"], out["keterangan"], strict=True))
+        finally:
+            c.close()
+
+    first = progres((0, 1))
+    assert len(first) == 1
+    assert progres((1, 0)) == first

@@ -153,7 +153,10 @@ WITH agg AS (
   FROM pantarlih WHERE tanggal_ekspor = getvariable('tanggal')
   GROUP BY kode_desa, no_tps
 )
-SELECT row_number() OVER () AS rid,
+-- rid in a fixed order (the unit, then every column): a TPS listed twice in the export keeps
+-- the same first row on every run of the night (the findings keep one row per unit)
+SELECT row_number() OVER (ORDER BY t.kode_desa, t.no_tps, t.jumlah_diturunkan,
+                                   t.nilai_tidak_valid) AS rid,
        left(t.kode_desa, 2) AS kode_prov, t.kode_desa, t.no_tps, t.jumlah_diturunkan,
        t.nilai_tidak_valid,  -- set by the ingest: columns of the tps row it could not read
        coalesce(a.n_rekaman, 0) AS n_rekaman,
@@ -183,7 +186,7 @@ WITH kini AS (
     AND list_position(getvariable('prov_banding'), left(kode_desa, 2)) IS NOT NULL
   GROUP BY kode_desa
 )
-SELECT row_number() OVER () AS rid,
+SELECT row_number() OVER (ORDER BY l.kode_desa) AS rid,
        left(l.kode_desa, 2) AS kode_prov, l.kode_desa,
        l.n_aktif_lalu, coalesce(k.n_aktif, 0) AS n_aktif,
        CASE WHEN l.n_aktif_lalu > 0
@@ -194,7 +197,8 @@ FROM lalu l LEFT JOIN kini k ON k.kode_desa = l.kode_desa
 -- Officer level: every officer account of tonight, and the hours from its last sync
 -- to the moment the export was made.
 CREATE OR REPLACE TEMP TABLE prep_pantarlih AS
-SELECT row_number() OVER () AS rid,
+SELECT row_number() OVER (ORDER BY id_pantarlih, kode_desa, no_tps, terakhir_login,
+                                   terakhir_sinkron, jumlah_tercoklit_app, nilai_tidak_valid) AS rid,
        left(kode_desa, 2) AS kode_prov, id_pantarlih, kode_desa, no_tps,
        terakhir_login, terakhir_sinkron, jumlah_tercoklit_app,
        nilai_tidak_valid,  -- set by the ingest: columns of the row it could not read (NULL)

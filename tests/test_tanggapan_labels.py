@@ -7,6 +7,7 @@ import io
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from flow_fixtures import WIB, night_tables
 
@@ -93,3 +94,20 @@ def test_a_pair_answered_not_the_same_person_is_a_labelled_non_match(tmp_path, c
     out = capsys.readouterr().out
     assert "1 pairs (0 same person, 1 not the same person)" in out
     assert "precision 0.0000 (tp 0, fp 1)" in out
+
+    # the labelled pair is weighed as the nightly linkage weighed it that night (its prior
+    # and u), not as the model was trained: the same match weight, to the hundredth of a bit
+    con = duckdb.connect(wh, read_only=True)
+    (w,) = con.execute(
+        "SELECT match_weight FROM link_pasangan WHERE least(id_l, id_r) = ? "
+        "AND greatest(id_l, id_r) = ?",
+        [min(G, H), max(G, H)],
+    ).fetchall()[0]
+    con.close()
+    below = evaluate_labels(wh, threshold=_probability(w - 0.01))
+    above = evaluate_labels(wh, threshold=_probability(w + 0.01))
+    assert (below.fp, above.fp) == (1, 0)
+
+
+def _probability(weight: float) -> float:
+    return 2**weight / (1 + 2**weight)

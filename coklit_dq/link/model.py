@@ -105,6 +105,16 @@ def for_population(
     return out
 
 
+def for_night(
+    con: duckdb.DuckDBPyConnection, model: dict[str, Any], table: str = "_link_ini"
+) -> dict[str, Any]:
+    """The model as a night of the records in `table` is scored: its prior and the u
+    that night has (for_population of measure_night_u). The nightly linkage, training and
+    the evaluation of the regions' answers all weigh a night through this."""
+    n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    return for_population(model, n, measure_night_u(con, model, table))
+
+
 def _with_u(comp: dict[str, Any], us: list[float]) -> dict[str, Any]:
     levels = [dict(lv) for lv in comp["comparison_levels"]]
     scored = [lv for lv in levels if not lv.get("is_null_level")]

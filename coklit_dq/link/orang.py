@@ -224,7 +224,7 @@ def score(
     n_night = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
     # the prior and the u of where records are follow the night; the checksum above stays
     # the trained model's
-    model = mdl.for_population(model, n_night, mdl.measure_night_u(con, model))
+    model = mdl.for_night(con, model)
     cols = ", ".join(PREP_COLUMNS)
     be = _Backend(con, backend, settings)
     try:

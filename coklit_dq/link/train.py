@@ -32,7 +32,7 @@ def train_model(
     """Train on prepared records (arrow/pandas); write and return the model dict."""
     from splink import Linker
 
-    from coklit_dq.link.model import duckdb_api, for_population, measure_night_u, pair_share
+    from coklit_dq.link.model import duckdb_api, for_night, pair_share
 
     db_api = duckdb_api()
     sdf = db_api.register(records, table_name="link_latih")
@@ -56,7 +56,7 @@ def train_model(
         },
     }
     # as a night is scored: its prior, and the u of NIGHT_U counted on its records
-    model = for_population(model, len(records), measure_night_u(con, model, "link_latih"))
+    model = for_night(con, model, "link_latih")
     if out is not None:
         Path(out).write_text(json.dumps(model, indent=2) + "\n", encoding="utf-8")
     return model

@@ -6,7 +6,8 @@
 A region's BUKAN_MASALAH on a GANDA_ORANG pair is a labelled non-match
 (clerical_match_score 0); SUDAH_DIPERBAIKI (one record struck as a duplicate) is a
 labelled match (1). The latest decision on a pair counts. The evaluation scores the
-labelled pairs with the committed model through Splink's
+labelled pairs with the committed model, weighed for that night as the nightly linkage
+weighs it (model.for_night), through Splink's
 `linker.evaluation.accuracy_analysis_from_labels_table(..., output_type="table")`
 on the records of the latest night the warehouse holds (TMS records included: a
 record struck as a duplicate is still a record of the pair).
@@ -92,6 +93,7 @@ def evaluate_labels(
     """Precision of the committed model on the regions' clerical decisions."""
     from coklit_dq import warehouse
     from coklit_dq.link import model as mdl
+    from coklit_dq.link import orang
     from coklit_dq.link.orang import TF_SQL
     from linkage import settings as model_settings
 
@@ -100,6 +102,12 @@ def evaluate_labels(
     try:
         labels = labels_table(con)
         night = tanggal or con.execute("SELECT max(tanggal_ekspor) FROM pemilih").fetchall()[0][0]
+        model: dict[str, Any] = {}
+        if night is not None:
+            # the model as the nightly linkage weighed that night (its records that are
+            # not TMS: its prior and the u it has), not as it was trained
+            orang.prepare(con, night)
+            model = mdl.for_night(con, mdl.load_model())
         records = _records(con, night) if night is not None else None
         tf = {c: con.sql(sql).to_arrow_table() for c, sql in TF_SQL.items()} if night else {}
     finally:
@@ -113,15 +121,19 @@ def evaluate_labels(
     report.n_scored = held.height
     if held.is_empty():
         return report
-    model = dict(mdl.load_model())
-    model["retain_matching_columns"] = True
+    model = {**model, "retain_matching_columns": True}
     db_api = mdl.duckdb_api()
     linker, _ = mdl._linker(db_api, {"link_rekaman": records}, model, tf)
     lbl = linker.table_management.register_labels_table(
         db_api.register(held.to_arrow(), table_name="tanggapan_labels")
     )
     table = linker.evaluation.accuracy_analysis_from_labels_table(
-        lbl, output_type="table", threshold_match_probability=0.5
+        lbl,
+        output_type="table",
+        threshold_match_probability=0.5,
+        # exact weights: Splink rounds them to 0.1 by default, which moves a pair just
+        # above the cut below it
+        match_weight_round_to_nearest=None,
     ).as_pandas_dataframe()
     # the truth space: one row per threshold; take the first at or above the cut
     rows = table[table["truth_threshold"] >= _weight(cut)].sort_values("truth_threshold")

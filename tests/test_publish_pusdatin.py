@@ -58,13 +58,14 @@ def linked(tmp_path_factory):
         "SELECT id_l, id_r, match_weight, gamma_nik FROM link_pasangan "
         "WHERE id_l IN (FROM g) AND id_r IN (FROM g) ORDER BY match_probability DESC, id_l, id_r"
     ).fetchall()
+    night = tautan.night_model(con, D1)  # the model as the night weighed its pairs
     con.close()
-    return base / "outbox" / D1.isoformat() / "nasional", pem, pairs
+    return base / "outbox" / D1.isoformat() / "nasional", pem, pairs, night
 
 
 def test_hostile_values_beside_the_pair_never_reach_the_chart(linked, tmp_path):
     """A nik smuggled into kode_desa, a formula in jenis_kelamin: neither is charted."""
-    root, _, pairs = linked
+    root, _, pairs, _ = linked
     wh = root.parents[2] / "w.duckdb"
     con = warehouse.connect(wh)
     a = pairs[0][0]
@@ -88,13 +89,13 @@ def browser():
 
 
 def test_national_page_links_the_linkage_page(linked):
-    root, _, _ = linked
+    root, _, _, _ = linked
     assert 'href="tautan.html"' in (root / "ringkasan.html").read_text(encoding="utf-8")
     assert (root / "tautan.html").is_file()
 
 
 def test_linkage_page_shows_no_nik_nkk_name_or_birth_date(linked):
-    root, pem, _ = linked
+    root, pem, _, _ = linked
     page = (root / "tautan.html").read_text(encoding="utf-8")
     for col in ("nik", "nkk"):
         for value in pem[col].drop_nulls().unique():
@@ -118,7 +119,7 @@ def test_linkage_page_loads_nothing_from_outside(linked):
 
 
 def test_splink_charts_draw_offline_with_the_models_weights(linked, browser, tmp_path):
-    root, _, pairs = linked
+    root, _, pairs, night = linked
     tab = browser.open((root / "tautan.html").as_uri(), width=412, height=900, mobile=True)
     m: dict = {}
     deadline = time.monotonic() + 20
@@ -133,8 +134,16 @@ def test_splink_charts_draw_offline_with_the_models_weights(linked, browser, tmp
     assert outside == []  # no CDN: Splink's Vega libraries are inlined
     assert m["scroll"] <= m["viewport"], m  # the charts scroll inside their box
     waterfall = " ".join(m["grafik-air-terjun"])
-    model = json.loads(model_settings.MODEL_PATH.read_text(encoding="utf-8"))
-    levels = tautan._levels(model)
+    # the weights are the night's (its prior and u), not the training night's: the prior of
+    # this small night is far from the committed model's, and its bar is the night's
+    committed = json.loads(model_settings.MODEL_PATH.read_text(encoding="utf-8"))
+    assert night is not None
+    p = night["probability_two_random_records_match"]
+    assert p > 10 * committed["probability_two_random_records_match"]
+    prior = math.log2(p / (1 - p))
+    drawn = f"{prior:.2f}".replace(".", ",").replace("-", "\u2212")  # vega's minus sign
+    assert drawn in waterfall, (prior, waterfall)
+    levels = tautan._levels(night)
     for field in levels:  # every field the model compares has its bar
         assert field in waterfall, field
     # the first pair's nik bar carries the model's weight for the level it reached
@@ -149,10 +158,9 @@ def test_splink_charts_draw_offline_with_the_models_weights(linked, browser, tmp
 
 
 def test_linkage_table_names_each_fields_level_and_weight(linked):
-    root, _, pairs = linked
+    root, _, pairs, night = linked
     page = (root / "tautan.html").read_text(encoding="utf-8")
-    model = json.loads(model_settings.MODEL_PATH.read_text(encoding="utf-8"))
-    label, w = tautan._levels(model)["nik"][pairs[0][3]]
+    label, w = tautan._levels(night)["nik"][pairs[0][3]]
     assert label in page and f"({w:+.1f})".replace(".", ",") in page
     from test_publish_texts import _problems, _visible
 

@@ -9,7 +9,8 @@ warehouse:
   link_rekaman   the records of the last linked night as the model reads them
                  (PREP_COLUMNS, hash, nkk): a later night prepares only its changes
   link_pasangan  their scored pairs at or above the floor
-  link_malam     one row per linked night: mode, counts, seconds, model checksum
+  link_malam     one row per linked night: mode, counts, seconds, model checksum, and
+                 the model as that night weighed its pairs (model_malam, JSON)
 
 Memory (DuckDB backend): Splink works on a cursor of the warehouse connection whose
 default database is an in-memory database attached for the run (SPLINK_DB), so the
@@ -24,6 +25,7 @@ default database is SPLINK_DB, and it is detached when the run ends.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -71,6 +73,9 @@ STATE_DDL = (
     """CREATE TABLE IF NOT EXISTS link_malam (
       tanggal_ekspor DATE PRIMARY KEY, mode VARCHAR, rekaman BIGINT, berubah BIGINT,
       pasangan BIGINT, detik DOUBLE, model VARCHAR, backend VARCHAR)""",
+    # the model as the night weighed its pairs (model.for_night: its prior and u), JSON:
+    # what the Pusdatin page charts (publish/tautan.py); added after link_malam existed
+    "ALTER TABLE link_malam ADD COLUMN IF NOT EXISTS model_malam VARCHAR",
 )
 
 
@@ -84,7 +89,6 @@ class LinkStats:
 
 
 def model_checksum(model: dict[str, Any]) -> str:
-    import json
 
     return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -254,7 +258,8 @@ def score(
         detik=round(time.perf_counter() - t0, 3),
     )
     con.execute(
-        "INSERT OR REPLACE INTO link_malam VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO link_malam (tanggal_ekspor, mode, rekaman, berubah, pasangan, "
+        "detik, model, backend, model_malam) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             tanggal,
             stats.mode,
@@ -264,6 +269,7 @@ def score(
             stats.detik,
             checksum,
             backend,
+            json.dumps(model, sort_keys=True),
         ],
     )
     log.info(

@@ -1,5 +1,7 @@
 """nasional/tautan.html: a sample of tonight's GANDA_ORANG pairs, field by field, with
-Splink's own charts of the committed model (linkage/model.json), saved offline.
+Splink's own charts of the model as that night weighed its pairs (the committed
+linkage/model.json with the night's prior and u, kept in link_malam.model_malam), saved
+offline.
 
     linkage_sample(con, tanggal) -> {"fields", "pairs", "grafik"}
 
@@ -116,6 +118,20 @@ def _levels(model: dict[str, Any]) -> dict[str, dict[int, tuple[str, float | Non
     return out
 
 
+def night_model(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, Any] | None:
+    """The model as the linkage of night `tanggal` weighed its pairs (link_malam.model_malam:
+    the committed model with that night's prior and u), when the warehouse keeps it."""
+    if not _has_table(con, "link_malam"):
+        return None
+    cols = {r[0] for r in con.execute("DESCRIBE link_malam").fetchall()}
+    if "model_malam" not in cols:
+        return None
+    rows = con.execute(
+        "SELECT model_malam FROM link_malam WHERE tanggal_ekspor = ?", [tanggal]
+    ).fetchall()
+    return json.loads(rows[0][0]) if rows and rows[0][0] else None
+
+
 def linkage_sample(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, Any]:
     """Tonight's probable-duplicate pairs (a sample, strongest first), field by field,
     with Splink's charts of them."""
@@ -124,7 +140,9 @@ def linkage_sample(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, A
     empty: dict[str, Any] = {"fields": [], "pairs": [], "grafik": None}
     if not model_settings.MODEL_PATH.is_file() or not _has_table(con, "link_pasangan"):
         return empty
-    model = json.loads(model_settings.MODEL_PATH.read_text(encoding="utf-8"))
+    model = night_model(con, tanggal) or json.loads(
+        model_settings.MODEL_PATH.read_text(encoding="utf-8")
+    )
     levels = _levels(model)
     fields = list(levels)
     gammas = ", ".join(f"p.gamma_{f}" for f in fields)

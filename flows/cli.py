@@ -191,9 +191,7 @@ def run_demo(workdir: str, voters: int = 50_000) -> int:
     worst = EXIT_OK
     inbox = root / "inbox"  # tanggapan-v1: simulated answers to each night's lists
     for night in _night_folders(export):
-        code, result, message = run_flow(
-            str(export), night, str(outbox), str(wh), inbox=str(inbox)
-        )
+        code, result, message = run_flow(str(export), night, str(outbox), str(wh), inbox=str(inbox))
         worst = max(worst, code)
         out.write(f"\nnight {night}: {'ok' if code == EXIT_OK else 'FAILED'}: {message}\n")
         for kode, n in (result.findings_by_code if result is not None else {}).items():

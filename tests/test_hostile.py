@@ -54,7 +54,6 @@ def ingest(tmp_path: Path, tanggal: date = N1) -> tuple[IngestResult, duckdb.Duc
     return ingest_night(con, str(tmp_path / "src"), tanggal, s), con
 
 
-
 def quarantine_dir(tmp_path: Path, tanggal: date = N1) -> Path:
     return tmp_path / "wh" / "quarantine" / tanggal.isoformat()
 

@@ -50,7 +50,6 @@ def ingest(tmp_path: Path, tanggal: date = N1) -> tuple[IngestResult, duckdb.Duc
     return ingest_night(con, str(tmp_path / "src"), tanggal, s), con
 
 
-
 def csv_lines(night: Path, rel: str) -> list[str]:
     return gzip.decompress((night / rel).read_bytes()).decode("utf-8").split("\n")
 

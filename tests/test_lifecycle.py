@@ -193,8 +193,7 @@ def test_a_tps_file_set_aside_neither_invents_nor_resolves_tps_findings(con):
                    pantarlih=pan)  # fmt: skip
         if not tps_file_used:
             con.execute(
-                "UPDATE files SET state = 'quarantined' WHERE tanggal_ekspor = ? "
-                "AND tabel = 'tps'",
+                "UPDATE files SET state = 'quarantined' WHERE tanggal_ekspor = ? AND tabel = 'tps'",
                 [tanggal],
             )
         record_findings(con, tanggal, run_rules(con, tanggal, SETTINGS))

@@ -25,6 +25,7 @@ SQL_FILE = Path(__file__).with_name("sql") / "prepare.sql"
 # read, NULL when fine. A warehouse made before that column existed reads NULL.
 NILAI_TIDAK_VALID = "nilai_tidak_valid"
 
+
 @dataclass(frozen=True)
 class PreparedTable:
     """How a prepared table becomes findings: its unit and where its columns come from."""

@@ -10,8 +10,9 @@ change to the README or the Makefile changes what runs here.
   fewer voters than the README's 50 000, to keep the suite fast (the only change).
   Then the visible outcome the README promises: exit 0, each night's line, the
   regions' answers, the results block, and the files it tells you to open.
-- `make test` is what is running now: its recipe must be ruff, mypy and pytest,
-  which is what the README says it runs; ruff runs here on the checkout (pytest
+- `make test` is what is running now: its recipe must be ruff (lint, then the format
+  check), mypy and pytest, which is what the README says it runs; ruff runs here on the
+  checkout (pytest
   inside pytest would recurse, mypy takes longer than this file's budget).
 """
 
@@ -60,17 +61,19 @@ def test_the_quick_start_is_make_demo_then_make_test():
 def test_make_test_runs_ruff_mypy_and_the_suite_as_the_readme_says():
     commands = recipe("test")
     tools = [Path(c[0]).name for c in commands]
-    assert tools == ["ruff", "mypy", "python"], commands
-    assert commands[2][1:3] == ["-m", "pytest"]
+    assert tools == ["ruff", "ruff", "mypy", "python"], commands
+    assert commands[0][1] == "check" and commands[1][1:3] == ["format", "--check"]
+    assert commands[3][1:3] == ["-m", "pytest"]
     assert "make test" in (REPO / ".ci" / "run").read_text(encoding="utf-8")  # what CI runs
-    ruff = subprocess.run(
-        [str(REPO / commands[0][0]), *commands[0][1:]],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+    for command in commands[:2]:  # the lint and the formatting, on this checkout
+        ruff = subprocess.run(
+            [str(REPO / command[0]), *command[1:]],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert ruff.returncode == 0, ruff.stdout + ruff.stderr
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from coklit_dq.config import load_elections
-from coklit_dq.contract import PROVINCE_CODES, schema
+from coklit_dq.contract import NIK_POLA, PROVINCE_CODES, schema
 from coklit_dq.simulate import SimulateResult, simulate
 
 VOTERS = 12_000
@@ -414,7 +414,8 @@ def test_small_shapes_stay_exact(
 def test_real_traps_for_a_matcher_are_there(sim: tuple[Path, SimulateResult]) -> None:
     """What makes real rolls hard (domain.md): most serials are 0001, so people born the
     same day in two kecamatan share the nik's last ten digits; many one-word names;
-    placeholder birth dates split 1 Jul > 31 Dec > 1 Jan; namesakes on one date."""
+    placeholder birth dates split 1 Jul > 31 Dec > 1 Jan; namesakes on one date; niks
+    carrying a retired kecamatan code."""
     out, res = sim
     orang = pl.read_parquet(out / "_truth" / "orang.parquet")
     pem = _night(out, res.nights[-1])["pemilih"].join(orang, on=["id_pemilih", "nik"])
@@ -435,6 +436,18 @@ def test_real_traps_for_a_matcher_are_there(sim: tuple[Path, SimulateResult]) ->
     assert tail10.filter((pl.col("kec") > 1) & (pl.col("orang") > 1)).height > 0
     namesakes = pem.group_by("nama", "tanggal_lahir").agg(orang=pl.col("id_orang").n_unique())
     assert namesakes.filter(pl.col("orang") > 1).height > 0
+    # retired kecamatan codes (a kabupaten split after the nik was issued): a nik that is
+    # not a slip names a kecamatan the region reference lacks about RETIRED_SHARE of the time
+    from coklit_dq.simulate.people import RETIRED_SHARE
+
+    wil = _read(out / res.nights[-1].isoformat(), "wilayah")
+    kec = set(wil["kode_desa"].str.slice(0, 6).to_list())
+    junk = [d * 16 for d in "0123456789"]  # planted NIK_TIDAK_VALID that fit the pattern
+    valid = pem.filter(pl.col("nik").str.contains(f"^{NIK_POLA}$") & ~pl.col("nik").is_in(junk))
+    retired = ~valid["nik"].str.slice(0, 6).is_in(list(kec))
+    assert 0.5 * RETIRED_SHARE < retired.mean() < 1.5 * RETIRED_SHARE  # type: ignore[operator]
+    # of a kabupaten that exists: one keystroke from a real code, as retired codes are
+    assert valid.filter(retired)["nik"].str.slice(0, 4).is_in([k[:4] for k in kec]).all()
 
 
 def test_namesakes_grow_with_the_population() -> None:

@@ -71,6 +71,11 @@ def _rank_within(keys: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+# The share of people whose nik carries a kecamatan code the region reference no longer
+# has (see build_pool; the frequency is explained in docs/stages.md).
+RETIRED_SHARE = 0.03
+
+
 def build_pool(
     rng: np.random.Generator, wil: pl.DataFrame, prm: PoolParams
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -188,6 +193,25 @@ def build_pool(
     rec_kec = kec_of_desa[desa]
     moved = rng.random(n) < 0.12
     nik_kec = np.where(moved, rng.integers(0, len(kec_list), n), rec_kec)
+    # Retired codes: Dukcapil never re-issues a nik, so people registered in a kecamatan
+    # before its kabupaten was split carry a code the region reference no longer has
+    # (RETIRED_SHARE). Such a code is taken after the last kecamatan of its kabupaten
+    # (one keystroke from real ones, as retired codes are). Decided by a hash of the
+    # person, not a draw, so every other draw of the simulation stays as it was.
+    kec_kab = np.array([k[:4] for k in kec_list])
+    kec_num = np.array([int(k[4:]) for k in kec_list])
+    last = pl.DataFrame({"kab": kec_kab, "num": kec_num}).group_by("kab").agg(pl.max("num"))
+    last_of = dict(zip(last["kab"].to_list(), last["num"].to_list(), strict=True))
+    last_num = np.array([last_of[k] for k in kec_kab], dtype=np.int64)  # per kecamatan
+    who = np.arange(n, dtype=np.int64) * 2_654_435_761 + fam.astype(np.int64) * 40_503
+    h_retired = (who + dob.astype(np.int64) * 97) % 10_007 / 10_007.0
+    retired = (h_retired < RETIRED_SHARE) & (last_num[nik_kec] < 97)
+    num = last_num[nik_kec[retired]] + 1 + (h_retired[retired] * 1e6).astype(np.int64) % 3
+    retired_codes = np.char.add(kec_kab[nik_kec[retired]], np.char.zfill(num.astype(str), 2))
+    retired_list = np.unique(retired_codes)
+    code_list = np.concatenate([kec_list.astype(str), retired_list.astype(str)])
+    nik_kec = nik_kec.copy()
+    nik_kec[retired] = np.searchsorted(retired_list, retired_codes) + len(kec_list)
     dob_dt = EPOCH + dob
     dd = (dob_dt - dob_dt.astype("datetime64[M]")).astype(np.int64) + 1
     mm = dob_dt.astype("datetime64[M]").astype(np.int64) % 12 + 1
@@ -223,7 +247,7 @@ def build_pool(
             "status_kawin": nm.pick(list(KAWIN), status_kawin),
             "kelas": nm.pick(list(KELAS), kelas),
             "eth": nm.ethnicity(rng, provs, prov_of_desa[desa]),
-            "nik_kec": nm.pick(list(kec_list), nik_kec),
+            "nik_kec": nm.pick(list(code_list), nik_kec),
             "datepart": datepart,
             "serial": serial,
             "fam_kec": nm.pick(list(kec_list), fkec[fam]),

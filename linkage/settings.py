@@ -7,6 +7,9 @@ alike:
   unique_id       id_pemilih
   nik             a 16-digit nik that is not junk (one digit repeated), else NULL
   nik_a/b/c/d     blocking keys cut from the nik: 1-12, 7-16, 1-6 + 13-16, 13-16
+  nik_wil         the nik's region digits (1-6), nik_kab its kabupaten (1-4);
+                  nik_wil_dikenal whether they name a kecamatan of the night's region
+                  reference (NULL without one)
   nama_norm       the name upper-cased, punctuation dropped, Indonesian spelling
                   variants folded (MUHAMMAD/MUHAMAD/MOH./M. -> MUHAMMAD, ST. -> SITI,
                   OE -> U, DJ -> J, TJ -> C)
@@ -57,7 +60,7 @@ NIK_U_PROBABILITIES = {"exact": 1e-9}
 # that column): a level whose condition begins with that agreement is "gated", and
 # train.py measures its u among sampled pairs of records sharing the column (u of a
 # level = P(level | the gate agrees)), since random pairs almost never share it.
-GATES = {"nik": "tgl", "wilayah": "nik_wil"}
+GATES = {"nik": "tgl", "wilayah": "nik_kab"}
 # Comparisons whose u is the night's own, counted exactly on its records each night
 # (model.measure_night_u), not the training night's: comparison -> its nested columns,
 # finest first. How likely two different people are to share a desa depends on how many
@@ -96,6 +99,28 @@ ANCHORS = {"wilayah": "nik"}
 # duplicate inside one desa, and a roll's duplicates include such records whichever
 # night the model was trained on.
 ANCHOR_M_FLOOR = 0.02
+# The nik's levels for one digit slipped in its region part (the niks agree on digits
+# 7-16, settings' nik_b, and are one keystroke apart) come in two kinds: the slip made a
+# code that names no kecamatan of the night's region reference (nik_wil_dikenal), or one
+# that does. Real niks carry real codes (but for codes retired when a region was split,
+# which Dukcapil does not re-issue), so among different people born the same day whose
+# niks share their last ten digits an unknown code is as rare as unknown codes are on
+# the night, while most slips of a real code make an unknown one. Both shares are the
+# night's own, counted each night (model.region_slip), and the levels' m and u are shared
+# out between the two kinds by them, branch by branch (birth dates agree or not):
+# m(unknown) = m(all) * q, q the share of one-keystroke variants of the night's niks'
+# codes that name no kecamatan; u(unknown) = u(all) * (1 - (1 - p)^2), p the share of
+# the night's niks whose code names none. Neither is trained on a simulated country.
+REGION_SLIP = {
+    "nik": (
+        ('"nik_b_l" = "nik_b_r"', 'damerau_levenshtein("nik_l", "nik_r") <= 1'),
+        "nik_wil_dikenal",
+    )
+}
+KODE_WILAYAH_TIDAK_TERDAFTAR = (
+    "NIK berbeda 1 digit pada kode wilayah, dan kode wilayah salah satu NIK tidak ada di "
+    "daftar wilayah"
+)
 # Pairs sampled per gate when measuring the gated u.
 GATE_PAIRS = 2_000_000
 # No u below this (a level that the sampled different people never reached is rare,
@@ -132,12 +157,21 @@ BLOCKING_RULES_PREDICT: tuple[tuple[str, ...], ...] = (
     # full name, a birthplace and a year must all agree (at most tens at 1 M).
     ("nama_norm", "tgl_tahun", "tempat_lahir"),
     ("nama_norm", "tgl_bh", "tempat_lahir"),
+    # The name's words joined (DENI SAEPUL / DENISAEPUL) + birth date, whatever the nik:
+    # nama_kunci reads the first word only.
+    ("nama_rapat", "tgl"),
+    # The name with doubled letters kept once (MAARDIANA, KOOKO) + birth year + the
+    # kabupaten the nik names: a copy whose birth date, birthplace and nik all slipped,
+    # which no rule above reaches (at 100 k voters, seed 11, 4 of the 7 true pairs no
+    # block reached). A kabupaten's namesakes of one year, so blocks do not grow with
+    # the country (at most 24 records at 1 M).
+    ("nama_tunggal", "tgl_tahun", "nik_kab"),
 )
 # Comparisons a GANDA_ORANG finding names as context (where the records are, where
 # they came from) rather than as a field that agrees or differs.
 KETERANGAN_KONTEKS = ("wilayah", "asal")
 # Columns whose value frequencies (over the whole night) adjust an exact match.
-TF_COLUMNS = ("nama_norm", "nama_depan", "tgl")
+TF_COLUMNS = ("nama_norm", "nama_depan", "tgl", "nik_d")
 
 # Expectation maximisation, one session per rule; a comparison whose columns a
 # rule blocks on is not trained in that session. Name + birth date + birthplace
@@ -169,6 +203,17 @@ _NIK_SESUAI = (
     " AND substr(nik_{s}, 11, 2) = substr(tgl_{s}, 3, 2)"
     " AND CAST(substr(nik_{s}, 7, 2) AS INT) % 40 = CAST(substr(tgl_{s}, 9, 2) AS INT))"
 )
+
+
+# The two niks' date parts differ only by the 40 a woman's day carries.
+_TANDA_PEREMPUAN = (
+    "substr(nik_l, 9, 4) = substr(nik_r, 9, 4)"
+    " AND abs(CAST(substr(nik_l, 7, 2) AS INT) - CAST(substr(nik_r, 7, 2) AS INT)) = 40"
+)
+
+
+# The two niks' serials are consecutive numbers.
+_BERURUTAN = "abs(CAST(nik_d_l AS INT) - CAST(nik_d_r AS INT)) = 1"
 
 
 def _null(col: str, label: str) -> Any:
@@ -218,12 +263,20 @@ def comparisons() -> list[Any]:
     dl2 = cll.DamerauLevenshteinLevel("nik", 2)
     # the two niks carry one date (whatever the birth dates say)
     same_nik_date = cll.CustomLevel("substr(nik_l, 7, 6) = substr(nik_r, 7, 6)")
+    # one of the two niks names no kecamatan of the night's region reference
+    wil_tak_dikenal = cll.CustomLevel("NOT nik_wil_dikenal_l OR NOT nik_wil_dikenal_r")
 
-    def gated(level: Any, label: str, m: float) -> Any:
-        return lv(cll.And(same_tgl, level), label, m, fix_m_probability=True)
+    def gated(level: Any, label: str, m: float, **extra: Any) -> Any:
+        return lv(cll.And(same_tgl, level), label, m, fix_m_probability=True, **extra)
 
-    def fixed(level: Any, label: str, m: float) -> Any:
-        return lv(level, label, m, fix_m_probability=True)
+    def fixed(level: Any, label: str, m: float, **extra: Any) -> Any:
+        return lv(level, label, m, fix_m_probability=True, **extra)
+
+    # Levels on which the two niks carry one serial: agreeing on 0001 (two thirds of the
+    # niks) says less than agreeing on 0005; adjusted by how often tonight's niks carry it
+    # (term frequency of nik_d, against the "nomor urut sama" level's u).
+    serial = {"tf_adjustment_column": "nik_d", "tf_adjustment_weight": 1.0,
+              "tf_minimum_u_value": 1e-6}  # fmt: skip
 
     nik = cl.CustomComparison(
         output_column_name="nik",
@@ -238,24 +291,46 @@ def comparisons() -> list[Any]:
                 fix_m_probability=True,
             ),
             # birth dates agree
+            # a man and a woman born the same day in one kecamatan, both serial 0001: their
+            # niks differ only by the 40 added to a woman's day (the sex comparison says the
+            # rest); any other difference in the date part of two niks of one birth date is
+            # a slip, and rare between two people
+            gated(cll.And(cll.ExactMatchLevel("nik_c"), cll.CustomLevel(_TANDA_PEREMPUAN)),
+                  "NIK berbeda hanya pada tanda perempuan (tanggal lahir + 40)", 0.02),
             gated(cll.ExactMatchLevel("nik_c"),
-                  "NIK berbeda hanya pada bagian tanggal lahir", 0.25),
+                  "NIK berbeda hanya pada bagian tanggal lahir", 0.23, **serial),
+            # people of one kecamatan born the same day carry consecutive serials (0001,
+            # 0002, ...); a slip of one of the four serial digits rarely lands one number
+            # away (2 of the 36 single-digit slips)
+            gated(cll.And(cll.ExactMatchLevel("nik_a"), dl1, cll.CustomLevel(_BERURUTAN)),
+                  "NIK berbeda 1 digit pada nomor urut (nomor berurutan)", 0.01),
             gated(cll.And(cll.ExactMatchLevel("nik_a"), dl1),
-                  "NIK berbeda 1 digit pada nomor urut", 0.17),
-            # a region digit slipped: the slipped nik names a kecamatan its record is not in
+                  "NIK berbeda 1 digit pada nomor urut", 0.16),
+            # a region digit slipped (REGION_SLIP: m and u shared out each night): into a
+            # code no kecamatan has, which a real nik never carries but for retired codes
+            gated(cll.And(cll.ExactMatchLevel("nik_b"), dl1, wil_tak_dikenal),
+                  KODE_WILAYAH_TIDAK_TERDAFTAR, 0.2, **serial),
+            # ... or the slipped nik names a kecamatan its record is not in
             # (people of neighbouring kecamatan born the same day mostly live in theirs)
             gated(cll.And(cll.ExactMatchLevel("nik_b"), dl1, cll.Not(cll.CustomLevel(
                 "nik_wil_l = kode_kec_l AND nik_wil_r = kode_kec_r"))),
-                "NIK berbeda 1 digit pada kode wilayah", 0.23),
+                "NIK berbeda 1 digit pada kode wilayah", 0.046, **serial),
             gated(cll.And(cll.ExactMatchLevel("nik_b"), dl1),
-                  "NIK berbeda 1 digit pada kode wilayah", 0.02),
+                  "NIK berbeda 1 digit pada kode wilayah", 0.004, **serial),
             gated(dl1, "NIK berbeda 1 digit", 0.05),
-            gated(dl2, "NIK berbeda 2 digit", 0.08),
+            # two region digits apart: any two kecamatan of one kabupaten are, so two people
+            # born the same day there with serial 0001 are too
+            # (m: both slips of a copy's two in the six region digits, 0.08 * (6/16)^2)
+            gated(cll.And(cll.ExactMatchLevel("nik_b"), dl2),
+                  "NIK berbeda 2 digit pada kode wilayah", 0.012, **serial),
+            gated(dl2, "NIK berbeda 2 digit", 0.068),
             # birth dates differ: the niks still carry one date (a slip in the birth date)
             fixed(cll.And(cll.ExactMatchLevel("nik_a"), dl1),
                   "NIK berbeda 1 digit pada nomor urut", 0.17),
+            fixed(cll.And(cll.ExactMatchLevel("nik_b"), dl1, wil_tak_dikenal),
+                  KODE_WILAYAH_TIDAK_TERDAFTAR, 0.2, **serial),
             fixed(cll.And(cll.ExactMatchLevel("nik_b"), dl1),
-                  "NIK berbeda 1 digit pada kode wilayah", 0.25),
+                  "NIK berbeda 1 digit pada kode wilayah", 0.05, **serial),
             fixed(cll.And(same_nik_date, dl2), "NIK berbeda 2 digit", 0.08),
             # ... or two digits apart anywhere, when a nik does not say its own record's birth
             # date: two slips in the nik (region and date part) and one in the birth date.
@@ -269,10 +344,14 @@ def comparisons() -> list[Any]:
             # people born on two days in one kecamatan, serial 0001)
             fixed(cll.And(cll.ExactMatchLevel("nik_c"), cll.Not(cll.CustomLevel(
                 f"{_NIK_SESUAI.format(s='l')} AND {_NIK_SESUAI.format(s='r')}"))),
-                "NIK berbeda pada bagian tanggal lahir, tidak sesuai tanggal lahirnya", 0.25),
+                "NIK berbeda pada bagian tanggal lahir, tidak sesuai tanggal lahirnya", 0.25,
+                **serial),
             fixed(cll.ExactMatchLevel("nik_c"),
-                  "NIK berbeda hanya pada bagian tanggal lahir", 0.05),
-            _else("NIK berbeda", 0.1, fix_m_probability=True),
+                  "NIK berbeda hanya pada bagian tanggal lahir", 0.05, **serial),
+            # the exact level the serial's adjustment needs (its u: two random niks share
+            # a serial), and a level of its own: a copy whose nik slipped twice keeps it
+            fixed(cll.ExactMatchLevel("nik_d"), "NIK berbeda, nomor urut sama", 0.06),
+            _else("NIK berbeda", 0.04, fix_m_probability=True),
         ],
         comparison_description="NIK",
     )  # fmt: skip
@@ -404,10 +483,14 @@ def comparisons() -> list[Any]:
         comparison_description="asal rekaman",
     )
     # Where the records are. A person's nik names the kecamatan of first registration,
-    # which is mostly where they live: two records whose niks name one kecamatan are
-    # expected to be near each other whoever they are, so when the niks' regions agree
-    # the proximity levels' u are measured among pairs sharing the nik's region
-    # (GATES, train.py) and the region is not counted twice. m is trained on the
+    # which is mostly where they live: two records whose niks name one kabupaten are
+    # expected to be near each other whoever they are, so when the niks' kabupaten agree
+    # the proximity levels' u are measured among pairs sharing it (GATES, train.py) and
+    # the region is not counted twice. The gate is the kabupaten, not the kecamatan: two
+    # people born the same day in two kecamatan of one kabupaten have niks one or two
+    # digits apart and mostly live in that kabupaten, and gated on the kecamatan their
+    # "kab/kota sama" counted as if it were chance (u 0.01 where such pairs say 0.65):
+    # two thirds of the false pairs of a 5 M night. m is trained on the
     # ungated levels and copied to the gated ones (where a moved copy lands does not
     # depend on which digit of its nik slipped).
     prox = (
@@ -416,7 +499,7 @@ def comparisons() -> list[Any]:
         ("kode_kab", "kab/kota sama, kecamatan berbeda", 0.3),
         ("kode_prov", "provinsi sama, kab/kota berbeda", 0.2),
     )
-    same_wil = cll.ExactMatchLevel("nik_wil")
+    same_wil = cll.ExactMatchLevel("nik_kab")
     wilayah = cl.CustomComparison(
         output_column_name="wilayah",
         comparison_levels=[

@@ -569,7 +569,7 @@ def test_anchored_m_is_where_nik_sharing_pairs_lie_and_floored() -> None:
 def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
     """u of the proximity comparison (settings.NIGHT_U) is counted on the night itself:
     equal to classifying every pair of a small night by the model's own level conditions,
-    where the niks name one kecamatan (u given that) and where they do not."""
+    where the niks name one kabupaten (u given that) and where they do not."""
     import random
 
     from coklit_dq.link.model import load_model, measure_night_u
@@ -587,7 +587,8 @@ def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
     con.execute("CREATE TABLE t (unique_id VARCHAR, kode_desa VARCHAR, nik_wil VARCHAR)")
     con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
     con.execute(
-        "CREATE TABLE n AS SELECT unique_id, kode_desa, nik_wil, substr(kode_desa, 1, 6) AS "
+        "CREATE TABLE n AS SELECT unique_id, kode_desa, nik_wil, substr(nik_wil, 1, 4) AS nik_kab, "
+        "substr(kode_desa, 1, 6) AS "
         "kode_kec, substr(kode_desa, 1, 4) AS kode_kab, substr(kode_desa, 1, 2) AS kode_prov "
         "FROM t"
     )
@@ -595,14 +596,15 @@ def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
     (wil,) = [c for c in model["comparisons"] if c["output_column_name"] == "wilayah"]
     levels = wil["comparison_levels"]
     sel = ", ".join(f'l."{c}" AS "{c}_l", r."{c}" AS "{c}_r"' for c in
-                    ("kode_desa", "kode_kec", "kode_kab", "kode_prov", "nik_wil"))  # fmt: skip
+                    ("kode_desa", "kode_kec", "kode_kab", "kode_prov", "nik_wil",
+                     "nik_kab"))  # fmt: skip
     counts = dict(
         con.execute(
             f"""SELECT CASE {_level_case(levels)} END, count(*) FROM (SELECT {sel}
             FROM n l JOIN n r ON l.unique_id < r.unique_id) GROUP BY 1"""
         ).fetchall()
     )
-    gated = {i for i, lv in enumerate(levels) if is_gated(lv, "nik_wil")}
+    gated = {i for i, lv in enumerate(levels) if is_gated(lv, model_settings.GATES["wilayah"])}
     scored = [i for i, lv in enumerate(levels) if not lv.get("is_null_level")]
     in_gate = sum(counts.get(i, 0) for i in scored if i in gated)
     out_gate = sum(counts.get(i, 0) for i in scored if i not in gated)
@@ -665,7 +667,8 @@ def test_the_nik_levels_born_the_same_day_scale_with_the_kecamatan_of_the_night(
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE n AS SELECT *, '3201012001' AS kode_desa, '320101' AS kode_kec, "
-        "'3201' AS kode_kab, '32' AS kode_prov FROM (VALUES ('a', '320101'), "
+        "'3201' AS kode_kab, '32' AS kode_prov, substr(nik_wil, 1, 4) AS nik_kab "
+        "FROM (VALUES ('a', '320101'), "
         "('b', '320101'), ('c', '320102'), ('d', NULL)) t(unique_id, nik_wil)"
     )
     model[model_settings.TRAINING_KEY]["pair_share"]["nik_wil"] = 1 / 12
@@ -680,3 +683,166 @@ def test_the_nik_levels_born_the_same_day_scale_with_the_kecamatan_of_the_night(
         else:
             assert u == lv["u_probability"], lv["label_for_charts"]
     assert trained[0]["u_probability"] == 1e-9
+
+
+def _region_variants(code: str) -> list[str]:
+    """Every code one keystroke from `code`: a digit changed, or two neighbours swapped."""
+    out = [code[:i] + d + code[i + 1 :] for i in range(6) for d in "0123456789" if d != code[i]]
+    out += [
+        code[:i] + code[i + 1] + code[i] + code[i + 2 :] for i in range(5) if code[i] != code[i + 1]
+    ]
+    return out
+
+
+def _night_of_codes(codes: list[str | None], known: list[str]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE _link_kec (kode_kec VARCHAR)")
+    con.executemany("INSERT INTO _link_kec VALUES (?)", [(k,) for k in known])
+    con.execute("CREATE TABLE n (unique_id VARCHAR, nik_wil VARCHAR, nik_wil_dikenal BOOLEAN)")
+    con.executemany(
+        "INSERT INTO n VALUES (?, ?, ?)",
+        [(f"r{i}", c, None if c is None else c in known) for i, c in enumerate(codes)],
+    )
+    return con
+
+
+def test_a_region_slip_into_a_code_no_kecamatan_has_is_weighed_by_the_night() -> None:
+    """The nik levels of one slipped region digit (settings.REGION_SLIP) share their m and
+    u out by the night's own shares, counted here by hand: q, the share of one-keystroke
+    variants of the night's codes that name no kecamatan of the reference (each code
+    weighed by its records), and p, the share of niks whose code names none. The family
+    keeps its totals; the other levels keep their proportions."""
+    import copy
+
+    from coklit_dq.link.model import load_model, region_slip, region_slip_shares
+    from coklit_dq.link.train import is_gated
+    from linkage import settings as model_settings
+
+    markers = model_settings.REGION_SLIP["nik"][0]
+    known = ["320101", "320102", "320103", "327101", "330101"]
+    codes = ["320101"] * 5 + ["320102"] * 3 + ["327101", "330101", "320131", "999999", None]
+    con = _night_of_codes(codes, known)
+    weighed = [c for c in codes if c in known]
+    variants = [(c, v) for c in weighed for v in _region_variants(c)]
+    q = sum(v not in known for _, v in variants) / len(variants)
+    p = 2 / 12
+    assert region_slip_shares(con, "n") == (pytest.approx(q), pytest.approx(p))
+
+    model = copy.deepcopy(load_model())
+    got = region_slip(con, model, "n")
+    (before,) = [c for c in model["comparisons"] if c["output_column_name"] == "nik"]
+    (after,) = [c for c in got["comparisons"] if c["output_column_name"] == "nik"]
+    checked = 0
+    for branch in (True, False):
+        pick = [
+            i
+            for i, lv in enumerate(before["comparison_levels"])
+            if all(mk in str(lv.get("sql_condition")) for mk in markers)
+            and is_gated(lv, "tgl") == branch
+        ]
+        unk = [i for i in pick if "nik_wil_dikenal" in str(before["comparison_levels"][i])]
+        rest = [i for i in pick if i not in unk]
+        assert len(unk) == 1 and rest
+        floors = {
+            "m_probability": model_settings.M_FLOOR * 1e-3,
+            "u_probability": model_settings.U_FLOOR,
+        }
+        for key, share in (("m_probability", q), ("u_probability", 1 - (1 - p) ** 2)):
+            # no value below the floor (a branch whose levels were never seen sits on it)
+            total = sum(before["comparison_levels"][i][key] for i in pick)
+            old_rest = [before["comparison_levels"][i][key] for i in rest]
+            want = {unk[0]: max(total * share, floors[key])}
+            for i, x in zip(rest, old_rest, strict=True):
+                want[i] = max(total * (1 - share) * x / sum(old_rest), floors[key])
+            assert {i: after["comparison_levels"][i][key] for i in pick} == pytest.approx(want)
+            if min(want.values()) > floors[key]:
+                assert sum(want.values()) == pytest.approx(total)
+            checked += 1
+    assert checked == 4
+    # the other comparisons and levels are untouched
+    for b, a in zip(model["comparisons"], got["comparisons"], strict=True):
+        if b["output_column_name"] != "nik":
+            assert a == b
+
+
+def test_unknown_region_codes_weigh_less_on_a_night_that_has_many() -> None:
+    """A night whose niks often carry codes the reference lacks (retired codes, another
+    numbering) gives a slip into such a code less weight than a night where they are rare;
+    without a region reference the model is as trained."""
+    import math
+
+    from coklit_dq.link.model import load_model, region_slip
+
+    known = ["320101", "320102", "327101", "330101"]
+    rare = _night_of_codes(["320101"] * 97 + ["320131"] * 3, known)
+    common = _night_of_codes(["320101"] * 70 + ["320131"] * 30, known)
+
+    def weight(model: dict) -> float:
+        (nik,) = [c for c in model["comparisons"] if c["output_column_name"] == "nik"]
+        (lv,) = [
+            lv
+            for lv in nik["comparison_levels"]
+            if "nik_wil_dikenal" in str(lv.get("sql_condition"))
+            and '"tgl_l" = "tgl_r"' in lv["sql_condition"]
+        ]
+        return math.log2(lv["m_probability"] / lv["u_probability"])
+
+    model = load_model()
+    assert weight(region_slip(rare, model, "n")) > weight(region_slip(common, model, "n")) + 2
+    none = duckdb.connect()
+    none.execute("CREATE TABLE n (nik_wil VARCHAR, nik_wil_dikenal BOOLEAN)")
+    assert region_slip(none, model, "n") == model
+
+
+def test_each_record_says_whether_its_nik_names_a_kecamatan_of_the_reference(first, night) -> None:
+    """nik_wil_dikenal: the nik's first six digits are a kecamatan of the night's wilayah
+    (checked here against the wilayah rows in Python); NULL for a junk nik."""
+    from coklit_dq.link.orang import prepare
+
+    con, _ = first
+    register_macros(con)
+    prepare(con, D1)
+    got = dict(con.execute("SELECT unique_id, nik_wil_dikenal FROM _link_ini").fetchall())
+    pem, wil = night
+    kec = set(wil["kode_desa"].str.slice(0, 6).to_list())
+    pem = pem.filter(pl.col("status_coklit") != "TMS")
+    want = {
+        r["id_pemilih"]: (r["nik"][:6] in kec if r["nik"] != "2222222222222222" else None)
+        for r in pem.iter_rows(named=True)
+    }
+    assert got == want
+    assert got["XJ-1"] is None and got["XC-2"] == (_typo(_rec(pem, C_ID)["nik"], 5)[:6] in kec)
+    assert sum(v is False for v in got.values()) >= 1
+
+
+def test_a_night_with_another_region_reference_links_in_full(night) -> None:
+    """The standing records' nik_wil_dikenal were computed with the reference of the night
+    they were prepared; a night whose wilayah names other kecamatan relinks every record
+    (and so agrees with a full re-link), one with the same wilayah stays incremental."""
+    con = warehouse.connect(":memory:")
+    try:
+        p, wil = night
+        load(con, D1, p, wil)
+        run_linkage(con, D1, resolve_settings())
+        load(con, D2, p, wil)
+        run_linkage(con, D2, resolve_settings())
+        d3 = date(2024, 7, 3)
+        # a kecamatan of night 1 is gone from the reference (its desa renumbered)
+        gone = wil["kode_desa"].str.slice(0, 6).sort()[0]
+        wil3 = wil.with_columns(
+            kode_desa=pl.when(pl.col("kode_desa").str.starts_with(gone))
+            .then(pl.col("kode_desa").str.slice(0, 4) + "99" + pl.col("kode_desa").str.slice(6))
+            .otherwise("kode_desa")
+        )
+        load(con, d3, p, wil3)
+        run_linkage(con, d3, resolve_settings())
+        modes = dict(con.execute("SELECT tanggal_ekspor, mode FROM link_malam").fetchall())
+        assert (modes[D2], modes[d3]) == ("incremental", "full")
+        flags = dict(
+            con.execute(
+                "SELECT unique_id, nik_wil_dikenal FROM link_rekaman WHERE nik_wil = ?", [gone]
+            ).fetchall()
+        )
+        assert flags and not any(flags.values())
+    finally:
+        con.close()

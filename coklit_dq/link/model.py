@@ -112,7 +112,89 @@ def for_night(
     that night has (for_population of measure_night_u). The nightly linkage, training and
     the evaluation of the regions' answers all weigh a night through this."""
     n = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    return for_population(model, n, measure_night_u(con, model, table))
+    return region_slip(con, for_population(model, n, measure_night_u(con, model, table)), table)
+
+
+def region_slip_shares(con: duckdb.DuckDBPyConnection, table: str) -> tuple[float, float] | None:
+    """(q, p) of linkage/settings.py REGION_SLIP for the records of `table`: q, the share of
+    the one-keystroke variants (a digit changed, two neighbours swapped) of their niks'
+    region codes that name no kecamatan of _link_kec (each code weighed by its records); p,
+    the share of their niks whose code names none. None without a region reference."""
+    has_ref = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = '_link_kec'"
+    ).fetchall()[0][0]
+    if not has_ref:
+        return None
+    row = con.execute(
+        f"""WITH c AS (
+          SELECT nik_wil AS k, count(*) AS n FROM {table} WHERE nik_wil_dikenal GROUP BY 1
+        ), v AS (
+          SELECT n, substr(k, 1, i - 1) || d || substr(k, i + 1) AS v
+          FROM c, range(1, 7) r(i), range(0, 10) dd(d) WHERE CAST(d AS VARCHAR) <> substr(k, i, 1)
+          UNION ALL
+          SELECT n,
+                 substr(k, 1, i - 1) || substr(k, i + 1, 1) || substr(k, i, 1) || substr(k, i + 2)
+          FROM c, range(1, 6) r(i) WHERE substr(k, i, 1) <> substr(k, i + 1, 1)
+        )
+        SELECT (SELECT sum(n) FILTER (WHERE v NOT IN (SELECT kode_kec FROM _link_kec)) / sum(n)
+                FROM v),
+               (SELECT avg(CASE WHEN nik_wil_dikenal THEN 0.0 ELSE 1.0 END) FROM {table}
+                WHERE nik_wil_dikenal IS NOT NULL)"""
+    ).fetchall()[0]
+    if row[0] is None or row[1] is None:
+        return None
+    return float(row[0]), float(row[1])
+
+
+def region_slip(
+    con: duckdb.DuckDBPyConnection, model: dict[str, Any], table: str
+) -> dict[str, Any]:
+    """The model with the m and u of REGION_SLIP's levels shared out by the night's q and p
+    (region_slip_shares): per branch (the gate agrees or not), the levels of one slip in
+    the region part keep their summed m and u; the one for a code no kecamatan has gets
+    m * q and u * (1 - (1 - p)^2), the others the rest in their trained proportions."""
+    from coklit_dq.link.train import is_gated
+
+    shares = region_slip_shares(con, table)
+    if shares is None:
+        return model
+    q, p = shares
+    s = 1.0 - (1.0 - p) ** 2
+    log.info("region slips: %.3f of one-keystroke codes unknown, %.4f of niks unknown", q, p)
+    comps = []
+    for comp in model["comparisons"]:
+        name = comp["output_column_name"]
+        if name not in model_settings.REGION_SLIP:
+            comps.append(comp)
+            continue
+        markers, flag = model_settings.REGION_SLIP[name]
+        gate = model_settings.GATES.get(name)
+        levels = [dict(lv) for lv in comp["comparison_levels"]]
+        for branch in (True, False):
+            fam = [
+                lv
+                for lv in levels
+                if all(mk in str(lv.get("sql_condition")) for mk in markers)
+                and (gate is None or is_gated(lv, gate) == branch)
+            ]
+            unk = [lv for lv in fam if flag in str(lv["sql_condition"])]
+            rest = [lv for lv in fam if lv not in unk]
+            if len(unk) != 1 or not rest:
+                raise ValueError(
+                    f"linkage/settings.py REGION_SLIP[{name!r}] does not describe the levels "
+                    f"of comparison {name!r} in the model: retrain or fix the declaration"
+                )
+            for k, share, floor in (
+                ("m_probability", q, model_settings.M_FLOOR * 1e-3),
+                ("u_probability", s, model_settings.U_FLOOR),
+            ):
+                total = sum(float(lv[k]) for lv in fam)
+                others = sum(float(lv[k]) for lv in rest)
+                unk[0][k] = max(total * share, floor)
+                for lv in rest:
+                    lv[k] = max(total * (1 - share) * float(lv[k]) / others, floor)
+        comps.append({**comp, "comparison_levels": levels})
+    return {**model, "comparisons": comps}
 
 
 def _with_u(comp: dict[str, Any], us: list[float]) -> dict[str, Any]:

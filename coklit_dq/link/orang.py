@@ -37,16 +37,16 @@ import pyarrow as pa
 
 from coklit_dq import warehouse
 from coklit_dq.link import model as mdl
-from coklit_dq.link.sql import HASH_EXPR, PREP_BASE, PREP_SELECT
+from coklit_dq.link.sql import HASH_EXPR, PREP_BASE, PREP_SELECT, known_kecamatan
 from linkage import settings as model_settings
 
 log = logging.getLogger("coklit_dq.link")
 
 PREP_COLUMNS = (
-    "unique_id", "nik", "nik_a", "nik_b", "nik_c", "nik_d", "nik_wil", "nama_norm", "nama_depan",
-    "nama_inti", "nama_rapat", "nama_tunggal", "nama_kunci", "nama_urut", "tgl", "tgl_tukar",
-    "tgl_hari", "tgl_bh", "tgl_tahun", "tgl_samar", "jenis_kelamin", "tempat_lahir", "baru",
-    "kode_desa", "kode_kec", "kode_kab", "kode_prov",
+    "unique_id", "nik", "nik_a", "nik_b", "nik_c", "nik_d", "nik_wil", "nik_kab", "nik_wil_dikenal",
+    "nama_norm", "nama_depan", "nama_inti", "nama_rapat", "nama_tunggal", "nama_kunci", "nama_urut",
+    "tgl", "tgl_tukar", "tgl_hari", "tgl_bh", "tgl_tahun", "tgl_samar", "jenis_kelamin",
+    "tempat_lahir", "baru", "kode_desa", "kode_kec", "kode_kab", "kode_prov",
 )  # fmt: skip
 
 
@@ -76,6 +76,9 @@ STATE_DDL = (
     # the model as the night weighed its pairs (model.for_night: its prior and u), JSON:
     # what the Pusdatin page charts (publish/tautan.py); added after link_malam existed
     "ALTER TABLE link_malam ADD COLUMN IF NOT EXISTS model_malam VARCHAR",
+    # the fingerprint of the region reference the night's records were prepared with
+    # (sql.known_kecamatan): their nik_wil_dikenal depends on it
+    "ALTER TABLE link_malam ADD COLUMN IF NOT EXISTS kecamatan VARCHAR",
 )
 
 
@@ -107,6 +110,7 @@ def prepare(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
     """Temp table _link_ini: tonight's records that are not TMS, prepared, with hash.
 
     One row per id_pemilih (a GANDA_ID duplicate is linked once)."""
+    known_kecamatan(con, tanggal)
     _drop_relation(con, "_link_ini")
     con.execute(
         f"""CREATE TEMP TABLE _link_ini AS
@@ -209,15 +213,18 @@ def score(
         con.execute(ddl)
     prev = warehouse.previous_night(con, tanggal)
     rows = con.execute(
-        "SELECT tanggal_ekspor, model FROM link_malam ORDER BY tanggal_ekspor DESC LIMIT 1"
+        "SELECT tanggal_ekspor, model, kecamatan FROM link_malam "
+        "ORDER BY tanggal_ekspor DESC LIMIT 1"
     ).fetchall()
     last = rows[0] if rows else None
+    kecamatan = known_kecamatan(con, tanggal)
     incremental = (
         not full
         and prev is not None
         and last is not None
         and last[0] == prev
         and last[1] == checksum
+        and last[2] == kecamatan  # the standing records' nik_wil_dikenal still hold
         and _has_table(con, "link_rekaman")
     )
     if incremental:
@@ -259,7 +266,7 @@ def score(
     )
     con.execute(
         "INSERT OR REPLACE INTO link_malam (tanggal_ekspor, mode, rekaman, berubah, pasangan, "
-        "detik, model, backend, model_malam) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "detik, model, backend, model_malam, kecamatan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             tanggal,
             stats.mode,
@@ -270,6 +277,7 @@ def score(
             checksum,
             backend,
             json.dumps(model, sort_keys=True),
+            kecamatan,
         ],
     )
     log.info(

@@ -76,6 +76,24 @@ CREATE OR REPLACE MACRO huruf_tunggal(n) AS nullif(array_to_string(list_filter(
   ''), '')
 """
 
+# The kecamatan of the night's region reference (the newest wilayah held on or before the
+# night, as the rules read it): PREP_SELECT's nik_wil_dikenal reads this temp table.
+KECAMATAN_SQL = """
+CREATE OR REPLACE TEMP TABLE _link_kec AS
+SELECT DISTINCT substr(kode_desa, 1, 6) AS kode_kec FROM wilayah
+WHERE tanggal_ekspor = (SELECT max(tanggal_ekspor) FROM wilayah WHERE tanggal_ekspor <= $tanggal)
+  AND regexp_full_match(kode_desa, '[0-9]{10}')
+"""
+
+
+def known_kecamatan(con: duckdb.DuckDBPyConnection, tanggal: object) -> str:
+    """Create _link_kec for the night `tanggal`; its fingerprint (sorted codes, hashed):
+    an incremental night whose reference differs re-links in full."""
+    con.execute(KECAMATAN_SQL, {"tanggal": tanggal})
+    row = con.execute("SELECT md5(string_agg(kode_kec, ',' ORDER BY kode_kec)) FROM _link_kec")
+    return str(row.fetchall()[0][0] or "")
+
+
 PLACEHOLDER_DATES = ((1, 1), (7, 1), (12, 31))  # (month, day): 1 Jan, 1 Jul, 31 Dec
 
 
@@ -110,6 +128,11 @@ SELECT
   substr(_nik, 1, 6) || substr(_nik, 13, 4) AS nik_c,
   substr(_nik, 13, 4) AS nik_d,
   substr(_nik, 1, 6) AS nik_wil,
+  substr(_nik, 1, 4) AS nik_kab,
+  -- the nik names a kecamatan of tonight's region reference (_link_kec, KECAMATAN_SQL);
+  -- NULL without a nik or without a reference
+  CASE WHEN _nik IS NOT NULL AND (SELECT count(*) FROM _link_kec) > 0
+       THEN substr(_nik, 1, 6) IN (SELECT kode_kec FROM _link_kec) END AS nik_wil_dikenal,
   _nn AS nama_norm,
   nama_depan(_nn) AS nama_depan,
   coalesce(nullif(regexp_replace(_nn, '^(MUHAMMAD|SITI|NUR|ABDUL) ', ''), ''), _nn)

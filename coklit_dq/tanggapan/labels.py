@@ -72,9 +72,10 @@ class LabelReport:
 def _records(con: duckdb.DuckDBPyConnection, tanggal: date) -> Any:
     """The night's records prepared as for the linkage, TMS included (arrow)."""
     from coklit_dq.link.orang import PREP_COLUMNS
-    from coklit_dq.link.sql import PREP_BASE, PREP_SELECT, register_macros
+    from coklit_dq.link.sql import PREP_BASE, PREP_SELECT, known_kecamatan, register_macros
 
     register_macros(con)
+    known_kecamatan(con, tanggal)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _link_ini AS
         WITH src AS (

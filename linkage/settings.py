@@ -323,7 +323,11 @@ def comparisons() -> list[Any]:
             # (m: both slips of a copy's two in the six region digits, 0.08 * (6/16)^2)
             gated(cll.And(cll.ExactMatchLevel("nik_b"), dl2),
                   "NIK berbeda 2 digit pada kode wilayah", 0.012, **serial),
-            gated(dl2, "NIK berbeda 2 digit", 0.068),
+            # ... or one region digit and a woman's +40 apart: a man and a woman born the
+            # same day in neighbouring kecamatan (the sex comparison says the rest)
+            gated(cll.And(dl2, cll.CustomLevel(_TANDA_PEREMPUAN)),
+                  "NIK berbeda 2 digit, termasuk tanda perempuan (tanggal lahir + 40)", 0.003),
+            gated(dl2, "NIK berbeda 2 digit", 0.065),
             # birth dates differ: the niks still carry one date (a slip in the birth date)
             fixed(cll.And(cll.ExactMatchLevel("nik_a"), dl1),
                   "NIK berbeda 1 digit pada nomor urut", 0.17),

@@ -125,10 +125,12 @@ def region_slip_shares(con: duckdb.DuckDBPyConnection, table: str) -> tuple[floa
     ).fetchall()[0][0]
     if not has_ref:
         return None
+    # one pass over the night: its records per region code, known or not
     row = con.execute(
-        f"""WITH c AS (
-          SELECT nik_wil AS k, count(*) AS n FROM {table} WHERE nik_wil_dikenal GROUP BY 1
-        ), v AS (
+        f"""WITH g AS (
+          SELECT nik_wil AS k, nik_wil_dikenal AS dikenal, count(*) AS n FROM {table}
+          WHERE nik_wil_dikenal IS NOT NULL GROUP BY ALL
+        ), c AS (SELECT k, n FROM g WHERE dikenal), v AS (
           SELECT n, substr(k, 1, i - 1) || d || substr(k, i + 1) AS v
           FROM c, range(1, 7) r(i), range(0, 10) dd(d) WHERE CAST(d AS VARCHAR) <> substr(k, i, 1)
           UNION ALL
@@ -138,8 +140,7 @@ def region_slip_shares(con: duckdb.DuckDBPyConnection, table: str) -> tuple[floa
         )
         SELECT (SELECT sum(n) FILTER (WHERE v NOT IN (SELECT kode_kec FROM _link_kec)) / sum(n)
                 FROM v),
-               (SELECT avg(CASE WHEN nik_wil_dikenal THEN 0.0 ELSE 1.0 END) FROM {table}
-                WHERE nik_wil_dikenal IS NOT NULL)"""
+               (SELECT sum(n) FILTER (WHERE NOT dikenal) / sum(n) FROM g)"""
     ).fetchall()[0]
     if row[0] is None or row[1] is None:
         return None

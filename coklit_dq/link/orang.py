@@ -107,10 +107,16 @@ def _night_sql() -> str:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
-    """Temp table _link_ini: tonight's records that are not TMS, prepared, with hash.
+    """Temp table _link_ini: tonight's records that are not TMS, prepared, with hash, and
+    _link_kec, the night's kecamatan its nik_wil_dikenal reads.
 
     One row per id_pemilih (a GANDA_ID duplicate is linked once)."""
     known_kecamatan(con, tanggal)
+    _prepare_records(con, tanggal)
+
+
+def _prepare_records(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
+    """`prepare` once _link_kec is there."""
     _drop_relation(con, "_link_ini")
     con.execute(
         f"""CREATE TEMP TABLE _link_ini AS
@@ -230,7 +236,7 @@ def score(
     if incremental:
         berubah = _changes(con, tanggal)
     else:
-        prepare(con, tanggal)
+        _prepare_records(con, tanggal)  # _link_kec made above
     _lap(t0, "prepared the night's records" + (f" ({berubah:,} changed)" if incremental else ""))
     n_night = con.execute("SELECT count(*) FROM _link_ini").fetchall()[0][0]
     # the prior and the u of where records are follow the night; the checksum above stays

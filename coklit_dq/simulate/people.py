@@ -199,10 +199,13 @@ def build_pool(
     # (one keystroke from real ones, as retired codes are). Decided by a hash of the
     # person, not a draw, so every other draw of the simulation stays as it was.
     kec_kab = np.array([k[:4] for k in kec_list])
-    kec_num = np.array([int(k[4:]) for k in kec_list])
-    last = pl.DataFrame({"kab": kec_kab, "num": kec_num}).group_by("kab").agg(pl.max("num"))
-    last_of = dict(zip(last["kab"].to_list(), last["num"].to_list(), strict=True))
-    last_num = np.array([last_of[k] for k in kec_kab], dtype=np.int64)  # per kecamatan
+    last_num = (  # per kecamatan: the number of the last kecamatan of its kabupaten
+        pl.DataFrame({"kab": kec_kab, "num": [int(k[4:]) for k in kec_list]})
+        .select(pl.col("num").max().over("kab"))
+        .to_series()
+        .to_numpy()
+        .astype(np.int64)
+    )
     who = np.arange(n, dtype=np.int64) * 2_654_435_761 + fam.astype(np.int64) * 40_503
     h_retired = (who + dob.astype(np.int64) * 97) % 10_007 / 10_007.0
     retired = (h_retired < RETIRED_SHARE) & (last_num[nik_kec] < 97)

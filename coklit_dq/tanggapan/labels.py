@@ -70,12 +70,11 @@ class LabelReport:
 
 
 def _records(con: duckdb.DuckDBPyConnection, tanggal: date) -> Any:
-    """The night's records prepared as for the linkage, TMS included (arrow)."""
+    """The night's records prepared as for the linkage, TMS included (arrow); after
+    orang.prepare of the same night (its _link_kec)."""
     from coklit_dq.link.orang import PREP_COLUMNS
-    from coklit_dq.link.sql import PREP_BASE, PREP_SELECT, known_kecamatan, register_macros
+    from coklit_dq.link.sql import PREP_BASE, PREP_SELECT
 
-    register_macros(con)
-    known_kecamatan(con, tanggal)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _link_ini AS
         WITH src AS (

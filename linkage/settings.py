@@ -117,9 +117,10 @@ REGION_SLIP = {
         "nik_wil_dikenal",
     )
 }
+# Labels are read in a comma-separated list of what differs: no comma inside one.
 KODE_WILAYAH_TIDAK_TERDAFTAR = (
-    "NIK berbeda 1 digit pada kode wilayah, dan kode wilayah salah satu NIK tidak ada di "
-    "daftar wilayah"
+    "NIK berbeda 1 digit pada kode wilayah (kode wilayah salah satu NIK tidak ada di "
+    "daftar wilayah)"
 )
 # Pairs sampled per gate when measuring the gated u.
 GATE_PAIRS = 2_000_000
@@ -274,7 +275,7 @@ def comparisons() -> list[Any]:
 
     # Levels on which the two niks carry one serial: agreeing on 0001 (two thirds of the
     # niks) says less than agreeing on 0005; adjusted by how often tonight's niks carry it
-    # (term frequency of nik_d, against the "nomor urut sama" level's u).
+    # (term frequency of nik_d, against the "kecuali nomor urutnya" level's u).
     serial = {"tf_adjustment_column": "nik_d", "tf_adjustment_weight": 1.0,
               "tf_minimum_u_value": 1e-6}  # fmt: skip
 
@@ -326,7 +327,7 @@ def comparisons() -> list[Any]:
             # ... or one region digit and a woman's +40 apart: a man and a woman born the
             # same day in neighbouring kecamatan (the sex comparison says the rest)
             gated(cll.And(dl2, cll.CustomLevel(_TANDA_PEREMPUAN)),
-                  "NIK berbeda 2 digit, termasuk tanda perempuan (tanggal lahir + 40)", 0.003),
+                  "NIK berbeda 2 digit termasuk tanda perempuan (tanggal lahir + 40)", 0.003),
             gated(dl2, "NIK berbeda 2 digit", 0.065),
             # birth dates differ: the niks still carry one date (a slip in the birth date)
             fixed(cll.And(cll.ExactMatchLevel("nik_a"), dl1),
@@ -354,7 +355,7 @@ def comparisons() -> list[Any]:
                   "NIK berbeda hanya pada bagian tanggal lahir", 0.05, **serial),
             # the exact level the serial's adjustment needs (its u: two random niks share
             # a serial), and a level of its own: a copy whose nik slipped twice keeps it
-            fixed(cll.ExactMatchLevel("nik_d"), "NIK berbeda, nomor urut sama", 0.06),
+            fixed(cll.ExactMatchLevel("nik_d"), "NIK berbeda kecuali nomor urutnya", 0.06),
             _else("NIK berbeda", 0.04, fix_m_probability=True),
         ],
         comparison_description="NIK",

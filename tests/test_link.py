@@ -846,3 +846,14 @@ def test_a_night_with_another_region_reference_links_in_full(night) -> None:
         assert flags and not any(flags.values())
     finally:
         con.close()
+
+
+def test_a_night_without_unknown_codes_has_shares_of_zero_not_none() -> None:
+    """No nik with an unknown code is p = 0 (the model is still shared out), not "no
+    reference" (None, the model as trained)."""
+    from coklit_dq.link.model import region_slip_shares
+
+    known = ["320101", "320102", "320103", "320104", "320105", "320106", "320107", "320108",
+             "320109", "320110"]  # fmt: skip
+    q, p = region_slip_shares(_night_of_codes(["320101"] * 4, known), "n") or (None, None)
+    assert p == 0.0 and q is not None and 0 < q < 1

@@ -138,9 +138,9 @@ def region_slip_shares(con: duckdb.DuckDBPyConnection, table: str) -> tuple[floa
                  substr(k, 1, i - 1) || substr(k, i + 1, 1) || substr(k, i, 1) || substr(k, i + 2)
           FROM c, range(1, 6) r(i) WHERE substr(k, i, 1) <> substr(k, i + 1, 1)
         )
-        SELECT (SELECT sum(n) FILTER (WHERE v NOT IN (SELECT kode_kec FROM _link_kec)) / sum(n)
-                FROM v),
-               (SELECT sum(n) FILTER (WHERE NOT dikenal) / sum(n) FROM g)"""
+        SELECT (SELECT coalesce(sum(n) FILTER (WHERE v NOT IN (SELECT kode_kec FROM _link_kec)),
+                                0) / sum(n) FROM v),
+               (SELECT coalesce(sum(n) FILTER (WHERE NOT dikenal), 0) / sum(n) FROM g)"""
     ).fetchall()[0]
     if row[0] is None or row[1] is None:
         return None

@@ -260,12 +260,30 @@ def two_nights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def baseline(prefect_api, two_nights, tmp_path_factory):
+def group_key() -> str:
+    """One warehouse secret for the baseline and the reruns compared with it: group ids
+    (GANDA_NIK / GANDA_ORANG id_kelompok) are keyed per warehouse by design, so two
+    warehouses agree on them only when they share the key."""
+    from coklit_dq.privacy import new_group_key
+
+    return new_group_key()
+
+
+def _with_key(wh: Path, key: str) -> None:
+    """Create the warehouse `wh` with the group-id secret `key`."""
+    con = warehouse.connect(str(wh))
+    con.execute("UPDATE rahasia SET nilai = ? WHERE nama = 'kelompok'", [key])
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def baseline(prefect_api, two_nights, group_key, tmp_path_factory):
     """Both nights, uninterrupted, through the backfill flow."""
     from flows.backfill import backfill_coklit
 
     base = tmp_path_factory.mktemp("baseline")
     out, wh = base / "outbox", base / "w.duckdb"
+    _with_key(wh, group_key)
     outcome = backfill_coklit(N1, N2, source=str(two_nights), outbox=str(out), warehouse=str(wh))
     assert outcome == {N1.isoformat(): "done", N2.isoformat(): "done"}
     return state_of(out, wh)
@@ -353,9 +371,10 @@ def _wait_line(proc: subprocess.Popen, needle: str) -> list[str]:
 
 
 def test_killed_midway_then_rerun_equals_uninterrupted(
-    prefect_api, two_nights, baseline, tmp_path: Path
+    prefect_api, two_nights, baseline, group_key, tmp_path: Path
 ):
     out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
+    _with_key(wh, group_key)
     assert _run(two_nights, N1, out, wh)[0] == 0
     child = _start_child(prefect_api, two_nights, N2, out, wh)
     try:
@@ -370,9 +389,10 @@ def test_killed_midway_then_rerun_equals_uninterrupted(
 
 
 def test_second_trigger_while_running_waits_then_runs_and_corrupts_nothing(
-    prefect_api, two_nights, baseline, tmp_path: Path, caplog
+    prefect_api, two_nights, baseline, group_key, tmp_path: Path, caplog
 ):
     out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
+    _with_key(wh, group_key)
     assert _run(two_nights, N1, out, wh)[0] == 0
     child = _start_child(prefect_api, two_nights, N2, out, wh)
     try:

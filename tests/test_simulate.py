@@ -415,7 +415,7 @@ def test_real_traps_for_a_matcher_are_there(sim: tuple[Path, SimulateResult]) ->
     """What makes real rolls hard (domain.md): most serials are 0001, so people born the
     same day in two kecamatan share the nik's last ten digits; many one-word names;
     placeholder birth dates split 1 Jul > 31 Dec > 1 Jan; namesakes on one date; niks
-    carrying a retired kecamatan code."""
+    carrying a retired kecamatan code; birthplaces that are where people live."""
     out, res = sim
     orang = pl.read_parquet(out / "_truth" / "orang.parquet")
     pem = _night(out, res.nights[-1])["pemilih"].join(orang, on=["id_pemilih", "nik"])
@@ -448,6 +448,16 @@ def test_real_traps_for_a_matcher_are_there(sim: tuple[Path, SimulateResult]) ->
     assert 0.5 * RETIRED_SHARE < retired.mean() < 1.5 * RETIRED_SHARE  # type: ignore[operator]
     # of a kabupaten that exists: one keystroke from a real code, as retired codes are
     assert valid.filter(retired)["nik"].str.slice(0, 4).is_in([k[:4] for k in kec]).all()
+    # most people were born in the kab/kota they live in: about BORN_AT_HOME of those whose
+    # kab/kota has a name carry it as their birthplace (some others by chance)
+    from coklit_dq.simulate.names import BORN_AT_HOME
+
+    home = pem.join(
+        wil.select("kode_desa", kab=pl.col("nama_kab").str.strip_prefix("KOTA ")),
+        on="kode_desa",
+    ).filter(~pl.col("kab").str.contains(r"\d"))
+    at_home = (home["tempat_lahir"] == home["kab"]).mean()
+    assert BORN_AT_HOME * 0.85 < at_home < BORN_AT_HOME + 0.15  # type: ignore[operator]
 
 
 def test_namesakes_grow_with_the_population() -> None:

@@ -7,7 +7,8 @@ slips seen in real rolls at the rates of `SLIPS` (domain.md "How the data really
 looks"; the rates are assumptions, explained in docs/stages.md): a nik digit
 typed wrong or two swapped anywhere in the sixteen, a name keyed differently
 (names.slip), a birth date a day off, day and month swapped or across the year
-boundary, the birthplace written as the place of registration, the sex.
+boundary, another birthplace (any of the night: domain.md names the place of
+registration), the sex.
 
 The copy lands in another desa: of the same kabupaten/kota, of another
 kabupaten/kota of the province, or of another province.
@@ -31,7 +32,7 @@ SWAP_POS = np.arange(15)
 SLIPS = {
     "nama": 0.15,  # the name keyed differently (on top of kind nama_varian)
     "tanggal": 0.05,  # the birth date (on top of kind tanggal_tukar)
-    "tempat_lahir": 0.15,  # the birthplace written as the place of registration
+    "tempat_lahir": 0.15,  # another birthplace (of registration, not of birth): any of the night
     "nik_kedua": 0.08,  # a second nik slip (kinds with a nik slip)
     "jenis_kelamin": 0.005,  # the sex
 }

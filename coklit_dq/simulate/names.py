@@ -295,8 +295,23 @@ def ethnicity(rng: np.random.Generator, provinces: np.ndarray, prov_i: np.ndarra
     return np.minimum(out, len(ETHNICITIES) - 1)
 
 
-def birth_places(rng: np.random.Generator, provinces: np.ndarray, prov_i: np.ndarray) -> pl.Series:
-    """A birth place per row: mostly a town of its province, sometimes a big city elsewhere."""
+# The share of people whose birthplace is the kab/kota they live in (docs/stages.md says
+# how it was chosen). Most people live where they were born, so namesakes of one
+# kabupaten share a birthplace far more often than two random people do.
+BORN_AT_HOME = 0.5
+
+
+def birth_places(
+    rng: np.random.Generator,
+    provinces: np.ndarray,
+    prov_i: np.ndarray,
+    homes: list[str],
+    home_i: np.ndarray,
+) -> pl.Series:
+    """A birth place per row: the kab/kota it lives in (homes[home_i], the name as a
+    birthplace is written; "" when it has none), else a town of its province, sometimes
+    a big city elsewhere. Home or not is decided by the draw that picks the town, so
+    every other draw of the simulation stays as it was."""
     values: list[str] = []
     offsets, lengths = [], []
     for p in provinces:
@@ -309,10 +324,19 @@ def birth_places(rng: np.random.Generator, provinces: np.ndarray, prov_i: np.nda
     values += DEFAULT_PLACES
     off = np.array(offsets)[prov_i]
     ln = np.array(lengths)[prov_i]
-    idx = off + (rng.random(len(prov_i)) * ln).astype(np.int64)
+    has_home = (np.array(homes, dtype=object) != "")[home_i]
+    u = rng.random(len(prov_i))
+    at_home = has_home & (u < BORN_AT_HOME)
+    town = np.clip((u - BORN_AT_HOME) / (1 - BORN_AT_HOME), 0.0, 1 - 1e-12)
+    idx = off + (np.where(has_home, town, u) * ln).astype(np.int64)
     far = rng.random(len(prov_i)) < 0.08
     idx[far] = far_off + rng.integers(0, len(DEFAULT_PLACES), int(far.sum()))
-    return pick(values, idx)
+    home = pick(homes, home_i)
+    return (
+        pl.select(pl.when(pl.Series(at_home & ~far)).then(home).otherwise(pick(values, idx)))
+        .to_series()
+        .alias("tempat_lahir")
+    )
 
 
 def _zipf(rng: np.random.Generator, lengths: np.ndarray) -> np.ndarray:

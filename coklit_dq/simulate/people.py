@@ -234,6 +234,12 @@ def build_pool(
 
     tps_desa_code = wil["kode_desa"].to_numpy()
     provs, prov_of_desa = np.unique(wil["kode_prov"].to_numpy().astype(str), return_inverse=True)
+    # each desa's kab/kota as a birthplace is written (BANDUNG for KOTA BANDUNG); none for
+    # the numbered kabupaten the names run out on
+    homes = [
+        "" if any(ch.isdigit() for ch in k) else k.removeprefix("KOTA ")
+        for k in wil["nama_kab"].to_list()
+    ]
     rec = pl.DataFrame(
         {
             "rid": np.arange(n, dtype=np.int64),
@@ -277,7 +283,7 @@ def build_pool(
             + pl.col("issue").cast(pl.Date).dt.strftime("%d%m%y")
             + pl.col("fserial").cast(pl.String).str.zfill(4),
             nama=nm.names(rng, rec["eth"].to_numpy(), female),
-            tempat_lahir=nm.birth_places(rng, provs, prov_of_desa[desa]),
+            tempat_lahir=nm.birth_places(rng, provs, prov_of_desa[desa], homes, desa),
             alamat=pl.when(pl.col("kode_desa").str.slice(6, 1) == "1")
             .then(
                 pl.lit("JL. ")

@@ -60,7 +60,7 @@ NIK_U_PROBABILITIES = {"exact": 1e-9}
 # that column): a level whose condition begins with that agreement is "gated", and
 # train.py measures its u among sampled pairs of records sharing the column (u of a
 # level = P(level | the gate agrees)), since random pairs almost never share it.
-GATES = {"nik": "tgl", "wilayah": "nik_kab"}
+GATES = {"nik": "tgl", "wilayah": "nik_kab", "tempat_lahir": "kode_kab"}
 # Comparisons whose u is the night's own, counted exactly on its records each night
 # (model.measure_night_u), not the training night's: comparison -> its nested columns,
 # finest first. How likely two different people are to share a desa depends on how many
@@ -68,6 +68,12 @@ GATES = {"nik": "tgl", "wilayah": "nik_kab"}
 # tenfold on a 100 k night and understated it fivefold on a 5 M night, against a prior that
 # follows the night's size (docs/stages.md has the figures).
 NIGHT_U = {"wilayah": ("kode_desa", "kode_kec", "kode_kab", "kode_prov")}
+# Comparisons whose exact-agreement level's u is the night's own, in each branch of its
+# gate (comparison -> the column agreeing): the share of the night's record pairs agreeing
+# on it, among those sharing the gate and among the rest, counted exactly. The branch's
+# other levels share the rest in their trained proportions. How often two people of one
+# kabupaten share a birthplace is a fact of the roll, not of the simulated country.
+NIGHT_EXACT = {"tempat_lahir": "tempat_lahir"}
 # Gated levels whose u scale, night by night, with the share of record pairs agreeing on a
 # column (comparison -> that column): the chance that two people born the same day have
 # niks one digit apart, or equal but for the date part, is the chance that their niks name
@@ -454,13 +460,25 @@ def comparisons() -> list[Any]:
         ],
         comparison_description="jenis kelamin",
     )  # fmt: skip
+    # Most people live where they were born, so two people of one kab/kota share a
+    # birthplace far more often than two random people, whoever they are. Where the
+    # records' kab/kota agree the levels' u is measured among pairs sharing it (GATES), and
+    # the u of "tempat lahir sama" in each branch is the night's own (NIGHT_EXACT): a roll
+    # whose people are born at home gives a shared birthplace of one kabupaten little
+    # weight, one whose people are not gives it much. m does not depend on the gate.
+    same_kab = cll.ExactMatchLevel("kode_kab")
+    place = (
+        (cll.ExactMatchLevel("tempat_lahir"), "tempat lahir sama", 0.75),
+        (cll.JaroWinklerLevel("tempat_lahir", 0.9), "tempat lahir mirip", 0.03),
+    )
     tempat = cl.CustomComparison(
         output_column_name="tempat_lahir",
         comparison_levels=[
             _null("tempat_lahir", "tempat lahir kosong"),
-            lv(cll.ExactMatchLevel("tempat_lahir"), "tempat lahir sama", 0.75),
-            lv(cll.JaroWinklerLevel("tempat_lahir", 0.9), "tempat lahir mirip", 0.03),
+            *(lv(cll.And(same_kab, c), t, m) for c, t, m in place),
             # A second record often names the place of registration instead.
+            lv(same_kab, "tempat lahir berbeda", 0.22),
+            *(lv(c, t, m) for c, t, m in place),
             _else("tempat lahir berbeda", 0.22),
         ],
         comparison_description="tempat lahir",

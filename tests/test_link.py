@@ -342,9 +342,10 @@ def test_twins_and_placeholder_dates_do_not_cluster(first) -> None:
     ).fetchall()[0][0]
     assert compared == 28
     twins = con.execute(
-        "SELECT match_probability FROM link_pasangan WHERE id_l = 'XT-1' AND id_r = 'XT-2'"
-    ).fetchall()
-    assert twins, "the twins were never scored"
+        "SELECT count(*) FROM _link_ini a JOIN _link_ini b ON a.nik_a = b.nik_a "
+        "WHERE a.unique_id = 'XT-1' AND b.unique_id = 'XT-2'"
+    ).fetchall()[0][0]
+    assert twins == 1, "the twins were never compared"
 
 
 def test_twin_guard_holds_even_for_a_high_score(first) -> None:
@@ -352,7 +353,13 @@ def test_twin_guard_holds_even_for_a_high_score(first) -> None:
     con, _ = first
     from coklit_dq.link import clusters_of
 
-    con.execute("UPDATE link_pasangan SET match_probability = 0.9999 WHERE id_l = 'XT-1'")
+    # the twins as a pair scored far above any threshold (the model itself may score
+    # them below the floor, and then no row of theirs would be left to test)
+    con.execute("DELETE FROM link_pasangan WHERE id_l = 'XT-1' AND id_r = 'XT-2'")
+    con.execute(
+        "INSERT INTO link_pasangan (id_l, id_r, match_probability, match_weight) "
+        "VALUES ('XT-1', 'XT-2', 0.9999, 13.3)"
+    )
     clusters_of(con, 0.99)
     ids = {r[0] for r in con.execute("SELECT unique_id FROM _link_klaster").fetchall()}
     assert "XT-1" not in ids and "XT-2" not in ids
@@ -589,8 +596,8 @@ def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
     con.execute(
         "CREATE TABLE n AS SELECT unique_id, kode_desa, nik_wil, substr(nik_wil, 1, 4) AS nik_kab, "
         "substr(kode_desa, 1, 6) AS "
-        "kode_kec, substr(kode_desa, 1, 4) AS kode_kab, substr(kode_desa, 1, 2) AS kode_prov "
-        "FROM t"
+        "kode_kec, substr(kode_desa, 1, 4) AS kode_kab, substr(kode_desa, 1, 2) AS kode_prov, "
+        "NULL::VARCHAR AS tempat_lahir FROM t"
     )
     model = load_model()
     (wil,) = [c for c in model["comparisons"] if c["output_column_name"] == "wilayah"]
@@ -613,6 +620,64 @@ def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
     got = measure_night_u(con, model, "n")["wilayah"]
     assert len(gated) == 5 and in_gate > 0 and out_gate > 0
     assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_the_night_u_of_a_shared_birthplace_is_counted_per_kabupaten() -> None:
+    """u of "tempat lahir sama" (settings.NIGHT_EXACT) is the night's own share of pairs
+    sharing a birthplace, among the pairs of one kab/kota and among the rest, counted
+    pair by pair; each branch still sums to one. A roll whose people are born where they
+    live gives a birthplace shared inside one kabupaten less weight than one whose
+    people are not."""
+    import random
+
+    from coklit_dq.link.model import load_model, measure_night_u
+    from coklit_dq.link.train import is_gated
+    from linkage import settings as model_settings
+
+    (tempat,) = [c for c in load_model()["comparisons"]
+                 if c["output_column_name"] == "tempat_lahir"]  # fmt: skip
+    levels = [lv for lv in tempat["comparison_levels"] if not lv.get("is_null_level")]
+    gate = model_settings.GATES["tempat_lahir"]
+    exact = [i for i, lv in enumerate(levels) if lv["sql_condition"].endswith(
+        '"tempat_lahir_l" = "tempat_lahir_r")') or lv["sql_condition"] ==
+        '"tempat_lahir_l" = "tempat_lahir_r"']  # fmt: skip
+    assert len(exact) == 2
+
+    def night(at_home: float) -> tuple[list[float], list[float]]:
+        rnd = random.Random(7)
+        kabs = {"3201": "BOGOR", "3202": "SUKABUMI", "3273": "BANDUNG", "3501": None}
+        rows = []
+        for i in range(400):
+            kab = rnd.choice([*kabs, None])
+            home = kabs.get(kab or "")
+            place = home if home and rnd.random() < at_home else rnd.choice(
+                ["BOGOR", "SUKABUMI", "BANDUNG", "GARUT", "MEDAN", None])  # fmt: skip
+            rows.append((f"r{i}", kab, place))
+        con = duckdb.connect()
+        con.execute("CREATE TABLE t (unique_id VARCHAR, kode_kab VARCHAR, tempat_lahir VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+        con.execute(
+            "CREATE TABLE n AS SELECT *, kode_kab || '012001' AS kode_desa, kode_kab || '01' "
+            "AS kode_kec, left(kode_kab, 2) AS kode_prov, kode_kab || '01' AS nik_wil, "
+            "kode_kab AS nik_kab FROM t"
+        )
+        # by hand: every pair with both birthplaces known, in its branch
+        pairs = [(a, b) for k, a in enumerate(rows) for b in rows[k + 1 :] if a[2] and b[2]]
+        same_kab = [p for p in pairs if p[0][1] is not None and p[0][1] == p[1][1]]
+        rest = [p for p in pairs if p[0][1] is None or p[0][1] != p[1][1]]
+        want = [sum(a[2] == b[2] for a, b in ps) / len(ps) for ps in (same_kab, rest)]
+        return want, measure_night_u(con, load_model(), "n")["tempat_lahir"]
+
+    for at_home in (0.2, 0.8):
+        want, got = night(at_home)
+        g = next(i for i in exact if is_gated(levels[i], gate))
+        o = next(i for i in exact if not is_gated(levels[i], gate))
+        assert [got[g], got[o]] == pytest.approx(want, rel=1e-9)
+        for branch in (True, False):
+            idx = [i for i, lv in enumerate(levels) if is_gated(lv, gate) == branch]
+            assert sum(got[i] for i in idx) == pytest.approx(1.0)
+    low, high = night(0.2)[1], night(0.8)[1]
+    assert high[g] > 1.5 * low[g]  # more born at home: a shared birthplace says less
 
 
 def test_every_branch_of_the_trained_model_sums_to_one() -> None:
@@ -667,8 +732,8 @@ def test_the_nik_levels_born_the_same_day_scale_with_the_kecamatan_of_the_night(
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE n AS SELECT *, '3201012001' AS kode_desa, '320101' AS kode_kec, "
-        "'3201' AS kode_kab, '32' AS kode_prov, substr(nik_wil, 1, 4) AS nik_kab "
-        "FROM (VALUES ('a', '320101'), "
+        "'3201' AS kode_kab, '32' AS kode_prov, substr(nik_wil, 1, 4) AS nik_kab, "
+        "'BOGOR' AS tempat_lahir FROM (VALUES ('a', '320101'), "
         "('b', '320101'), ('c', '320102'), ('d', NULL)) t(unique_id, nik_wil)"
     )
     model[model_settings.TRAINING_KEY]["pair_share"]["nik_wil"] = 1 / 12

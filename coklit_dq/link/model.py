@@ -243,6 +243,9 @@ def measure_night_u(
             if name in model_settings.NIGHT_SCALE:
                 out[name] = _scaled_u(con, model, name, levels, is_gated)
                 continue
+            if name in model_settings.NIGHT_EXACT:
+                out[name] = _exact_u(con, table, name, levels, is_gated)
+                continue
             cols = model_settings.NIGHT_U[name]
             gate = model_settings.GATES.get(name)
             _check_ladder(name, levels, cols, gate, is_gated)
@@ -262,7 +265,11 @@ def measure_night_u(
         con.execute("DROP TABLE IF EXISTS _link_u")
 
 
-_NIGHT_COMPARISONS = {*model_settings.NIGHT_U, *model_settings.NIGHT_SCALE}
+_NIGHT_COMPARISONS = {
+    *model_settings.NIGHT_U,
+    *model_settings.NIGHT_SCALE,
+    *model_settings.NIGHT_EXACT,
+}
 
 
 def _records(con: duckdb.DuckDBPyConnection, base: str | None = None) -> float:
@@ -318,6 +325,61 @@ def _scaled_u(
         else float(lv["u_probability"])
         for lv in levels
     ]
+
+
+def _exact_u(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    name: str,
+    levels: list[dict[str, Any]],
+    is_gated: Any,
+) -> list[float]:
+    """The u of comparison `name`'s levels (settings.NIGHT_EXACT) with its exact-agreement
+    level's u counted on the night, per branch of its gate: the share of the pairs (among
+    those with the column known) agreeing on the column, among the pairs sharing the gate
+    and among the others. The other levels of a branch share the rest as trained."""
+    column = model_settings.NIGHT_EXACT[name]
+    gate = model_settings.GATES[name]
+    exact = f'"{column}_l" = "{column}_r"'
+    pairs = "sum(n * (n - 1) / 2)"
+    n, both, agree, gated = con.execute(
+        f"""WITH g AS (SELECT "{gate}" AS g, "{column}" AS c, count(*) AS n FROM {table}
+                       WHERE "{column}" IS NOT NULL GROUP BY ALL)
+        SELECT sum(n),
+               (SELECT {pairs} FROM g WHERE g IS NOT NULL),
+               (SELECT {pairs} FROM (SELECT sum(n) AS n FROM g GROUP BY c)),
+               (SELECT {pairs} FROM (SELECT sum(n) AS n FROM g WHERE g IS NOT NULL GROUP BY g))
+        FROM g"""
+    ).fetchall()[0]
+    n = float(n or 0)
+    total = n * (n - 1) / 2
+    both, agree, gated = float(both or 0), float(agree or 0), float(gated or 0)
+    shares = {True: both / gated if gated else None}
+    shares[False] = (agree - both) / (total - gated) if total > gated else None
+    us = [float(lv["u_probability"]) for lv in levels]
+    for branch, share in shares.items():
+        idx = [i for i, lv in enumerate(levels) if is_gated(lv, gate) == branch]
+        hit = [
+            i
+            for i in idx
+            if str(levels[i]["sql_condition"]).endswith(f"({exact})")
+            or str(levels[i]["sql_condition"]).strip() == exact
+        ]
+        if len(hit) != 1:
+            raise ValueError(
+                f"linkage/settings.py NIGHT_EXACT[{name!r}] does not describe the levels of "
+                f"comparison {name!r} in the model: retrain or fix the declaration"
+            )
+        if share is None:
+            continue
+        u_hit = max(share, model_settings.U_FLOOR)
+        rest = [i for i in idx if i != hit[0]]
+        trained = sum(us[i] for i in rest)
+        for i in rest:
+            us[i] = max((1 - u_hit) * us[i] / trained, model_settings.U_FLOOR)
+        us[hit[0]] = u_hit
+    log.info("u of %s agreeing: %s", name, ", ".join(f"{us[i]:.3g}" for i in range(len(us))))
+    return us
 
 
 def _ladder(agree: list[float], total: float) -> list[float]:

@@ -411,7 +411,7 @@ def test_keterangan_words_are_read_from_the_model(night) -> None:
     model = copy.deepcopy(load_model())
     for comp in model["comparisons"]:
         for lv in comp["comparison_levels"]:
-            if lv.get("label_for_charts") == "NIK berbeda 1 digit pada nomor urut":
+            if str(lv.get("label_for_charts")).startswith("NIK berbeda 1 digit pada nomor urut"):
                 lv["label_for_charts"] = "NIK lain satu angka di nomor urut"
     con = warehouse.connect(":memory:")
     try:
@@ -678,6 +678,52 @@ def test_the_night_u_of_a_shared_birthplace_is_counted_per_kabupaten() -> None:
             assert sum(got[i] for i in idx) == pytest.approx(1.0)
     low, high = night(0.2)[1], night(0.8)[1]
     assert high[g] > 1.5 * low[g]  # more born at home: a shared birthplace says less
+
+
+def test_a_serial_slip_weighs_what_neighbours_born_that_day_make_unlikely() -> None:
+    """People of one kecamatan born the same day carry serials 0001, 0002, ... and mostly
+    live there: their niks differ in the last digit. A copy whose slip hit one of the
+    serial's leading digits (0001 -> 0701) carries a number no neighbour has, and one whose
+    record lives outside its nik's kecamatan was added where its owner moved to; the
+    trained model weighs each above the pair that looks like two neighbours."""
+    import math
+
+    from coklit_dq.link.model import load_model
+    from coklit_dq.link.train import _level_case
+
+    (nik,) = [c for c in load_model()["comparisons"] if c["output_column_name"] == "nik"]
+    levels = nik["comparison_levels"]
+    con = duckdb.connect()
+    base, kec = "320101010190", "320101"
+    con.execute(
+        "CREATE TABLE p AS SELECT * FROM (VALUES (?, ?, ?), (?, ?, ?), (?, ?, ?), (?, ?, ?)) "
+        "t(nik_l, nik_r, kode_kec_r)",
+        [base + "0001", base + "0701", kec,  # a leading digit
+         base + "0001", base + "0004", "327101",  # the last digit, r lives elsewhere
+         base + "0001", base + "0004", kec,  # the last digit, both live there
+         base + "0001", base + "0002", kec],  # consecutive
+    )  # fmt: skip
+    con.execute(
+        "CREATE TABLE q AS SELECT nik_l, nik_r, left(nik_l, 12) AS nik_a_l, "
+        "left(nik_r, 12) AS nik_a_r, right(nik_l, 10) AS nik_b_l, right(nik_r, 10) AS nik_b_r, "
+        "right(nik_l, 4) AS nik_d_l, right(nik_r, 4) AS nik_d_r, "
+        "left(nik_l, 6) || right(nik_l, 4) AS nik_c_l, "
+        "left(nik_r, 6) || right(nik_r, 4) AS nik_c_r, "
+        "'1990-01-01' AS tgl_l, '1990-01-01' AS tgl_r, true AS nik_wil_dikenal_l, "
+        "true AS nik_wil_dikenal_r, left(nik_l, 6) AS nik_wil_l, left(nik_r, 6) AS nik_wil_r, "
+        "left(nik_l, 6) AS kode_kec_l, kode_kec_r FROM p"
+    )
+    got = [r[0] for r in con.execute(f"SELECT CASE {_level_case(levels)} END FROM q").fetchall()]
+    lead, moved, neighbours, consecutive = (levels[g] for g in got)
+    assert "bukan digit terakhir" in lead["label_for_charts"]
+    assert "di luar kecamatan" in moved["label_for_charts"]
+    assert neighbours["label_for_charts"] == "NIK berbeda 1 digit pada nomor urut"
+    assert "berurutan" in consecutive["label_for_charts"]
+
+    def bits(lv: dict) -> float:
+        return math.log2(lv["m_probability"] / lv["u_probability"])
+
+    assert bits(lead) > bits(moved) + 3 > bits(neighbours) + 4
 
 
 def test_every_branch_of_the_trained_model_sums_to_one() -> None:

@@ -147,11 +147,13 @@ def test_incremental_night_in_the_shared_instance(two_nights) -> None:
     orang = set(incr.filter(pl.col("kode_temuan") == "GANDA_ORANG")["id_pemilih"])
     assert "XE-2" in orang and not {"XA-2", "XB-2", "XD-2"} & orang
     assert incr_state[1] == full_state[1]  # the records carried forward, as a full run prepares
-    # the same pairs; a standing pair keeps last night's score (the night's size and
-    # term frequencies moved a little since), a changed record's pairs are scored tonight
+    # the same pairs; a standing pair keeps last night's score (the night's size, term
+    # frequencies and own u moved a little since: one record of this small night moves the
+    # share of pairs of one kab/kota sharing a birthplace by a few percent), a changed
+    # record's pairs are scored tonight
     assert [r[:2] for r in incr_state[0]] == [r[:2] for r in full_state[0]]
     for a, b in zip(incr_state[0], full_state[0], strict=True):
-        assert a[2] == pytest.approx(b[2], abs=1e-4)
+        assert a[2] == pytest.approx(b[2], abs=1e-3)
 
 
 def test_incremental_night_that_fails_is_scored_again(two_nights, monkeypatch) -> None:

@@ -20,7 +20,7 @@ is copied into pandas. Two things GX 1.24 lacks for DuckDB are supplied here
   expectations use DuckDB's `regexp_matches` (RE2, a search like Python's
   `re.search`, which is what GX's pandas engine does).
 
-Three more private parts cut GX's own cost, not what it decides (same pin, same tests):
+Four more private parts cut GX's own cost, not what it decides (same pin, same tests):
 
 - GX's map expectations ask for the failing values even when the result format
   excludes them: one more full-table query per expectation, a third of its queries.
@@ -32,7 +32,10 @@ Three more private parts cut GX's own cost, not what it decides (same pin, same 
   row, []);
 - GX rebuilds an expectation's configuration each time a kwarg is read (a third of
   its Python time here); `configurations_built_once` builds it once per expectation
-  object while a suite is validated.
+  object while a suite is validated;
+- GX computes the id of every metric's kwargs (JSON conversion, sorted JSON, md5), two per
+  metric, thousands per suite, mostly for kwargs it has seen: `metric_ids_computed_once`
+  computes each once per content while a suite is validated.
 
 `result_format` COMPLETE with `unexpected_index_column_names: [rid]` returns the
 failing row ids; on SQL GX cuts that list at `partial_unexpected_count`, so it
@@ -292,6 +295,61 @@ def configurations_built_once() -> Iterator[None]:
         built.clear()
 
 
+# A hashable stand-in for plain JSON data (type and value of each scalar: True, 1 and 1.0 give
+# three ids in GX), or None when the data holds anything else.
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_key(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return (type(value), value)
+    if isinstance(value, dict):
+        items = []
+        for k, v in value.items():
+            key = _plain_key(v)
+            if type(k) is not str or key is None:
+                return None
+            items.append((k, key))
+        return (dict, frozenset(items))
+    if type(value) in (list, tuple):
+        keys = tuple(_plain_key(v) for v in value)
+        return None if None in keys else (list, keys)
+    return None
+
+
+@contextmanager
+def metric_ids_computed_once() -> Iterator[None]:
+    """While a suite is validated: GX's id of a metric's kwargs computed once per content.
+
+    GX 1.24 builds every MetricConfiguration's id from its domain and value kwargs
+    (`IDDict.to_id`: GX's JSON conversion of the dict, sorted JSON, md5), two per metric and
+    thousands per suite: a quarter of GX's own Python time on our suites. The kwargs are plain
+    JSON data; the same content gets the same id, so it is computed once and looked up by
+    content after. Anything not plain goes to GX. Restored on exit.
+    """
+    from great_expectations.core.id_dict import IDDict
+
+    original = IDDict.__dict__["to_id"]
+    ids: dict[Any, Any] = {}
+
+    def to_id(self: Any, id_keys: Any = None, id_ignore_keys: Any = None) -> Any:
+        plain = id_keys is None and id_ignore_keys is None and not type(self)._id_ignore_keys
+        key = _plain_key(self) if plain else None
+        if key is None:
+            return original(self, id_keys, id_ignore_keys)
+        found = ids.get(key)
+        if found is None:
+            found = ids[key] = original(self)
+        return found
+
+    IDDict.to_id = to_id  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IDDict.to_id = original  # type: ignore[method-assign]
+        ids.clear()
+
+
 def borrowed(con: duckdb.DuckDBPyConnection) -> Any:
     """The night's connection as a DB-API connection GX may use but not end."""
     from duckdb_engine import ConnectionWrapper
@@ -401,7 +459,7 @@ class GxRunner:
         lists cut to a sample (it is what Data Docs are built from).
         """
         batch = self._batch_definition(asset, table).get_batch()
-        with configurations_built_once():
+        with configurations_built_once(), metric_ids_computed_once():
             result = batch.validate(suite, result_format=RESULT_FORMAT)
         outcomes = []
         for r in result.results:

@@ -164,9 +164,12 @@ def test_gx_sql_engine_on_duckdb(con):
     assert got == expected
     # GX asks for no failing values, which our result format excludes (install_lean_dependencies)
     assert queries and not [q for q in queries if "unexpected_values" in q]
-    # failing ids are asked for only where GX counted a failure (install_ids_after_count)
+    # failing ids of a regex come in GX's bundled count query of their domain; the others by
+    # GX's own query, only where GX counted a failure (install_ids_without_own_query): BATAS
     id_queries = [q for q in queries if re.match(r"\s*SELECT rid\b", q)]
-    assert len(id_queries) == len([k for k, v in expected.items() if v]) == len(checks) - 2
+    assert len(id_queries) == 1 and "n > " in id_queries[0]
+    bundled = [q for q in queries if "list(rid) FILTER" in q]
+    assert sum(q.count("list(rid) FILTER") for q in bundled) == 5  # the five regexes
     nihil = [o for o in outcomes if o.kode_temuan.startswith("NIHIL")]
     assert len(nihil) == 2 and all(o.success and o.failed_rids == [] for o in nihil)
     assert min(len(v) for k, v in expected.items() if v and k != "UTUH") > 20
@@ -177,16 +180,18 @@ def test_gx_sql_engine_on_duckdb(con):
 
 
 def test_gx_configurations_built_once_changes_no_result(con, monkeypatch):
-    """gx_adapter.configurations_built_once (private: GX's Expectation.configuration property,
-    swapped while a suite is validated) gives the same report as GX alone, and puts GX's
-    property back."""
+    """gx_adapter.configurations_built_once and metric_ids_computed_once (private: GX's
+    Expectation.configuration property and IDDict.to_id, swapped while a suite is validated)
+    give the same report as GX alone, and put GX's own back."""
     from contextlib import nullcontext
 
+    from great_expectations.core.id_dict import IDDict
     from great_expectations.expectations.expectation import Expectation
 
     from coklit_dq.rules import gx_adapter
 
     original = Expectation.__dict__["configuration"]
+    to_id = IDDict.__dict__["to_id"]
     con.execute(
         "CREATE TEMP TABLE prep_uji AS SELECT range AS rid, range % 7 AS n, "
         "CASE WHEN range % 2 = 0 THEN 'TMS' END AS status FROM range(50)"
@@ -211,8 +216,17 @@ def test_gx_configurations_built_once_changes_no_result(con, monkeypatch):
 
     cached = report()
     assert Expectation.__dict__["configuration"] is original
+    assert IDDict.__dict__["to_id"] is to_id
+    monkeypatch.setattr(gx_adapter, "metric_ids_computed_once", nullcontext)
+    assert report() == cached
     monkeypatch.setattr(gx_adapter, "configurations_built_once", nullcontext)
     assert report() == cached
+    # GX's ids: one per content, True, 1 and 1.0 apart, anything not plain JSON left to GX
+    with gx_adapter.metric_ids_computed_once():
+        kwargs = [IDDict({"column": "n", "value": v, "mostly": None}) for v in (True, 1, 1.0)]
+        assert [k.to_id() for k in kwargs] == [to_id(k) for k in kwargs]
+        assert len({k.to_id() for k in kwargs}) == 3
+        assert gx_adapter._plain_key(IDDict({"x": object()})) is None
 
 
 def test_results_kept_and_data_docs_offline(tmp_path):

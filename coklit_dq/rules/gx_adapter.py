@@ -20,19 +20,23 @@ is copied into pandas. Two things GX 1.24 lacks for DuckDB are supplied here
   expectations use DuckDB's `regexp_matches` (RE2, a search like Python's
   `re.search`, which is what GX's pandas engine does).
 
-Three more private parts cut GX's own cost, not what it decides (same pin, same tests):
+Four more private parts cut GX's own cost, not what it decides (same pin, same tests):
 
 - GX's map expectations ask for the failing values even when the result format
   excludes them: one more full-table query per expectation, a third of its queries.
   `install_lean_dependencies` drops that metric (and the index-query text we never
   ask for) from the expectation's dependencies;
-- GX asks for the failing ids of every expectation, one more full scan each, even
-  where its own count (resolved from the same condition) is 0: `install_ids_after_count`
-  makes the ids wait for that count and skips their query at 0 (GX's answer for no
-  row, []);
+- GX asks for the failing ids of every expectation, one more full scan each that
+  repeats its condition, even where its own count is 0: `install_ids_without_own_query`
+  gives the ids of a regex expectation from GX's bundled count query of its domain (one
+  more aggregate, the regex evaluated once), and makes the others wait for GX's count
+  and skip their query at 0 (GX's answer for no row, []);
 - GX rebuilds an expectation's configuration each time a kwarg is read (a third of
   its Python time here); `configurations_built_once` builds it once per expectation
-  object while a suite is validated.
+  object while a suite is validated;
+- GX computes the id of every metric's kwargs (JSON conversion, sorted JSON, md5), two per
+  metric, thousands per suite, mostly for kwargs it has seen: `metric_ids_computed_once`
+  computes each once per content while a suite is validated.
 
 `result_format` COMPLETE with `unexpected_index_column_names: [rid]` returns the
 failing row ids; on SQL GX cuts that list at `partial_unexpected_count`, so it
@@ -191,16 +195,69 @@ def install_lean_dependencies() -> None:
             cls.get_validation_dependencies = _lean(fn)  # type: ignore[method-assign]
 
 
-# GX asks its SQL engine for every map expectation's failing ids (one more full scan, a
-# regex repeated) even when its own count of them, resolved from the same condition, is 0.
+# GX asks its SQL engine for every map expectation's failing ids with one more query each: a
+# full scan that repeats the expectation's condition. Two cuts, by what the condition costs:
+# - a regex (RE2, about 70 ms per million rows; nik, nkk, kode_desa and nama each have one or
+#   more): the ids are one more aggregate of the query GX already runs per domain (row
+#   condition) for the counts, `list(rid) FILTER (WHERE <GX's unexpected condition>)`, and
+#   DuckDB evaluates the regex once for both;
+# - anything else (a comparison, a set, a null test: a few ms per million rows, less than a
+#   FILTER aggregate on every expectation would add to the bundle): GX's own ids query, run
+#   only when GX's count of failures is not 0.
+_REGEX_METRICS = (
+    "column_values.match_regex",
+    "column_values.not_match_regex",
+    "column_values.match_regex_list",
+    "column_values.not_match_regex_list",
+)
 _INDEX_LIST = ".unexpected_index_list"
 _COUNT = ".unexpected_count"
-_COUNTED = "coklit_unexpected_count"  # the dependency's key, beside GX's own keys
+_IDS = ".coklit_unexpected_ids"  # our bundled metric: the failing ids of one condition
+_IDS_AGG = _IDS + ".aggregate_fn"  # ... and its aggregate, GX's protocol for bundling
+_COUNTED = "coklit_unexpected_count"  # keys of our dependencies, beside GX's own keys
+_BUNDLED = "coklit_unexpected_ids"
 
 
-def _ids_after_count_dependencies(original: Any) -> Any:
-    """MapMetricProvider._get_evaluation_dependencies, with a SQL failing-ids metric also
-    depending on the expectation's unexpected_count (the same metric GX asks for)."""
+def _bundled_ids_aggregate(
+    cls: Any,
+    execution_engine: Any,
+    metric_domain_kwargs: dict[str, Any],
+    metric_value_kwargs: dict[str, Any],
+    metrics: dict[str, Any],
+    **kwargs: Any,
+) -> tuple[Any, Any, Any]:
+    """The failing ids of a column map condition as an aggregate GX bundles with the counts
+    of its domain (what GX's `unexpected_count.aggregate_fn` is to the count)."""
+    import sqlalchemy as sa
+
+    condition, compute_domain_kwargs, accessor_domain_kwargs = metrics["unexpected_condition"]
+    (name,) = metric_value_kwargs["result_format"]["unexpected_index_column_names"]
+    return (
+        sa.func.list(sa.column(name)).filter(condition),
+        compute_domain_kwargs,
+        accessor_domain_kwargs,
+    )
+
+
+def _bundles_ids(metric: Any, execution_engine: Any) -> bool:
+    """A SQL failing-ids metric of a regex condition, asked for the ids only (one index
+    column, values excluded): the bundle answers it."""
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+
+    fmt = metric.metric_value_kwargs.get("result_format") or {}
+    names = fmt.get("unexpected_index_column_names") or ()
+    return (
+        isinstance(execution_engine, SqlAlchemyExecutionEngine)
+        and metric.metric_name[: -len(_INDEX_LIST)] in _REGEX_METRICS
+        and bool(fmt.get("exclude_unexpected_values"))
+        and len(names) == 1
+    )
+
+
+def _ids_dependencies(original: Any) -> Any:
+    """MapMetricProvider._get_evaluation_dependencies, with the dependencies of our bundled
+    ids, and a SQL failing-ids metric depending on them (regex conditions) or on GX's count of
+    failures (the others)."""
     from great_expectations.execution_engine import SqlAlchemyExecutionEngine
     from great_expectations.validator.metric_configuration import MetricConfiguration
 
@@ -211,56 +268,89 @@ def _ids_after_count_dependencies(original: Any) -> Any:
         execution_engine: Any = None,
         runtime_configuration: Any = None,
     ) -> Any:
+        name = metric.metric_name
+        domain = metric.metric_domain_kwargs
+        values = metric.metric_value_kwargs
+        base = {k: v for k, v in values.items() if k != "result_format"}
+        if name.endswith(_IDS):  # bundled: GX computes it in the domain's query from its partial
+            return {
+                "metric_partial_fn": MetricConfiguration(name + ".aggregate_fn", domain, values)
+            }
+        if name.endswith(_IDS_AGG):
+            condition = name[: -len(_IDS_AGG)] + ".condition"
+            return {"unexpected_condition": MetricConfiguration(condition, domain, base)}
         deps = original.__func__(
             cls, metric, configuration, execution_engine, runtime_configuration
         )
-        name = metric.metric_name
         if name.endswith(_INDEX_LIST) and isinstance(execution_engine, SqlAlchemyExecutionEngine):
-            deps[_COUNTED] = MetricConfiguration(
-                metric_name=name[: -len(_INDEX_LIST)] + _COUNT,
-                metric_domain_kwargs=metric.metric_domain_kwargs,
-                metric_value_kwargs={
-                    k: v for k, v in metric.metric_value_kwargs.items() if k != "result_format"
-                },
-            )
+            stem = name[: -len(_INDEX_LIST)]
+            if _bundles_ids(metric, execution_engine):
+                deps[_BUNDLED] = MetricConfiguration(stem + _IDS, domain, values)
+            else:
+                deps[_COUNTED] = MetricConfiguration(stem + _COUNT, domain, base)
         return deps
 
-    _get_evaluation_dependencies.coklit_ids_after_count = True  # type: ignore[attr-defined]
+    _get_evaluation_dependencies.coklit_ids = True  # type: ignore[attr-defined]
     return classmethod(_get_evaluation_dependencies)
 
 
-def _ids_when_counted(original: Any) -> Any:
-    """A SQL failing-ids metric function that runs no query when GX counted no failure."""
+def _ids_without_own_query(original: Any) -> Any:
+    """A SQL failing-ids metric function: the bundled ids where there are (in GX's shape,
+    [{rid: [ids]}], [] for none), none where GX counted no failure, else GX's own query."""
 
     def index_list(*args: Any, **kwargs: Any) -> Any:
         metrics = kwargs.get("metrics") or {}
         fmt = (kwargs.get("metric_value_kwargs") or {}).get("result_format") or {}
         names = fmt.get("unexpected_index_column_names")
         columns = metrics.get("table.columns") or ()
-        # GX's own answer for no failing row ([]), once it would not raise for a missing column
-        if metrics.get(_COUNTED) == 0 and names and all(n in columns for n in names):
-            return []
+        # GX raises for an index column the table lacks: leave that to GX's own function
+        if names and all(n in columns for n in names):
+            if _BUNDLED in metrics:
+                ids = sorted(metrics[_BUNDLED] or ())[: fmt["partial_unexpected_count"]]
+                return [{names[0]: ids}] if ids else []
+            if metrics.get(_COUNTED) == 0:
+                return []  # GX's own answer for no failing row
         return original(*args, **kwargs)
 
-    index_list.coklit_ids_when_counted = True  # type: ignore[attr-defined]
+    index_list.coklit_ids = True  # type: ignore[attr-defined]
     return index_list
 
 
-def install_ids_after_count() -> None:
-    """Let GX's SQL failing-ids queries wait for GX's count and be skipped at 0 (once)."""
+def install_ids_without_own_query() -> None:
+    """Give GX's SQL failing ids of a regex condition from its bundled query, and let the
+    others wait for GX's count and be skipped at 0. Once per process."""
+    from great_expectations.core.metric_function_types import (
+        MetricFunctionTypes,
+        MetricPartialFunctionTypes,
+    )
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
     from great_expectations.expectations import registry
     from great_expectations.expectations.metrics.map_metric_provider import MapMetricProvider
 
     deps = MapMetricProvider.__dict__["_get_evaluation_dependencies"]
-    if not getattr(deps.__func__, "coklit_ids_after_count", False):
-        patched = _ids_after_count_dependencies(deps)
-        MapMetricProvider._get_evaluation_dependencies = patched  # type: ignore[method-assign]
-    for name, definition in registry._registered_metrics.items():
+    if not getattr(deps.__func__, "coklit_ids", False):
+        MapMetricProvider._get_evaluation_dependencies = _ids_dependencies(deps)  # type: ignore[method-assign]
+    sql = SqlAlchemyExecutionEngine.__name__
+    for name, definition in list(registry._registered_metrics.items()):
         providers = definition.get("providers", {})
-        if name.endswith(_INDEX_LIST) and "SqlAlchemyExecutionEngine" in providers:
-            cls, fn = providers["SqlAlchemyExecutionEngine"]
-            if not getattr(fn, "coklit_ids_when_counted", False):
-                providers["SqlAlchemyExecutionEngine"] = (cls, _ids_when_counted(fn))
+        if not name.endswith(_INDEX_LIST) or sql not in providers:
+            continue
+        cls, fn = providers[sql]
+        if getattr(fn, "coklit_ids", False):
+            continue
+        providers[sql] = (cls, _ids_without_own_query(fn))
+        stem = name[: -len(_INDEX_LIST)]
+        if stem in _REGEX_METRICS:
+            keys = tuple(definition.get("metric_domain_keys", ()))
+            values = tuple(definition.get("metric_value_keys", ()))
+            registry.register_metric(
+                stem + _IDS_AGG, keys, values, SqlAlchemyExecutionEngine, cls,
+                _bundled_ids_aggregate, MetricPartialFunctionTypes.AGGREGATE_FN,
+            )  # fmt: skip
+            registry.register_metric(
+                stem + _IDS, keys, values, SqlAlchemyExecutionEngine, cls,
+                None, MetricFunctionTypes.VALUE,
+            )  # fmt: skip
 
 
 @contextmanager
@@ -290,6 +380,61 @@ def configurations_built_once() -> Iterator[None]:
     finally:
         Expectation.configuration = prop  # type: ignore[method-assign]
         built.clear()
+
+
+# A hashable stand-in for plain JSON data (type and value of each scalar: True, 1 and 1.0 give
+# three ids in GX), or None when the data holds anything else.
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_key(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return (type(value), value)
+    if isinstance(value, dict):
+        items = []
+        for k, v in value.items():
+            key = _plain_key(v)
+            if type(k) is not str or key is None:
+                return None
+            items.append((k, key))
+        return (dict, frozenset(items))
+    if type(value) in (list, tuple):
+        keys = tuple(_plain_key(v) for v in value)
+        return None if None in keys else (list, keys)
+    return None
+
+
+@contextmanager
+def metric_ids_computed_once() -> Iterator[None]:
+    """While a suite is validated: GX's id of a metric's kwargs computed once per content.
+
+    GX 1.24 builds every MetricConfiguration's id from its domain and value kwargs
+    (`IDDict.to_id`: GX's JSON conversion of the dict, sorted JSON, md5), two per metric and
+    thousands per suite: a quarter of GX's own Python time on our suites. The kwargs are plain
+    JSON data; the same content gets the same id, so it is computed once and looked up by
+    content after. Anything not plain goes to GX. Restored on exit.
+    """
+    from great_expectations.core.id_dict import IDDict
+
+    original = IDDict.__dict__["to_id"]
+    ids: dict[Any, Any] = {}
+
+    def to_id(self: Any, id_keys: Any = None, id_ignore_keys: Any = None) -> Any:
+        plain = id_keys is None and id_ignore_keys is None and not type(self)._id_ignore_keys
+        key = _plain_key(self) if plain else None
+        if key is None:
+            return original(self, id_keys, id_ignore_keys)
+        found = ids.get(key)
+        if found is None:
+            found = ids[key] = original(self)
+        return found
+
+    IDDict.to_id = to_id  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IDDict.to_id = original  # type: ignore[method-assign]
+        ids.clear()
 
 
 def borrowed(con: duckdb.DuckDBPyConnection) -> Any:
@@ -329,7 +474,7 @@ class GxRunner:
         warnings.filterwarnings("ignore", message="duckdb-engine doesn't yet support reflection")
         install_duckdb_regex()
         install_lean_dependencies()
-        install_ids_after_count()
+        install_ids_without_own_query()
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
@@ -401,7 +546,7 @@ class GxRunner:
         lists cut to a sample (it is what Data Docs are built from).
         """
         batch = self._batch_definition(asset, table).get_batch()
-        with configurations_built_once():
+        with configurations_built_once(), metric_ids_computed_once():
             result = batch.validate(suite, result_format=RESULT_FORMAT)
         outcomes = []
         for r in result.results:

@@ -573,6 +573,25 @@ def test_anchored_m_is_where_nik_sharing_pairs_lie_and_floored() -> None:
     assert m["keduanya rekaman BARU"] == pytest.approx(floor / total)
 
 
+def _night_for_u(
+    rows: list[tuple[str, str | None, str | None, str | None]],
+) -> duckdb.DuckDBPyConnection:
+    """Table n of a small night with every column model.measure_night_u reads, from rows
+    (unique_id, kode_desa, nik_wil, tempat_lahir); the region codes are cut from them."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t (unique_id VARCHAR, kode_desa VARCHAR, nik_wil VARCHAR, "
+        "tempat_lahir VARCHAR)"
+    )
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+    con.execute(
+        "CREATE TABLE n AS SELECT *, substr(nik_wil, 1, 4) AS nik_kab, "
+        "substr(kode_desa, 1, 6) AS kode_kec, substr(kode_desa, 1, 4) AS kode_kab, "
+        "substr(kode_desa, 1, 2) AS kode_prov FROM t"
+    )
+    return con
+
+
 def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
     """u of the proximity comparison (settings.NIGHT_U) is counted on the night itself:
     equal to classifying every pair of a small night by the model's own level conditions,
@@ -589,16 +608,8 @@ def test_the_night_u_of_where_records_are_is_every_pair_counted() -> None:
         desa = rnd.choice(["3201012001", "3201012002", "3201022001", "3202012001", "3271012001"])
         desa = rnd.choice([desa, "3501012001", "3501022001"])
         nik_wil = rnd.choice([desa[:6], desa[:6], "320101", "350102", None])
-        rows.append((f"r{i}", desa if i % 50 else None, nik_wil))
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (unique_id VARCHAR, kode_desa VARCHAR, nik_wil VARCHAR)")
-    con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
-    con.execute(
-        "CREATE TABLE n AS SELECT unique_id, kode_desa, nik_wil, substr(nik_wil, 1, 4) AS nik_kab, "
-        "substr(kode_desa, 1, 6) AS "
-        "kode_kec, substr(kode_desa, 1, 4) AS kode_kab, substr(kode_desa, 1, 2) AS kode_prov, "
-        "NULL::VARCHAR AS tempat_lahir FROM t"
-    )
+        rows.append((f"r{i}", desa if i % 50 else None, nik_wil, None))
+    con = _night_for_u(rows)
     model = load_model()
     (wil,) = [c for c in model["comparisons"] if c["output_column_name"] == "wilayah"]
     levels = wil["comparison_levels"]
@@ -652,20 +663,14 @@ def test_the_night_u_of_a_shared_birthplace_is_counted_per_kabupaten() -> None:
             home = kabs.get(kab or "")
             place = home if home and rnd.random() < at_home else rnd.choice(
                 ["BOGOR", "SUKABUMI", "BANDUNG", "GARUT", "MEDAN", None])  # fmt: skip
-            rows.append((f"r{i}", kab, place))
-        con = duckdb.connect()
-        con.execute("CREATE TABLE t (unique_id VARCHAR, kode_kab VARCHAR, tempat_lahir VARCHAR)")
-        con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
-        con.execute(
-            "CREATE TABLE n AS SELECT *, kode_kab || '012001' AS kode_desa, kode_kab || '01' "
-            "AS kode_kec, left(kode_kab, 2) AS kode_prov, kode_kab || '01' AS nik_wil, "
-            "kode_kab AS nik_kab FROM t"
-        )
+            desa = f"{kab}012001" if kab else None  # one desa per kabupaten
+            rows.append((f"r{i}", desa, kab and f"{kab}01", place))
+        con = _night_for_u(rows)
         # by hand: every pair with both birthplaces known, in its branch
-        pairs = [(a, b) for k, a in enumerate(rows) for b in rows[k + 1 :] if a[2] and b[2]]
+        pairs = [(a, b) for k, a in enumerate(rows) for b in rows[k + 1 :] if a[3] and b[3]]
         same_kab = [p for p in pairs if p[0][1] is not None and p[0][1] == p[1][1]]
         rest = [p for p in pairs if p[0][1] is None or p[0][1] != p[1][1]]
-        want = [sum(a[2] == b[2] for a, b in ps) / len(ps) for ps in (same_kab, rest)]
+        want = [sum(a[3] == b[3] for a, b in ps) / len(ps) for ps in (same_kab, rest)]
         return want, measure_night_u(con, load_model(), "n")["tempat_lahir"]
 
     for at_home in (0.2, 0.8):

@@ -5,7 +5,8 @@ trained fields free. nik's "same nik" u is declared and fixed in
 linkage/settings.py (NIK_U_PROBABILITIES): random pairs of different people
 never share a nik, so sampling cannot see it. Levels gated on agreement of a
 column (settings.GATES: the nik's levels when the birth dates agree, the
-proximity levels when the niks name one kabupaten) get their u measured among
+proximity levels when the niks name one kabupaten, the birthplace levels when the
+records are in one kab/kota) get their u measured among
 sampled pairs that share that column (`gated_u`), since almost no random pair
 does. The prior is not trained: it follows each night's size (model.py).
 """

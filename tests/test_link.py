@@ -400,6 +400,18 @@ def test_keterangan_says_in_words_which_fields_agree_and_differ(first) -> None:
     assert "provinsi berbeda" in text("XA-2")  # context: where the records are
 
 
+def test_a_shared_birthplace_agrees_whether_or_not_the_records_share_a_kabupaten(first) -> None:
+    """The birthplace comparison declares "tempat lahir sama" once per branch of its gate
+    (records of one kab/kota or not): a copy in another province keeping its birthplace
+    lists it among what agrees, never among what differs."""
+    _, raw = first
+    t = str(raw.filter(pl.col("id_pemilih") == "P31-0000010")["keterangan"][0])
+    cocok, rest = t.split("cocok: ", 1)[1].split("; berbeda: ", 1)
+    beda = rest.split(";", 1)[0]
+    assert "tempat lahir sama" in cocok
+    assert "tempat lahir" not in beda
+
+
 def test_keterangan_words_are_read_from_the_model(night) -> None:
     """Relabel a level in the model: the finding says the new words (nothing restates
     the levels by index)."""

@@ -112,20 +112,23 @@ def level_labels(model: dict[str, Any]) -> dict[str, dict[int, tuple[str, bool]]
     """comparison -> {gamma value: (label, agrees)}, read from the trained model.
 
     Splink numbers a comparison's levels from the top: the null level is -1, the
-    others count down to 0 in declared order, so the first non-null level (the
-    exact agreement) is the "agrees" level."""
+    others count down to 0 in declared order. The first non-null level is the exact
+    agreement, and every level carrying its words agrees: a gated comparison
+    (settings.GATES) declares it once per branch (its m is copied by label too)."""
     out: dict[str, dict[int, tuple[str, bool]]] = {}
     for comp in model["comparisons"]:
         levels = comp["comparison_levels"]
         n = sum(1 for lv in levels if not lv.get("is_null_level"))
         table: dict[int, tuple[str, bool]] = {}
         j = 0
+        top: str | None = None
         for lv in levels:
             label = str(lv.get("label_for_charts") or comp["output_column_name"])
             if lv.get("is_null_level"):
                 table[-1] = (label, False)
                 continue
-            table[n - 1 - j] = (label, j == 0)
+            top = top or label
+            table[n - 1 - j] = (label, label == top)
             j += 1
         out[comp["output_column_name"]] = table
     return out

@@ -378,3 +378,33 @@ def test_simulated_responses_are_valid_answers_to_the_lists(first_night, tmp_pat
         con.close()
     assert not res.set_aside and res.rows_set_aside == 0
     assert res.rows_applied == sum(counts[k] for k in SHARE)
+
+
+def test_one_answer_forwards_every_record_of_its_nik_group(first_night, tmp_path):
+    """GANDA_NIK answered BUKAN_MASALAH on one record: "two people carry one nik" is said
+    of the group, so its other record leaves the list too (else the list would go on
+    telling the PPS to strike a real voter), saying which region marked it."""
+    env = first_night
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(env["root"] / "w-n1.duckdb", wh)
+    outbox, inbox = tmp_path / "o", tmp_path / "inbox"
+    settings = resolve_settings(warehouse=str(wh), outbox=str(outbox), inbox=str(inbox))
+    run_night(settings, str(env["export"]), N1)
+    book = _answer_workbook(
+        outbox, N1, {("GANDA_NIK", C): ("BUKAN_MASALAH", "dua orang berbeda, satu NIK")}
+    )
+    _drop(inbox, N1, KAB, "tanggapan.xlsx", book)
+    run_night(settings, str(env["export"]), N2)
+    listed = _list(outbox, N2).filter(pl.col("kode_temuan") == "GANDA_NIK")
+    assert not set(listed["id_pemilih"]) & {C, D}
+    wb = openpyxl.load_workbook(outbox / N2.isoformat() / "31" / KAB / "temuan.xlsx")
+    head = [c.value for c in wb[SHEET][1]]
+    marked = {
+        r[head.index("id_pemilih")]: (r[head.index("ditandai")], r[head.index("alasan")])
+        for r in wb[SHEET].iter_rows(min_row=2, values_only=True)
+    }
+    assert set(marked) == {C, D}
+    assert all(t.startswith("NIK dipakai dua orang") for t, _ in marked.values())
+    assert marked[C][1] == "dua orang berbeda, satu NIK"
+    assert marked[D][1].startswith("ditandai dua orang dengan satu NIK oleh KPU ")
+    assert marked[D][1].endswith(f"({KAB})")

@@ -4,10 +4,12 @@ again and becomes a labelled non-match for `coklit-dq linkage evaluate --labels`
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import openpyxl
 import polars as pl
 from flow_fixtures import WIB, night_tables
 
@@ -15,6 +17,7 @@ from coklit_dq import cli
 from coklit_dq.config import resolve_settings
 from coklit_dq.pipeline import run_night
 from coklit_dq.simulate.writer import write_night
+from coklit_dq.tanggapan import SHEET
 from coklit_dq.tanggapan.labels import evaluate_labels
 
 N1, N2 = date(2024, 7, 1), date(2024, 7, 2)
@@ -64,7 +67,8 @@ def test_a_pair_answered_not_the_same_person_is_a_labelled_non_match(tmp_path, c
     wh = str(tmp_path / "w.duckdb")
     settings = resolve_settings(warehouse=wh, outbox=str(outbox), inbox=str(inbox))
     run_night(settings, str(export), N1)
-    first = _list(outbox, N1).filter(pl.col("kode_temuan") == "GANDA_ORANG")
+    first_list = _list(outbox, N1)
+    first = first_list.filter(pl.col("kode_temuan") == "GANDA_ORANG")
     assert {G, H} <= set(first["id_pemilih"])
     pair = first.filter(pl.col("id_pemilih") == G)
     answer = pair.select(
@@ -86,6 +90,21 @@ def test_a_pair_answered_not_the_same_person_is_a_labelled_non_match(tmp_path, c
     assert not second.filter(
         pl.col("id_pemilih").is_in([G, H]) & (pl.col("kode_temuan") == "GANDA_ORANG")
     ).height
+    # the workbook shows both on its own sheet; the record not answered says who marked it
+    wb = openpyxl.load_workbook(outbox / N2.isoformat() / "31" / "3101" / "temuan.xlsx")
+    head = [c.value for c in wb[SHEET][1]]
+    marked = {
+        r[head.index("id_pemilih")]: r[head.index("alasan")]
+        for r in wb[SHEET].iter_rows(min_row=2, values_only=True)
+    }
+    assert marked[G] == "kembar, sudah dicek ke rumah"
+    assert re.fullmatch(r"ditandai bukan orang yang sama oleh KPU .+ \(3101\)", marked[H])
+
+    # a rerun of night 1 after night 2 publishes night 1's list as its first run did: the
+    # answer to it arrived later and does not reach back
+    run_night(settings, str(export), N1)
+    assert _list(outbox, N1).equals(first_list)
+
     report = evaluate_labels(wh)
     assert (report.n_labels, report.n_non_match, report.n_match, report.n_scored) == (1, 1, 0, 1)
     assert report.fp == 1 and report.tp == 0 and report.precision == 0.0

@@ -5,14 +5,17 @@
           BUKAN_MASALAH         out of the region's list while the unit's data are
                                 unchanged; a GANDA_ORANG pair: never again once every
                                 partner of the record is labelled "not the same person"
-          PUSDATIN              GANDA_NIK answered BUKAN_MASALAH: out of the region's
-                                list, on Pusdatin's with the region's reason
+          PUSDATIN              GANDA_NIK answered BUKAN_MASALAH: every record of
+                                the group, in every region, out of the lists and on
+                                Pusdatin's, with the region's reason
+        A pair marked through its other record says in `alasan` which region marked it.
           DIPERBAIKI_MASIH_ADA  answered SUDAH_DIPERBAIKI, still found tonight
           PERLU_BANTUAN         the region asked for help and it is still found
     region_figures(con, tanggal, level) -> frame per kode_kab / kode_prov / nasional
 
 An answer applies to the nights after the list it answers (tanggal_daftar <
-tanggal); the latest answer about a finding counts.
+tanggal) whose run read it or came later (tanggal_proses <= tanggal): a rerun of
+an older night sees what its first run saw. The latest answer about a finding counts.
 """
 
 from __future__ import annotations
@@ -32,48 +35,90 @@ KELUAR = ("BUKAN_MASALAH", "PUSDATIN")  # out of the region's list
 MARKS_SQL = """
 CREATE OR REPLACE TEMP TABLE _tanggapan_tanda AS
 WITH f AS (SELECT * FROM temuan WHERE tanggal_ekspor = $tanggal),
+-- the answers tonight's first run had: about an earlier list, read by this night's run
+-- or before (a rerun of an older night sees nothing that arrived after it)
 j AS (
-  SELECT * FROM tanggapan_dipakai WHERE tanggal_daftar < $tanggal
+  SELECT * FROM tanggapan_dipakai
+  WHERE tanggal_daftar < $tanggal AND tanggal_proses <= $tanggal
   QUALIFY row_number() OVER (PARTITION BY kode_temuan, kunci
                              ORDER BY tanggal_daftar DESC, diterima DESC, lokasi DESC) = 1
 ),
 fj AS (
   SELECT f.kode_temuan, f.kunci, f.id_pemilih, f.kode_desa, f.no_tps, f.id_pantarlih,
+         f.id_kelompok, f.kode_kab AS kab_jawab,
          j.tanggapan, j.alasan, j.petugas, j.tanggal_daftar, j.sidik AS sidik_jawab
   FROM f JOIN j USING (kode_temuan, kunci)
 ),
 fs AS ({fingerprint}),
+oleh AS (  -- a region as the pages name it
+  SELECT DISTINCT kode_kab, coalesce(nama_kab, kode_kab) || ' (' || kode_kab || ')' AS nama
+  FROM wilayah WHERE tanggal_ekspor = $tanggal
+),
 lbl AS (
-  SELECT id_l, id_r, cocok FROM tanggapan_label
+  SELECT id_l, id_r, cocok, kode_kab AS kab_jawab, tanggal_daftar FROM tanggapan_label
+  WHERE tanggal_daftar < $tanggal AND sha256 IN (
+    SELECT sha256 FROM tanggapan_berkas WHERE tanggal_proses <= $tanggal)
   QUALIFY row_number() OVER (PARTITION BY id_l, id_r ORDER BY tanggal_daftar DESC,
                              diterima DESC) = 1
 ),
 orang AS (
   SELECT a.kunci, bool_and(coalesce(NOT l.cocok, false)) AS semua_bukan,
-         any_value(l.id_l) AS ada
+         any_value(l.id_l) AS ada, max(l.tanggal_daftar) AS tanggal_daftar,
+         bool_and(l.kab_jawab = a.kode_kab) AS sendiri,
+         string_agg(DISTINCT coalesce(w.nama, l.kab_jawab), ', ') AS oleh
   FROM f a JOIN f b ON b.kode_temuan = 'GANDA_ORANG' AND b.id_kelompok = a.id_kelompok
    AND b.id_pemilih <> a.id_pemilih
   LEFT JOIN lbl l ON l.id_l = least(a.id_pemilih, b.id_pemilih)
    AND l.id_r = greatest(a.id_pemilih, b.id_pemilih)
+  LEFT JOIN oleh w ON w.kode_kab = l.kab_jawab
   WHERE a.kode_temuan = 'GANDA_ORANG'
   GROUP BY a.kunci
+),
+-- GANDA_NIK: "two people carry one nik" is said of the group, so a standing answer of
+-- one record forwards every record of its group, in every region, to Pusdatin
+nik_grup AS (
+  SELECT s.id_kelompok, max(s.tanggal_daftar) AS tanggal_daftar,
+         list(DISTINCT s.kunci) AS dijawab,
+         string_agg(DISTINCT coalesce(w.nama, s.kab_jawab), ', ') AS oleh
+  FROM fs s LEFT JOIN oleh w ON w.kode_kab = s.kab_jawab
+  WHERE s.kode_temuan = 'GANDA_NIK' AND s.tanggapan = 'BUKAN_MASALAH'
+    AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
+  GROUP BY s.id_kelompok
 )
 SELECT f.tanggal_ekspor, f.kode_prov, f.kode_kab, f.kode_temuan, f.kunci, f.id_pemilih,
        f.id_pantarlih, f.kode_desa, f.no_tps, f.id_kelompok,
        CASE
          WHEN f.kode_temuan = 'GANDA_ORANG' AND o.semua_bukan AND o.ada IS NOT NULL
            THEN 'BUKAN_MASALAH'
-         WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan = 'GANDA_ORANG' THEN NULL
+         WHEN f.kode_temuan = 'GANDA_NIK' AND g.id_kelompok IS NOT NULL THEN 'PUSDATIN'
+         WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan IN ('GANDA_ORANG', 'GANDA_NIK')
+           THEN NULL
          WHEN s.tanggapan = 'BUKAN_MASALAH' AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
-           THEN CASE WHEN f.kode_temuan = 'GANDA_NIK' THEN 'PUSDATIN' ELSE 'BUKAN_MASALAH' END
+           THEN 'BUKAN_MASALAH'
          WHEN s.tanggapan = 'SUDAH_DIPERBAIKI' THEN 'DIPERBAIKI_MASIH_ADA'
          WHEN s.tanggapan = 'PERLU_BANTUAN' THEN 'PERLU_BANTUAN'
        END AS tanda,
-       s.tanggapan, s.alasan, s.tanggal_daftar
+       s.tanggapan,
+       -- a pair marked through its other record: who marked it, by region (that
+       -- region's reason speaks of its own voter and stays with it)
+       CASE
+         WHEN f.kode_temuan = 'GANDA_ORANG' AND o.semua_bukan AND o.ada IS NOT NULL
+              AND NOT coalesce(o.sendiri AND s.tanggapan = 'BUKAN_MASALAH', false)
+           THEN 'ditandai bukan orang yang sama oleh KPU ' || o.oleh
+         WHEN f.kode_temuan = 'GANDA_NIK' AND g.id_kelompok IS NOT NULL
+              AND NOT coalesce(list_contains(g.dijawab, f.kunci), false)
+           THEN 'ditandai dua orang dengan satu NIK oleh KPU ' || g.oleh
+         ELSE s.alasan
+       END AS alasan,
+       CASE WHEN f.kode_temuan = 'GANDA_ORANG' AND o.ada IS NOT NULL THEN o.tanggal_daftar
+            WHEN f.kode_temuan = 'GANDA_NIK' AND g.id_kelompok IS NOT NULL
+              THEN g.tanggal_daftar
+            ELSE s.tanggal_daftar END AS tanggal_daftar
 FROM f
 LEFT JOIN fs s USING (kode_temuan, kunci)
 LEFT JOIN orang o ON f.kode_temuan = 'GANDA_ORANG' AND o.kunci = f.kunci
-WHERE s.kunci IS NOT NULL OR o.kunci IS NOT NULL
+LEFT JOIN nik_grup g ON f.kode_temuan = 'GANDA_NIK' AND g.id_kelompok = f.id_kelompok
+WHERE s.kunci IS NOT NULL OR o.kunci IS NOT NULL OR g.id_kelompok IS NOT NULL
 """
 
 

@@ -37,7 +37,38 @@ def mask_id(value: str | None, *, enabled: bool = True) -> str | None:
     return value[:KEEP_HEAD] + MASK_CHAR * (n - KEEP_HEAD - KEEP_TAIL) + value[-KEEP_TAIL:]
 
 
-_LONG_DIGITS = re.compile(r"\d{12,}")
+# A nik or nkk written in groups ("3201 0124 0963 0001", "3201.0124.0963.0001"): groups of
+# 2-6 digits parted by one space or period, 16 digits or more in all. GROUPED_IDS_POLARS is
+# the same without the look-around (polars' regex has none), for finding candidates.
+GROUPED_IDS = re.compile(r"(?<!\d)\d{2,6}(?:[ .]\d{2,6}){2,7}(?!\d)")
+GROUPED_IDS_POLARS = r"\d{2,6}(?:[ .]\d{2,6}){2,7}"
+GROUPED_MIN_DIGITS = 16
+
+
+def _grouped_digits(run: str) -> str:
+    return run.replace(" ", "").replace(".", "")
+
+
+def is_grouped_id(run: str) -> bool:
+    """A match of GROUPED_IDS(_POLARS) that is long enough to be a nik or nkk."""
+    return len(_grouped_digits(run)) >= GROUPED_MIN_DIGITS
+
+
+def mask_grouped(text: str) -> str:
+    """Every nik/nkk written in groups masked as one nik (its separators dropped)."""
+
+    def sub(m: re.Match[str]) -> str:
+        run = m.group()
+        return (mask_id(_grouped_digits(run)) or "") if is_grouped_id(run) else run
+
+    return GROUPED_IDS.sub(sub, text)
+
+
+def mask_digit_runs(text: str, min_run: int) -> str:
+    """Free text with every nik/nkk masked: runs of `min_run`+ digits, and 16+ digits
+    written in groups (GROUPED_IDS)."""
+    return re.sub(rf"\d{{{min_run},}}", lambda m: mask_id(m.group()) or "", mask_grouped(text))
+
 
 # Columns of the export whose every value is personal data: never quoted in a log line,
 # an exception, a reason or a run record (only the column and what was expected).
@@ -64,15 +95,15 @@ _QUOTED_VALUE = re.compile(r"""(string|value|Value|line|row)\s+(['"])(?:(?!\2)[^
 
 def scrub(text: str | None) -> str | None:
     """Free text made safe to log or keep: every run of 12 or more digits (a nik, an nkk)
-    masked, and values/records a library error quotes (see `_RECORD_LINE`, `_QUOTED_VALUE`)
-    replaced by "...".
+    and every nik written in groups masked, and values/records a library error quotes
+    (see `_RECORD_LINE`, `_QUOTED_VALUE`) replaced by "...".
 
     For text that may quote a record: error messages, logs, reasons, task failures."""
     if text is None:
         return None
     text = _RECORD_LINE.sub("Original Line: ...", text)
     text = _QUOTED_VALUE.sub(lambda m: f"{m.group(1)} {m.group(2)}...{m.group(2)}", text)
-    return _LONG_DIGITS.sub(lambda m: mask_id(m.group(0)) or "", text)
+    return mask_digit_runs(text, 12)
 
 
 def register_mask_macro(con: duckdb.DuckDBPyConnection) -> None:

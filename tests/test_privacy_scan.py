@@ -137,3 +137,32 @@ def test_masking_keeps_record_ids_and_codes_but_not_short_junk_nik(tmp_path):
     assert "310000000012" in line and "3101012001" in line  # ids and region codes stay
     assert "31010109049400019" not in line and "3101011501000010" not in line
     assert mask_id("3101011501000010") in line
+
+
+def test_a_nik_in_any_column_or_written_in_groups_is_masked(tmp_path):
+    """A nik keyed into rt, rw or id_pemilih, or written "3201 0124 0963 0001" in a name or
+    an address, is as personal as one in the keterangan (reports-v1 v1.1: no digit
+    beyond the mask in any text)."""
+    con, _ = two_night_warehouse(tmp_path / "w.duckdb")
+    nik, nkk = "3101010904940001", "3101011501000010"
+    spaced, dotted = "3101 0109 0494 0002", "3101.0115.0100.0011"
+    con.execute(
+        """
+        INSERT INTO temuan SELECT * REPLACE (? AS rt, ? AS rw, ? AS id_pemilih, ? AS nama,
+                                             ? AS alamat, 'X|2' AS kunci)
+        FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101'
+          AND kode_temuan = 'NIK_TIDAK_VALID' LIMIT 1
+        """,
+        [nik, nkk, nik[:-1] + "9", f"SITI {spaced}", f"KK {dotted} RT 1", N2],
+    )
+    root = _publish(tmp_path, con, mask=True)
+    con.close()
+    full = {nik, nkk, nik[:-1] + "9", spaced, dotted}
+    for path in [p for p in root.rglob("*") if p.is_file()]:
+        text = file_text(path)
+        assert not [s for s in full if s in text], path
+    shown = pl.read_csv(root / "31" / "3101" / "temuan.csv", infer_schema=False)
+    row = shown.filter(pl.col("rt") == mask_id(nik)).row(0, named=True)
+    assert row["rw"] == mask_id(nkk) and row["id_pemilih"] == mask_id(nik[:-1] + "9")
+    assert row["nama"] == "SITI " + mask_id(spaced.replace(" ", ""))
+    assert row["alamat"] == "KK " + mask_id(dotted.replace(".", "")) + " RT 1"

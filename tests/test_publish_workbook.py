@@ -20,6 +20,7 @@ from coklit_dq import warehouse
 from coklit_dq.config import resolve_settings
 from coklit_dq.contract import FINDING_COLUMNS, RECORD_FIELDS
 from coklit_dq.publish import publish_night
+from coklit_dq.publish.tables import write_csv
 from coklit_dq.publish.xlsx import SEMUA
 from coklit_dq.rules.catalog import load_catalog, load_families
 
@@ -211,6 +212,24 @@ def test_no_cell_of_any_csv_starts_a_formula(hostile):
                 seen.add(c)
     for payload in [*HOSTILE.values(), "=1+1", "@kec", "-2+3"]:
         assert "'" + payload in seen, payload
+
+
+# Payloads a first-character check misses (after spaces, invisible or full-width signs),
+# and text a spreadsheet reads as a number or a date
+SNEAKY = (" =1+1", "\u00a0=1+1", "\u200b@SUM(A1)", "\uff1d1+1", "\n=1+1", "  +1",
+          "2024-01-01", "1E5", "(12)", "50%", "1.234,5")  # fmt: skip
+
+
+def test_a_csv_neutralises_sneaky_formulas_everywhere_and_numbers_in_text_not_codes():
+    df = pl.DataFrame({"nama": SNEAKY, "rt": SNEAKY, "id_pemilih": ["320000001396"] * 11})
+    head, *body = csv.reader(io.StringIO(write_csv(df).decode("utf-8")))
+    assert len(body) == len(SNEAKY)
+    for value, cells in zip(SNEAKY, body, strict=True):
+        row = dict(zip(head, cells, strict=True))
+        assert row["nama"] == "'" + value  # text: neither a formula nor a number
+        formula = value.lstrip(" \u00a0\u200b\n")[:1] in "=+-@\uff1d"
+        assert row["rt"] == ("'" + value if formula else value)  # a code: only formulas
+        assert row["id_pemilih"] == "320000001396"  # ids as exported, for programs
 
 
 def test_no_cell_of_any_workbook_is_a_formula_link_or_number_from_text(hostile):

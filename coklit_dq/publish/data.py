@@ -18,7 +18,13 @@ import duckdb
 import polars as pl
 
 from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
-from coklit_dq.privacy import mask_id
+from coklit_dq.privacy import (
+    GROUPED_IDS_POLARS,
+    is_grouped_id,
+    mask_digit_runs,
+    mask_grouped,
+    mask_id,
+)
 from coklit_dq.publish.tables import desa_order
 from coklit_dq.rules.catalog import load_catalog, load_families
 
@@ -31,8 +37,8 @@ from coklit_dq.rules.catalog import load_catalog, load_families
 ID_RUN = re.compile(r"\d{11,}")
 ALWAYS = 16
 
-# free-text columns that are masked before a file leaves (values from the export)
-TEXT_COLUMNS = ("keterangan", "nama", "alamat")
+# Every text column of a finding is masked before a file leaves: a nik keyed into rt, rw
+# or id_pemilih is as personal as one in nama.
 
 
 def _masker(secrets: set[str]) -> Callable[[re.Match[str]], str]:
@@ -46,7 +52,8 @@ def _masker(secrets: set[str]) -> Callable[[re.Match[str]], str]:
 def mask_text(
     df: pl.DataFrame, column: str = "keterangan", secrets: set[str] | None = None
 ) -> pl.DataFrame:
-    """Mask nik/nkk in a text column (first 6 + last 2 kept): see ID_RUN.
+    """Mask nik/nkk in a text column (first 6 + last 2 kept): see ID_RUN; a nik written
+    in groups (privacy.GROUPED_IDS) always.
 
     Producers are expected to mask already; this is the last gate before a file
     leaves. Candidate runs are found with polars; only rows holding one of them
@@ -57,12 +64,14 @@ def mask_text(
     secrets = secrets or set()
     runs = df[column].str.extract_all(ID_RUN.pattern).explode().drop_nulls().unique()
     found = [r for r in runs.to_list() if len(r) >= ALWAYS or r in secrets]
+    grouped = df[column].str.extract_all(GROUPED_IDS_POLARS).explode().drop_nulls().unique()
+    found += [r for r in grouped.to_list() if is_grouped_id(r)]
     if not found:
         return df
     hit = df[column].str.contains_any(found).fill_null(False)
     values = df.filter(hit)[column].to_list()
     sub = _masker(secrets)
-    fixed = [ID_RUN.sub(sub, v) for v in values]
+    fixed = [ID_RUN.sub(sub, mask_grouped(v)) for v in values]
     return df.with_columns(df[column].scatter(hit.arg_true(), fixed))
 
 
@@ -244,4 +253,4 @@ def _reason_message(reason: str | None) -> str | None:
         text = reason
     else:
         text = str(data.get("message") or "") if isinstance(data, dict) else str(data)
-    return ID_RUN.sub(lambda m: mask_id(m.group()) or "", text)[:300] or None
+    return mask_digit_runs(text, 11)[:300] or None

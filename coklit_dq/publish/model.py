@@ -42,10 +42,10 @@ class Night:
     def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> Night:
         previous = warehouse.previous_night(con, tanggal)
         found, done = data.findings(con, tanggal), data.resolved(con, tanggal)
-        if mask:
-            texts = [df[c] for df in (found, done) for c in data.TEXT_COLUMNS]
-            secrets = data.known_ids(con, texts)
-            for c in data.TEXT_COLUMNS:
+        if mask:  # every text column: see data.mask_text
+            text = [c for c, t in found.schema.items() if t == pl.String]
+            secrets = data.known_ids(con, [df[c] for df in (found, done) for c in text])
+            for c in text:
                 found = data.mask_text(found, c, secrets=secrets)
                 done = data.mask_text(done, c, secrets=secrets)
         return cls(

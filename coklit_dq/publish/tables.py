@@ -5,8 +5,13 @@ rules every published table follows.
   place (province, kab/kota, kecamatan, desa), TPS, RT, RW, name; then the code
   and the unit so the order is total. Rows with no desa come after a kab's desa.
 - `neutralise`: no text cell starts with a character a spreadsheet evaluates
-  (`=`, `+`, `-`, `@`, tab, CR): such a value gets a leading `'` (OWASP CSV
-  injection). Every csv the pipeline publishes goes through `csv_bytes`.
+  (`=`, `+`, `-`, `@`, tab, CR, LF; also after leading spaces or invisible
+  characters, and their full-width forms): such a value gets a leading `'`
+  (OWASP CSV injection). Text that is not a code and that a spreadsheet would
+  read as a number or a date (a name "2024-01-01", "1E5") gets it too. Codes
+  (kode_*, id_*, rt, rw) stay exactly as exported: programs join on them, and
+  the workbook is where people read them as text. Every csv the pipeline
+  publishes goes through `write_csv`.
 
 Exactly the reports-v1 columns in order (FINDING_COLUMNS); dates ISO; an empty
 field is a null. The same frame always gives the same bytes.
@@ -15,6 +20,7 @@ field is a null. The same frame always gives the same bytes.
 from __future__ import annotations
 
 import io
+import re
 
 import polars as pl
 
@@ -25,8 +31,21 @@ ORDER = [
     "kode_temuan", "id_pemilih", "id_pantarlih", "id_kelompok", "keterangan",
 ]  # fmt: skip
 
-# OWASP: a cell starting with one of these is a formula in some spreadsheet
-FORMULA_START = r"^[=+\-@\t\r]"
+# OWASP: a cell starting with one of these is a formula in some spreadsheet; spreadsheets
+# that trim spaces or ignore invisible characters see the sign after them (one pattern,
+# for Python's re and polars' regex alike: literal characters, no escapes beyond \s)
+_INVISIBLE = "\u00a0\u200b\u200c\u200d\u2060\ufeff"
+FORMULA_START = f"^(?:[\t\r\n]|[\\s{_INVISIBLE}]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
+# Text a spreadsheet reads as a number, a percentage, a date or a time ("2024-01-01",
+# "1.234,5", "(12)", "50%", "1E5", "1/2")
+NUMBER_LIKE = r"^\s*[-+(]?\s*\d[\d\s.,:/\-]*(?:[eE][-+]?\d+)?\s*%?\s*\)?\s*$"
+_FORMULA = re.compile(FORMULA_START)
+_NUMBER = re.compile(NUMBER_LIKE)
+
+
+def is_code(column: str) -> bool:
+    """A column of codes and ids: published exactly as exported (see module doc)."""
+    return column.startswith(("kode_", "id_")) or column in ("rt", "rw")
 
 
 def desa_order(df: pl.DataFrame) -> pl.DataFrame:
@@ -35,20 +54,23 @@ def desa_order(df: pl.DataFrame) -> pl.DataFrame:
     return df.sort(keys, nulls_last=True, maintain_order=True) if keys else df
 
 
-def safe_text(value: str) -> str:
-    """One text value as `neutralise` writes it."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+def safe_text(value: str, *, code: bool = False) -> str:
+    """One text value as `neutralise` writes it (`code`: a column of codes)."""
+    risky = _FORMULA.search(value) or (not code and _NUMBER.match(value))
+    return "'" + value if risky else value
 
 
 def neutralise(df: pl.DataFrame) -> pl.DataFrame:
-    """Every text column with formula-starting values prefixed by `'`."""
+    """Every text column's formula-like values, and a non-code column's number-like
+    values, prefixed by `'`."""
     text = [c for c, t in df.schema.items() if t == pl.String]
+
+    def risky(c: str) -> pl.Expr:
+        formula = pl.col(c).str.contains(FORMULA_START)
+        return formula if is_code(c) else formula | pl.col(c).str.contains(NUMBER_LIKE)
+
     return df.with_columns(
-        pl.when(pl.col(c).str.contains(FORMULA_START))
-        .then(pl.lit("'") + pl.col(c))
-        .otherwise(pl.col(c))
-        .alias(c)
-        for c in text
+        pl.when(risky(c)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c) for c in text
     )
 
 

@@ -11,7 +11,6 @@ a nik/nkk masked, cut to a length, never a formula in a workbook.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,14 +21,13 @@ import polars as pl
 from markupsafe import Markup
 
 from coklit_dq import bahasa
-from coklit_dq.privacy import mask_id
+from coklit_dq.privacy import mask_digit_runs
 from coklit_dq.tanggapan import apply, store
 
 SHEET = "Ditandai bukan masalah"
 MASIH = "DILAPORKAN SUDAH DIPERBAIKI, MASIH DITEMUKAN"
 MAX_TEXT = 300
 MAX_PAGE_ROWS = 200
-_DIGITS = re.compile(r"\d{11,}")
 
 
 def tanggal_id(d: date | None) -> str:
@@ -37,10 +35,11 @@ def tanggal_id(d: date | None) -> str:
 
 
 def safe_text(text: str | None) -> str:
-    """A region's free text for display: digit runs of 11+ masked, cut to MAX_TEXT."""
+    """A region's free text for display: digit runs of 11+ and grouped niks masked, cut
+    to MAX_TEXT."""
     if not text:
         return ""
-    return _DIGITS.sub(lambda m: mask_id(m.group()) or "", text)[:MAX_TEXT]
+    return mask_digit_runs(text, 11)[:MAX_TEXT]
 
 
 def _key(df: pl.DataFrame) -> pl.Expr:

@@ -58,23 +58,32 @@ CREATE OR REPLACE MACRO nama_depan(n) AS
        ELSE split_part(n, ' ', 1) END
 """
 
+# A list's letters with every run of one letter kept once, joined. The previous letter is
+# read from a shifted copy made once per value (a lambda that indexes the list itself
+# rebuilds it per letter: quadratic, hours on one hostile 40,000-letter name).
+RUNS_ONCE_MACRO = """
+CREATE OR REPLACE MACRO runs_once(l) AS array_to_string(list_transform(list_filter(
+  list_zip(l, list_prepend(NULL, l)[:len(l)]), lambda p: p[2] IS NULL OR p[1] <> p[2]),
+  lambda p: p[1]), '')
+"""
+
 # A blocking key that survives a doubled, dropped or changed vowel: the consonants of
 # the first name with repeats collapsed (ERLANGGA, ERLANNGGA -> RLNG; KOKO, KOOKO -> K).
 NAMA_KUNCI_MACRO = """
-CREATE OR REPLACE MACRO nama_kunci(n) AS nullif(array_to_string(list_filter(
-  string_split(regexp_replace(n, '[AEIOU ]', '', 'g'), ''),
-  lambda c, i: i = 1 OR c <> string_split(regexp_replace(n, '[AEIOU ]', '', 'g'), '')[i - 1]),
-  ''), '')
+CREATE OR REPLACE MACRO nama_kunci(n) AS
+  nullif(runs_once(string_split(regexp_replace(n, '[AEIOU ]', '', 'g'), '')), '')
 """
 
 # A name with every run of one letter kept once, spaces dropped: a doubled letter keyed
 # again (MAARDIANA, WAHHYUNI) or a spelling that doubles one (ANNISA) meets its name.
 HURUF_TUNGGAL_MACRO = """
-CREATE OR REPLACE MACRO huruf_tunggal(n) AS nullif(array_to_string(list_filter(
-  string_split(replace(n, ' ', ''), ''),
-  lambda c, i: i = 1 OR c <> string_split(replace(n, ' ', ''), '')[i - 1]),
-  ''), '')
+CREATE OR REPLACE MACRO huruf_tunggal(n) AS
+  nullif(runs_once(string_split(replace(n, ' ', ''), '')), '')
 """
+
+# The linkage reads the first NAMA_MAKS characters of a name: no real name is longer, and
+# every comparison of a hostile megabyte-long one would cost seconds.
+NAMA_MAKS = 200
 
 # The kecamatan of the night's region reference (the newest wilayah held on or before the
 # night, as the rules read it): PREP_SELECT's nik_wil_dikenal reads this temp table.
@@ -103,6 +112,7 @@ def register_macros(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(NIK_BANDING_MACRO)
     con.execute(NAMA_NORM_MACRO)
     con.execute(NAMA_DEPAN_MACRO)
+    con.execute(RUNS_ONCE_MACRO)
     con.execute(NAMA_KUNCI_MACRO)
     con.execute(HURUF_TUNGGAL_MACRO)
 
@@ -115,8 +125,8 @@ _SAMAR = " OR ".join(
 # (linkage/settings.py documents the columns). Two steps so the name and nik are
 # normalised once per record: PREP_BASE over the pemilih columns (add FROM/WHERE),
 # then PREP_SELECT over its result (add FROM).
-PREP_BASE = """
-SELECT *, nama_norm(nama) AS _nn, nik_banding(nik) AS _nik
+PREP_BASE = f"""
+SELECT *, nama_norm(left(nama, {NAMA_MAKS})) AS _nn, nik_banding(nik) AS _nik
 """
 
 PREP_SELECT = f"""

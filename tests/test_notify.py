@@ -156,3 +156,20 @@ def test_a_retry_does_not_mail_the_regions_already_notified(smtp, published, tmp
     assert len(inbox.messages) == 2
     assert notify_regions(con, N2, result, settings).sent == []  # nothing left to send
     assert len(inbox.messages) == 2
+
+
+def test_a_line_break_in_a_region_name_never_stops_the_mail(smtp, published, tmp_path):
+    """The region's name comes from the export: a CR/LF (or U+2028) in it is no header
+    injection and no error that would leave every region unmailed."""
+    inbox, port = smtp
+    base, con, fresh, _ = published
+    result = fresh()
+    for region in result.regions:
+        if region.kode_kab == "3101":
+            region.nama_kab = "KAB EVIL\r\nBcc: attacker@evil.example\u2028X"
+    sent = notify_regions(con, N2, result, _mail_settings(base, tmp_path, port))
+    assert sorted(sent.sent) == ["3101", "3271", "nasional"]
+    evil = next(m for to, m in inbox.messages if "kpu-3101@example.kpu.go.id" in to)
+    assert evil["Subject"].startswith("[Coklit] KAB EVIL Bcc: attacker@evil.example X:")
+    assert evil["Bcc"] is None
+    assert all("attacker@evil.example" not in to for to, _ in inbox.messages)

@@ -18,6 +18,7 @@ and paths only: no nik, no names of voters.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 from dataclasses import dataclass, field
 from datetime import date
@@ -159,11 +160,16 @@ def nasional_message(result: PublishResult) -> tuple[str, str]:
     return subject, "\n".join(lines) + "\n"
 
 
+# Line breaks and other control characters of a region's name (from the export's wilayah)
+# would make a header the email library refuses (or, in another one, a header injection).
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
 def _message(settings: Settings, to: tuple[str, ...], subject: str, body: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.mail_from
     msg["To"] = ", ".join(to)
-    msg["Subject"] = subject
+    msg["Subject"] = _HEADER_UNSAFE.sub(" ", subject)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=settings.mail_from.rsplit("@", 1)[-1])
     msg.set_content(body, charset="utf-8")

@@ -170,11 +170,14 @@ def test_quarantined_province_gets_pages_that_say_so(tmp_path):
     root = tmp_path / "o" / N1.isoformat()
     for kab in ("3201", "3271"):
         text = " ".join(_page(root / "32" / kab / "ringkasan.html").text)
-        assert "dikarantina" in text and "Tidak ada temuan malam ini" not in text
+        assert "rusak atau tidak lengkap" in text and "Tidak ada temuan malam ini" not in text
+        # the engine's reason is Pusdatin's (proses.html); the region is not asked to resend
+        assert "Pusdatin sedang menanganinya" in text and "sha256" not in text
+        assert "Kirim ulang" not in text
         assert (root / "32" / kab / "temuan.xlsx").is_file()
         assert result.region(kab).berkas == "quarantined"
     assert "dikarantina" in " ".join(_page(root / "nasional" / "ringkasan.html").text)
-    assert "dikarantina" not in " ".join(_page(root / "31" / "3101" / "ringkasan.html").text)
+    assert "rusak" not in " ".join(_page(root / "31" / "3101" / "ringkasan.html").text)
 
 
 def test_workbooks_built_by_worker_processes_are_the_same(night, tmp_path):

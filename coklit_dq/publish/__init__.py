@@ -99,11 +99,11 @@ def _notes(night: Night, kode_prov: str) -> list[str]:
     note = night.file_note(kode_prov)
     if note is None:
         return []
-    if note["state"] == "quarantined":
-        why = f": {note['reason']}" if note["reason"] else ""
+    if note["state"] == "quarantined":  # the engine's reason is Pusdatin's (proses.html)
         return [
-            f"PERHATIAN: berkas data pemilih provinsi ini ({note['path']}) dikarantina malam "
-            f"ini{why}. Data pemilih wilayah ini tidak diperiksa malam ini."
+            f"PERHATIAN: berkas data pemilih provinsi ini ({note['path']}) rusak atau tidak "
+            "lengkap malam ini dan disisihkan; Pusdatin sedang menanganinya. Data pemilih "
+            "wilayah ini tidak diperiksa malam ini."
         ]
     return ["PERHATIAN: berkas data pemilih provinsi ini tidak diterima malam ini."]
 

@@ -91,8 +91,9 @@ def kab_message(result: PublishResult, region: RegionFiles) -> tuple[str, str]:
     ]
     if region.berkas == "quarantined":
         lines += [
-            "PERHATIAN: berkas data pemilih provinsi Anda dikarantina malam ini, sehingga rekaman",
-            "pemilih wilayah Anda tidak diperiksa malam ini. Mohon berkas dikirim ulang.",
+            "PERHATIAN: berkas data pemilih provinsi Anda rusak atau tidak lengkap malam ini dan",
+            "disisihkan, sehingga data pemilih wilayah Anda tidak diperiksa malam ini. Pusdatin",
+            "sedang menanganinya.",
             "",
         ]
     elif region.berkas == "absent":

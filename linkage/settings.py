@@ -363,14 +363,14 @@ def comparisons() -> list[Any]:
             # say their dates, so they never reach this level.
             fixed(cll.And(dl2, cll.Not(cll.CustomLevel(
                 f"{_NIK_SESUAI.format(s='l')} AND {_NIK_SESUAI.format(s='r')}"))),
-                "NIK berbeda 2 digit, tidak sesuai tanggal lahirnya", 0.04),
+                "NIK berbeda 2 digit (salah satu tidak sesuai tanggal lahir pemiliknya)", 0.04),
             # ... or region and serial agree and the date parts differ: strong when a nik
             # does not say its own record's birth date (a slip), weak when both do (two
             # people born on two days in one kecamatan, serial 0001)
             fixed(cll.And(cll.ExactMatchLevel("nik_c"), cll.Not(cll.CustomLevel(
                 f"{_NIK_SESUAI.format(s='l')} AND {_NIK_SESUAI.format(s='r')}"))),
-                "NIK berbeda pada bagian tanggal lahir, tidak sesuai tanggal lahirnya", 0.25,
-                **serial),
+                "NIK berbeda pada bagian tanggal lahir (salah satu tidak sesuai tanggal lahir "
+                "pemiliknya)", 0.25, **serial),
             fixed(cll.ExactMatchLevel("nik_c"),
                   "NIK berbeda hanya pada bagian tanggal lahir", 0.05, **serial),
             # the exact level the serial's adjustment needs (its u: two random niks share
@@ -397,7 +397,7 @@ def comparisons() -> list[Any]:
             ),
             lv(
                 cll.Or(cll.ExactMatchLevel("nama_urut"), cll.ExactMatchLevel("nama_rapat")),
-                "nama sama, urutan kata atau spasi berbeda",
+                "urutan kata atau spasi nama berbeda",
                 0.07,
             ),
             # A letter doubled or undoubled (MAARDIANA / MARDIANA, ANNISA / ANISA): the
@@ -504,20 +504,22 @@ def comparisons() -> list[Any]:
     asal = cl.CustomComparison(
         output_column_name="asal",
         comparison_levels=[
-            _null("baru", "asal rekaman tidak diketahui"),
+            _null("baru", "asal data pemilih tidak diketahui"),
             # Fixed, not trained: duplicates inside the list handed down (two records of
             # the DP4) exist too, and a model that learnt "every duplicate has one BARU
             # record" from one source would never see them.
             _custom(
                 "baru_l <> baru_r",
-                "satu rekaman BARU, satu dari data yang diturunkan",
+                "satu data pemilih BARU dan satu dari data yang diturunkan",
                 0.55,
                 fix_m_probability=True,
             ),
-            _custom("baru_l AND baru_r", "keduanya rekaman BARU", 0.005, fix_m_probability=True),
+            _custom(
+                "baru_l AND baru_r", "keduanya data pemilih BARU", 0.005, fix_m_probability=True
+            ),
             _else("keduanya dari data yang diturunkan", 0.445, fix_m_probability=True),
         ],
-        comparison_description="asal rekaman",
+        comparison_description="asal data pemilih",
     )
     # Where the records are. A person's nik names the kecamatan of first registration,
     # which is mostly where they live: two records whose niks name one kabupaten are

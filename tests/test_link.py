@@ -415,7 +415,9 @@ def test_keterangan_masks_and_hides_names_across_kabupaten(first, night) -> None
     assert "XA-2" not in orig  # other kabupaten: no id either
     # the BARU record coklit'd later is kept, the old one struck
     assert "pertahankan data ini" in copy
-    assert "TMS 2" in orig and "tandai data ini TMS 2" in orig
+    # in another desa: the person moved, the old record is struck as moved (TMS 4)
+    assert "tandai data ini TMS 4 (pindah)" in orig and "TMS 2" not in orig
+    assert "data lainnya ditandai TMS 4 (pindah)" in copy
 
 
 def test_keterangan_says_in_words_which_fields_agree_and_differ(first) -> None:
@@ -614,9 +616,10 @@ def test_anchored_m_is_where_nik_sharing_pairs_lie_and_floored() -> None:
          if not lv.get("is_null_level")}  # fmt: skip
     floor = model_settings.ANCHOR_M_FLOOR
     total = 0.9 + 0.1 + floor
-    assert m["satu rekaman BARU, satu dari data yang diturunkan"] == pytest.approx(0.9 / total)
+    one_new = m["satu data pemilih BARU dan satu dari data yang diturunkan"]
+    assert one_new == pytest.approx(0.9 / total)
     assert m["keduanya dari data yang diturunkan"] == pytest.approx(0.1 / total)
-    assert m["keduanya rekaman BARU"] == pytest.approx(floor / total)
+    assert m["keduanya data pemilih BARU"] == pytest.approx(floor / total)
 
 
 def _night_for_u(

@@ -5,7 +5,8 @@ other id_pemilih of its group>" (docs/design.md, duplicate cluster). The
 keterangan names the other records by region and masked identifiers only; a
 name is shown only when the other record is in the same kabupaten/kota.
 Suggestion: keep the record confirmed most recently (waktu_coklit; a BARU record
-where the person lives now wins a tie) and strike the others as TMS 2.
+where the person lives now wins a tie) and strike the others: TMS 2 (ganda) in its desa,
+TMS 4 (pindah) in another.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ LEFT JOIN (SELECT * FROM wilayah WHERE tanggal_ekspor = $tanggal) w USING (kode_
 _FINDINGS = """
 WITH pasangan AS (
   SELECT s.unique_id, s.kode_temuan, o.unique_id AS lain, o.kode_kab AS kab_lain,
-         o.urutan AS urutan_lain,
+         o.urutan AS urutan_lain, o.kode_desa = s.kode_desa AS desa_sama,
          CASE WHEN o.kode_kab = s.kode_kab
               THEN o.unique_id || ', NIK '
                    || coalesce(CASE WHEN $mask THEN mask_id(o.nik) ELSE o.nik END, '-')
@@ -54,7 +55,14 @@ WITH pasangan AS (
 ), per AS (
   SELECT unique_id, kode_temuan, min(lain) AS lain_terkecil, count(*) AS n_lain,
          string_agg(uraian, '; ' ORDER BY lain) AS uraian,
-         any_value(uraian ORDER BY urutan_lain) FILTER (WHERE urutan_lain = 1) AS simpan
+         any_value(uraian ORDER BY urutan_lain) FILTER (WHERE urutan_lain = 1) AS simpan,
+         -- the record struck: TMS 2 (ganda) in the kept record's desa, TMS 4 (pindah) where
+         -- its person lived before (domain.md: added where they live now, not struck there)
+         CASE WHEN bool_and(desa_sama) THEN 'TMS 2 (ganda)'
+              WHEN NOT bool_or(desa_sama) THEN 'TMS 4 (pindah)'
+              ELSE 'TMS 2 (ganda) atau TMS 4 (pindah)' END AS tms_lain,
+         CASE WHEN any_value(desa_sama) FILTER (WHERE urutan_lain = 1)
+              THEN 'TMS 2 (ganda)' ELSE 'TMS 4 (pindah)' END AS tms_ini
   FROM pasangan GROUP BY ALL
 )
 SELECT
@@ -74,8 +82,8 @@ SELECT
   END
   || CASE WHEN s.urutan = 1
        THEN ' Saran: pertahankan data ini (dicoklit paling akhir, tempat tinggal sekarang);'
-            || ' data lainnya ditandai TMS 2 (ganda) oleh PPS desanya.'
-       ELSE ' Saran: pastikan dengan pemilih, lalu tandai data ini TMS 2 (ganda);'
+            || ' data lainnya ditandai ' || per.tms_lain || ' oleh PPS desanya.'
+       ELSE ' Saran: pastikan dengan pemilih, lalu tandai data ini ' || per.tms_ini || ';'
             || ' pertahankan data yang dicoklit paling akhir (' || per.simpan || ').'
      END AS keterangan,
   s.unique_id || '|' || per.lain_terkecil AS kunci

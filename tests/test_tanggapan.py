@@ -19,8 +19,9 @@ from flow_fixtures import WIB, night_tables
 
 from coklit_dq.config import resolve_settings
 from coklit_dq.pipeline import run_night
+from coklit_dq.publish.model import Night, by_kind
 from coklit_dq.simulate.writer import write_night
-from coklit_dq.tanggapan import SHEET, read_inbox, region_figures
+from coklit_dq.tanggapan import SHEET, TanggapanNight, read_inbox, region_figures
 from coklit_dq.tanggapan.store import ROW_COLUMNS
 
 N1, N2, N3 = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)
@@ -408,3 +409,18 @@ def test_one_answer_forwards_every_record_of_its_nik_group(first_night, tmp_path
     assert marked[C][1] == "dua orang berbeda, satu NIK"
     assert marked[D][1].startswith("ditandai dua orang dengan satu NIK oleh KPU ")
     assert marked[D][1].endswith(f"({KAB})")
+
+    # the pages' table per kind adds up: the night before + new - resolved - marked = tonight
+    con = duckdb.connect(str(wh))
+    try:
+        night = Night.load(con, N2, mask=True)
+        night.tanggapan = TanggapanNight.load(con, N2)
+        night.findings, night.ditandai = night.tanggapan.split(night.findings)
+        kinds = {j["kode_temuan"]: j for j in by_kind(night, pl.col("kode_kab") == KAB)}
+    finally:
+        con.close()
+    assert kinds["GANDA_NIK"]["ditandai"] == 2 and kinds["GANDA_NIK"]["n"] == 0
+    for j in kinds.values():
+        assert j["kemarin"] + j["baru"] - j["selesai"] - j["ditandai"] == j["n"], j
+    page = (outbox / N2.isoformat() / "31" / KAB / "ringkasan.html").read_text("utf-8")
+    assert "Ditandai bukan masalah" in page

@@ -198,6 +198,7 @@ def publish_night(
     semua = night.findings
     night.tanggapan = TanggapanNight.load(con, tanggal)
     night.findings, ditandai = night.tanggapan.split(semua)
+    night.ditandai = ditandai
     kabs = night.kabupaten()
     families = load_families()
     rows_all = xlsx.sheet_rows(night.findings, night.catalog)

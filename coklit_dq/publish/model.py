@@ -37,6 +37,8 @@ class Night:
     catalog: pl.DataFrame
     files: dict[str, FileState]
     tanggapan: Any = None  # coklit_dq.tanggapan.TanggapanNight, set by publish_night
+    # the findings answered out of the region lists (TanggapanNight.split), set with it
+    ditandai: pl.DataFrame | None = None
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> Night:
@@ -155,7 +157,9 @@ def region_table(night: Night, key: str, where: pl.Expr, names: list[str]) -> pl
 
 
 def by_kind(night: Night, where: pl.Expr) -> list[dict[str, Any]]:
-    """Per finding code: tonight, BARU/BERULANG, the night before, change, resolved."""
+    """Per finding code: tonight, BARU/BERULANG, the night before, change, resolved, and
+    marked out of the lists by regions' answers (so that the night before + new - resolved
+    - marked = tonight)."""
     tonight = (
         night.findings.filter(where)
         .group_by("kode_temuan")
@@ -171,8 +175,19 @@ def by_kind(night: Night, where: pl.Expr) -> list[dict[str, Any]]:
         .agg(kemarin=pl.col("n_kemarin").sum())
     )
     done = night.resolved.filter(where).group_by("kode_temuan").agg(selesai=pl.len())
+    marked = (
+        night.ditandai
+        if night.ditandai is not None
+        else night.findings.clear().select("kode_temuan", "kode_prov", "kode_kab")
+    )
+    ditandai = marked.filter(where).group_by("kode_temuan").agg(ditandai=pl.len())
     codes = pl.concat(
-        [tonight.select("kode_temuan"), before.select("kode_temuan"), done.select("kode_temuan")]
+        [
+            tonight.select("kode_temuan"),
+            before.select("kode_temuan"),
+            done.select("kode_temuan"),
+            ditandai.select("kode_temuan"),
+        ]
     ).unique()
     tingkat = night.findings.select("kode_temuan", "tingkat").unique("kode_temuan")
     out = (
@@ -181,8 +196,9 @@ def by_kind(night: Night, where: pl.Expr) -> list[dict[str, Any]]:
         .join(tonight, on="kode_temuan", how="left")
         .join(before, on="kode_temuan", how="left")
         .join(done, on="kode_temuan", how="left")
+        .join(ditandai, on="kode_temuan", how="left")
         .with_columns(
-            pl.col("n", "baru", "berulang", "kemarin", "selesai").fill_null(0),
+            pl.col("n", "baru", "berulang", "kemarin", "selesai", "ditandai").fill_null(0),
             judul=pl.col("judul").fill_null(pl.col("kode_temuan")),
             urutan_keluarga=pl.col("urutan_keluarga").fill_null(99),
         )

@@ -652,7 +652,10 @@ def summarize(run: NightRun, error: BaseException | None = None) -> NightResult:
         result.message = f"night {run.tanggal} failed: " + "; ".join(reasons + result.failures)
     else:
         total = sum(result.findings_by_code.values())
+        listed = run.published.n_temuan if run.published is not None else total
+        out = total - listed
+        answered = f" ({out} answered out of the regions' lists)" if out > 0 else ""
         result.message = (
-            f"night {run.tanggal} done: {len(result.used)} files used, {total} findings"
+            f"night {run.tanggal} done: {len(result.used)} files used, {total} findings{answered}"
         )
     return result

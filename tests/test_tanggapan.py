@@ -408,3 +408,78 @@ def test_one_answer_forwards_every_record_of_its_nik_group(first_night, tmp_path
     assert marked[C][1] == "dua orang berbeda, satu NIK"
     assert marked[D][1].startswith("ditandai dua orang dengan satu NIK oleh KPU ")
     assert marked[D][1].endswith(f"({KAB})")
+
+
+# --- hostile answer files: one file or cell never stops the others -------------------------
+
+
+def _inbox_env(env: dict, tmp_path: Path) -> tuple[Path, Path, object, dict, dict]:
+    """A copy of the warehouse after night 1, an empty inbox, and an answer for A (kab
+    3101) and for F (kab 3171), both valid."""
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(env["root"] / "w-n1.duckdb", wh)
+    inbox = tmp_path / "inbox"
+    settings = resolve_settings(warehouse=str(wh), outbox=str(tmp_path / "o"), inbox=str(inbox))
+    a = _list(env["outbox"], N1).filter(pl.col("id_pemilih") == A).row(0, named=True)
+    f = _list(env["outbox"], N1, "3171").filter(pl.col("id_pemilih") == F).row(0, named=True)
+    ans_a = {"kode_temuan": a["kode_temuan"], "id_pemilih": A, "tanggapan": "BUKAN_MASALAH"}
+    ans_f = {"kode_temuan": f["kode_temuan"], "id_pemilih": F, "tanggapan": "PERLU_BANTUAN"}
+    return wh, inbox, settings, {**ans_a, "alasan": "kembar"}, ans_f
+
+
+def _read(wh: Path, settings, sql: str | None = None):
+    con = duckdb.connect(str(wh))
+    try:
+        res = read_inbox(con, N2, settings)
+        return res, (con.execute(sql).fetchall() if sql else None)
+    finally:
+        con.close()
+
+
+def test_a_no_tps_that_is_not_an_ascii_number_is_a_row_rejection_not_a_crash(first_night, tmp_path):
+    """'²' passes str.isdigit() and int() refuses it; 20 nines overflow Int64: each is
+    its row's problem (column no_tps), the file's other rows and other files are used."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    _drop(
+        inbox,
+        N1,
+        KAB,
+        "tanggapan.csv",
+        _csv([{**ans_a, "no_tps": "²"}, {**ans_a, "no_tps": "9" * 20}, ans_a]),
+    )
+    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]))
+    res, aside = _read(
+        wh,
+        settings,
+        "SELECT kode_kab, lokasi, kolom, alasan_tolak FROM tanggapan_ditolak ORDER BY lokasi",
+    )
+    assert aside == [
+        (KAB, "2", "no_tps", "no_tps bukan angka (paling banyak 6 digit)"),
+        (KAB, "3", "no_tps", "no_tps bukan angka (paling banyak 6 digit)"),
+    ]
+    assert res.rows_applied == 2 and len(res.used) == 2 and not res.set_aside
+
+
+def test_a_csv_from_excel_in_cp1252_and_an_alasan_over_the_csv_field_limit_are_read(
+    first_night, tmp_path
+):
+    """Excel on Windows saves csv in cp1252 (a smart quote is not UTF-8); an alasan longer
+    than Python's csv field limit (131072) is one long cell, cut to MAX_CELL as in a
+    workbook (the bytes as sent are kept): neither sets the file aside."""
+    from coklit_dq.tanggapan.reader import MAX_CELL
+
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    smart = "dua orang “kembar” – beda NIK"
+    sent = _csv([{**ans_a, "alasan": smart}]).decode().encode("cp1252")
+    _drop(inbox, N1, KAB, "tanggapan.csv", sent)
+    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([{**ans_f, "alasan": "A" * 200_000}]))
+    res, rows = _read(
+        wh, settings, "SELECT kode_kab, alasan FROM tanggapan_dipakai ORDER BY kode_kab"
+    )
+    assert not res.set_aside and res.rows_applied == 2
+    assert rows == [(KAB, smart), ("3171", "A" * MAX_CELL)]
+    con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute("SELECT isi FROM tanggapan_berkas WHERE kode_kab = ?", [KAB]).fetchall() == [
+        (sent,)
+    ]
+    con.close()

@@ -7,6 +7,7 @@ run through the real pipeline (DuckDB warehouse, local outbox and inbox).
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -21,6 +22,7 @@ from coklit_dq.config import resolve_settings
 from coklit_dq.pipeline import run_night
 from coklit_dq.simulate.writer import write_night
 from coklit_dq.tanggapan import SHEET, read_inbox, region_figures
+from coklit_dq.tanggapan import inbox as inbox_mod
 from coklit_dq.tanggapan.store import ROW_COLUMNS
 
 N1, N2, N3 = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)
@@ -458,6 +460,79 @@ def test_a_no_tps_that_is_not_an_ascii_number_is_a_row_rejection_not_a_crash(fir
         (KAB, "3", "no_tps", "no_tps bukan angka (paling banyak 6 digit)"),
     ]
     assert res.rows_applied == 2 and len(res.used) == 2 and not res.set_aside
+
+
+def test_a_file_that_fails_unexpectedly_is_set_aside_and_the_others_are_used(first_night, tmp_path):
+    """Any error while checking or storing one file (here a real DuckDB constraint of a
+    warehouse the answer does not fit) sets that file aside, stored so it is never read
+    again; the other regions' answers are applied."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    from coklit_dq.tanggapan import store
+
+    con = duckdb.connect(str(wh))
+    ddl = next(d for d in store.SCHEMA if "tanggapan_dipakai" in d)
+    con.execute("DROP TABLE IF EXISTS tanggapan_dipakai")
+    con.execute(ddl.replace("PRIMARY KEY", "CHECK (alasan <> 'boom'), PRIMARY KEY"))
+    con.close()
+    _drop(inbox, N1, KAB, "tanggapan.csv", _csv([{**ans_a, "alasan": "boom"}]))
+    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]))
+    res, berkas = _read(
+        wh,
+        settings,
+        "SELECT kode_kab, state, reason, isi IS NOT NULL FROM tanggapan_berkas ORDER BY kode_kab",
+    )
+    assert berkas == [
+        (KAB, "set_aside", inbox_mod.FAILED, True),
+        ("3171", "used", None, True),
+    ]
+    assert res.rows_applied == 1 and [s["reason"] for s in res.set_aside] == [inbox_mod.FAILED]
+    res, counts = _read(wh, settings, "SELECT count(*) FROM tanggapan_dipakai")
+    assert res.already_read == 2 and not res.set_aside and counts == [(1,)]
+
+
+def test_inbox_links_are_never_followed_and_misplaced_files_are_kept(first_night, tmp_path):
+    """A link (to a file or a folder outside the inbox) is set aside and never opened; a
+    file deeper than the layout is set aside with its reason and its bytes kept."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    outside = tmp_path / "outside"
+    (outside / "kab").mkdir(parents=True)
+    (outside / "secret.csv").write_bytes(_csv([ans_a]))
+    (outside / "kab" / "tanggapan.csv").write_bytes(_csv([ans_f]))
+    link = inbox / N1.isoformat() / "31" / KAB / "tanggapan.csv"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside / "secret.csv")
+    (inbox / N1.isoformat() / "31" / "3171").symlink_to(outside / "kab")
+    (link.parent / "sub").mkdir()
+    (link.parent / "sub" / "tanggapan.csv").write_bytes(_csv([ans_a]))  # one folder too deep
+    odd = inbox / N1.isoformat() / "31" / os.fsdecode(b"31\xff1")  # a name not UTF-8
+    odd.mkdir()
+    (odd / "tanggapan.csv").write_bytes(_csv([ans_f]))
+    res, berkas = _read(
+        wh, settings, "SELECT path, state, reason, ukuran, isi FROM tanggapan_berkas ORDER BY path"
+    )
+    d, misplaced = N1.isoformat(), "letak berkas tidak sesuai format kotak masuk"
+    assert [(p, s, r) for p, s, r, _, _ in berkas] == [
+        (f"{d}/31/3101/sub/tanggapan.csv", "set_aside", misplaced),
+        (f"{d}/31/3101/tanggapan.csv", "set_aside", inbox_mod.LINK),
+        (f"{d}/31/3171", "set_aside", inbox_mod.LINK),
+        (f"{d}/31/31\\xff1/tanggapan.csv", "set_aside", inbox_mod.NOT_UTF8),
+    ]
+    assert berkas[0][4] == _csv([ans_a])  # the misplaced file's bytes are kept
+    assert [(u, i) for *_, u, i in berkas[1:3]] == [(0, None), (0, None)]  # links: never read
+    assert res.rows_applied == 0 and len(res.set_aside) == 4
+    res, _ = _read(wh, settings)  # stored once: not read again
+    assert res.already_read == 4 and not res.set_aside
+
+
+def test_inbox_names_are_quoted_in_log_lines(first_night, tmp_path, caplog):
+    wh, inbox, settings, ans_a, _ = _inbox_env(first_night, tmp_path)
+    forged = f"{KAB}\n2026-01-01 INFO coklit_dq: semua baik"
+    _drop(inbox, N1, forged, "tanggapan.csv", _csv([ans_a]), prov="31")
+    with caplog.at_level("INFO", logger="coklit_dq.tanggapan"):
+        res, _ = _read(wh, settings)
+    assert [s["path"] for s in res.set_aside] == [f"{N1.isoformat()}/31/{forged}/tanggapan.csv"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "coklit_dq.tanggapan"]
+    assert lines and not any("\n" in line for line in lines)
 
 
 def test_a_csv_from_excel_in_cp1252_and_an_alasan_over_the_csv_field_limit_are_read(

@@ -127,8 +127,8 @@ class _Night:
             path = own
             why = {
                 **why,
-                "message": f"{why['message']}; its name cannot be kept as it is "
-                f"(not UTF-8, too long or one of ours), kept as {path}",
+                "message": f"{why['message']}; its name {shorten(rel)!r} cannot be kept as "
+                f"it is (not UTF-8, too long or one of ours), kept as {path}",
             }
         self.qw.put(store_as or path, local, why)
         log.warning("quarantined %r: %s", shorten(rel), why["message"])

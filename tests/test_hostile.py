@@ -909,3 +909,70 @@ def test_unlisted_files_with_odd_names_are_set_aside_not_a_crash(tmp_path: Path)
     result, _ = ingest(tmp_path)
     assert set(result.used) == ALL_FILES
     assert {q.path for q in result.quarantined} == {"a\\..\\b", "baris\nbaru", "sel:=1+2"}
+
+
+def test_unlisted_files_whose_names_cannot_be_stored_are_kept_under_names_of_ours(
+    tmp_path: Path,
+):
+    """A name over NAME_MAX once `.reason.json` is added, a name not UTF-8, and a file
+    under one of our own folders: each is set aside under a name of ours (its name as
+    received, escaped and cut, in the reason); the rest of the night is used."""
+    night = make_night(tmp_path / "src", N1)
+    long_name = "x" * 250
+    (night / long_name).write_bytes(b"hello")
+    (night / "_unlisted").mkdir()
+    (night / "_unlisted" / "file-0").write_bytes(b"mine")
+    raw = os.fsencode(night) + b"/pemilih/33\xff.csv.gz"
+    fd = os.open(raw, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b"not utf-8")
+    os.close(fd)
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES
+    why = {q.path: q.reason for q in result.quarantined}
+    # sorted names: "_unlisted/file-0" < "pemilih/33\udcff.csv.gz" < "xxx..."
+    assert set(why) == {"_unlisted/file-0", "_unlisted/file-1", "_unlisted/file-2"}
+    assert why["_unlisted/file-0"]["file"] == "_unlisted/file-0"
+    assert why["_unlisted/file-1"]["file"] == "pemilih/33\\xff.csv.gz"
+    assert why["_unlisted/file-2"]["file"] == long_name
+    assert all("not listed" in w["message"] and "kept as _unlisted/" in w["message"]
+               for w in why.values())  # fmt: skip
+    qdir = quarantine_dir(tmp_path)
+    assert files_on_disk(qdir) == {
+        f"_unlisted/file-{n}{ext}" for n in range(3) for ext in ("", ".reason.json")
+    }
+    assert (qdir / "_unlisted/file-0").read_bytes() == b"mine"
+    assert (qdir / "_unlisted/file-1").read_bytes() == b"not utf-8"
+    assert (qdir / "_unlisted/file-2").read_bytes() == b"hello"
+    doc = json.loads((qdir / "_unlisted/file-1.reason.json").read_text(encoding="utf-8"))
+    assert doc["file"] == "pemilih/33\\xff.csv.gz"
+    assert sorted(con.execute("SELECT path FROM files WHERE state = 'quarantined'").fetchall()) == [
+        (f"_unlisted/file-{n}",) for n in range(3)
+    ]
+
+
+def test_listed_and_rejected_names_that_cannot_be_stored_are_kept_under_names_of_ours(
+    tmp_path: Path,
+):
+    """The same for manifest entries: a long path listed (not an export-v1 file), and a
+    `../` path holding a lone surrogate (JSON may carry one) are kept as files-N."""
+    night = make_night(tmp_path / "src", N1)
+    m = json.loads((night / "manifest.json").read_text())
+    long_name = "y" * 300
+    m["files"].append({"path": long_name, "rows": 1, "sha256": "0" * 64})
+    m["files"].append({"path": "../\ud800" + "z" * 5000, "rows": 1, "sha256": "0" * 64})
+    (night / "manifest.json").write_text(json.dumps(m))  # ensure_ascii: "\\ud800" as text
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES
+    why = {q.path: q.reason for q in result.quarantined}
+    assert set(why) == {"_manifest/files-5", "_manifest/files-6"}
+    assert why["_manifest/files-5"]["file"] == long_name
+    shown = why["_manifest/files-6"]["file"]
+    assert shown.startswith("../\\ud800zzz") and shown.endswith("...") and len(shown) == 1024
+    assert files_on_disk(quarantine_dir(tmp_path)) == {
+        "_manifest/files-5.reason.json",
+        "_manifest/files-6.reason.json",
+    }
+    assert sorted(con.execute("SELECT path FROM files WHERE state = 'quarantined'").fetchall()) == [
+        ("_manifest/files-5",),
+        ("_manifest/files-6",),
+    ]

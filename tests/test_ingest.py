@@ -533,8 +533,6 @@ def test_manifest_not_json_raises_naming_it(tmp_path: Path, night: Path):
     [
         (lambda m: m.update(format="coklit-export/2"), "format is 'coklit-export/2'"),
         (lambda m: m.update(tanggal_ekspor="2024-07-02"), "tanggal_ekspor is '2024-07-02'"),
-        (lambda m: m["files"][0].update(sha256="xyz"), "sha256 of wilayah.parquet"),
-        (lambda m: m["files"][1].pop("rows"), "rows of tps.parquet"),
     ],
 )
 def test_manifest_of_the_wrong_format_raises(tmp_path: Path, night: Path, edit, match):
@@ -544,6 +542,32 @@ def test_manifest_of_the_wrong_format_raises(tmp_path: Path, night: Path, edit, 
     with pytest.raises(IngestError, match=match) as err:
         ingest(tmp_path)
     assert "manifest.json" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("rel", "edit", "column", "found"),
+    [
+        ("wilayah.parquet", {"sha256": "xyz"}, "sha256", "'xyz'"),
+        ("tps.parquet", {"rows": None}, "rows", "None"),
+        ("pemilih/32.parquet", {"rows": "31"}, "rows", "'31'"),
+        ("pemilih/31.csv.gz", {"rows": -1}, "rows", "-1"),
+    ],
+)
+def test_a_manifest_entry_with_a_bad_count_or_digest_sets_only_its_file_aside(
+    tmp_path: Path, night: Path, rel: str, edit: dict, column: str, found: str
+):
+    """export-v1: a row count or sha256 problem is an error of that file, not of the night."""
+    m = json.loads((night / "manifest.json").read_text())
+    i, entry = next((i, f) for i, f in enumerate(m["files"]) if f["path"] == rel)
+    entry.update(edit)
+    (night / "manifest.json").write_text(json.dumps(m))
+    result, con = ingest(tmp_path)
+    why = reason_of(result, rel)
+    assert why["column"] == column and why["found"] == found
+    assert f"files[{i}] has a {column}" in why["message"] and why["expected"]
+    assert_rest_loaded(result, con, rel)
+    assert_quarantined_copy(tmp_path, rel, (night / rel).read_bytes())
+    assert result.provinces_missing == []  # listed, if badly: set aside, not missing
 
 
 def test_manifest_absent_raises(tmp_path: Path, night: Path):

@@ -7,6 +7,7 @@ run through the real pipeline (DuckDB warehouse, local outbox and inbox).
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ from coklit_dq.pipeline import run_night
 from coklit_dq.publish.model import Night, by_kind
 from coklit_dq.simulate.writer import write_night
 from coklit_dq.tanggapan import SHEET, TanggapanNight, read_inbox, region_figures
+from coklit_dq.tanggapan import inbox as inbox_mod
 from coklit_dq.tanggapan.store import ROW_COLUMNS
 
 N1, N2, N3 = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)
@@ -424,3 +426,151 @@ def test_one_answer_forwards_every_record_of_its_nik_group(first_night, tmp_path
         assert j["kemarin"] + j["baru"] - j["selesai"] - j["ditandai"] == j["n"], j
     page = (outbox / N2.isoformat() / "31" / KAB / "ringkasan.html").read_text("utf-8")
     assert "Ditandai bukan masalah" in page
+
+
+# --- hostile answer files: one file or cell never stops the others -------------------------
+
+
+def _inbox_env(env: dict, tmp_path: Path) -> tuple[Path, Path, object, dict, dict]:
+    """A copy of the warehouse after night 1, an empty inbox, and an answer for A (kab
+    3101) and for F (kab 3171), both valid."""
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(env["root"] / "w-n1.duckdb", wh)
+    inbox = tmp_path / "inbox"
+    settings = resolve_settings(warehouse=str(wh), outbox=str(tmp_path / "o"), inbox=str(inbox))
+    a = _list(env["outbox"], N1).filter(pl.col("id_pemilih") == A).row(0, named=True)
+    f = _list(env["outbox"], N1, "3171").filter(pl.col("id_pemilih") == F).row(0, named=True)
+    ans_a = {"kode_temuan": a["kode_temuan"], "id_pemilih": A, "tanggapan": "BUKAN_MASALAH"}
+    ans_f = {"kode_temuan": f["kode_temuan"], "id_pemilih": F, "tanggapan": "PERLU_BANTUAN"}
+    return wh, inbox, settings, {**ans_a, "alasan": "kembar"}, ans_f
+
+
+def _read(wh: Path, settings, sql: str | None = None):
+    con = duckdb.connect(str(wh))
+    try:
+        res = read_inbox(con, N2, settings)
+        return res, (con.execute(sql).fetchall() if sql else None)
+    finally:
+        con.close()
+
+
+def test_a_no_tps_that_is_not_an_ascii_number_is_a_row_rejection_not_a_crash(first_night, tmp_path):
+    """'²' passes str.isdigit() and int() refuses it; 20 nines overflow Int64: each is
+    its row's problem (column no_tps), the file's other rows and other files are used."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    _drop(
+        inbox,
+        N1,
+        KAB,
+        "tanggapan.csv",
+        _csv([{**ans_a, "no_tps": "²"}, {**ans_a, "no_tps": "9" * 20}, ans_a]),
+    )
+    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]))
+    res, aside = _read(
+        wh,
+        settings,
+        "SELECT kode_kab, lokasi, kolom, alasan_tolak FROM tanggapan_ditolak ORDER BY lokasi",
+    )
+    assert aside == [
+        (KAB, "2", "no_tps", "no_tps bukan angka (paling banyak 6 digit)"),
+        (KAB, "3", "no_tps", "no_tps bukan angka (paling banyak 6 digit)"),
+    ]
+    assert res.rows_applied == 2 and len(res.used) == 2 and not res.set_aside
+
+
+def test_a_file_that_fails_unexpectedly_is_set_aside_and_the_others_are_used(first_night, tmp_path):
+    """Any error while checking or storing one file (here a real DuckDB constraint of a
+    warehouse the answer does not fit) sets that file aside, stored so it is never read
+    again; the other regions' answers are applied."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    from coklit_dq.tanggapan import store
+
+    con = duckdb.connect(str(wh))
+    ddl = next(d for d in store.SCHEMA if "tanggapan_dipakai" in d)
+    con.execute("DROP TABLE IF EXISTS tanggapan_dipakai")
+    con.execute(ddl.replace("PRIMARY KEY", "CHECK (alasan <> 'boom'), PRIMARY KEY"))
+    con.close()
+    _drop(inbox, N1, KAB, "tanggapan.csv", _csv([{**ans_a, "alasan": "boom"}]))
+    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]))
+    res, berkas = _read(
+        wh,
+        settings,
+        "SELECT kode_kab, state, reason, isi IS NOT NULL FROM tanggapan_berkas ORDER BY kode_kab",
+    )
+    assert berkas == [
+        (KAB, "set_aside", inbox_mod.FAILED, True),
+        ("3171", "used", None, True),
+    ]
+    assert res.rows_applied == 1 and [s["reason"] for s in res.set_aside] == [inbox_mod.FAILED]
+    res, counts = _read(wh, settings, "SELECT count(*) FROM tanggapan_dipakai")
+    assert res.already_read == 2 and not res.set_aside and counts == [(1,)]
+
+
+def test_inbox_links_are_never_followed_and_misplaced_files_are_kept(first_night, tmp_path):
+    """A link (to a file or a folder outside the inbox) is set aside and never opened; a
+    file deeper than the layout is set aside with its reason and its bytes kept."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    outside = tmp_path / "outside"
+    (outside / "kab").mkdir(parents=True)
+    (outside / "secret.csv").write_bytes(_csv([ans_a]))
+    (outside / "kab" / "tanggapan.csv").write_bytes(_csv([ans_f]))
+    link = inbox / N1.isoformat() / "31" / KAB / "tanggapan.csv"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside / "secret.csv")
+    (inbox / N1.isoformat() / "31" / "3171").symlink_to(outside / "kab")
+    (link.parent / "sub").mkdir()
+    (link.parent / "sub" / "tanggapan.csv").write_bytes(_csv([ans_a]))  # one folder too deep
+    odd = inbox / N1.isoformat() / "31" / os.fsdecode(b"31\xff1")  # a name not UTF-8
+    odd.mkdir()
+    (odd / "tanggapan.csv").write_bytes(_csv([ans_f]))
+    res, berkas = _read(
+        wh, settings, "SELECT path, state, reason, ukuran, isi FROM tanggapan_berkas ORDER BY path"
+    )
+    d, misplaced = N1.isoformat(), "letak berkas tidak sesuai format kotak masuk"
+    assert [(p, s, r) for p, s, r, _, _ in berkas] == [
+        (f"{d}/31/3101/sub/tanggapan.csv", "set_aside", misplaced),
+        (f"{d}/31/3101/tanggapan.csv", "set_aside", inbox_mod.LINK),
+        (f"{d}/31/3171", "set_aside", inbox_mod.LINK),
+        (f"{d}/31/31\\xff1/tanggapan.csv", "set_aside", inbox_mod.NOT_UTF8),
+    ]
+    assert berkas[0][4] == _csv([ans_a])  # the misplaced file's bytes are kept
+    assert [(u, i) for *_, u, i in berkas[1:3]] == [(0, None), (0, None)]  # links: never read
+    assert res.rows_applied == 0 and len(res.set_aside) == 4
+    res, _ = _read(wh, settings)  # stored once: not read again
+    assert res.already_read == 4 and not res.set_aside
+
+
+def test_inbox_names_are_quoted_in_log_lines(first_night, tmp_path, caplog):
+    wh, inbox, settings, ans_a, _ = _inbox_env(first_night, tmp_path)
+    forged = f"{KAB}\n2026-01-01 INFO coklit_dq: semua baik"
+    _drop(inbox, N1, forged, "tanggapan.csv", _csv([ans_a]), prov="31")
+    with caplog.at_level("INFO", logger="coklit_dq.tanggapan"):
+        res, _ = _read(wh, settings)
+    assert [s["path"] for s in res.set_aside] == [f"{N1.isoformat()}/31/{forged}/tanggapan.csv"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "coklit_dq.tanggapan"]
+    assert lines and not any("\n" in line for line in lines)
+
+
+def test_a_csv_from_excel_in_cp1252_and_an_alasan_over_the_csv_field_limit_are_read(
+    first_night, tmp_path
+):
+    """Excel on Windows saves csv in cp1252 (a smart quote is not UTF-8); an alasan longer
+    than Python's csv field limit (131072) is one long cell, cut to MAX_CELL as in a
+    workbook (the bytes as sent are kept): neither sets the file aside."""
+    from coklit_dq.tanggapan.reader import MAX_CELL
+
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    smart = "dua orang “kembar” – beda NIK"
+    sent = _csv([{**ans_a, "alasan": smart}]).decode().encode("cp1252")
+    _drop(inbox, N1, KAB, "tanggapan.csv", sent)
+    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([{**ans_f, "alasan": "A" * 200_000}]))
+    res, rows = _read(
+        wh, settings, "SELECT kode_kab, alasan FROM tanggapan_dipakai ORDER BY kode_kab"
+    )
+    assert not res.set_aside and res.rows_applied == 2
+    assert rows == [(KAB, smart), ("3171", "A" * MAX_CELL)]
+    con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute("SELECT isi FROM tanggapan_berkas WHERE kode_kab = ?", [KAB]).fetchall() == [
+        (sent,)
+    ]
+    con.close()

@@ -10,7 +10,11 @@
    any failure quarantines that file alone; files present but not listed are
    quarantined too; a manifest entry whose path would leave the night folder
    (`../`, absolute) and any symbolic link are set aside alone, never opened
-   or copied. Bad values and rows set aside inside a usable file: see readers;
+   or copied; an entry whose rows or sha256 is not of export-v1 sets its file
+   aside alone. A file whose name cannot be stored as it is (not UTF-8, too
+   long) is kept under a name of ours (`_manifest/files-N`, `_unlisted/file-N`),
+   its name as received in the reason, escaped and cut. Bad values and rows
+   set aside inside a usable file: see readers;
 3. one transaction replaces the night: runs, files, snapshots, agregat_desa,
    and prunes snapshots the checks no longer need.
 """
@@ -39,13 +43,18 @@ from coklit_dq.ingest.quarantine import (
     check_not_in_outbox,
     quarantine_root,
     reason,
+    shorten,
+    storable,
 )
 from coklit_dq.ingest.readers import check_file
-from coklit_dq.ingest.source import ListedFile, NightFolder, RejectedEntry, classify
+from coklit_dq.ingest.source import FaultyEntry, ListedFile, NightFolder, RejectedEntry, classify
 
 log = logging.getLogger("coklit_dq.ingest")
 
 STAGE_PREFIX = "_ingest_stage_"
+# folders of the quarantine whose names are ours: a file of the night under them is
+# renamed too, so no name of ours is ever a file's own
+OWN_FOLDERS = ("_manifest", "_unlisted")
 CHECK_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
@@ -101,11 +110,29 @@ class _Night:
         listed: ListedFile | None,
         *,
         store_as: str | None = None,
+        own: str | None = None,
     ) -> FileRow:
+        """Set `rel` aside: its bytes (`local`) and reason in the quarantine, its row.
+
+        A name that cannot be stored as it is (`keeps_name`) is stored and recorded
+        under `own`, a name of ours (for a listed file `_manifest/files-<its index>`);
+        the reason keeps the name as received, escaped and cut."""
         tabel, prov, _ = classify(rel)
-        self.qw.put(store_as or rel, local, why)
-        log.warning("quarantined %r: %s", rel, why["message"])
-        return FileRow(rel, tabel, prov, listed.rows if listed else None, "quarantined", why)
+        path = rel
+        if not keeps_name(rel):
+            if own is None:
+                if listed is None:
+                    raise ValueError("a file set aside under a name of ours needs that name")
+                own = f"_manifest/files-{listed.index}"
+            path = own
+            why = {
+                **why,
+                "message": f"{why['message']}; its name {shorten(rel)!r} cannot be kept as "
+                f"it is (not UTF-8, too long or one of ours), kept as {path}",
+            }
+        self.qw.put(store_as or path, local, why)
+        log.warning("quarantined %r: %s", shorten(rel), why["message"])
+        return FileRow(path, tabel, prov, listed.rows if listed else None, "quarantined", why)
 
     def fetch(self, rel: str) -> tuple[Path | None, str | None]:
         t0 = time.perf_counter()
@@ -117,7 +144,9 @@ class _Night:
         finally:
             self.timings["fetch"] += time.perf_counter() - t0
 
-    def symlink(self, rel: str, listed: ListedFile | None) -> FileRow | None:
+    def symlink(
+        self, rel: str, listed: ListedFile | None, *, own: str | None = None
+    ) -> FileRow | None:
         """A symbolic link is set aside, never followed: nothing is read or copied from it."""
         if not self.folder.is_symlink(rel):
             return None
@@ -127,7 +156,7 @@ class _Night:
             expected="a regular file inside the night folder",
             found="a symbolic link",
         )
-        return self.quarantined(rel, why, None, listed)
+        return self.quarantined(rel, why, None, listed, own=own)
 
     def rejected(self, entry: RejectedEntry) -> FileRow:
         """A manifest entry whose path would leave the night folder: set aside alone,
@@ -139,9 +168,31 @@ class _Night:
             expected="a relative path inside the night folder",
             found=entry.path,
         )
-        return self.quarantined(
-            entry.path, why, None, None, store_as=f"_manifest/files-{entry.index}"
+        own = f"_manifest/files-{entry.index}"
+        return self.quarantined(entry.path, why, None, None, store_as=own, own=own)
+
+    def faulty(self, entry: FaultyEntry, present: set[str]) -> FileRow:
+        """A manifest entry whose rows or sha256 is not of export-v1: its file is set
+        aside alone (its bytes kept, as for any error of a file)."""
+        rel, own = entry.path, f"_manifest/files-{entry.index}"
+        link = self.symlink(rel, None, own=own)
+        if link is not None:
+            return link
+        local = self.fetch(rel)[0] if rel in present else None
+        why = reason(
+            rel,
+            f"manifest entry files[{entry.index}] has a {entry.field} that is not "
+            f"{entry.expected}; the file is set aside",
+            column=entry.field,
+            expected=entry.expected,
+            found=entry.found,
         )
+        return self.quarantined(rel, why, local, None, own=own)
+
+
+def keeps_name(rel: str) -> bool:
+    """Whether a file of the night is stored and recorded under its own name."""
+    return storable(rel) and rel.split("/", 1)[0] not in OWN_FOLDERS
 
 
 def ingest_night(
@@ -156,6 +207,7 @@ def ingest_night(
     manifest = folder.read_manifest(present)
     present_set = set(present) - {"manifest.json"}
     listed = {f.path: f for f in manifest.files}
+    named = set(listed) | {e.path for e in manifest.faulty}  # listed, if badly
     keys = Counter(classify(f.path)[:2] for f in manifest.files if classify(f.path)[0])
     qw = QuarantineWriter(qroot, tanggal)
     qw.clear()
@@ -173,13 +225,16 @@ def ingest_night(
             with ThreadPoolExecutor(CHECK_WORKERS, thread_name_prefix="ingest") as pool:
                 for entry in manifest.rejected:
                     night.slots.append(night.rejected(entry))
+                for bad in manifest.faulty:
+                    night.slots.append(night.faulty(bad, present_set))
                 for i, lf in enumerate(manifest.files):
                     _one_file(con, night, pool, lf, i=i, present=present_set, keys=keys)
                 for slot in night.slots:
                     night.rows.append(slot if isinstance(slot, FileRow) else slot.result())
             night.timings["check"] = time.perf_counter() - t0 - night.timings["fetch"]
-            for rel in sorted(present_set - set(listed)):
-                link = night.symlink(rel, None)
+            for n, rel in enumerate(sorted(present_set - named)):
+                own = f"_unlisted/file-{n}"
+                link = night.symlink(rel, None, own=own)
                 if link is not None:
                     night.rows.append(link)
                     continue
@@ -195,6 +250,7 @@ def ingest_night(
                         ),
                         local,
                         None,
+                        own=own,
                     )
                 )
             t0 = time.perf_counter()
@@ -223,7 +279,7 @@ def ingest_night(
     result.provinces_loaded = sorted(
         {f.kode_prov for f in night.rows if f.state == "used" and f.kode_prov}
     )
-    listed_provs = {classify(p)[1] for p in listed if classify(p)[0] == "pemilih"}
+    listed_provs = {classify(p)[1] for p in named if classify(p)[0] == "pemilih"}
     result.provinces_missing = [p for p in _known_provinces(con, tanggal) if p not in listed_provs]
     log.info(
         "night %s: %d file(s) used, %d quarantined, provinces loaded %s, missing %s",

@@ -27,13 +27,44 @@ from coklit_dq.privacy import scrub
 
 REASON_KEYS = ("file", "line", "column", "expected", "found", "message")
 MAX_FOUND = 80
+NAME_MAX = 255  # bytes of one name on common filesystems (ext4, xfs, zfs, SFTP servers)
+MAX_NAME = 1024  # a longer path of the night is shown cut, never kept as a path
+REASON_SUFFIX = ".reason.json"  # the longest suffix the writer adds to a name
+
+
+def storable(rel: str) -> bool:
+    """Whether `rel` can name its quarantine copy and reason file as it is: valid UTF-8
+    (a name of bytes that are not cannot be written into JSON or the warehouse), each
+    part with its reason suffix within NAME_MAX bytes, MAX_NAME bytes in all."""
+    try:
+        raw = rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return len(raw) <= MAX_NAME and all(
+        len(part.encode("utf-8")) + len(REASON_SUFFIX) <= NAME_MAX for part in rel.split("/")
+    )
+
+
+def shown_name(rel: str) -> str:
+    """`rel` as written into a reason, a log or the warehouse: itself when valid UTF-8 of
+    at most MAX_NAME characters; else bytes that are not UTF-8 escaped (`\\xff`) and cut."""
+    try:
+        rel.encode("utf-8")
+        text = rel
+    except UnicodeEncodeError:  # a listed name: the bytes as received (surrogateescape)
+        try:
+            raw = rel.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON escape
+            raw = rel.encode("utf-8", "backslashreplace")
+        text = raw.decode("utf-8", "backslashreplace")
+    return text if len(text) <= MAX_NAME else text[: MAX_NAME - 3] + "..."
 
 
 def shorten(value: Any) -> str | None:
     """A found value as shown in a reason: masked, on one line, at most MAX_FOUND chars."""
     if value is None:
         return None
-    text = scrub(str(value).replace("\r", "\\r").replace("\n", "\\n")) or ""
+    text = scrub(shown_name(str(value)).replace("\r", "\\r").replace("\n", "\\n")) or ""
     if len(text) > MAX_FOUND:  # masked first: a cut nik must not escape the mask
         text = text[: MAX_FOUND - 3] + "..."
     return text
@@ -51,7 +82,7 @@ def reason(
 ) -> dict[str, Any]:
     """A reason; `digests=True` when expected/found are sha256 digests (never masked)."""
     return {
-        "file": file,
+        "file": shown_name(file),
         "line": line,
         "column": column,
         "expected": expected if digests else scrub(expected),
@@ -121,6 +152,8 @@ class QuarantineWriter:
         parts = rel.split("/")
         if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
             raise ValueError(f"quarantine path {rel!r} would leave the night's folder")
+        if not storable(rel):  # callers store such a file under a name of their own
+            raise ValueError(f"quarantine path {shown_name(rel)!r} cannot be stored as it is")
         target = f"{self.night}/{rel}"
         if self.local:
             for d in (
@@ -135,14 +168,15 @@ class QuarantineWriter:
         return target
 
     def _write_text(self, path: str, text: str) -> None:
+        data = text.encode("utf-8")  # before the file is made: no empty file on an error
         if self.local:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE)
             os.fchmod(fd, PRIVATE_FILE)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
             return
-        with self.fs.open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with self.fs.open(path, "wb") as fh:
+            fh.write(data)
 
     def put(self, rel: str, local: Path | None, why: dict[str, Any]) -> str:
         target = self._target(rel)

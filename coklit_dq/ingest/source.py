@@ -47,6 +47,19 @@ class ListedFile:
     path: str
     rows: int
     sha256: str
+    index: int = -1  # its place in the manifest's `files`
+
+
+@dataclass(frozen=True)
+class FaultyEntry:
+    """A manifest entry with a plain path whose rows or sha256 is not of export-v1: an
+    error of that file (export-v1 "Bad input"), set aside alone; the rest is used."""
+
+    index: int
+    path: str
+    field: str  # rows | sha256
+    expected: str
+    found: str
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,7 @@ class Manifest:
     dibuat: datetime
     files: tuple[ListedFile, ...]
     rejected: tuple[RejectedEntry, ...] = ()
+    faulty: tuple[FaultyEntry, ...] = ()
 
 
 class SymlinkError(OSError):
@@ -101,7 +115,10 @@ def classify(rel: str) -> tuple[str | None, str | None, str | None]:
 
 
 def parse_manifest(raw: bytes, where: str, tanggal: date) -> Manifest:
-    """Check manifest.json against export-v1; raise IngestError naming `where` otherwise."""
+    """Check manifest.json against export-v1; raise IngestError naming `where` otherwise.
+
+    An entry whose path leaves the night (`rejected`) or whose rows or sha256 is not
+    of export-v1 (`faulty`) is kept aside alone: an error of that file, not of the night."""
 
     def bad(what: str) -> IngestError:
         return IngestError(f"{where}: {what}; expected export-v1 ({EXPORT_FORMAT}) manifest")
@@ -125,6 +142,7 @@ def parse_manifest(raw: bytes, where: str, tanggal: date) -> Manifest:
         raise bad("'files' is not a list")
     out: list[ListedFile] = []
     rejected: list[RejectedEntry] = []
+    faulty: list[FaultyEntry] = []
     seen: set[str] = set()
     for i, entry in enumerate(files):
         if not isinstance(entry, dict):
@@ -139,13 +157,21 @@ def parse_manifest(raw: bytes, where: str, tanggal: date) -> Manifest:
             seen.add(path)
             rejected.append(RejectedEntry(i, path, why))
             continue
-        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
-            raise bad(f"files[{i}].rows of {path} is {rows!r}, not a count")
-        if not isinstance(sha, str) or not _SHA.fullmatch(sha.lower()):
-            raise bad(f"files[{i}].sha256 of {path} is not 64 hex digits")
         seen.add(path)
-        out.append(ListedFile(path, rows, sha.lower()))
-    return Manifest(tanggal=tanggal, dibuat=dibuat, files=tuple(out), rejected=tuple(rejected))
+        # a count or digest that is not one is an error of that file alone
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+            faulty.append(FaultyEntry(i, path, "rows", "a count (an integer >= 0)", repr(rows)))
+        elif not isinstance(sha, str) or not _SHA.fullmatch(sha.lower()):
+            faulty.append(FaultyEntry(i, path, "sha256", "64 hex digits", repr(sha)))
+        else:
+            out.append(ListedFile(path, rows, sha.lower(), i))
+    return Manifest(
+        tanggal=tanggal,
+        dibuat=dibuat,
+        files=tuple(out),
+        rejected=tuple(rejected),
+        faulty=tuple(faulty),
+    )
 
 
 class NightFolder:
@@ -177,7 +203,7 @@ class NightFolder:
         self._links = {
             p[len(prefix) :] if p.startswith(prefix) else p
             for p, info in found.items()
-            if _is_link(info)
+            if is_link(info)
         }
         if not rel:
             raise IngestError(f"{self.url}: the night folder is empty")
@@ -194,22 +220,9 @@ class NightFolder:
         return parse_manifest(raw, where, self.tanggal)
 
     def is_symlink(self, rel: str) -> bool:
-        """Whether `rel`, or a folder on its way below the night folder, is a symbolic link.
-
-        Local folders: lstat of each part. Remote stores: the types of the listing
-        (`list_files`; SFTP says `link`; S3 has no links)."""
-        if not self.local:
-            parts = rel.split("/")
-            return any("/".join(parts[:i]) in self._links for i in range(1, len(parts) + 1))
-        here = Path(self.base)
-        for part in rel.split("/"):
-            here = here / part
-            try:
-                if stat.S_ISLNK(os.lstat(here).st_mode):
-                    return True
-            except FileNotFoundError:
-                return False
-        return False
+        """Whether `rel`, or a folder on its way below the night folder, is a symbolic link
+        (`link_in_path`, with the links `list_files` saw)."""
+        return link_in_path(self.fs, self.base, rel, self._links)
 
     def fetch(self, rel: str, tmp: Path) -> tuple[Path, str]:
         """A local path holding the file's bytes, and their sha256 (computed in chunks).
@@ -238,7 +251,28 @@ class NightFolder:
         return dest, h.hexdigest()
 
 
-def _is_link(info: dict[str, Any]) -> bool:
+def link_in_path(fs: Any, base: str, rel: str, links: set[str]) -> bool:
+    """Whether `rel` below the folder `base` of `fs`, or a folder on its way, is a
+    symbolic link. Local folders: lstat of each part. Remote stores: `links`, the paths
+    (relative to `base`) their listing said are links (`is_link`; SFTP says `link`, a
+    listed link is never descended into; S3 has no links)."""
+    if not isinstance(fs, LocalFileSystem):
+        parts = rel.split("/")
+        return any("/".join(parts[:i]) in links for i in range(1, len(parts) + 1))
+    here = Path(base)
+    for part in rel.split("/"):
+        here = here / part
+        try:
+            if stat.S_ISLNK(os.lstat(here).st_mode):
+                return True
+        except OSError as exc:  # no such file, or a name no file can have here
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+                return False
+            raise
+    return False
+
+
+def is_link(info: dict[str, Any]) -> bool:
     """Whether a listing entry of fsspec is a symbolic link (any filesystem's way of saying)."""
     mode = info.get("permissions", info.get("mode"))
     return (

@@ -9,22 +9,35 @@ built from a file's content. A file's sha256 decides "already read": the same
 bytes read again change nothing. Each file is stored (bytes included, up to the
 size cap) with its rows in one transaction, so nothing a region sent is lost and
 a crash midway leaves the file to be read again tomorrow.
+
+Every file and name of the inbox is hostile: a symbolic link is set aside and
+never read (as in ingest; stored under the sha256 of `link:<path>`, since its
+bytes are never read), a file deeper than the layout is set aside with its
+reason, and an unexpected error while checking or storing one file sets that
+file aside (stored, so it is not read again) and the other files go on. Names
+from the inbox appear in log lines as %r only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import duckdb
 import fsspec
+from fsspec.implementations.local import LocalFileSystem
 
 from coklit_dq.config import Settings
 from coklit_dq.contract import PROVINCE_CODES
+from coklit_dq.ingest.quarantine import shown_name
+from coklit_dq.ingest.source import is_link, link_in_path
+from coklit_dq.privacy import scrub
 from coklit_dq.tanggapan import store
 from coklit_dq.tanggapan.reader import MAX_BYTES, Unreadable, read_rows
 from coklit_dq.tanggapan.units import fingerprint_sql
@@ -34,6 +47,12 @@ log = logging.getLogger("coklit_dq.tanggapan")
 
 NAMES = ("tanggapan.xlsx", "tanggapan.csv")
 CHUNK = 1 << 20
+# files are looked for this deep (the layout is 4): deeper ones are set aside as out of
+# place; the bound only guards against a filesystem that would follow a folder link
+MAX_DEPTH = 16
+LINK = "berkas berupa tautan (symlink), bukan berkas biasa; tautan tidak pernah dibuka"
+FAILED = "berkas tidak dapat diproses karena kesalahan sistem; kesalahan ini dicatat untuk Pusdatin"
+NOT_UTF8 = "nama folder atau berkas bukan teks UTF-8"
 
 
 @dataclass
@@ -58,7 +77,13 @@ class InboxPath:
 
 
 def parse_path(rel: str, tonight: date) -> InboxPath | None:
-    """Check `<date>/<prov>/<kab>/tanggapan.*`; None for a file to leave for a later night."""
+    """Check `<date>/<prov>/<kab>/tanggapan.*`; None for a file to leave for a later night.
+
+    A name that is not UTF-8 is kept escaped (`shown_name`): it can be stored and shown."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return InboxPath(shown_name(rel), None, None, None, NOT_UTF8)
     parts = rel.split("/")
     if len(parts) != 4 or parts[3] not in NAMES:
         return InboxPath(rel, None, None, None, "letak berkas tidak sesuai format kotak masuk")
@@ -78,12 +103,19 @@ def parse_path(rel: str, tonight: date) -> InboxPath | None:
     return InboxPath(rel, tanggal, prov, kab, None)
 
 
+def _open(fs: Any, path: str) -> Any:
+    """A local file is opened without following a link (one made after the listing)."""
+    if isinstance(fs, LocalFileSystem):
+        return os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
+    return fs.open(path, "rb")
+
+
 def _read(fs: Any, path: str) -> tuple[str, int, bytes | None]:
     """sha256, size and (when within the cap) the bytes of a file, read in chunks."""
     h = hashlib.sha256()
     size = 0
     kept = bytearray()
-    with fs.open(path, "rb") as f:
+    with _open(fs, path) as f:
         while chunk := f.read(CHUNK):
             h.update(chunk)
             size += len(chunk)
@@ -103,12 +135,16 @@ def _mtime(fs: Any, path: str) -> datetime | None:
     return m if isinstance(m, datetime) else None
 
 
-def _list(fs: Any, root: str) -> list[str]:
+def _list(fs: Any, root: str) -> list[tuple[str, bool]]:
+    """Every file under the inbox, relative to it, and whether it is (or lies under) a
+    symbolic link (`link_in_path`, as ingest decides it)."""
     if not fs.exists(root):
         return []
-    found = fs.find(root, maxdepth=4)
+    found = fs.find(root, maxdepth=MAX_DEPTH, detail=True)
     base = root.rstrip("/") + "/"
-    return sorted(p[len(base) :] for p in found if p.startswith(base))
+    rel = {p: p[len(base) :] for p in found if p.startswith(base)}
+    links = {r for p, r in rel.items() if is_link(found[p])}
+    return sorted((r, link_in_path(fs, root.rstrip("/"), r, links)) for r in rel.values())
 
 
 def _known(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
@@ -271,51 +307,71 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
     store.ensure_schema(con)
     result = InboxResult(tanggal=tanggal)
     fs, root = fsspec.core.url_to_fs(settings.inbox, **settings.storage_options)
-    for rel in _list(fs, root):
+    for rel, linked in _list(fs, root):
         p = parse_path(rel, tanggal)
         if p is None:
             continue
         full = f"{root.rstrip('/')}/{rel}"
-        sha, size, data = _read(fs, full)
+        if linked:  # never opened: its key is its path, so it is stored once
+            sha, size, data = hashlib.sha256(f"link:{p.rel}".encode()).hexdigest(), 0, None
+        else:
+            try:
+                sha, size, data = _read(fs, full)
+            except OSError as exc:  # not read: tried again on the next night
+                why = exc.strerror or type(exc).__name__
+                log.warning("response %r cannot be read: %s", rel, why)
+                continue
         if _known(con, sha):
             result.already_read += 1
             continue
-        applied: list[Applied] = []
-        aside: list[SetAside] = []
-        n_rows = 0
-        reason = p.problem
-        if reason is None and data is None:
-            reason = f"berkas lebih besar dari {MAX_BYTES // (1024 * 1024)} MB"
-        if reason is None and p.tanggal_daftar is not None and not _has_list(con, p.tanggal_daftar):
-            reason = "tidak ada daftar temuan untuk tanggal pada folder"
-        if reason is None:
-            assert data is not None and p.tanggal_daftar is not None and p.kode_kab is not None
+        save = partial(_store, con, tanggal=tanggal, p=p, sha=sha, size=size, data=data)
+        try:
+            reason, applied, aside, n_rows = _check(con, p, data, LINK if linked else None)
+            save(
+                mtime=None if linked else _mtime(fs, full),
+                reason=reason,
+                applied=applied,
+                aside=aside,
+                n_rows=n_rows,
+            )
+        except Exception as exc:  # one file never stops the others' answers
+            log.error(
+                "response %r set aside after an unexpected error: %s: %r",
+                rel,
+                type(exc).__name__,
+                (scrub(str(exc)) or "")[:200],
+            )
+            reason, applied, aside = FAILED, [], []
             try:
-                rows = read_rows(rel, data)
-            except Unreadable as exc:
-                reason = str(exc)
-            else:
-                n_rows = len(rows)
-                applied, aside = check_rows(con, rows, p.tanggal_daftar, p.kode_kab)
-        _store(
-            con,
-            tanggal=tanggal,
-            p=p,
-            sha=sha,
-            size=size,
-            data=data,
-            mtime=_mtime(fs, full),
-            reason=reason,
-            applied=applied,
-            aside=aside,
-            n_rows=n_rows,
-        )
+                save(mtime=None, reason=reason, applied=[], aside=[], n_rows=0)
+            except Exception as again:  # not stored: read again tomorrow
+                log.error("response %r not stored: %s", rel, type(again).__name__)
         if reason:
             result.set_aside.append({"path": rel, "reason": reason})
-            log.warning("response %s set aside: %s", rel, reason)
+            log.warning("response %r set aside: %s", rel, reason)
         else:
             result.used.append(rel)
-            log.info("response %s: %d rows applied, %d set aside", rel, len(applied), len(aside))
+            log.info("response %r: %d rows applied, %d set aside", rel, len(applied), len(aside))
         result.rows_applied += len(applied)
         result.rows_set_aside += len(aside)
     return result
+
+
+def _check(
+    con: duckdb.DuckDBPyConnection, p: InboxPath, data: bytes | None, problem: str | None
+) -> tuple[str | None, list[Applied], list[SetAside], int]:
+    """(reason set aside whole, rows applied, rows set aside, rows answered) of one file."""
+    reason = problem or p.problem
+    if reason is None and data is None:
+        reason = f"berkas lebih besar dari {MAX_BYTES // (1024 * 1024)} MB"
+    if reason is None and p.tanggal_daftar is not None and not _has_list(con, p.tanggal_daftar):
+        reason = "tidak ada daftar temuan untuk tanggal pada folder"
+    if reason is not None:
+        return reason, [], [], 0
+    assert data is not None and p.tanggal_daftar is not None and p.kode_kab is not None
+    try:
+        rows = read_rows(p.rel, data)
+    except Unreadable as exc:
+        return str(exc), [], [], 0
+    applied, aside = check_rows(con, rows, p.tanggal_daftar, p.kode_kab)
+    return None, applied, aside, len(rows)

@@ -26,6 +26,10 @@ MAX_ROWS = 1_000_000  # data rows read, answered or not, over all sheets (list +
 MAX_CELL = 1000  # characters kept of a cell
 HEADER_ROWS = 10  # a header may sit below a title; looked for in the first rows
 
+# a csv field may be as long as the file (Python's default of 131072 chars set a whole
+# file aside for one long alasan); every cell is then cut to MAX_CELL as in a workbook
+csv.field_size_limit(max(csv.field_size_limit(), MAX_BYTES))
+
 REQUIRED = ("kode_temuan", "tanggapan")
 UNIT = ("id_pemilih", "id_pantarlih", "kode_desa")  # at least one of these
 
@@ -153,10 +157,15 @@ def read_xlsx(data: bytes) -> list[Row]:
 
 
 def read_csv(data: bytes) -> list[Row]:
+    """Rows of a csv in UTF-8 (with or without BOM), else cp1252 (the bytes are kept as
+    sent by the caller either way)."""
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Unreadable("bukan teks UTF-8") from None
+    except UnicodeDecodeError:  # Excel on Windows saves csv in cp1252 by default
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise Unreadable("bukan teks UTF-8 atau Windows-1252") from None
     if "\x00" in text:
         raise Unreadable("bukan berkas teks (berisi karakter NUL)")
     first = text.split("\n", 1)[0]

@@ -10,6 +10,7 @@ row's values (they are hostile and may hold personal data).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,6 +22,9 @@ from coklit_dq.tanggapan.units import UNIT_COLUMNS, unit_of
 
 ANSWERS = ("SUDAH_DIPERBAIKI", "BUKAN_MASALAH", "PERLU_BANTUAN")
 MATCH_COLUMNS = ("id_pemilih", "id_pantarlih", "kode_desa", "no_tps", "id_kelompok")
+# ASCII digits only (str.isdigit() also takes '²' and other digits int() refuses), and
+# a bound far above any TPS number of a desa that still fits every integer type
+NO_TPS = re.compile(r"[0-9]{1,6}")
 
 
 @dataclass
@@ -69,8 +73,8 @@ def _row_faults(row: Row) -> list[SetAside]:
         for col in UNIT_COLUMNS[unit]:
             if not v[col]:
                 out.append(SetAside(row, col, f"{col} kosong; wajib untuk temuan ini"))
-    if v["no_tps"] and not v["no_tps"].isdigit():
-        out.append(SetAside(row, "no_tps", "no_tps bukan angka"))
+    if v["no_tps"] and not NO_TPS.fullmatch(v["no_tps"]):
+        out.append(SetAside(row, "no_tps", "no_tps bukan angka (paling banyak 6 digit)"))
     return out
 
 

@@ -45,7 +45,7 @@ import duckdb
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings
-from coklit_dq.privacy import owner_only_files, scrub
+from coklit_dq.privacy import one_line, owner_only_files, scrub
 
 if TYPE_CHECKING:  # the stages are imported lazily by the steps
     import polars as pl
@@ -548,7 +548,7 @@ def set_aside_collapsed(run: NightRun) -> list[str]:
             [run.tanggal, prov],
         )
         writer.put(path, None, why)
-        log.warning("set aside %s: %s", path, message)
+        log.warning("set aside %r: %s", path, message)
         ing = run.ingest
         if ing is not None:
             ing.used = [p for p in ing.used if p != path]
@@ -646,7 +646,7 @@ def summarize(run: NightRun, error: BaseException | None = None) -> NightResult:
         result.provinces = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     except duckdb.Error as exc:  # a stage's table not there yet: figures stay empty
         log.warning("no figures for %s: %s", run.tanggal, _one_line(exc))
-    reasons = [f"set aside {q['path']} ({q['reason']})" for q in quarantined]
+    reasons = [f"set aside {one_line(q['path'])} ({one_line(q['reason'])})" for q in quarantined]
     if run.fatal or quarantined or result.failures:
         result.state = "failed"
         result.message = f"night {run.tanggal} failed: " + "; ".join(reasons + result.failures)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from coklit_dq import cli as library_cli
 from coklit_dq.config import select_election
+from coklit_dq.privacy import one_line
 
 if TYPE_CHECKING:  # the pipeline (DuckDB) and Prefect load only for the flow's commands
     from rich.progress import Progress, TaskID
@@ -108,13 +109,13 @@ def run_flow(
 
 
 def _report_failure(result: NightResult | None, message: str, err: TextIO) -> None:
-    err.write(f"coklit-dq: {message}\n")
+    err.write(f"coklit-dq: {one_line(message)}\n")
     if result is None:
         return
     for q in result.quarantined:
-        err.write(f"  set aside: {q['path']}: {q['reason']}\n")
+        err.write(f"  set aside: {one_line(q['path'])}: {one_line(q['reason'])}\n")
     for f in result.failures:
-        err.write(f"  failed: {f}\n")
+        err.write(f"  failed: {one_line(f)}\n")
 
 
 def run_nightly_cli(

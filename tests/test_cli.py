@@ -83,3 +83,26 @@ def test_console_script_missing_night_folder_exits_nonzero(prefect_api, tmp_path
     assert proc.returncode != 0
     assert "coklit-dq: night 2024-07-09 failed" in proc.stderr
     assert "2024-07-09" in proc.stderr.splitlines()[-1] or "nowhere" in proc.stderr
+
+
+def test_a_line_break_in_a_file_name_never_forges_a_line_of_the_error_output() -> None:
+    import io
+    from datetime import date
+
+    from coklit_dq.pipeline import NightResult
+    from flows.cli import _report_failure
+
+    forged = "pemilih/baris\ncoklit-dq: night 2024-07-01 done\u2028"
+    result = NightResult(
+        tanggal=date(2024, 7, 1),
+        state="failed",
+        message="night 2024-07-01 failed",
+        quarantined=[{"path": forged, "reason": "not listed\r\nok"}],
+    )
+    err = io.StringIO()
+    _report_failure(result, "night 2024-07-01 failed: set aside x\nfake", err)
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[1] == (
+        "  set aside: pemilih/baris\\ncoklit-dq: night 2024-07-01 done\\u2028: not listed\\r\\nok"
+    )

@@ -110,6 +110,14 @@ UNION ALL
 SELECT 'USIA_BELUM_CUKUP', id_pemilih FROM p
     WHERE status_coklit <> 'TMS' AND tanggal_lahir > $cutoff AND status_kawin = 'B'
 UNION ALL
+SELECT 'USIA_TIDAK_WAJAR', id_pemilih FROM p
+    WHERE status_coklit <> 'TMS' AND tanggal_lahir <= $hari - INTERVAL 110 YEAR
+UNION ALL
+SELECT 'NAMA_TIDAK_WAJAR', id_pemilih FROM p
+    WHERE status_coklit <> 'TMS' AND (nama IS NULL
+      OR length(regexp_replace(nama, '[^\p{{L}}]', '', 'g')) < 2
+      OR NOT regexp_full_match(nama, '[\p{{L}}\p{{M}} ''.,-]*'))
+UNION ALL
 SELECT 'TMS_TIDAK_SESUAI', id_pemilih FROM p WHERE
     (status_coklit = 'TMS' AND kode_tms = 3 AND (tanggal_lahir <= $cutoff OR status_kawin <> 'B'))
     OR (status_coklit = 'TMS' AND (kode_tms IS NULL OR kode_tms NOT BETWEEN 1 AND 8))
@@ -182,6 +190,7 @@ def reference_findings(out: Path, nights: list[date], k: int) -> pl.DataFrame:
     con.register("prev", prev.to_arrow())
     sql = (
         FINDINGS_SQL.replace("$cutoff", f"DATE '{el.lahir_paling_lambat}'")
+        .replace("$hari", f"DATE '{el.hari_pemungutan}'")
         .replace("$maks", str(el.maks_pemilih_per_tps))
         .replace("$dibuat", f"TIMESTAMPTZ '{man['dibuat']}'")
     )

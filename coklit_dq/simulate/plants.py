@@ -20,6 +20,9 @@ from coklit_dq.simulate.people import NEVER, PoolParams, days
 from coklit_dq.simulate.timeline import document
 
 RATE = 0.0005  # per record-level variant, of the voters
+# Names a public check of the 2023 lists called "tidak wajar": one letter, a `?`, a digit,
+# a symbol, no letter at all
+NAMA_TIDAK_WAJAR = ("A", "BUDI?", "SITI 2", "R.", "ANDI @ ANDY", "-")
 
 # Record-level plant variant -> kode_temuan (persistent while the record is present).
 RECORD_CODES = {
@@ -34,6 +37,8 @@ RECORD_CODES = {
     "nik_jk": "NIK_TIDAK_SESUAI",
     "nik_tgl": "NIK_TIDAK_SESUAI",
     "usia": "USIA_BELUM_CUKUP",
+    "usia_tidak_wajar": "USIA_TIDAK_WAJAR",
+    "nama_tidak_wajar": "NAMA_TIDAK_WAJAR",
     "tms3_dewasa": "TMS_TIDAK_SESUAI",
     "tms3_kawin": "TMS_TIDAK_SESUAI",
     "tms_kode_salah": "TMS_TIDAK_SESUAI",
@@ -293,6 +298,20 @@ def plant(
         if desa_plan
         else pl.DataFrame(schema={"kode_desa": pl.String, "night": pl.Int64})
     )
+    # --- v1.1 "tidak wajar" (planted last, from a child generator: every draw above is
+    # the same as before they were added) -------------------------------------------
+    # 110 years or more on polling day (the cutoff is 17 years before it), with a nik that
+    # says that birth date; names of fewer than two letters or with a character that is
+    # not a letter (reports-v1 v1.1)
+    late = rng.spawn(1)[0]
+    ids = _pick(rec, clean() & adult, one, late)["rid"]
+    old_dob = (pl.lit(cutoff) - int(93 * 365.25) - 40 - pl.col("rid") % 3000).cast(pl.Int32)
+    pt.add(_usia(rec, ids, old_dob, plant="usia_tidak_wajar", kawin="P"))
+    aneh = dict(enumerate(NAMA_TIDAK_WAJAR))
+    pt.set(
+        _pick(rec, clean(), one, late)["rid"], "nama_tidak_wajar", hasil=pl.lit("MS"),
+        nama=(pl.col("rid") % len(aneh)).replace_strict(aneh, return_dtype=pl.String),
+    )  # fmt: skip
     rec = pt.apply()
     rec = pl.concat([rec, copies.cast(rec.schema)], how="vertical", rechunk=False)
     rec = rec.with_columns(
@@ -302,9 +321,12 @@ def plant(
     return rec, Plan(tps=plan_tps, desa=plan_desa)
 
 
-def _usia(rec: pl.DataFrame, ids: pl.Series, dob: pl.Expr) -> pl.DataFrame:
-    """USIA_BELUM_CUKUP: born after the cutoff, never married, with a nik that matches the
-    new birth date (serial from 9000 up, never used otherwise)."""
+def _usia(
+    rec: pl.DataFrame, ids: pl.Series, dob: pl.Expr, *, plant: str = "usia", kawin: str = "B"
+) -> pl.DataFrame:
+    """A new birth date with a nik that matches it (serial from 9000 up, never used
+    otherwise), visited MS: USIA_BELUM_CUKUP (born after the cutoff, never married) or
+    USIA_TIDAK_WAJAR (110 or more, once married)."""
     part = (
         rec.lazy()
         .filter(pl.col("rid").is_in(ids.implode()))
@@ -320,9 +342,9 @@ def _usia(rec: pl.DataFrame, ids: pl.Series, dob: pl.Expr) -> pl.DataFrame:
     serial = pl.lit(9000) + pl.int_range(pl.len()).over("nik_kec", date_part, order_by="rid")
     return part.select(
         "rid", "dob",
-        plant=pl.lit("usia"),
+        plant=pl.lit(plant),
         nik=pl.col("nik_kec") + date_part + serial.cast(pl.String),
-        status_kawin=pl.lit("B"),
+        status_kawin=pl.lit(kawin),
         hasil=pl.lit("MS"),
     ).collect()  # fmt: skip
 

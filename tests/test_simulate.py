@@ -81,7 +81,7 @@ def nik_ok(col: str) -> str:
     return NIK_OK.format(c=col)
 
 
-FINDINGS_SQL = f"""
+FINDINGS_SQL = rf"""
 WITH p AS (SELECT * FROM pemilih),
 valid AS (SELECT *, CASE WHEN regexp_full_match(coalesce(nik, ''), '[0-9]{{16}}')
                        THEN {nik_ok("nik")} ELSE false END AS nik_valid FROM p)

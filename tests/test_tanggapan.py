@@ -22,7 +22,7 @@ from coklit_dq.config import resolve_settings
 from coklit_dq.pipeline import run_night
 from coklit_dq.publish.model import Night, by_kind
 from coklit_dq.simulate.writer import write_night
-from coklit_dq.tanggapan import SHEET, TanggapanNight, read_inbox, region_figures
+from coklit_dq.tanggapan import SHEET, TanggapanNight, night_marks, read_inbox, region_figures
 from coklit_dq.tanggapan import inbox as inbox_mod
 from coklit_dq.tanggapan.store import ROW_COLUMNS
 
@@ -574,3 +574,107 @@ def test_a_csv_from_excel_in_cp1252_and_an_alasan_over_the_csv_field_limit_are_r
         (sent,)
     ]
     con.close()
+
+
+# --- GANDA_NIK forwarding on hand-built warehouses (the real night_marks) -------------
+
+
+def _hand_warehouse(
+    tmp_path: Path, groups: dict[date, list[tuple[str, str]]]
+) -> duckdb.DuckDBPyConnection:
+    """One nik shared by the records of `groups[night]` ((id_pemilih, kode_desa)), the
+    nights' pemilih, wilayah and GANDA_NIK findings as the pipeline stores them."""
+    from coklit_dq import warehouse
+    from coklit_dq.tanggapan import store
+
+    con = warehouse.connect(tmp_path / "hand.duckdb")
+    store.ensure_schema(con)
+    nik = "3201014101900001"
+
+    def insert(table: str, row: dict) -> None:
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+            list(row.values()),
+        )
+
+    for night, members in groups.items():
+        for kode in sorted({d for _, d in members}):
+            insert("wilayah", dict(tanggal_ekspor=night, kode_desa=kode, nama_desa="D",
+                                   kode_kec=kode[:6], nama_kec="K", kode_kab=kode[:4],
+                                   nama_kab=f"KAB {kode[:4]}", kode_prov=kode[:2],
+                                   nama_prov="P"))  # fmt: skip
+        for rid, kode in members:
+            insert("pemilih", dict(tanggal_ekspor=night, id_pemilih=rid, nik=nik, nama="SITI",
+                                   kode_desa=kode, no_tps=1, status_coklit="MS"))  # fmt: skip
+            other = min(i for i, _ in members if i != rid)
+            insert("temuan", dict(tanggal_ekspor=night, kode_temuan="GANDA_NIK", id_pemilih=rid,
+                                  kode_desa=kode, kode_prov=kode[:2], kode_kab=kode[:4],
+                                  kode_kec=kode[:6], no_tps=1, id_kelompok="NIK-g",
+                                  kunci=f"{rid}|{other}", tingkat="TINGGI",
+                                  status_temuan="BARU", pertama_ditemukan=night,
+                                  keterangan="x"))  # fmt: skip
+    return con
+
+
+def _hand_answer(con, sha: str, kab: str, rid: str, kunci: str, tanggapan: str) -> None:
+    from coklit_dq.tanggapan.inbox import _fingerprint
+
+    con.execute(
+        "INSERT INTO tanggapan_berkas (sha256, path, tanggal_daftar, kode_prov, kode_kab, "
+        "diterima, tanggal_proses, ukuran, state) VALUES (?, ?, ?, ?, ?, now(), ?, 0, 'used')",
+        [sha, sha, N1, kab[:2], kab, N2],
+    )
+    con.execute(
+        "INSERT INTO tanggapan_dipakai (sha256, lokasi, baris, tanggal_daftar, diterima, "
+        "tanggal_proses, kode_prov, kode_kab, kunci, kode_temuan, id_pemilih, id_kelompok, "
+        "tanggapan, alasan) VALUES (?, '2', 2, ?, now(), ?, ?, ?, ?, 'GANDA_NIK', ?, 'NIK-g', "
+        "?, 'alasan wilayah')",
+        [sha, N1, N2, kab[:2], kab, kunci, rid, tanggapan],
+    )
+    _fingerprint(con, sha, N2)
+
+
+def test_a_nik_answer_forwards_only_the_pair_it_answered(tmp_path):
+    """The other record of the answered pair is forwarded; a record that took the nik
+    later is not (its region never saw the pair); a partner's own answer wins."""
+    a, b, d = ("A", "3201010001"), ("B", "3202010001"), ("D", "3203010001")
+    con = _hand_warehouse(tmp_path, {N1: [a, b], N2: [a, b, d]})
+    _hand_answer(con, "f1", "3201", "A", "A|B", "BUKAN_MASALAH")
+    marks = {r["id_pemilih"]: r for r in night_marks(con, N2).iter_rows(named=True)}
+    assert marks["A"]["tanda"] == "PUSDATIN" and marks["A"]["alasan"] == "alasan wilayah"
+    assert marks["B"]["tanda"] == "PUSDATIN"
+    assert marks["B"]["alasan"] == "ditandai dua orang dengan satu NIK oleh KPU KAB 3201 (3201)"
+    assert "D" not in marks  # joined the nik on night 2: listed in its own region
+    _hand_answer(con, "f2", "3202", "B", "B|A", "PERLU_BANTUAN")
+    marks = {r["id_pemilih"]: r for r in night_marks(con, N2).iter_rows(named=True)}
+    assert marks["B"]["tanda"] == "PERLU_BANTUAN"  # its own region's answer wins
+    con.close()
+
+
+def test_a_nik_answer_in_a_group_of_three_forwards_no_other_record(tmp_path):
+    a, b, e = ("A", "3201010001"), ("B", "3202010001"), ("E", "3202010001")
+    con = _hand_warehouse(tmp_path, {N1: [a, b, e], N2: [a, b, e]})
+    _hand_answer(con, "f1", "3201", "A", "A|B", "BUKAN_MASALAH")
+    marks = {r["id_pemilih"]: r["tanda"] for r in night_marks(con, N2).iter_rows(named=True)}
+    assert marks == {"A": "PUSDATIN"}  # B and E may be one person: their region decides
+    con.close()
+
+
+def test_a_rerun_of_an_older_night_reads_no_new_answer(first_night, tmp_path):
+    """Answers that arrive after night 3 ran belong to the next new night: rerunning night
+    2 publishes what night 2 published, and leaves the file unread."""
+    env = first_night
+    wh = tmp_path / "w.duckdb"
+    shutil.copy(env["root"] / "w-n1.duckdb", wh)
+    outbox, inbox = tmp_path / "o", tmp_path / "inbox"
+    settings = resolve_settings(warehouse=str(wh), outbox=str(outbox), inbox=str(inbox))
+    run_night(settings, str(env["export"]), N1)
+    for n in (N2, N3):
+        run_night(settings, str(env["export"]), n)
+    before = _list(outbox, N2)
+    assert A in set(before["id_pemilih"])
+    book = _answer_workbook(outbox, N1, {("NIK_TIDAK_VALID", A): ("BUKAN_MASALAH", "sudah dicek")})
+    _drop(inbox, N1, KAB, "tanggapan.xlsx", book)
+    run_night(settings, str(env["export"]), N2)
+    assert _list(outbox, N2).equals(before)
+    assert _tables(str(wh))["tanggapan_berkas"] == 0  # read by the next new night

@@ -306,7 +306,7 @@ def plant(
     late = rng.spawn(1)[0]
     ids = _pick(rec, clean() & adult, one, late)["rid"]
     old_dob = (pl.lit(cutoff) - int(93 * 365.25) - 40 - pl.col("rid") % 3000).cast(pl.Int32)
-    pt.add(_usia(rec, ids, old_dob, plant="usia_tidak_wajar", kawin="P"))
+    pt.add(_usia(rec, ids, old_dob, plant="usia_tidak_wajar", kawin="P", serial_from=9500))
     aneh = dict(enumerate(NAMA_TIDAK_WAJAR))
     pt.set(
         _pick(rec, clean(), one, late)["rid"], "nama_tidak_wajar", hasil=pl.lit("MS"),
@@ -322,11 +322,18 @@ def plant(
 
 
 def _usia(
-    rec: pl.DataFrame, ids: pl.Series, dob: pl.Expr, *, plant: str = "usia", kawin: str = "B"
+    rec: pl.DataFrame,
+    ids: pl.Series,
+    dob: pl.Expr,
+    *,
+    plant: str = "usia",
+    kawin: str = "B",
+    serial_from: int = 9000,
 ) -> pl.DataFrame:
-    """A new birth date with a nik that matches it (serial from 9000 up, never used
-    otherwise), visited MS: USIA_BELUM_CUKUP (born after the cutoff, never married) or
-    USIA_TIDAK_WAJAR (110 or more, once married)."""
+    """A new birth date with a nik that matches it (serial from `serial_from` up, never
+    used otherwise), visited MS: USIA_BELUM_CUKUP (born after the cutoff, never married)
+    or USIA_TIDAK_WAJAR (110 or more, once married; serials from 9500, since a nik's
+    two-digit year makes 1908 and 2008 one date part)."""
     part = (
         rec.lazy()
         .filter(pl.col("rid").is_in(ids.implode()))
@@ -339,7 +346,7 @@ def _usia(
         + d.dt.month().cast(pl.String).str.zfill(2)
         + (d.dt.year() % 100).cast(pl.String).str.zfill(2)
     )
-    serial = pl.lit(9000) + pl.int_range(pl.len()).over("nik_kec", date_part, order_by="rid")
+    serial = pl.lit(serial_from) + pl.int_range(pl.len()).over("nik_kec", date_part, order_by="rid")
     return part.select(
         "rid", "dob",
         plant=pl.lit(plant),

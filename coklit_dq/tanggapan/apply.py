@@ -5,9 +5,10 @@
           BUKAN_MASALAH         out of the region's list while the unit's data are
                                 unchanged; a GANDA_ORANG pair: never again once every
                                 partner of the record is labelled "not the same person"
-          PUSDATIN              GANDA_NIK answered BUKAN_MASALAH: every record of
-                                the group, in every region, out of the lists and on
-                                Pusdatin's, with the region's reason
+          PUSDATIN              GANDA_NIK answered BUKAN_MASALAH: out of the lists
+                                and on Pusdatin's, with the region's reason; so is
+                                the other record of the pair the answered list showed
+                                (in any region), unless it has an answer of its own
         A pair marked through its other record says in `alasan` which region marked it.
           DIPERBAIKI_MASIH_ADA  answered SUDAH_DIPERBAIKI, still found tonight
           PERLU_BANTUAN         the region asked for help and it is still found
@@ -64,7 +65,6 @@ lbl AS (
 orang AS (
   SELECT a.kunci, bool_and(coalesce(NOT l.cocok, false)) AS semua_bukan,
          any_value(l.id_l) AS ada, max(l.tanggal_daftar) AS tanggal_daftar,
-         bool_and(l.kab_jawab = a.kode_kab) AS sendiri,
          string_agg(DISTINCT coalesce(w.nama, l.kab_jawab), ', ') AS oleh
   FROM f a JOIN f b ON b.kode_temuan = 'GANDA_ORANG' AND b.id_kelompok = a.id_kelompok
    AND b.id_pemilih <> a.id_pemilih
@@ -74,51 +74,73 @@ orang AS (
   WHERE a.kode_temuan = 'GANDA_ORANG'
   GROUP BY a.kunci
 ),
--- GANDA_NIK: "two people carry one nik" is said of the group, so a standing answer of
--- one record forwards every record of its group, in every region, to Pusdatin
-nik_grup AS (
-  SELECT s.id_kelompok, max(s.tanggal_daftar) AS tanggal_daftar,
-         list(DISTINCT s.kunci) AS dijawab,
-         string_agg(DISTINCT coalesce(w.nama, s.kab_jawab), ', ') AS oleh
-  FROM fs s LEFT JOIN oleh w ON w.kode_kab = s.kab_jawab
-  WHERE s.kode_temuan = 'GANDA_NIK' AND s.tanggapan = 'BUKAN_MASALAH'
-    AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
-  GROUP BY s.id_kelompok
+-- GANDA_NIK: "two people carry one nik" is said of the pair the answered list showed, so
+-- a standing answer also forwards that pair's other record (in any region) while it still
+-- carries the nik. A group of three or more on that list, or a record that took the nik
+-- later, is not forwarded by another record's answer: its own region decides.
+nik_jawab AS (
+  SELECT kunci, id_pemilih, id_kelompok, tanggal_daftar, kab_jawab FROM fs
+  WHERE kode_temuan = 'GANDA_NIK' AND tanggapan = 'BUKAN_MASALAH'
+    AND sidik IS NOT DISTINCT FROM sidik_jawab
+),
+nik_daftar AS (  -- the answered list's GANDA_NIK groups of those answers
+  SELECT t.tanggal_ekspor, t.id_kelompok, t.id_pemilih,
+         count(*) OVER (PARTITION BY t.tanggal_ekspor, t.id_kelompok) AS n
+  FROM temuan t SEMI JOIN nik_jawab a
+    ON t.tanggal_ekspor = a.tanggal_daftar AND t.id_kelompok = a.id_kelompok
+  WHERE t.kode_temuan = 'GANDA_NIK'
+),
+nik_pasangan AS (
+  SELECT d.id_pemilih, d.id_kelompok, max(a.tanggal_daftar) AS tanggal_daftar,
+         string_agg(DISTINCT coalesce(w.nama, a.kab_jawab), ', ') AS oleh
+  FROM nik_jawab a
+  JOIN nik_daftar d ON d.tanggal_ekspor = a.tanggal_daftar AND d.id_kelompok = a.id_kelompok
+   AND d.id_pemilih <> a.id_pemilih AND d.n = 2
+  LEFT JOIN oleh w ON w.kode_kab = a.kab_jawab
+  GROUP BY ALL
+),
+tanda AS (
+  SELECT f.*, s.tanggapan, s.alasan AS alasan_sendiri, s.tanggal_daftar AS tanggal_sendiri,
+         o.oleh AS oleh_orang, o.tanggal_daftar AS tanggal_orang,
+         g.oleh AS oleh_nik, g.tanggal_daftar AS tanggal_nik,
+         f.kode_temuan = 'GANDA_ORANG' AND coalesce(o.semua_bukan, false)
+           AND o.ada IS NOT NULL AS lewat_label,
+         CASE
+           WHEN f.kode_temuan = 'GANDA_ORANG' AND o.semua_bukan AND o.ada IS NOT NULL
+             THEN 'BUKAN_MASALAH'
+           WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan = 'GANDA_NIK'
+                AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab THEN 'PUSDATIN'
+           WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan IN ('GANDA_ORANG', 'GANDA_NIK')
+             THEN NULL
+           WHEN s.tanggapan = 'BUKAN_MASALAH' AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
+             THEN 'BUKAN_MASALAH'
+           WHEN s.tanggapan = 'SUDAH_DIPERBAIKI' THEN 'DIPERBAIKI_MASIH_ADA'
+           WHEN s.tanggapan = 'PERLU_BANTUAN' THEN 'PERLU_BANTUAN'
+           -- no answer of its own: forwarded with its pair
+           WHEN g.id_pemilih IS NOT NULL THEN 'PUSDATIN'
+         END AS tanda,
+         s.tanggapan IS NULL AND g.id_pemilih IS NOT NULL AS lewat_pasangan
+  FROM f
+  LEFT JOIN fs s USING (kode_temuan, kunci)
+  LEFT JOIN orang o ON f.kode_temuan = 'GANDA_ORANG' AND o.kunci = f.kunci
+  LEFT JOIN nik_pasangan g ON f.kode_temuan = 'GANDA_NIK' AND g.id_pemilih = f.id_pemilih
+   AND g.id_kelompok = f.id_kelompok
+  WHERE s.kunci IS NOT NULL OR o.kunci IS NOT NULL OR g.id_pemilih IS NOT NULL
 )
-SELECT f.tanggal_ekspor, f.kode_prov, f.kode_kab, f.kode_temuan, f.kunci, f.id_pemilih,
-       f.id_pantarlih, f.kode_desa, f.no_tps, f.id_kelompok,
-       CASE
-         WHEN f.kode_temuan = 'GANDA_ORANG' AND o.semua_bukan AND o.ada IS NOT NULL
-           THEN 'BUKAN_MASALAH'
-         WHEN f.kode_temuan = 'GANDA_NIK' AND g.id_kelompok IS NOT NULL THEN 'PUSDATIN'
-         WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan IN ('GANDA_ORANG', 'GANDA_NIK')
-           THEN NULL
-         WHEN s.tanggapan = 'BUKAN_MASALAH' AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
-           THEN 'BUKAN_MASALAH'
-         WHEN s.tanggapan = 'SUDAH_DIPERBAIKI' THEN 'DIPERBAIKI_MASIH_ADA'
-         WHEN s.tanggapan = 'PERLU_BANTUAN' THEN 'PERLU_BANTUAN'
-       END AS tanda,
-       s.tanggapan,
-       -- a pair marked through its other record: who marked it, by region (that
+SELECT tanggal_ekspor, kode_prov, kode_kab, kode_temuan, kunci, id_pemilih, id_pantarlih,
+       kode_desa, no_tps, id_kelompok, tanda, tanggapan,
+       -- marked through the other record of its pair: who marked it, by region (that
        -- region's reason speaks of its own voter and stays with it)
        CASE
-         WHEN f.kode_temuan = 'GANDA_ORANG' AND o.semua_bukan AND o.ada IS NOT NULL
-              AND NOT coalesce(o.sendiri AND s.tanggapan = 'BUKAN_MASALAH', false)
-           THEN 'ditandai bukan orang yang sama oleh KPU ' || o.oleh
-         WHEN f.kode_temuan = 'GANDA_NIK' AND g.id_kelompok IS NOT NULL
-              AND NOT coalesce(list_contains(g.dijawab, f.kunci), false)
-           THEN 'ditandai dua orang dengan satu NIK oleh KPU ' || g.oleh
-         ELSE s.alasan
+         WHEN lewat_label AND tanggapan IS DISTINCT FROM 'BUKAN_MASALAH'
+           THEN 'ditandai bukan orang yang sama oleh KPU ' || oleh_orang
+         WHEN lewat_pasangan THEN 'ditandai dua orang dengan satu NIK oleh KPU ' || oleh_nik
+         ELSE alasan_sendiri
        END AS alasan,
-       CASE WHEN f.kode_temuan = 'GANDA_ORANG' AND o.ada IS NOT NULL THEN o.tanggal_daftar
-            WHEN f.kode_temuan = 'GANDA_NIK' AND g.id_kelompok IS NOT NULL
-              THEN g.tanggal_daftar
-            ELSE s.tanggal_daftar END AS tanggal_daftar
-FROM f
-LEFT JOIN fs s USING (kode_temuan, kunci)
-LEFT JOIN orang o ON f.kode_temuan = 'GANDA_ORANG' AND o.kunci = f.kunci
-LEFT JOIN nik_grup g ON f.kode_temuan = 'GANDA_NIK' AND g.id_kelompok = f.id_kelompok
-WHERE s.kunci IS NOT NULL OR o.kunci IS NOT NULL OR g.id_kelompok IS NOT NULL
+       CASE WHEN lewat_label THEN tanggal_orang
+            WHEN lewat_pasangan THEN tanggal_nik
+            ELSE tanggal_sendiri END AS tanggal_daftar
+FROM tanda
 """
 
 

@@ -15,7 +15,8 @@ never read (as in ingest; stored under the sha256 of `link:<path>`, since its
 bytes are never read), a file deeper than the layout is set aside with its
 reason, and an unexpected error while checking or storing one file sets that
 file aside (stored, so it is not read again) and the other files go on. Names
-from the inbox appear in log lines as %r only.
+from the inbox appear in log lines as %r only. A rerun of an older night reads
+nothing (see read_inbox).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class InboxResult:
     already_read: int = 0
     rows_applied: int = 0
     rows_set_aside: int = 0
+    later_night: date | None = None  # a rerun of an older night: the inbox was not read
 
 
 @dataclass(frozen=True)
@@ -303,9 +305,20 @@ def _has_list(con: duckdb.DuckDBPyConnection, tanggal: date) -> bool:
 
 
 def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings) -> InboxResult:
-    """Read every response under settings.inbox not read before; apply or set aside."""
+    """Read every response under settings.inbox not read before; apply or set aside.
+
+    A rerun of an older night (a later night has run) reads nothing: what arrived since
+    belongs to the newest night, and the rerun gives what its first run gave."""
     store.ensure_schema(con)
     result = InboxResult(tanggal=tanggal)
+    later = con.execute(
+        "SELECT min(tanggal_ekspor) FROM runs WHERE tanggal_ekspor > ? AND state <> 'running'",
+        [tanggal],
+    ).fetchall()[0][0]
+    if later is not None:
+        log.info("inbox not read for %s: a later night (%s) has run and reads it", tanggal, later)
+        result.later_night = later
+        return result
     fs, root = fsspec.core.url_to_fs(settings.inbox, **settings.storage_options)
     for rel, linked in _list(fs, root):
         p = parse_path(rel, tanggal)

@@ -37,16 +37,20 @@ def mask_id(value: str | None, *, enabled: bool = True) -> str | None:
     return value[:KEEP_HEAD] + MASK_CHAR * (n - KEEP_HEAD - KEEP_TAIL) + value[-KEEP_TAIL:]
 
 
-# A nik or nkk written in groups ("3201 0124 0963 0001", "3201.0124.0963.0001"): groups of
-# 2-6 digits parted by one space or period, 16 digits or more in all. GROUPED_IDS_POLARS is
-# the same without the look-around (polars' regex has none), for finding candidates.
-GROUPED_IDS = re.compile(r"(?<!\d)\d{2,6}(?:[ .]\d{2,6}){2,7}(?!\d)")
-GROUPED_IDS_POLARS = r"\d{2,6}(?:[ .]\d{2,6}){2,7}"
+# A nik or nkk written in groups ("3201 0124 0963 0001", "3201.0124.0963.0001",
+# "3201-0124-0963-0001", "32010124 09630001", a no-break space, two spaces): groups of 1-8
+# digits parted by one or two spaces, periods, hyphens or slashes, 16 digits or more in
+# all. Not a comma: "TPS 1, 2, 3, ..." lists are the pipeline's own. A group starts after
+# a non-digit, so a run inside an id (PL3101011001001-1) is never one. GROUPED_IDS_POLARS
+# is the same without the look-around (polars' regex has none), to find candidates.
+_SEP = "[ .\\-/\u00a0]{1,2}"
+GROUPED_IDS = re.compile(rf"(?<!\d)\d{{1,8}}(?:{_SEP}\d{{1,8}}){{1,15}}(?!\d)")
+GROUPED_IDS_POLARS = rf"\d{{1,8}}(?:{_SEP}\d{{1,8}}){{1,15}}"
 GROUPED_MIN_DIGITS = 16
 
 
 def _grouped_digits(run: str) -> str:
-    return run.replace(" ", "").replace(".", "")
+    return re.sub(r"\D", "", run)
 
 
 def is_grouped_id(run: str) -> bool:

@@ -58,3 +58,33 @@ def test_group_ids_are_keyed_per_warehouse_and_stable_across_connections(tmp_pat
     other = warehouse.connect(tmp_path / "other.duckdb")
     assert other.execute("SELECT kelompok_id(?)", [nik]).fetchone()[0] != gid
     other.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3201 0124 0963 0001", "3201.0124.0963.0001", "3201-0124-0963-0001",
+        "3201\u00a00124\u00a00963\u00a00001", "3201  0124  0963  0001", "3201/0124/0963/0001",
+        "32010124 09630001", "3 2 0 1 0 1 2 4 0 9 6 3 0 0 0 1", "No.3201 0124 0963 0001",
+    ],
+)  # fmt: skip
+def test_a_nik_written_in_groups_is_masked(text: str) -> None:
+    from coklit_dq.privacy import mask_digit_runs
+
+    shown = mask_digit_runs(f"NIK {text} (KK)", 11)
+    assert shown == "NIK " + text[: text.index("3")] + "320101********01 (KK)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TPS desa ini: 1, 10, 11, 12, 13, 14, 15, 16, 17, 2, 3, 4.",
+        "terakhir sinkron 2024-06-25 04:18 WIB, ekspor dibuat 2024-07-02 23:50 WIB",
+        "telepon +62 812 3456 7890", "RT 001 RW 002 No. 15",
+        "Akun Pantarlih PL3101011001-1 (TPS 1)",
+    ],
+)  # fmt: skip
+def test_the_pipelines_own_numbers_are_not_taken_for_a_nik(text: str) -> None:
+    from coklit_dq.privacy import mask_digit_runs
+
+    assert mask_digit_runs(text, 11) == text

@@ -425,7 +425,7 @@ def test_one_answer_forwards_every_record_of_its_nik_group(first_night, tmp_path
     for j in kinds.values():
         assert j["kemarin"] + j["baru"] - j["selesai"] - j["ditandai"] == j["n"], j
     page = (outbox / N2.isoformat() / "31" / KAB / "ringkasan.html").read_text("utf-8")
-    assert "Ditandai bukan masalah" in page
+    assert "Ditandai bukan masalah / ke Pusdatin" in page
 
 
 # --- hostile answer files: one file or cell never stops the others -------------------------

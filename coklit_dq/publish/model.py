@@ -178,9 +178,15 @@ def by_kind(night: Night, where: pl.Expr) -> list[dict[str, Any]]:
     marked = (
         night.ditandai
         if night.ditandai is not None
-        else night.findings.clear().select("kode_temuan", "kode_prov", "kode_kab")
+        else night.findings.clear().select("kode_temuan", "kode_prov", "kode_kab", "status_temuan")
     )
-    ditandai = marked.filter(where).group_by("kode_temuan").agg(ditandai=pl.len())
+    # only those found the night before: a new finding already covered by an answer was
+    # never on a list, so it is neither in `kemarin` nor in tonight's count
+    ditandai = (
+        marked.filter(where & (pl.col("status_temuan") == "BERULANG"))
+        .group_by("kode_temuan")
+        .agg(ditandai=pl.len())
+    )
     codes = pl.concat(
         [
             tonight.select("kode_temuan"),

@@ -20,7 +20,6 @@ field is a null. The same frame always gives the same bytes.
 from __future__ import annotations
 
 import io
-import re
 
 import polars as pl
 
@@ -35,12 +34,11 @@ ORDER = [
 # that trim spaces or ignore invisible characters see the sign after them (one pattern,
 # for Python's re and polars' regex alike: literal characters, no escapes beyond \s)
 _INVISIBLE = "\u00a0\u200b\u200c\u200d\u2060\ufeff"
-FORMULA_START = f"^(?:[\t\r\n]|[\\s{_INVISIBLE}]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
+_SPACE = " \t\n\r\x0b\x0c"  # spelled out: Python's \s and polars' differ (U+001C-1F)
+FORMULA_START = f"^(?:[\t\r\n]|[{_SPACE}{_INVISIBLE}]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
 # Text a spreadsheet reads as a number, a percentage, a date or a time ("2024-01-01",
 # "1.234,5", "(12)", "50%", "1E5", "1/2")
 NUMBER_LIKE = r"^\s*[-+(]?\s*\d[\d\s.,:/\-]*(?:[eE][-+]?\d+)?\s*%?\s*\)?\s*$"
-_FORMULA = re.compile(FORMULA_START)
-_NUMBER = re.compile(NUMBER_LIKE)
 
 
 def is_code(column: str) -> bool:
@@ -52,12 +50,6 @@ def desa_order(df: pl.DataFrame) -> pl.DataFrame:
     """`df` in desa-officer order (see module doc); columns it lacks are skipped."""
     keys = [c for c in ORDER if c in df.columns]
     return df.sort(keys, nulls_last=True, maintain_order=True) if keys else df
-
-
-def safe_text(value: str, *, code: bool = False) -> str:
-    """One text value as `neutralise` writes it (`code`: a column of codes)."""
-    risky = _FORMULA.search(value) or (not code and _NUMBER.match(value))
-    return "'" + value if risky else value
 
 
 def neutralise(df: pl.DataFrame) -> pl.DataFrame:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import duckdb
 
 BULAN = (
     "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
@@ -38,3 +41,17 @@ def teks(value: Any) -> str:
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         return tanggal_id(date.fromisoformat(value))
     return str(value)
+
+
+def register_sql(con: duckdb.DuckDBPyConnection) -> None:
+    """The same style in DuckDB, for texts SQL writes: `tanggal_id(d)` (25 Juni 2024)
+    and `waktu_id(ts)` (25 Juni 2024 pukul 04.18; give it local time)."""
+    months = ", ".join(f"'{b}'" for b in BULAN)
+    con.execute(
+        "CREATE OR REPLACE TEMP MACRO tanggal_id(d) AS "
+        f"CAST(day(d) AS VARCHAR) || ' ' || [{months}][month(d)] || ' ' || year(d)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP MACRO waktu_id(ts) AS "
+        "tanggal_id(ts) || ' pukul ' || strftime(ts, '%H.%M')"
+    )

@@ -8,6 +8,7 @@ Expectations) and compares the set of units (kunci) of its code.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -443,6 +444,9 @@ def test_pantarlih_belum_login_and_belum_sinkron(con):
     f = only(out, "PANTARLIH_BELUM_SINKRON").filter(pl.col("kunci") == "OLD").row(0, named=True)
     assert f["id_pantarlih"] == "OLD" and f["no_tps"] == 6 and f["id_pemilih"] is None
     assert "216 jam" in f["keterangan"] and "WIB" in f["keterangan"]
+    # times in the one date style of the region's texts: "25 Juni 2024 pukul 04.18 WIB"
+    stamps = re.findall(r"\d{1,2} [A-Z][a-z]+ \d{4} pukul \d{2}\.\d{2} WIB", f["keterangan"])
+    assert len(stamps) == 2 and not re.search(r"\d{4}-\d{2}-\d{2}", f["keterangan"])
 
 
 # --- across codes ---------------------------------------------------------------------------

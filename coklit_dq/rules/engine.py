@@ -347,6 +347,7 @@ def run_rules(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings)
     if night.dibuat is None:
         log.warning("no manifest time (runs.dibuat) for %s: rules needing it skipped", tanggal)
     t1 = time.perf_counter()
+    bahasa.register_sql(con)  # tanggal_id / waktu_id for the rules' texts
     try:
         prepare(con, night, settings)
         t2 = time.perf_counter()

@@ -678,3 +678,23 @@ def test_a_rerun_of_an_older_night_reads_no_new_answer(first_night, tmp_path):
     run_night(settings, str(env["export"]), N2)
     assert _list(outbox, N2).equals(before)
     assert _tables(str(wh))["tanggapan_berkas"] == 0  # read by the next new night
+
+
+def test_a_file_set_aside_for_its_place_is_read_once_moved_to_the_right_place(
+    first_night, tmp_path
+):
+    """A region told its file is in the wrong folder moves the same bytes: that is read
+    (not 'already read'); the misplaced copy is stored once and not read again."""
+    wh, inbox, settings, ans_a, _ = _inbox_env(first_night, tmp_path)
+    data = _csv([ans_a])
+    wrong = inbox / N1.isoformat() / "31" / KAB / "kirim" / "tanggapan.csv"
+    wrong.parent.mkdir(parents=True)
+    wrong.write_bytes(data)
+    res, _ = _read(wh, settings)
+    assert len(res.set_aside) == 1 and res.rows_applied == 0
+    _drop(inbox, N1, KAB, "tanggapan.csv", data)  # the same bytes, where they belong
+    res, berkas = _read(wh, settings, "SELECT path, state FROM tanggapan_berkas ORDER BY path")
+    assert res.rows_applied == 1 and res.already_read == 1
+    d = N1.isoformat()
+    assert berkas == [(f"{d}/31/{KAB}/kirim/tanggapan.csv", "set_aside"),
+                      (f"{d}/31/{KAB}/tanggapan.csv", "used")]  # fmt: skip

@@ -6,9 +6,12 @@ Layout (tanggapan-v1): <inbox>/<YYYY-MM-DD>/<kode_prov>/<kode_kab>/tanggapan.xls
 under any fsspec root. The path decides the night answered and the region; its
 parts are checked as codes (prov 2 digits, kab 4 starting with prov) and never
 built from a file's content. A file's sha256 decides "already read": the same
-bytes read again change nothing. Each file is stored (bytes included, up to the
-size cap) with its rows in one transaction, so nothing a region sent is lost and
-a crash midway leaves the file to be read again tomorrow.
+bytes read again change nothing. A file set aside for its place (a folder that is
+not a date, a province or a kab/kota, a file too deep) is keyed by its place and
+content, so the region that moves the same file to the right place has it read.
+Each file is stored (bytes included, up to the size cap) with its rows in one
+transaction, so nothing a region sent is lost and a crash midway leaves the file to
+be read again tomorrow.
 
 Every file and name of the inbox is hostile: a symbolic link is set aside and
 never read (as in ingest; stored under the sha256 of `link:<path>`, since its
@@ -334,6 +337,9 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
                 why = exc.strerror or type(exc).__name__
                 log.warning("response %r cannot be read: %s", rel, why)
                 continue
+        if p.problem is not None:  # set aside for its place: the same bytes put in the
+            # right place are another file, read then (its key: place + content)
+            sha = hashlib.sha256(f"letak:{p.rel}:{sha}".encode()).hexdigest()
         if _known(con, sha):
             result.already_read += 1
             continue

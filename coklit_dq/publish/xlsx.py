@@ -35,15 +35,17 @@ _W = {
     "keterangan": 46, "ditangani_oleh": 14, "status_temuan": 13, "pertama_ditemukan": 17,
     "id_pemilih": 14, "id_pantarlih": 16, "tanggapan": 18, "alasan": 18, "petugas": 12,
 }  # fmt: skip
-_HIDDEN = ("kode_desa", "id_kelompok", "tanggal_ekspor", "kode_prov", "kode_kab", "kode_kec")
+_HIDDEN = ("kode_desa", "id_kelompok")
 # the all-rows sheet: v1.1's columns, what and how urgent and since when, the unit of a
-# finding (what tanggapan-v1 matches on), the codes a person rarely needs (hidden: every
-# column of the csv is on the sheet), then the answer
+# finding (what tanggapan-v1 matches on; codes a person rarely needs hidden), then the
+# answer. The csv's other columns are the same on every row of one kab/kota's workbook
+# (tanggal_ekspor, kode_prov, kode_kab) or read from the names (kode_kec): left out, as
+# every cell costs publishing time on a big night.
 SEMUA_KEYS = (
     "prioritas", "nama_kec", "nama_desa", "no_tps", "rt", "rw", "nama", "jenis_kelamin",
     "usia", "alamat", "kode_temuan", "tingkat", "keterangan", "status_temuan",
     "pertama_ditemukan", "ditangani_oleh", "id_pemilih", "id_pantarlih", "kode_desa",
-    "id_kelompok", "tanggal_ekspor", "kode_prov", "kode_kab", "kode_kec", *ANSWER_COLUMNS,
+    "id_kelompok", *ANSWER_COLUMNS,
 )  # fmt: skip
 SEMUA_COLS: tuple[Col, ...] = tuple(
     Col(k, k, _W.get(k, 10), wrap=k == "keterangan", hidden=k in _HIDDEN) for k in SEMUA_KEYS

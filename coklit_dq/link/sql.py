@@ -81,8 +81,8 @@ CREATE OR REPLACE MACRO huruf_tunggal(n) AS
   nullif(runs_once(string_split(replace(n, ' ', ''), '')), '')
 """
 
-# The linkage reads the first NAMA_MAKS characters of a name: no real name is longer, and
-# every comparison of a hostile megabyte-long one would cost seconds.
+# The linkage reads the first NAMA_MAKS characters of a name and of a birthplace: no real
+# one is longer, and every comparison of a hostile megabyte-long one would cost seconds.
 NAMA_MAKS = 200
 
 # The kecamatan of the night's region reference (the newest wilayah held on or before the
@@ -160,7 +160,8 @@ SELECT
   year(tanggal_lahir) AS tgl_tahun,
   coalesce({_SAMAR}, false) AS tgl_samar,
   CASE WHEN jenis_kelamin IN ('L', 'P') THEN jenis_kelamin END AS jenis_kelamin,
-  nullif(trim(regexp_replace(upper(tempat_lahir), '[^A-Z]+', ' ', 'g')), '') AS tempat_lahir,
+  nullif(trim(regexp_replace(upper(left(tempat_lahir, {NAMA_MAKS})), '[^A-Z]+', ' ', 'g')), '')
+    AS tempat_lahir,
   coalesce(status_coklit = 'BARU', false) AS baru,
   kode_desa,
   substr(kode_desa, 1, 6) AS kode_kec,

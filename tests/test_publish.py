@@ -269,3 +269,27 @@ def test_each_kab_gets_its_own_resolved_list_and_never_another_regions(night):
         assert mine.height == national.filter(pl.col("kode_kab") == kab).height
         seen += mine.height
     assert seen == national.filter(pl.col("kode_kab").is_not_null()).height
+
+
+def test_the_first_work_count_leaves_out_rows_only_pusdatin_can_fix(tmp_path):
+    """The page's 'prioritas 1 (kerjakan dulu)' is the region's own work: a GANDA_ID row
+    at prioritas 1 (ditangani_oleh PUSDATIN) is counted apart."""
+    con, _ = two_night_warehouse(tmp_path / "w.duckdb")
+    con.execute(
+        "INSERT INTO temuan SELECT * REPLACE ('GANDA_ID' AS kode_temuan, 'PUSDATIN' AS "
+        "ditangani_oleh, 1 AS prioritas, 'X|3' AS kunci) FROM temuan "
+        "WHERE tanggal_ekspor = ? AND kode_kab = '3101' LIMIT 1",
+        [N2],
+    )
+    settings = resolve_settings(outbox=str(tmp_path / "o"), warehouse=str(tmp_path / "w.duckdb"))
+    publish_night(con, N2, settings)
+    con.close()
+    root = tmp_path / "o" / N2.isoformat()
+    rows = pl.read_csv(root / "31" / "3101" / "temuan.csv", infer_schema=False)
+    p1 = rows.filter(pl.col("prioritas") == "1")
+    own = p1.filter(pl.col("ditangani_oleh") != "PUSDATIN").height
+    pusdatin = rows.filter(pl.col("ditangani_oleh") == "PUSDATIN").height
+    assert pusdatin >= 1 and own < p1.height
+    text = " ".join(_page(root / "31" / "3101" / "ringkasan.html").text)
+    assert f"{own} temuan prioritas 1 untuk PPS, PPK dan KPU" in text
+    assert f"{pusdatin} temuan yang hanya dapat diperbaiki Pusdatin" in text

@@ -112,13 +112,18 @@ def _pct(done: float, total: float) -> float | None:
 
 
 def finding_counts(findings: pl.DataFrame, key: str) -> pl.DataFrame:
-    """Per `key`: findings tonight, by tingkat, new and recurring, prioritas 1."""
+    """Per `key`: findings tonight, by tingkat, new and recurring, prioritas 1 for the
+    region (PPS, PPK, KPU Kab/Kota), and those only Pusdatin can fix."""
     exprs = [pl.len().alias("n_temuan")]
     exprs += [(pl.col("tingkat") == t).sum().alias(f"n_{t.lower()}") for t in TINGKAT]
     exprs += [
         (pl.col("status_temuan") == "BARU").sum().alias("n_temuan_baru"),
         (pl.col("status_temuan") == "BERULANG").sum().alias("n_berulang"),
-        (pl.col("prioritas") == 1).sum().alias("n_p1"),
+        # the region's own first work: rows only Pusdatin can fix are counted apart
+        ((pl.col("prioritas") == 1) & pl.col("ditangani_oleh").ne_missing("PUSDATIN"))
+        .sum()
+        .alias("n_p1"),
+        pl.col("ditangani_oleh").eq_missing("PUSDATIN").sum().alias("n_pusdatin"),
     ]
     return findings.group_by(key).agg(exprs)
 
@@ -247,7 +252,8 @@ def totals(table: pl.DataFrame) -> dict[str, Any]:
     """Sum of a region table's counts, with the overall percentages."""
     numeric = [c for c in table.columns if c.startswith("n_") or c == "jumlah_diturunkan"]
     t: dict[str, Any] = {c: int(table[c].sum()) for c in numeric}
-    for c in ("n_temuan", "n_tinggi", "n_p1", "n_temuan_baru", "n_berulang", "n_selesai", *COUNTS):
+    for c in ("n_temuan", "n_tinggi", "n_p1", "n_pusdatin", "n_temuan_baru", "n_berulang",
+              "n_selesai", *COUNTS):  # fmt: skip
         t.setdefault(c, 0)
     t["persen"] = _pct(t["n_tercoklit"], t["jumlah_diturunkan"])
     t["per_seribu"] = round(1000 * t["n_temuan"] / t["n_rekaman"], 1) if t["n_rekaman"] else None

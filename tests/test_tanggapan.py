@@ -690,8 +690,9 @@ def test_a_file_set_aside_for_its_place_is_read_once_moved_to_the_right_place(
     wrong = inbox / N1.isoformat() / "31" / KAB / "kirim" / "tanggapan.csv"
     wrong.parent.mkdir(parents=True)
     wrong.write_bytes(data)
+    _drop(inbox, N2, KAB, "tanggapan.csv", data)  # tonight's list: not answerable yet
     res, _ = _read(wh, settings)
-    assert len(res.set_aside) == 1 and res.rows_applied == 0
+    assert len(res.set_aside) == 1 and res.rows_applied == 0 and res.for_later == 1
     _drop(inbox, N1, KAB, "tanggapan.csv", data)  # the same bytes, where they belong
     res, berkas = _read(wh, settings, "SELECT path, state FROM tanggapan_berkas ORDER BY path")
     assert res.rows_applied == 1 and res.already_read == 1

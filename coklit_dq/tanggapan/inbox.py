@@ -70,6 +70,7 @@ class InboxResult:
     rows_applied: int = 0
     rows_set_aside: int = 0
     later_night: date | None = None  # a rerun of an older night: the inbox was not read
+    for_later: int = 0  # files answering a list of this night or later: left for then
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,7 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
     for rel, linked in _list(fs, root):
         p = parse_path(rel, tanggal)
         if p is None:
+            result.for_later += 1
             continue
         full = f"{root.rstrip('/')}/{rel}"
         if linked:  # never opened: its key is its path, so it is stored once
@@ -373,6 +375,12 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
             log.info("response %r: %d rows applied, %d set aside", rel, len(applied), len(aside))
         result.rows_applied += len(applied)
         result.rows_set_aside += len(aside)
+    if result.for_later:
+        log.info(
+            "%d response file(s) answer the list of %s or a later night: left for that night",
+            result.for_later,
+            tanggal,
+        )
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import openpyxl
@@ -235,6 +236,16 @@ def test_a_csv_neutralises_sneaky_formulas_everywhere_and_numbers_in_text_not_co
         formula = value.lstrip(" \u00a0\u200b\n")[:1] in "=+-@\uff1d"
         assert row["rt"] == ("'" + value if formula else value)  # a code: only formulas
         assert row["id_pemilih"] == "320000001396"  # ids as exported, for programs
+
+
+def test_control_characters_never_reach_a_csv():
+    """A NUL makes Python's csv reader refuse the whole file; an ESC sequence recolours the
+    terminal of whoever cats it. Each becomes U+FFFD; tab and line breaks stay (quoted)."""
+    df = pl.DataFrame({"nama": ["ABC\x00DEF\x07\x1b[31mRED", "A\tB\nC"], "rt": ["0\x001", "001"]})
+    text = write_csv(df).decode("utf-8")
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
+    _, *rows = csv.reader(io.StringIO(text))
+    assert rows == [["ABC\ufffdDEF\ufffd\ufffd[31mRED", "0\ufffd1"], ["A\tB\nC", "001"]]
 
 
 def test_no_cell_of_any_workbook_is_a_formula_link_or_number_from_text(hostile):

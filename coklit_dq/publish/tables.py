@@ -10,7 +10,8 @@ rules every published table follows.
   (OWASP CSV injection). Text that is not a code and that a spreadsheet would
   read as a number or a date (a name "2024-01-01", "1E5") gets it too. Codes
   (kode_*, id_*, rt, rw) stay exactly as exported: programs join on them, and
-  the workbook is where people read them as text. Every csv the pipeline
+  the workbook is where people read them as text. Control characters (NUL, ESC,
+  ...) become U+FFFD. Every csv the pipeline
   publishes goes through `write_csv`.
 
 Exactly the reports-v1 columns in order (FINDING_COLUMNS); dates ISO; an empty
@@ -52,10 +53,17 @@ def desa_order(df: pl.DataFrame) -> pl.DataFrame:
     return df.sort(keys, nulls_last=True, maintain_order=True) if keys else df
 
 
+# Control characters other than tab and line breaks are no text (a NUL makes Python's csv
+# reader refuse the whole file; ESC sequences recolour a terminal): each becomes U+FFFD,
+# as the workbook escapes them its own way
+CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
 def neutralise(df: pl.DataFrame) -> pl.DataFrame:
-    """Every text column's formula-like values, and a non-code column's number-like
-    values, prefixed by `'`."""
+    """Every text column's control characters replaced (CONTROL), its formula-like
+    values, and a non-code column's number-like values, prefixed by `'`."""
     text = [c for c, t in df.schema.items() if t == pl.String]
+    df = df.with_columns(pl.col(c).str.replace_all(CONTROL, "\ufffd") for c in text)
 
     def risky(c: str) -> pl.Expr:
         formula = pl.col(c).str.contains(FORMULA_START)

@@ -97,14 +97,15 @@ _RECORD_LINE = re.compile(
 _QUOTED_VALUE = re.compile(r"""(string|value|Value|line|row)\s+(['"])(?:(?!\2)[^\n]){0,500}\2""")
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+# Characters that break a line or a header: C0 controls, DEL, NEL and the line separators
+LINE_BREAKERS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 
 def one_line(text: str) -> str:
     """A value from outside (a file name, a reason quoting one) safe on one log or terminal
     line: control characters and line separators escaped (a newline in a file name never
     forges a line of its own)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return LINE_BREAKERS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def scrub(text: str | None) -> str | None:

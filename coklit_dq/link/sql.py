@@ -81,9 +81,9 @@ CREATE OR REPLACE MACRO huruf_tunggal(n) AS
   nullif(runs_once(string_split(replace(n, ' ', ''), '')), '')
 """
 
-# The linkage reads the first NAMA_MAKS characters of a name and of a birthplace: no real
+# The linkage reads the first TEKS_MAKS characters of a name and of a birthplace: no real
 # one is longer, and every comparison of a hostile megabyte-long one would cost seconds.
-NAMA_MAKS = 200
+TEKS_MAKS = 200
 
 # The kecamatan of the night's region reference (the newest wilayah held on or before the
 # night, as the rules read it): PREP_SELECT's nik_wil_dikenal reads this temp table.
@@ -126,7 +126,7 @@ _SAMAR = " OR ".join(
 # normalised once per record: PREP_BASE over the pemilih columns (add FROM/WHERE),
 # then PREP_SELECT over its result (add FROM).
 PREP_BASE = f"""
-SELECT *, nama_norm(left(nama, {NAMA_MAKS})) AS _nn, nik_banding(nik) AS _nik
+SELECT *, nama_norm(left(nama, {TEKS_MAKS})) AS _nn, nik_banding(nik) AS _nik
 """
 
 PREP_SELECT = f"""
@@ -160,7 +160,7 @@ SELECT
   year(tanggal_lahir) AS tgl_tahun,
   coalesce({_SAMAR}, false) AS tgl_samar,
   CASE WHEN jenis_kelamin IN ('L', 'P') THEN jenis_kelamin END AS jenis_kelamin,
-  nullif(trim(regexp_replace(upper(left(tempat_lahir, {NAMA_MAKS})), '[^A-Z]+', ' ', 'g')), '')
+  nullif(trim(regexp_replace(upper(left(tempat_lahir, {TEKS_MAKS})), '[^A-Z]+', ' ', 'g')), '')
     AS tempat_lahir,
   coalesce(status_coklit = 'BARU', false) AS baru,
   kode_desa,

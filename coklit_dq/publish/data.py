@@ -37,9 +37,6 @@ from coklit_dq.rules.catalog import load_catalog, load_families
 ID_RUN = re.compile(r"\d{11,}")
 ALWAYS = 16
 
-# Every text column of a finding is masked before a file leaves: a nik keyed into rt, rw
-# or id_pemilih is as personal as one in nama.
-
 
 def _masker(secrets: set[str]) -> Callable[[re.Match[str]], str]:
     def sub(m: re.Match[str]) -> str:
@@ -56,8 +53,9 @@ def mask_text(
     in groups (privacy.GROUPED_IDS) always.
 
     Producers are expected to mask already; this is the last gate before a file
-    leaves. Candidate runs are found with polars; only rows holding one of them
-    are rewritten in Python.
+    leaves, for every text column of a finding (a nik keyed into rt, rw or id_pemilih
+    is as personal as one in nama). Candidate runs are found with polars; only rows
+    holding one of them are rewritten in Python.
     """
     if df.is_empty() or column not in df.columns:
         return df

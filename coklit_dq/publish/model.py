@@ -180,11 +180,7 @@ def by_kind(night: Night, where: pl.Expr) -> list[dict[str, Any]]:
         .agg(kemarin=pl.col("n_kemarin").sum())
     )
     done = night.resolved.filter(where).group_by("kode_temuan").agg(selesai=pl.len())
-    marked = (
-        night.ditandai
-        if night.ditandai is not None
-        else night.findings.clear().select("kode_temuan", "kode_prov", "kode_kab", "status_temuan")
-    )
+    marked = night.ditandai if night.ditandai is not None else night.findings.clear()
     # only those found the night before: a new finding already covered by an answer was
     # never on a list, so it is neither in `kemarin` nor in tonight's count
     ditandai = (

@@ -18,7 +18,6 @@ and paths only: no nik, no names of voters.
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,6 +30,7 @@ import duckdb
 import yaml
 
 from coklit_dq.config import Settings
+from coklit_dq.privacy import LINE_BREAKERS
 from coklit_dq.publish import PublishResult, RegionFiles
 from coklit_dq.publish.html import tanggal_id
 
@@ -161,16 +161,13 @@ def nasional_message(result: PublishResult) -> tuple[str, str]:
     return subject, "\n".join(lines) + "\n"
 
 
-# Line breaks and other control characters of a region's name (from the export's wilayah)
-# would make a header the email library refuses (or, in another one, a header injection).
-_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-
-
 def _message(settings: Settings, to: tuple[str, ...], subject: str, body: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.mail_from
     msg["To"] = ", ".join(to)
-    msg["Subject"] = _HEADER_UNSAFE.sub(" ", subject)
+    # a line break in a region's name (from the export's wilayah) would make a header the
+    # email library refuses (or, in another one, a header injection)
+    msg["Subject"] = " ".join(LINE_BREAKERS.sub(" ", subject).split())
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = make_msgid(domain=settings.mail_from.rsplit("@", 1)[-1])
     msg.set_content(body, charset="utf-8")

@@ -11,8 +11,7 @@ rules every published table follows.
   read as a number or a date (a name "2024-01-01", "1E5") gets it too. Codes
   (kode_*, id_*, rt, rw) stay exactly as exported: programs join on them, and
   the workbook is where people read them as text. Control characters (NUL, ESC,
-  ...) become U+FFFD. Every csv the pipeline
-  publishes goes through `write_csv`.
+  ...) become U+FFFD. Every csv the pipeline publishes goes through `write_csv`.
 
 Exactly the reports-v1 columns in order (FINDING_COLUMNS); dates ISO; an empty
 field is a null. The same frame always gives the same bytes.

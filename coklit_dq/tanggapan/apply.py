@@ -106,8 +106,7 @@ tanda AS (
          f.kode_temuan = 'GANDA_ORANG' AND coalesce(o.semua_bukan, false)
            AND o.ada IS NOT NULL AS lewat_label,
          CASE
-           WHEN f.kode_temuan = 'GANDA_ORANG' AND o.semua_bukan AND o.ada IS NOT NULL
-             THEN 'BUKAN_MASALAH'
+           WHEN lewat_label THEN 'BUKAN_MASALAH'
            WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan = 'GANDA_NIK'
                 AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab THEN 'PUSDATIN'
            WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan IN ('GANDA_ORANG', 'GANDA_NIK')

@@ -383,16 +383,24 @@ def test_simulated_responses_are_valid_answers_to_the_lists(first_night, tmp_pat
     assert res.rows_applied == sum(counts[k] for k in SHARE)
 
 
-def test_one_answer_forwards_every_record_of_its_nik_group(first_night, tmp_path):
-    """GANDA_NIK answered BUKAN_MASALAH on one record: "two people carry one nik" is said
-    of the group, so its other record leaves the list too (else the list would go on
-    telling the PPS to strike a real voter), saying which region marked it."""
-    env = first_night
+def _night1_again(env: dict, tmp_path: Path) -> tuple[Path, Path, Path, object]:
+    """The warehouse after night 1 copied, night 1 published again into a fresh outbox;
+    (warehouse, outbox, inbox, settings)."""
     wh = tmp_path / "w.duckdb"
     shutil.copy(env["root"] / "w-n1.duckdb", wh)
     outbox, inbox = tmp_path / "o", tmp_path / "inbox"
     settings = resolve_settings(warehouse=str(wh), outbox=str(outbox), inbox=str(inbox))
     run_night(settings, str(env["export"]), N1)
+    return wh, outbox, inbox, settings
+
+
+def test_one_answer_forwards_every_record_of_its_nik_group(first_night, tmp_path):
+    """GANDA_NIK answered BUKAN_MASALAH on one record: "two people carry one nik" is said
+    of the pair on the answered list, so its other record leaves the list too (else the
+    list would go on telling the PPS to strike a real voter), saying which region marked
+    it."""
+    env = first_night
+    wh, outbox, inbox, settings = _night1_again(env, tmp_path)
     book = _answer_workbook(
         outbox, N1, {("GANDA_NIK", C): ("BUKAN_MASALAH", "dua orang berbeda, satu NIK")}
     )
@@ -445,6 +453,12 @@ def _inbox_env(env: dict, tmp_path: Path) -> tuple[Path, Path, object, dict, dic
     return wh, inbox, settings, {**ans_a, "alasan": "kembar"}, ans_f
 
 
+def _drop_both(inbox: Path, kab: bytes, kota: bytes) -> None:
+    """tanggapan.csv of kab 3101 and of kota 3171, answering the list of night 1."""
+    _drop(inbox, N1, KAB, "tanggapan.csv", kab)
+    _drop(inbox, N1, "3171", "tanggapan.csv", kota)
+
+
 def _read(wh: Path, settings, sql: str | None = None):
     con = duckdb.connect(str(wh))
     try:
@@ -458,14 +472,11 @@ def test_a_no_tps_that_is_not_an_ascii_number_is_a_row_rejection_not_a_crash(fir
     """'²' passes str.isdigit() and int() refuses it; 20 nines overflow Int64: each is
     its row's problem (column no_tps), the file's other rows and other files are used."""
     wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
-    _drop(
+    _drop_both(
         inbox,
-        N1,
-        KAB,
-        "tanggapan.csv",
         _csv([{**ans_a, "no_tps": "²"}, {**ans_a, "no_tps": "9" * 20}, ans_a]),
+        _csv([ans_f]),
     )
-    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]))
     res, aside = _read(
         wh,
         settings,
@@ -490,8 +501,7 @@ def test_a_file_that_fails_unexpectedly_is_set_aside_and_the_others_are_used(fir
     con.execute("DROP TABLE IF EXISTS tanggapan_dipakai")
     con.execute(ddl.replace("PRIMARY KEY", "CHECK (alasan <> 'boom'), PRIMARY KEY"))
     con.close()
-    _drop(inbox, N1, KAB, "tanggapan.csv", _csv([{**ans_a, "alasan": "boom"}]))
-    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]))
+    _drop_both(inbox, _csv([{**ans_a, "alasan": "boom"}]), _csv([ans_f]))
     res, berkas = _read(
         wh,
         settings,
@@ -562,8 +572,7 @@ def test_a_csv_from_excel_in_cp1252_and_an_alasan_over_the_csv_field_limit_are_r
     wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
     smart = "dua orang “kembar” – beda NIK"
     sent = _csv([{**ans_a, "alasan": smart}]).decode().encode("cp1252")
-    _drop(inbox, N1, KAB, "tanggapan.csv", sent)
-    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([{**ans_f, "alasan": "A" * 200_000}]))
+    _drop_both(inbox, sent, _csv([{**ans_f, "alasan": "A" * 200_000}]))
     res, rows = _read(
         wh, settings, "SELECT kode_kab, alasan FROM tanggapan_dipakai ORDER BY kode_kab"
     )
@@ -664,11 +673,7 @@ def test_a_rerun_of_an_older_night_reads_no_new_answer(first_night, tmp_path):
     """Answers that arrive after night 3 ran belong to the next new night: rerunning night
     2 publishes what night 2 published, and leaves the file unread."""
     env = first_night
-    wh = tmp_path / "w.duckdb"
-    shutil.copy(env["root"] / "w-n1.duckdb", wh)
-    outbox, inbox = tmp_path / "o", tmp_path / "inbox"
-    settings = resolve_settings(warehouse=str(wh), outbox=str(outbox), inbox=str(inbox))
-    run_night(settings, str(env["export"]), N1)
+    wh, outbox, inbox, settings = _night1_again(env, tmp_path)
     for n in (N2, N3):
         run_night(settings, str(env["export"]), n)
     before = _list(outbox, N2)

@@ -504,6 +504,31 @@ def test_symlinks_are_never_followed(tmp_path: Path):
     assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (600,)
 
 
+def test_named_pipes_in_the_night_folder_are_never_opened(tmp_path: Path):
+    """A named pipe has no writer: opening it to read would hold the night forever. Listed
+    or not, it is set aside without being opened, and the other files are used."""
+    night = make_night(tmp_path / "src", N1)
+    os.mkfifo(night / "catatan")  # unlisted
+    (night / "pemilih/32.parquet").unlink()
+    os.mkfifo(night / "pemilih/32.parquet")  # listed
+    result, con = ingest(tmp_path)
+    assert set(result.used) == ALL_FILES - {"pemilih/32.parquet"}
+    why = {q.path: q.reason for q in result.quarantined}
+    assert set(why) == {"catatan", "pemilih/32.parquet"}
+    assert all("a named pipe, not a regular file" in w["message"] for w in why.values())
+    assert con.execute("SELECT count(*) FROM pemilih").fetchone() == (600,)
+
+
+def test_a_manifest_that_is_a_named_pipe_stops_the_night_without_waiting(tmp_path: Path):
+    from coklit_dq.ingest import IngestError
+
+    night = make_night(tmp_path / "src", N1)
+    (night / "manifest.json").unlink()
+    os.mkfifo(night / "manifest.json")
+    with pytest.raises(IngestError, match=r"manifest\.json: a named pipe"):
+        ingest(tmp_path)
+
+
 def test_a_manifest_that_is_a_symlink_is_never_read(tmp_path: Path):
     from coklit_dq.ingest import IngestError
 

@@ -550,6 +550,18 @@ def test_inbox_links_are_never_followed_and_misplaced_files_are_kept(first_night
     assert res.already_read == 4 and not res.set_aside
 
 
+def test_a_named_pipe_in_the_inbox_is_set_aside_without_being_opened(first_night, tmp_path):
+    """Opening a pipe with no writer would wait forever: every region's answers would stop."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]), prov="31")
+    pipe = inbox / N1.isoformat() / "31" / KAB / "tanggapan.csv"
+    pipe.parent.mkdir(parents=True)
+    os.mkfifo(pipe)
+    res, berkas = _read(wh, settings, "SELECT kode_kab, state, reason FROM tanggapan_berkas")
+    assert sorted(berkas) == [("3101", "set_aside", inbox_mod.SPECIAL), ("3171", "used", None)]
+    assert res.rows_applied == 1
+
+
 def test_inbox_names_are_quoted_in_log_lines(first_night, tmp_path, caplog):
     wh, inbox, settings, ans_a, _ = _inbox_env(first_night, tmp_path)
     forged = f"{KAB}\n2026-01-01 INFO coklit_dq: semua baik"

@@ -144,17 +144,21 @@ class _Night:
         finally:
             self.timings["fetch"] += time.perf_counter() - t0
 
-    def symlink(
+    def not_regular(
         self, rel: str, listed: ListedFile | None, *, own: str | None = None
     ) -> FileRow | None:
-        """A symbolic link is set aside, never followed: nothing is read or copied from it."""
-        if not self.folder.is_symlink(rel):
+        """A symbolic link is set aside, never followed, and so is a named pipe, socket or
+        device, never opened: nothing is read or copied from either."""
+        kind = "a symbolic link" if self.folder.is_symlink(rel) else self.folder.special(rel)
+        if kind is None:
             return None
         why = reason(
             rel,
-            "a symbolic link; links in the export are never followed",
+            f"{kind}; links in the export are never followed"
+            if kind == "a symbolic link"
+            else f"{kind}, not a regular file; never opened",
             expected="a regular file inside the night folder",
-            found="a symbolic link",
+            found=kind,
         )
         return self.quarantined(rel, why, None, listed, own=own)
 
@@ -175,7 +179,7 @@ class _Night:
         """A manifest entry whose rows or sha256 is not of export-v1: its file is set
         aside alone (its bytes kept, as for any error of a file)."""
         rel, own = entry.path, f"_manifest/files-{entry.index}"
-        link = self.symlink(rel, None, own=own)
+        link = self.not_regular(rel, None, own=own)
         if link is not None:
             return link
         local = self.fetch(rel)[0] if rel in present else None
@@ -234,7 +238,7 @@ def ingest_night(
             night.timings["check"] = time.perf_counter() - t0 - night.timings["fetch"]
             for n, rel in enumerate(sorted(present_set - named)):
                 own = f"_unlisted/file-{n}"
-                link = night.symlink(rel, None, own=own)
+                link = night.not_regular(rel, None, own=own)
                 if link is not None:
                     night.rows.append(link)
                     continue
@@ -304,7 +308,7 @@ def _one_file(
 ) -> None:
     rel = lf.path
     tabel, prov, fmt = classify(rel)
-    link = night.symlink(rel, lf)
+    link = night.not_regular(rel, lf)
     if link is not None:
         night.slots.append(link)
         return

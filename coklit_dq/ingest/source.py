@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 import fsspec
@@ -83,6 +83,41 @@ class Manifest:
 
 class SymlinkError(OSError):
     """A path of the night is, or passes through, a symbolic link: never followed."""
+
+
+class SpecialFileError(OSError):
+    """A path of the night is a named pipe, socket or device: never opened (reading one
+    would wait for a writer that never comes, or never end)."""
+
+
+def special_kind(info: dict[str, Any]) -> str | None:
+    """What a listing entry of fsspec is when it is neither a regular file, a folder nor
+    a link (None otherwise): "a named pipe", "a socket", "a device"."""
+    mode = info.get("permissions", info.get("mode"))
+    if isinstance(mode, int) and stat.S_IFMT(mode):
+        if stat.S_ISFIFO(mode):
+            return "a named pipe"
+        if stat.S_ISSOCK(mode):
+            return "a socket"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            return "a device"
+    if info.get("type") not in ("file", "directory", "link", None) and not is_link(info):
+        return "not a regular file"
+    return None
+
+
+def open_local(path: str) -> BinaryIO:
+    """A local file opened for reading only if it is a regular file, without following a
+    link: one made or swapped in after the listing is refused here (O_NOFOLLOW), and a
+    named pipe or device is opened without waiting (O_NONBLOCK) and refused on its fstat."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SpecialFileError(errno.EINVAL, "not a regular file; never read")
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
 
 
 def unsafe_path(path: str) -> str | None:
@@ -185,6 +220,7 @@ class NightFolder:
         self.url = f"{public_url(source).rstrip('/')}/{tanggal.isoformat()}"
         self.local = isinstance(self.fs, LocalFileSystem)
         self._links: set[str] = set()
+        self._special: dict[str, str] = {}
 
     def list_files(self) -> list[str]:
         """Every file under the night folder, relative to it; raises when there is none."""
@@ -205,6 +241,11 @@ class NightFolder:
             for p, info in found.items()
             if is_link(info)
         }
+        self._special = {
+            p[len(prefix) :] if p.startswith(prefix) else p: kind
+            for p, info in found.items()
+            if (kind := special_kind(info)) is not None
+        }
         if not rel:
             raise IngestError(f"{self.url}: the night folder is empty")
         return rel
@@ -215,7 +256,10 @@ class NightFolder:
             raise IngestError(f"{where}: manifest absent ({len(files)} other file(s) present)")
         if self.is_symlink("manifest.json"):
             raise IngestError(f"{where}: a symbolic link; links in the export are never followed")
-        with self.fs.open(f"{self.base}/manifest.json", "rb") as fh:
+        if self.special("manifest.json"):
+            raise IngestError(f"{where}: {self.special('manifest.json')}, not a regular file")
+        src = f"{self.base}/manifest.json"
+        with open_local(src) if self.local else self.fs.open(src, "rb") as fh:
             raw = fh.read()
         return parse_manifest(raw, where, self.tanggal)
 
@@ -223,6 +267,10 @@ class NightFolder:
         """Whether `rel`, or a folder on its way below the night folder, is a symbolic link
         (`link_in_path`, with the links `list_files` saw)."""
         return link_in_path(self.fs, self.base, rel, self._links)
+
+    def special(self, rel: str) -> str | None:
+        """What `rel` is when the listing said it is a named pipe, socket or device."""
+        return self._special.get(rel)
 
     def fetch(self, rel: str, tmp: Path) -> tuple[Path, str]:
         """A local path holding the file's bytes, and their sha256 (computed in chunks).
@@ -235,8 +283,7 @@ class NightFolder:
         if self.local:
             if self.is_symlink(rel):
                 raise SymlinkError("a symbolic link; links are never followed")
-            fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "rb") as fh:
+            with open_local(src) as fh:
                 while chunk := fh.read(CHUNK):
                     h.update(chunk)
             return Path(src), h.hexdigest()

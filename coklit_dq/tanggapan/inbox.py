@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -40,7 +39,7 @@ from fsspec.implementations.local import LocalFileSystem
 from coklit_dq.config import Settings
 from coklit_dq.contract import PROVINCE_CODES
 from coklit_dq.ingest.quarantine import shown_name
-from coklit_dq.ingest.source import is_link, link_in_path
+from coklit_dq.ingest.source import is_link, link_in_path, open_local, special_kind
 from coklit_dq.privacy import scrub
 from coklit_dq.tanggapan import store
 from coklit_dq.tanggapan.reader import MAX_BYTES, Unreadable, read_rows
@@ -55,6 +54,7 @@ CHUNK = 1 << 20
 # place; the bound only guards against a filesystem that would follow a folder link
 MAX_DEPTH = 16
 LINK = "berkas berupa tautan (symlink), bukan berkas biasa; tautan tidak pernah dibuka"
+SPECIAL = "berkas khusus (pipe, soket atau perangkat), bukan berkas biasa; tidak pernah dibuka"
 FAILED = "berkas tidak dapat diproses karena kesalahan sistem; kesalahan ini dicatat untuk Pusdatin"
 NOT_UTF8 = "nama folder atau berkas bukan teks UTF-8"
 
@@ -110,9 +110,10 @@ def parse_path(rel: str, tonight: date) -> InboxPath | None:
 
 
 def _open(fs: Any, path: str) -> Any:
-    """A local file is opened without following a link (one made after the listing)."""
+    """A local file is opened only if regular, without following a link or waiting on a
+    pipe (one made after the listing: `open_local`)."""
     if isinstance(fs, LocalFileSystem):
-        return os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
+        return open_local(path)
     return fs.open(path, "rb")
 
 
@@ -141,16 +142,23 @@ def _mtime(fs: Any, path: str) -> datetime | None:
     return m if isinstance(m, datetime) else None
 
 
-def _list(fs: Any, root: str) -> list[tuple[str, bool]]:
-    """Every file under the inbox, relative to it, and whether it is (or lies under) a
-    symbolic link (`link_in_path`, as ingest decides it)."""
+def _list(fs: Any, root: str) -> list[tuple[str, str | None]]:
+    """Every file under the inbox, relative to it, and why it is never opened: it is (or
+    lies under) a symbolic link (`link_in_path`, as ingest decides it), or it is a named
+    pipe, socket or device (`special_kind`); None for a regular file."""
     if not fs.exists(root):
         return []
     found = fs.find(root, maxdepth=MAX_DEPTH, detail=True)
     base = root.rstrip("/") + "/"
     rel = {p: p[len(base) :] for p in found if p.startswith(base)}
     links = {r for p, r in rel.items() if is_link(found[p])}
-    return sorted((r, link_in_path(fs, root.rstrip("/"), r, links)) for r in rel.values())
+
+    def never_opened(p: str, r: str) -> str | None:
+        if link_in_path(fs, root.rstrip("/"), r, links):
+            return LINK
+        return SPECIAL if special_kind(found[p]) else None
+
+    return sorted((r, never_opened(p, r)) for p, r in rel.items())
 
 
 def _known(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
@@ -324,13 +332,13 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
         result.later_night = later
         return result
     fs, root = fsspec.core.url_to_fs(settings.inbox, **settings.storage_options)
-    for rel, linked in _list(fs, root):
+    for rel, never_opened in _list(fs, root):
         p = parse_path(rel, tanggal)
         if p is None:
             result.for_later += 1
             continue
         full = f"{root.rstrip('/')}/{rel}"
-        if linked:  # never opened: its key is its path, so it is stored once
+        if never_opened:  # its key is its path, so it is stored once
             sha, size, data = hashlib.sha256(f"link:{p.rel}".encode()).hexdigest(), 0, None
         else:
             try:
@@ -347,9 +355,9 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
             continue
         save = partial(_store, con, tanggal=tanggal, p=p, sha=sha, size=size, data=data)
         try:
-            reason, applied, aside, n_rows = _check(con, p, data, LINK if linked else None)
+            reason, applied, aside, n_rows = _check(con, p, data, never_opened)
             save(
-                mtime=None if linked else _mtime(fs, full),
+                mtime=None if never_opened else _mtime(fs, full),
                 reason=reason,
                 applied=applied,
                 aside=aside,

@@ -552,7 +552,7 @@ def test_inbox_links_are_never_followed_and_misplaced_files_are_kept(first_night
 
 def test_a_named_pipe_in_the_inbox_is_set_aside_without_being_opened(first_night, tmp_path):
     """Opening a pipe with no writer would wait forever: every region's answers would stop."""
-    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    wh, inbox, settings, _, ans_f = _inbox_env(first_night, tmp_path)
     _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]), prov="31")
     pipe = inbox / N1.isoformat() / "31" / KAB / "tanggapan.csv"
     pipe.parent.mkdir(parents=True)

@@ -146,6 +146,8 @@ def test_a_nik_in_any_column_or_written_in_groups_is_masked(tmp_path):
     con, _ = two_night_warehouse(tmp_path / "w.duckdb")
     nik, nkk = "3101010904940001", "3101011501000010"
     spaced, dotted = "3101 0109 0494 0002", "3101.0115.0100.0011"
+    (held,) = con.execute("SELECT max(nik) FROM pemilih WHERE length(nik) = 16").fetchone()
+    system_id = "9000000000000017"  # a 16-digit id of the voter-data system, no nik we hold
     con.execute(
         """
         INSERT INTO temuan SELECT * REPLACE (? AS rt, ? AS rw, ? AS id_pemilih, ? AS nama,
@@ -153,16 +155,26 @@ def test_a_nik_in_any_column_or_written_in_groups_is_masked(tmp_path):
         FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101'
           AND kode_temuan = 'NIK_TIDAK_VALID' LIMIT 1
         """,
-        [nik, nkk, nik[:-1] + "9", f"SITI {spaced}", f"KK {dotted} RT 1", N2],
+        [nik, nkk, held, f"SITI {spaced}", f"KK {dotted} RT 1", N2],
+    )
+    con.execute(
+        """
+        INSERT INTO temuan SELECT * REPLACE (? AS id_pemilih, 'X|3' AS kunci)
+        FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101'
+          AND kode_temuan = 'NIK_TIDAK_VALID' LIMIT 1
+        """,
+        [system_id, N2],
     )
     root = _publish(tmp_path, con, mask=True)
     con.close()
-    full = {nik, nkk, nik[:-1] + "9", spaced, dotted}
+    full = {nik, nkk, held, spaced, dotted}
     for path in [p for p in root.rglob("*") if p.is_file()]:
         text = file_text(path)
         assert not [s for s in full if s in text], path
     shown = pl.read_csv(root / "31" / "3101" / "temuan.csv", infer_schema=False)
     row = shown.filter(pl.col("rt") == mask_id(nik)).row(0, named=True)
-    assert row["rw"] == mask_id(nkk) and row["id_pemilih"] == mask_id(nik[:-1] + "9")
+    assert row["rw"] == mask_id(nkk) and row["id_pemilih"] == mask_id(held)
+    # an id that is no nik or nkk we hold is an id: a PPS finds the record by it
+    assert system_id in shown["id_pemilih"].to_list()
     assert row["nama"] == "SITI " + mask_id(spaced.replace(" ", ""))
     assert row["alamat"] == "KK " + mask_id(dotted.replace(".", "")) + " RT 1"

@@ -20,6 +20,7 @@ from flow_fixtures import WIB, night_tables
 
 from coklit_dq.config import resolve_settings
 from coklit_dq.pipeline import run_night
+from coklit_dq.privacy import mask_id
 from coklit_dq.publish.model import Night, by_kind
 from coklit_dq.simulate.writer import write_night
 from coklit_dq.tanggapan import SHEET, TanggapanNight, night_marks, read_inbox, region_figures
@@ -548,6 +549,20 @@ def test_inbox_links_are_never_followed_and_misplaced_files_are_kept(first_night
     assert res.rows_applied == 0 and len(res.set_aside) == 4
     res, _ = _read(wh, settings)  # stored once: not read again
     assert res.already_read == 4 and not res.set_aside
+
+
+def test_an_id_pemilih_that_is_a_nik_is_answered_as_published_masked(first_night, tmp_path):
+    """An export whose record id is the nik has it published masked; the region answers
+    with what it was given, and the answer reaches its finding (and only that one)."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    nik = "3101014501900001"
+    con = duckdb.connect(str(wh))
+    con.execute("UPDATE temuan SET id_pemilih = ? WHERE id_pemilih = ?", [nik, A])
+    con.close()
+    _drop_both(inbox, _csv([{**ans_a, "id_pemilih": mask_id(nik)}]), _csv([ans_f]))
+    res, used = _read(wh, settings, "SELECT kode_kab, kunci FROM tanggapan_dipakai")
+    assert not res.set_aside and res.rows_applied == 2 and res.rows_set_aside == 0
+    assert sorted(k for k, _ in used) == [KAB, "3171"]
 
 
 def test_a_named_pipe_in_the_inbox_is_set_aside_without_being_opened(first_night, tmp_path):

@@ -36,12 +36,17 @@ from coklit_dq.rules.catalog import load_catalog, load_families
 # at most 10 digits.
 ID_RUN = re.compile(r"\d{11,}")
 ALWAYS = 16
+# Identifier columns: an id is not personal data, and a PPS finds the record by it and
+# answers by it (tanggapan-v1), so a digit run in one is masked only when it is the nik
+# or nkk of a record we hold (an export that uses the nik as the record's id), whatever
+# its length: a 16-digit id of the voter-data system stays as it was exported.
+ID_COLUMNS = frozenset({"id_pemilih", "id_pantarlih", "id_kelompok"})
 
 
-def _masker(secrets: set[str]) -> Callable[[re.Match[str]], str]:
+def _masker(secrets: set[str], always: float) -> Callable[[re.Match[str]], str]:
     def sub(m: re.Match[str]) -> str:
         run = m.group()
-        return (mask_id(run) or "") if len(run) >= ALWAYS or run in secrets else run
+        return (mask_id(run) or "") if len(run) >= always or run in secrets else run
 
     return sub
 
@@ -50,37 +55,41 @@ def mask_text(
     df: pl.DataFrame, column: str = "keterangan", secrets: set[str] | None = None
 ) -> pl.DataFrame:
     """Mask nik/nkk in a text column (first 6 + last 2 kept): see ID_RUN; a nik written
-    in groups (privacy.GROUPED_IDS) always.
+    in groups (privacy.GROUPED_IDS) always. In an identifier column (ID_COLUMNS) only
+    the niks and nkks of `secrets`.
 
     Producers are expected to mask already; this is the last gate before a file
-    leaves, for every text column of a finding (a nik keyed into rt, rw or id_pemilih
-    is as personal as one in nama). Candidate runs are found with polars; only rows
-    holding one of them are rewritten in Python.
+    leaves, for every text column of a finding (a nik keyed into rt, rw or nama is as
+    personal as one in the keterangan). Candidate runs are found with polars; only
+    rows holding one of them are rewritten in Python.
     """
     if df.is_empty() or column not in df.columns:
         return df
     secrets = secrets or set()
+    always = float("inf") if column in ID_COLUMNS else ALWAYS
     runs = df[column].str.extract_all(ID_RUN.pattern).explode().drop_nulls().unique()
-    found = [r for r in runs.to_list() if len(r) >= ALWAYS or r in secrets]
-    grouped = df[column].str.extract_all(GROUPED_IDS_POLARS).explode().drop_nulls().unique()
-    found += [r for r in grouped.to_list() if is_grouped_id(r)]
+    found = [r for r in runs.to_list() if len(r) >= always or r in secrets]
+    if column not in ID_COLUMNS:
+        grouped = df[column].str.extract_all(GROUPED_IDS_POLARS).explode().drop_nulls().unique()
+        found += [r for r in grouped.to_list() if is_grouped_id(r)]
     if not found:
         return df
     hit = df[column].str.contains_any(found).fill_null(False)
     values = df.filter(hit)[column].to_list()
-    sub = _masker(secrets)
-    fixed = [ID_RUN.sub(sub, mask_grouped(v)) for v in values]
+    sub = _masker(secrets, always)
+    group = (lambda v: v) if column in ID_COLUMNS else mask_grouped
+    fixed = [ID_RUN.sub(sub, group(v)) for v in values]
     return df.with_columns(df[column].scatter(hit.arg_true(), fixed))
 
 
 def known_ids(con: duckdb.DuckDBPyConnection, texts: list[pl.Series]) -> set[str]:
-    """The digit runs (11-15 long) of `texts` that are a nik or nkk of a record we hold."""
+    """The digit runs (11 or more digits) of `texts` that are a nik or nkk of a record
+    we hold."""
     runs = (
         pl.concat([t.str.extract_all(ID_RUN.pattern).explode() for t in texts])
         .drop_nulls()
         .unique()
     )
-    runs = runs.filter(runs.str.len_chars() < ALWAYS)
     if runs.is_empty():
         return set()
     con.complete()

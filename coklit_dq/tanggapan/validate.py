@@ -17,6 +17,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from coklit_dq.privacy import register_mask_macro
 from coklit_dq.tanggapan.reader import Row
 from coklit_dq.tanggapan.units import UNIT_COLUMNS, unit_of
 
@@ -90,12 +91,15 @@ def _frame(rows: list[Row]) -> pl.DataFrame:
     )
 
 
+# An id_pemilih that is a nik (an export that uses the nik as the record's id) is
+# published masked (publish.data.ID_COLUMNS): the answer names it as published.
 MATCH_SQL = """
 SELECT r.lokasi, t.kode_prov, t.kode_kab, t.kunci, t.id_pemilih, t.id_pantarlih, t.kode_desa,
        t.no_tps, t.id_kelompok
 FROM _tanggapan_baris r
 JOIN temuan t ON t.tanggal_ekspor = $tanggal AND t.kode_temuan = r.kode_temuan
- AND (r.id_pemilih = '' OR t.id_pemilih = r.id_pemilih)
+ AND (r.id_pemilih = '' OR t.id_pemilih = r.id_pemilih
+      OR (contains(r.id_pemilih, '*') AND mask_id(t.id_pemilih) = r.id_pemilih))
  AND (r.id_pantarlih = '' OR t.id_pantarlih = r.id_pantarlih)
  AND (r.kode_desa = '' OR t.kode_desa = r.kode_desa)
  AND (r.no_tps IS NULL OR t.no_tps = r.no_tps)
@@ -116,6 +120,7 @@ def check_rows(
             ok.append(row)
     if not ok:
         return [], aside
+    register_mask_macro(con)  # MATCH_SQL's mask_id, whatever opened the connection
     con.register("_tanggapan_baris", _frame(ok).to_arrow())
     try:
         found = con.sql(MATCH_SQL, params={"tanggal": tanggal_daftar}).pl()

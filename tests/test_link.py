@@ -248,6 +248,9 @@ def test_nik_valid_macro(nik: str | None, valid: bool) -> None:
         ("MUHAMAD suparman", "MUHAMMAD SUPARMAN"),
         ("St. Aminah", "SITI AMINAH"),
         ("Djoko Tjahjono", "JOKO CAHJONO"),
+        ("BUDI SANTOSO, S.Pd., M.Si", "BUDI SANTOSO"),  # degrees after a comma
+        ("Drs. H. Ahmad Subagyo, M.Si.", "AHMAD SUBAGYO"),
+        (", S.PD", "S PD"),  # nothing but a degree: kept, not emptied
         ("  ", None),
     ],
 )
@@ -530,6 +533,28 @@ def test_second_night_links_only_changes_and_carries_clusters(night) -> None:
         )
         cols = ["kode_temuan", "id_pemilih", "id_kelompok", "kunci"]
         assert raw_full.select(cols).sort(cols).equals(raw2.select(cols).sort(cols))
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("changed", [False, True])
+def test_a_change_in_how_records_are_prepared_relinks_in_full(night, monkeypatch, changed) -> None:
+    """The standing records were prepared by the code of their night: when the preparation
+    changes (a name folded another way), the next night links every record again."""
+    from coklit_dq.link import orang
+
+    con = warehouse.connect(":memory:")
+    try:
+        load(con, D1, *night)
+        run_linkage(con, D1, resolve_settings())
+        load(con, D2, *night)
+        if changed:
+            monkeypatch.setattr(orang, "PREP_DIGEST", orang.PREP_DIGEST + " folded otherwise")
+        run_linkage(con, D2, resolve_settings())
+        (mode,) = con.execute(
+            "SELECT mode FROM link_malam WHERE tanggal_ekspor = ?", [D2]
+        ).fetchone()
+        assert mode == ("full" if changed else "incremental")
     finally:
         con.close()
 

@@ -9,7 +9,8 @@ warehouse:
   link_rekaman   the records of the last linked night as the model reads them
                  (PREP_COLUMNS, hash, nkk): a later night prepares only its changes
   link_pasangan  their scored pairs at or above the floor
-  link_malam     one row per linked night: mode, counts, seconds, model checksum, and
+  link_malam     one row per linked night: mode, counts, seconds, the checksum of model
+                 and preparation (state_checksum), and
                  the model as that night weighed its pairs (model_malam, JSON)
 
 Memory (DuckDB backend): Splink works on a cursor of the warehouse connection whose
@@ -37,7 +38,7 @@ import pyarrow as pa
 
 from coklit_dq import warehouse
 from coklit_dq.link import model as mdl
-from coklit_dq.link.sql import HASH_EXPR, PREP_BASE, PREP_SELECT, known_kecamatan
+from coklit_dq.link.sql import HASH_EXPR, PREP_BASE, PREP_DIGEST, PREP_SELECT, known_kecamatan
 from linkage import settings as model_settings
 
 log = logging.getLogger("coklit_dq.link")
@@ -91,9 +92,12 @@ class LinkStats:
     detik: float
 
 
-def model_checksum(model: dict[str, Any]) -> str:
-
-    return hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:16]
+def state_checksum(model: dict[str, Any]) -> str:
+    """What the standing pairs and records were made with: the trained model and how
+    records are prepared (sql.PREP_DIGEST). A night whose checksum differs from the last
+    linked night's re-links in full."""
+    made_with = json.dumps(model, sort_keys=True) + PREP_DIGEST
+    return hashlib.sha256(made_with.encode()).hexdigest()[:16]
 
 
 def _night_sql() -> str:
@@ -213,7 +217,7 @@ def score(
     """Score tonight's pairs into link_pasangan and roll link_rekaman forward."""
     t0 = time.perf_counter()
     model = model or mdl.load_model()
-    checksum = model_checksum(model)
+    checksum = state_checksum(model)
     _migrate(con)
     for ddl in STATE_DDL:
         con.execute(ddl)

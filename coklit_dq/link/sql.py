@@ -8,6 +8,8 @@ must see through.
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 
 from coklit_dq.contract import NIK_POLA
@@ -38,10 +40,13 @@ _MUH = ", ".join(f"'{t}'" for t in MUHAMMAD)
 _SITI = ", ".join(f"'{t}'" for t in SITI)
 _GELAR = ", ".join(f"'{t}'" for t in GELAR)
 
+# Academic degrees are written after a comma ("BUDI SANTOSO, S.PD., M.SI") on one record
+# and not the other: what follows the first comma after a letter is not compared.
 NAMA_NORM_MACRO = f"""
 CREATE OR REPLACE MACRO nama_norm(x) AS nullif(
   replace(replace(replace(replace(replace(array_to_string(list_transform(list_filter(
-    string_split(trim(regexp_replace(upper(x), '[^A-Z]+', ' ', 'g')), ' '),
+    string_split(trim(regexp_replace(regexp_replace(upper(x), '([A-Z][^,]*),.*$', '\\1', 's'),
+                                     '[^A-Z]+', ' ', 'g')), ' '),
     lambda s: s NOT IN ({_GELAR})),
     lambda s: CASE WHEN s IN ({_MUH}) THEN 'MUHAMMAD'
                    WHEN s IN ({_SITI}) THEN 'SITI' ELSE s END), ' '),
@@ -183,3 +188,17 @@ HASH_COLUMNS = (
 # over a night's records; two versions of one record colliding is a 1 in 2^64 chance). A
 # DuckDB whose hash() differs makes every record "changed" once: slow, not wrong.
 HASH_EXPR = "hash(" + ", ".join(HASH_COLUMNS) + ")"
+
+# How a record is prepared, as one fingerprint: the standing records of an incremental
+# night were prepared by the code of the night they changed, so a change here (a name
+# folded another way) re-links in full once (orang.state_checksum), and a night's pairs
+# never depend on which version prepared which record.
+PREP_DIGEST = hashlib.sha256(
+    "\n".join(
+        (
+            NIK_BANDING_MACRO, NAMA_NORM_MACRO, NAMA_DEPAN_MACRO, RUNS_ONCE_MACRO,
+            NAMA_KUNCI_MACRO, HURUF_TUNGGAL_MACRO, KECAMATAN_SQL, PREP_BASE, PREP_SELECT,
+            HASH_EXPR,
+        )
+    ).encode()
+).hexdigest()  # fmt: skip

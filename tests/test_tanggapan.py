@@ -551,6 +551,23 @@ def test_inbox_links_are_never_followed_and_misplaced_files_are_kept(first_night
     assert res.already_read == 4 and not res.set_aside
 
 
+def test_an_answer_holds_for_the_data_of_the_list_it_answers_not_of_the_night_reading_it(
+    first_night, tmp_path
+):
+    """A BUKAN_MASALAH on night 1's list, first read on night 3 (night 2 did not run): A's
+    record changed in between, so the region never saw those data and A is listed again."""
+    env = first_night
+    shutil.copy(env["root"] / "w-n1.duckdb", tmp_path / "w.duckdb")
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    settings = resolve_settings(
+        warehouse=str(tmp_path / "w.duckdb"), outbox=str(outbox), inbox=str(inbox)
+    )
+    answer = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "tanggapan": "BUKAN_MASALAH"}
+    _drop(inbox, N1, KAB, "tanggapan.csv", _csv([{**answer, "alasan": "sudah dicek"}]))
+    run_night(settings, str(env["export"]), N3)
+    assert A in set(_list(outbox, N3)["id_pemilih"].drop_nulls())
+
+
 def test_an_id_pemilih_that_is_a_nik_is_answered_as_published_masked(first_night, tmp_path):
     """An export whose record id is the nik has it published masked; the region answers
     with what it was given, and the answer reaches its finding (and only that one)."""

@@ -254,7 +254,7 @@ def _store(
                 ],
             )
         if applied:
-            _fingerprint(con, sha, tanggal)
+            _fingerprint(con, sha, p.tanggal_daftar if _held(con, p.tanggal_daftar) else tanggal)
             _labels(con, sha)
         con.execute("COMMIT")
     except BaseException:
@@ -262,8 +262,17 @@ def _store(
         raise
 
 
+def _held(con: duckdb.DuckDBPyConnection, tanggal: date | None) -> bool:
+    """Whether the warehouse still holds the records of night `tanggal` (retention)."""
+    row = con.execute("SELECT 1 FROM pemilih WHERE tanggal_ekspor = ? LIMIT 1", [tanggal])
+    return bool(row.fetchall())
+
+
 def _fingerprint(con: duckdb.DuckDBPyConnection, sha: str, tanggal: date) -> None:
-    """The unit's fingerprint tonight, on the rows of this file (BUKAN_MASALAH uses it)."""
+    """The unit's fingerprint on night `tanggal`, on the rows of this file (BUKAN_MASALAH
+    holds while it stays the same). The night is the answered list's: the data the region
+    looked at, so a record changed between the list and the night that reads the answer
+    is listed again. Only when that night's records were pruned is it the reading night."""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _tanggapan_sidik AS

@@ -568,6 +568,22 @@ def test_an_answer_holds_for_the_data_of_the_list_it_answers_not_of_the_night_re
     assert A in set(_list(outbox, N3)["id_pemilih"].drop_nulls())
 
 
+def test_the_same_answer_twice_in_a_file_is_used_once_and_the_second_row_kept(
+    first_night, tmp_path
+):
+    """Nothing a region sent is lost: the repeated row is set aside naming the row used."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    _drop_both(inbox, _csv([ans_a, {**ans_a, "alasan": "alasan kedua"}]), _csv([ans_f]))
+    res, aside = _read(
+        wh, settings, "SELECT kode_kab, lokasi, kolom, alasan_tolak FROM tanggapan_ditolak"
+    )
+    assert res.rows_applied == 2 and res.rows_set_aside == 1
+    assert aside == [
+        (KAB, "3", "tanggapan",
+         "tanggapan yang sama untuk temuan ini sudah ada pada baris 2; baris itu yang dipakai"),
+    ]  # fmt: skip
+
+
 def test_an_id_pemilih_that_is_a_nik_is_answered_as_published_masked(first_night, tmp_path):
     """An export whose record id is the nik has it published masked; the region answers
     with what it was given, and the answer reaches its finding (and only that one)."""

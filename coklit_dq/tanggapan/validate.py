@@ -157,7 +157,16 @@ def check_rows(
                         f"tanggapan lain untuk temuan yang sama pada baris {seen[key][1]}",
                     )
                 )
-            continue  # the same answer twice in one file counts once
+            else:  # the same answer twice in one file counts once; the second is kept
+                aside.append(
+                    SetAside(
+                        row,
+                        "tanggapan",
+                        f"tanggapan yang sama untuk temuan ini sudah ada pada baris "
+                        f"{seen[key][1]}; baris itu yang dipakai",
+                    )
+                )
+            continue
         seen[key] = (answer, row.lokasi)
         applied.append(
             Applied(

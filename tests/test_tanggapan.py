@@ -584,6 +584,27 @@ def test_the_same_answer_twice_in_a_file_is_used_once_and_the_second_row_kept(
     ]  # fmt: skip
 
 
+def test_of_two_files_read_the_same_night_the_one_written_last_counts(first_night, tmp_path):
+    """A corrected csv sent after the region's workbook is read first (paths in order):
+    the inbox's modification times, not the reading order, say which answer is the last."""
+    env = first_night
+    shutil.copy(env["root"] / "w-n1.duckdb", tmp_path / "w.duckdb")
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    settings = resolve_settings(
+        warehouse=str(tmp_path / "w.duckdb"), outbox=str(outbox), inbox=str(inbox)
+    )
+    first = _answer_workbook(env["outbox"], N1, {("NIK_TIDAK_VALID", A): ("BUKAN_MASALAH", "x")})
+    book = _drop(inbox, N1, KAB, "tanggapan.xlsx", first)
+    fixed = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "tanggapan": "SUDAH_DIPERBAIKI"}
+    later = _drop(inbox, N1, KAB, "tanggapan.csv", _csv([fixed]))
+    now = later.stat().st_mtime
+    os.utime(book, (now - 2 * 86400, now - 2 * 86400))
+    os.utime(later, (now - 86400, now - 86400))
+    run_night(settings, str(env["export"]), N2)
+    row = _list(outbox, N2).filter(pl.col("id_pemilih") == A).row(0, named=True)
+    assert row["keterangan"].startswith("DILAPORKAN SUDAH DIPERBAIKI, MASIH DITEMUKAN")
+
+
 def test_an_id_pemilih_that_is_a_nik_is_answered_as_published_masked(first_night, tmp_path):
     """An export whose record id is the nik has it published masked; the region answers
     with what it was given, and the answer reaches its finding (and only that one)."""

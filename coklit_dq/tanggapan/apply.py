@@ -16,7 +16,8 @@
 
 An answer applies to the nights after the list it answers (tanggal_daftar <
 tanggal) whose run read it or came later (tanggal_proses <= tanggal): a rerun of
-an older night sees what its first run saw. The latest answer about a finding counts.
+an older night sees what its first run saw. The latest answer about a finding counts
+(store.LATEST_FIRST: the latest list, then the answer that arrived last).
 """
 
 from __future__ import annotations
@@ -39,10 +40,9 @@ WITH f AS (SELECT * FROM temuan WHERE tanggal_ekspor = $tanggal),
 -- the answers tonight's first run had: about an earlier list, read by this night's run
 -- or before (a rerun of an older night sees nothing that arrived after it)
 j AS (
-  SELECT * FROM tanggapan_dipakai
+  SELECT * FROM {dipakai}
   WHERE tanggal_daftar < $tanggal AND tanggal_proses <= $tanggal
-  QUALIFY row_number() OVER (PARTITION BY kode_temuan, kunci
-                             ORDER BY tanggal_daftar DESC, diterima DESC, lokasi DESC) = 1
+  QUALIFY row_number() OVER (PARTITION BY kode_temuan, kunci {latest}) = 1
 ),
 fj AS (
   SELECT f.kode_temuan, f.kunci, f.id_pemilih, f.kode_desa, f.no_tps, f.id_pantarlih,
@@ -56,11 +56,9 @@ oleh AS (  -- a region as the pages name it
   FROM wilayah WHERE tanggal_ekspor = $tanggal
 ),
 lbl AS (
-  SELECT id_l, id_r, cocok, kode_kab AS kab_jawab, tanggal_daftar FROM tanggapan_label
-  WHERE tanggal_daftar < $tanggal AND sha256 IN (
-    SELECT sha256 FROM tanggapan_berkas WHERE tanggal_proses <= $tanggal)
-  QUALIFY row_number() OVER (PARTITION BY id_l, id_r ORDER BY tanggal_daftar DESC,
-                             diterima DESC) = 1
+  SELECT id_l, id_r, cocok, kode_kab AS kab_jawab, tanggal_daftar FROM {label}
+  WHERE tanggal_daftar < $tanggal AND dibaca_malam <= $tanggal
+  QUALIFY row_number() OVER (PARTITION BY id_l, id_r {latest}) = 1
 ),
 orang AS (
   SELECT a.kunci, bool_and(coalesce(NOT l.cocok, false)) AS semua_bukan,
@@ -145,7 +143,13 @@ FROM tanda
 
 def _build_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
     store.ensure_schema(con)
-    con.execute(MARKS_SQL.replace("{fingerprint}", fingerprint_sql("fj")), {"tanggal": tanggal})
+    sql = (
+        MARKS_SQL.replace("{fingerprint}", fingerprint_sql("fj"))
+        .replace("{dipakai}", store.with_arrival("tanggapan_dipakai"))
+        .replace("{label}", store.with_arrival("tanggapan_label"))
+        .replace("{latest}", store.LATEST_FIRST)
+    )
+    con.execute(sql, {"tanggal": tanggal})
 
 
 def night_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:

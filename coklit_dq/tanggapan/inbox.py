@@ -254,7 +254,8 @@ def _store(
                 ],
             )
         if applied:
-            _fingerprint(con, sha, p.tanggal_daftar if _held(con, p.tanggal_daftar) else tanggal)
+            listed = p.tanggal_daftar
+            _fingerprint(con, sha, listed if listed and _held(con, listed) else tanggal)
             _labels(con, sha)
         con.execute("COMMIT")
     except BaseException:
@@ -262,7 +263,7 @@ def _store(
         raise
 
 
-def _held(con: duckdb.DuckDBPyConnection, tanggal: date | None) -> bool:
+def _held(con: duckdb.DuckDBPyConnection, tanggal: date) -> bool:
     """Whether the warehouse still holds the records of night `tanggal` (retention)."""
     row = con.execute("SELECT 1 FROM pemilih WHERE tanggal_ekspor = ? LIMIT 1", [tanggal])
     return bool(row.fetchall())

@@ -24,12 +24,11 @@ import polars as pl
 
 from coklit_dq.tanggapan import store
 
-LABELS_SQL = """
+LABELS_SQL = f"""
 SELECT id_l AS unique_id_l, id_r AS unique_id_r,
        CASE WHEN cocok THEN 1.0 ELSE 0.0 END AS clerical_match_score
-FROM tanggapan_label
-QUALIFY row_number() OVER (PARTITION BY id_l, id_r ORDER BY tanggal_daftar DESC,
-                           diterima DESC, lokasi DESC) = 1
+FROM {store.with_arrival("tanggapan_label")}
+QUALIFY row_number() OVER (PARTITION BY id_l, id_r {store.LATEST_FIRST}) = 1
 ORDER BY 1, 2
 """
 

@@ -31,6 +31,25 @@ ROW_COLUMNS = (
 )
 _ROW_DDL = ",\n  ".join(f"{c} VARCHAR" for c in ROW_COLUMNS)
 
+# "The latest answer counts" (tanggapan-v1), one ordering for every reader: about the
+# latest list; then the one that arrived last: read by a later night, or of one night's
+# files the one the inbox says was written last (its modification time), then read last.
+# Over rows of `with_arrival`.
+LATEST_FIRST = (
+    "ORDER BY tanggal_daftar DESC, dibaca_malam DESC, coalesce(waktu_berkas, diterima) DESC, "
+    "diterima DESC, lokasi DESC"
+)
+
+
+def with_arrival(table: str) -> str:
+    """Rows of tanggapan_dipakai or tanggapan_label with their file's night of reading
+    (dibaca_malam) and modification time (waktu_berkas), for LATEST_FIRST."""
+    return (
+        f"(SELECT r.*, b.tanggal_proses AS dibaca_malam, b.waktu_berkas "
+        f"FROM {table} r JOIN tanggapan_berkas b USING (sha256))"
+    )
+
+
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS tanggapan_berkas (
   sha256 VARCHAR PRIMARY KEY,

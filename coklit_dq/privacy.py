@@ -37,41 +37,85 @@ def mask_id(value: str | None, *, enabled: bool = True) -> str | None:
     return value[:KEEP_HEAD] + MASK_CHAR * (n - KEEP_HEAD - KEEP_TAIL) + value[-KEEP_TAIL:]
 
 
-# A nik or nkk written in groups ("3201 0124 0963 0001", "3201.0124.0963.0001",
-# "3201-0124-0963-0001", "32010124 09630001", a no-break space, two spaces): groups of 1-8
-# digits parted by one or two spaces, periods, hyphens or slashes, 16 digits or more in
-# all. Not a comma: "TPS 1, 2, 3, ..." lists are the pipeline's own. A group starts after
-# a non-digit, so a run inside an id (PL3101011001001-1) is never one. GROUPED_IDS_POLARS
-# is the same without the look-around (polars' regex has none), to find candidates.
-_SEP = "[ .\\-/\u00a0]{1,2}"
-GROUPED_IDS = re.compile(rf"(?<!\d)\d{{1,8}}(?:{_SEP}\d{{1,8}}){{1,15}}(?!\d)")
-GROUPED_IDS_POLARS = rf"\d{{1,8}}(?:{_SEP}\d{{1,8}}){{1,15}}"
-GROUPED_MIN_DIGITS = 16
+# Unicode's "format" characters (category Cf): invisible, yet they split a run of digits
+# ("3101<ZWSP>0104<ZWSP>...") and reorder what a reader sees (bidi overrides). Free text
+# loses them before it is masked and shown. One class of literal characters, for Python's
+# re and polars' regex alike (tests/test_privacy_scan.py checks it against unicodedata).
+_CF_RANGES = (
+    (0x00AD, 0x00AD), (0x0600, 0x0605), (0x061C, 0x061C), (0x06DD, 0x06DD),
+    (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x180E, 0x180E),
+    (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x2064), (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD),
+    (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)  # fmt: skip
+INVISIBLE = "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in _CF_RANGES) + "]"
+_INVISIBLE_RE = re.compile(INVISIBLE)
 
 
-def _grouped_digits(run: str) -> str:
-    return re.sub(r"\D", "", run)
+def drop_invisible(text: str) -> str:
+    return _INVISIBLE_RE.sub("", text)
+
+
+# A nik or nkk written in groups: digits parted by one to three spaces, no-break spaces,
+# periods, hyphens, slashes, underscores or commas ("3101 0124 0963 0001", "3101.0124...",
+# "3101 - 0124 - ...", "3101_0124_...", "310101 0124096300", "3101,0124,0963,0001").
+# Which groups are one (`_mask_run`): consecutive groups of 16 digits in all, or a whole
+# run of more in groups of at most 8 (a nik glued to more digits). Commas part lists
+# ("TPS 1, 2, 3, ..." is the pipeline's own), so groups joined by a comma count only when
+# each has 4 digits or more. A group starts after a non-digit, so a run inside an id
+# (PL3101011001001-1) is never one. GROUPED_IDS_POLARS is the same without the look-around
+# (polars' regex has none), to find candidates.
+_SEP = "[ .\\-/_,\u00a0]{1,3}"
+GROUPED_IDS = re.compile(rf"(?<!\d)\d{{1,16}}(?:{_SEP}\d{{1,16}}){{1,15}}(?!\d)")
+GROUPED_IDS_POLARS = rf"\d{{1,16}}(?:{_SEP}\d{{1,16}}){{1,15}}"
+NIK_DIGITS = 16
+
+
+def _mask_run(run: str) -> str:
+    """A grouped run with every nik/nkk in it masked as one nik (its separators dropped)."""
+    groups = re.findall(r"\d+", run)
+    seps = re.findall(r"\D+", run)
+    sizes = [len(g) for g in groups]
+    if "," not in run and sum(sizes) > NIK_DIGITS and max(sizes) <= 8:
+        return mask_id("".join(groups)) or ""
+    out, i = [], 0
+    while i < len(groups):
+        j, total = i, sizes[i]
+        while total < NIK_DIGITS and j + 1 < len(groups):
+            j += 1
+            total += sizes[j]
+        joined_by_comma = [k for k in range(i, j) if "," in seps[k]]
+        if (
+            j > i
+            and total == NIK_DIGITS
+            and all(sizes[k] >= 4 and sizes[k + 1] >= 4 for k in joined_by_comma)
+        ):
+            out.append(mask_id("".join(groups[i : j + 1])) or "")
+            i = j + 1
+        else:
+            out.append(groups[i])
+            i += 1
+        if i < len(groups):
+            out.append(seps[i - 1])
+    return "".join(out)
 
 
 def is_grouped_id(run: str) -> bool:
-    """A match of GROUPED_IDS(_POLARS) that is long enough to be a nik or nkk."""
-    return len(_grouped_digits(run)) >= GROUPED_MIN_DIGITS
+    """Whether a match of GROUPED_IDS(_POLARS) holds a nik or nkk to mask."""
+    return _mask_run(run) != run
 
 
 def mask_grouped(text: str) -> str:
     """Every nik/nkk written in groups masked as one nik (its separators dropped)."""
-
-    def sub(m: re.Match[str]) -> str:
-        run = m.group()
-        return (mask_id(_grouped_digits(run)) or "") if is_grouped_id(run) else run
-
-    return GROUPED_IDS.sub(sub, text)
+    return GROUPED_IDS.sub(lambda m: _mask_run(m.group()), text)
 
 
 def mask_digit_runs(text: str, min_run: int) -> str:
-    """Free text with every nik/nkk masked: runs of `min_run`+ digits, and 16+ digits
-    written in groups (GROUPED_IDS)."""
-    return re.sub(rf"\d{{{min_run},}}", lambda m: mask_id(m.group()) or "", mask_grouped(text))
+    """Free text with every nik/nkk masked: runs of `min_run`+ digits, and niks written in
+    groups (GROUPED_IDS); invisible format characters dropped first (INVISIBLE)."""
+    masked = mask_grouped(drop_invisible(text))
+    return re.sub(rf"\d{{{min_run},}}", lambda m: mask_id(m.group()) or "", masked)
 
 
 # Columns of the export whose every value is personal data: never quoted in a log line,

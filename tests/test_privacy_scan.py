@@ -178,3 +178,63 @@ def test_a_nik_in_any_column_or_written_in_groups_is_masked(tmp_path):
     assert system_id in shown["id_pemilih"].to_list()
     assert row["nama"] == "SITI " + mask_id(spaced.replace(" ", ""))
     assert row["alamat"] == "KK " + mask_id(dotted.replace(".", "")) + " RT 1"
+
+
+def test_invisible_covers_every_format_character_python_knows() -> None:
+    """INVISIBLE is spelled out (polars' regex and Python's re read it alike): it must hold
+    every Cf character of this Python's Unicode, and nothing assigned to another category."""
+    import re
+    import unicodedata
+
+    from coklit_dq.privacy import INVISIBLE
+
+    cls = re.compile(INVISIBLE)
+    ours = {c for c in range(0x110000) if cls.fullmatch(chr(c))}
+    cf = {c for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"}
+    assert cf <= ours
+    assert {unicodedata.category(chr(c)) for c in ours - cf} <= {"Cn"}  # newer Unicode
+
+
+NIK = "3101010408020001"
+MASKED = "310101********01"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "3101\u200b0104\u200b0802\u200b0001",  # zero-width spaces
+        "3101\u20600104\u20600802\u20600001",  # word joiners
+        "3101,0104,0802,0001",
+        "3101_0104_0802_0001",
+        "3101 - 0104 - 0802 - 0001",
+        "310101 0408020001",  # region code + the rest
+        "3101010408.020001",
+        "3101 0104 0802 0001",
+        "3101.0104.0802.0001",
+        "\u202e3101010408020001",  # a bidi override in front
+    ],
+)
+def test_a_nik_written_any_common_way_in_free_text_is_masked(written: str) -> None:
+    """review-inbox F1: a region's reason quoting a voter's nik the way people type it."""
+    from coklit_dq.privacy import mask_digit_runs
+    from coklit_dq.publish.data import mask_text
+
+    text = f"PB: NIK {written} | dicek"
+    assert mask_digit_runs(text, 11) == f"PB: NIK {MASKED} | dicek"
+    shown = mask_text(pl.DataFrame({"alamat": [text]}), "alamat")["alamat"][0]
+    assert shown == f"PB: NIK {MASKED} | dicek"
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        "TPS 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14",
+        "TPS 2, 5, 7, 10, 11, 12, 13, 14, 15, 9",
+        "desa 3101012001, 3101012002 dan 3101012001/3101012002",
+        "25 Juni 2024 pukul 04.18 WIB, 615 pemilih",
+    ],
+)
+def test_the_pipelines_own_lists_and_codes_are_not_taken_for_a_nik(own: str) -> None:
+    from coklit_dq.privacy import mask_digit_runs
+
+    assert mask_digit_runs(own, 11) == own

@@ -20,6 +20,7 @@ import polars as pl
 from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
 from coklit_dq.privacy import (
     GROUPED_IDS_POLARS,
+    INVISIBLE,
     is_grouped_id,
     mask_digit_runs,
     mask_grouped,
@@ -66,6 +67,8 @@ def mask_text(
     if df.is_empty() or column not in df.columns:
         return df
     secrets = secrets or set()
+    if column not in ID_COLUMNS:  # invisible characters split a nik's digits (privacy)
+        df = df.with_columns(pl.col(column).str.replace_all(INVISIBLE, ""))
     always = float("inf") if column in ID_COLUMNS else ALWAYS
     runs = df[column].str.extract_all(ID_RUN.pattern).explode().drop_nulls().unique()
     found = [r for r in runs.to_list() if len(r) >= always or r in secrets]

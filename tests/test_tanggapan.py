@@ -605,6 +605,42 @@ def test_of_two_files_read_the_same_night_the_one_written_last_counts(first_nigh
     assert row["keterangan"].startswith("DILAPORKAN SUDAH DIPERBAIKI, MASIH DITEMUKAN")
 
 
+def test_the_region_is_told_what_it_sent_that_was_set_aside(first_night, tmp_path):
+    """tanggapan-v1: rows and files set aside with the reason (file, row, column); the
+    region reads them the next morning in its workbook and on its page, never anyone
+    else's, its own text masked and inert."""
+    env = first_night
+    shutil.copy(env["root"] / "w-n1.duckdb", tmp_path / "w.duckdb")
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    settings = resolve_settings(
+        warehouse=str(tmp_path / "w.duckdb"), outbox=str(outbox), inbox=str(inbox)
+    )
+    good = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "tanggapan": "PERLU_BANTUAN"}
+    bad = {**good, "id_pemilih": '=HYPERLINK("x") 3101 0104 0802 0001', "tanggapan": "OK"}
+    _drop(inbox, N1, KAB, "tanggapan.csv", _csv([good, bad]))
+    _drop(inbox, N1, KAB, "tanggapan.xlsx", b"PK\x03\x04 not a zip")
+    run_night(settings, str(env["export"]), N2)
+    folder = outbox / N2.isoformat() / "31" / KAB
+    wb = openpyxl.load_workbook(folder / "temuan.xlsx")
+    ws = wb["Tanggapan ditolak"]
+    head = [c.value for c in ws[2]]
+    rows = [{h: c for h, c in zip(head, r, strict=True)} for r in ws.iter_rows(min_row=3)]
+    got = sorted((r["berkas"].value, r["baris"].value, r["kolom"].value) for r in rows)
+    d = f"{N1.isoformat()}/31/{KAB}"
+    assert got == [(f"{d}/tanggapan.csv", "3", "tanggapan"),
+                   (f"{d}/tanggapan.xlsx", "", "")]  # fmt: skip
+    row = next(r for r in rows if r["baris"].value == "3")
+    assert row["id_pemilih"].data_type == "s" and "3101 0104" not in row["id_pemilih"].value
+    page = (folder / "ringkasan.html").read_text(encoding="utf-8")
+    assert "Tanggapan yang disisihkan malam ini" in page and "bukan berkas xlsx" in page
+    assert "3101 0104 0802 0001" not in page
+    other = openpyxl.load_workbook(outbox / N2.isoformat() / "31" / "3171" / "temuan.xlsx")
+    assert "Tanggapan ditolak" not in other.sheetnames
+    assert "Tanggapan yang disisihkan" not in (
+        outbox / N2.isoformat() / "31" / "3171" / "ringkasan.html"
+    ).read_text(encoding="utf-8")
+
+
 def test_an_id_pemilih_that_is_a_nik_is_answered_as_published_masked(first_night, tmp_path):
     """An export whose record id is the nik has it published masked; the region answers
     with what it was given, and the answer reaches its finding (and only that one)."""

@@ -216,6 +216,7 @@ def publish_night(
             "catatan": _notes(night, prov),
             "n_selesai": n_resolved.get(kode, 0),
             "ditandai": ditandai.filter(pl.col("kode_kab") == kode),
+            "ditolak": night.tanggapan.ditolak_of(kode),
         }
         jobs.append(((rows, xlsx.families_with_rest(rows, families)), kwargs))
     n_workers = workers if workers is not None else _auto_workers(len(jobs))

@@ -122,6 +122,7 @@ def build_xlsx(
     catatan: list[str],
     n_selesai: int,
     ditandai: pl.DataFrame | None = None,
+    ditolak: pl.DataFrame | None = None,
 ) -> bytes:
     """The workbook as bytes. `rows`: the region's findings joined with the catalog."""
     rows = desa_order(rows)
@@ -168,6 +169,10 @@ def build_xlsx(
         from coklit_dq.tanggapan import write_sheet
 
         write_sheet(wb, ditandai)
+    if ditolak is not None and ditolak.height:  # what the region sent that was set aside
+        from coklit_dq.tanggapan import write_rejected_sheet
+
+        write_rejected_sheet(wb, ditolak)
     wb.close()
     return buf.getvalue()
 

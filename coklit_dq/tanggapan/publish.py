@@ -48,6 +48,32 @@ def _key(df: pl.DataFrame) -> pl.Expr:
     )
 
 
+# What a region sent that tonight's run read and set aside: whole files (kolom and lokasi
+# empty) and rows, with the file's path. Only files whose folder names a region.
+DITOLAK_SQL = f"""
+SELECT b.kode_kab, b.path AS berkas, NULL::VARCHAR AS lokasi, NULL::VARCHAR AS kolom,
+       b.reason AS alasan_tolak,
+       {", ".join(f"NULL::VARCHAR AS {c}" for c in store.ROW_COLUMNS)}, 0 AS urut
+FROM tanggapan_berkas b
+WHERE b.tanggal_proses = $tanggal AND b.state = 'set_aside' AND b.kode_kab IS NOT NULL
+UNION ALL
+SELECT d.kode_kab, b.path, d.lokasi, d.kolom, d.alasan_tolak,
+       {", ".join(f"d.{c}" for c in store.ROW_COLUMNS)}, d.baris AS urut
+FROM tanggapan_ditolak d JOIN tanggapan_berkas b USING (sha256)
+WHERE d.tanggal_proses = $tanggal AND d.kode_kab IS NOT NULL
+ORDER BY kode_kab, berkas, urut, kolom
+"""
+# sheet "Tanggapan ditolak": column -> header
+DITOLAK_COLUMNS = {
+    "berkas": "berkas",
+    "lokasi": "baris",
+    "kolom": "kolom",
+    "alasan_tolak": "alasan ditolak",
+    **{c: c for c in store.ROW_COLUMNS},
+}
+DITOLAK_SHEET = "Tanggapan ditolak"
+
+
 @dataclass
 class TanggapanNight:
     tanggal: date
@@ -55,6 +81,8 @@ class TanggapanNight:
     kab: pl.DataFrame  # apply.region_figures per kode_kab (ranked)
     prov: pl.DataFrame
     nasional: pl.DataFrame
+    # files and rows read tonight and set aside (DITOLAK_SQL), every text made safe
+    ditolak: pl.DataFrame | None = None
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date) -> TanggapanNight:
@@ -68,6 +96,7 @@ class TanggapanNight:
             kab=apply.region_figures(con, tanggal, "kode_kab"),
             prov=apply.region_figures(con, tanggal, "kode_prov"),
             nasional=apply.region_figures(con, tanggal, "nasional"),
+            ditolak=_ditolak(con, tanggal),
         )
 
     @classmethod
@@ -87,6 +116,13 @@ class TanggapanNight:
             schema={"kode_prov": pl.String, "kode_kab": pl.String, "n_dikirim": pl.Int64}
         )
         return cls(tanggal, marks, figures, figures, figures)
+
+    def ditolak_of(self, kode_kab: str) -> pl.DataFrame | None:
+        """What region `kode_kab` sent that tonight's run set aside (None: nothing)."""
+        if self.ditolak is None:
+            return None
+        part = self.ditolak.filter(pl.col("kode_kab") == kode_kab)
+        return part if part.height else None
 
     def split(self, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(the region lists, the findings marked not a problem), same columns as `findings`
@@ -137,9 +173,15 @@ class TanggapanNight:
         """The pages' part on answers: figures per region, PERLU_BANTUAN (province and
         national), GANDA_NIK forwarded to Pusdatin (national)."""
         names = names or {}
+        ditolak: list[dict[str, Any]] = []
         if level == "kab":
             where = pl.col("kode_kab") == kode
             figures = self.kab.filter(where)
+            part = self.ditolak_of(kode or "")
+            if part is not None:
+                ditolak = part.head(MAX_PAGE_ROWS).to_dicts() + (
+                    [{"lagi": part.height - MAX_PAGE_ROWS}] if part.height > MAX_PAGE_ROWS else []
+                )
         elif level == "prov":
             where = pl.col("kode_prov") == kode
             figures = self.kab.filter(where)
@@ -157,9 +199,17 @@ class TanggapanNight:
                 wilayah=figures.to_dicts(),
                 bantuan=self._rows("PERLU_BANTUAN", where) if level != "kab" else [],
                 pusdatin=self._rows("PUSDATIN", where) if level == "nasional" else [],
+                ditolak=ditolak,
                 names=names,
             )
         )
+
+
+def _ditolak(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
+    """DITOLAK_SQL of the night, every text a region wrote (or named) made safe."""
+    df = con.sql(DITOLAK_SQL, params={"tanggal": tanggal}).pl().drop("urut")
+    text = [c for c in df.columns if c != "kode_kab"]
+    return df.with_columns(pl.col(c).map_elements(safe_text, return_dtype=pl.String) for c in text)
 
 
 def _env() -> jinja2.Environment:
@@ -215,3 +265,25 @@ def write_sheet(workbook: Any, ditandai: pl.DataFrame | None) -> None:
             ws.write_string(r, i, _cell(v))
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, ditandai.height, len(cols) - 1)
+
+
+def write_rejected_sheet(workbook: Any, ditolak: pl.DataFrame) -> None:
+    """Add the sheet "Tanggapan ditolak": what the region sent that was set aside, file by
+    file and row by row, with the reason; every cell written with write_string."""
+    ws = workbook.add_worksheet(DITOLAK_SHEET)
+    head = workbook.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1})
+    ws.write_string(
+        0,
+        0,
+        "Tanggapan yang dibaca malam ini tetapi disisihkan. Perbaiki baris atau berkasnya, "
+        "lalu kirim lagi ke kotak masuk; baris lain dari berkas yang sama sudah dipakai.",
+    )
+    cols = list(DITOLAK_COLUMNS)
+    for i, c in enumerate(cols):
+        ws.write_string(1, i, DITOLAK_COLUMNS[c], head)
+        ws.set_column(i, i, 40 if c in ("berkas", "alasan_tolak", "alasan") else 16)
+    for r, row in enumerate(ditolak.select(cols).iter_rows(named=True), start=2):
+        for i, c in enumerate(cols):
+            ws.write_string(r, i, _cell(row[c]))
+    ws.freeze_panes(2, 0)
+    ws.autofilter(1, 0, ditolak.height + 1, len(cols) - 1)

@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 import fsspec
+import polars as pl
 from fsspec.implementations.local import LocalFileSystem
 
 from coklit_dq.config import Settings
@@ -169,8 +170,31 @@ def _known(con: duckdb.DuckDBPyConnection, sha: str) -> bool:
     )
 
 
-def _row_values(row: Any) -> list[str]:
-    return [row.values[c] for c in store.ROW_COLUMNS]
+_TYPES: dict[str, pl.DataType] = {
+    "baris": pl.Int64(),
+    "tanggal_daftar": pl.Date(),
+    "tanggal_proses": pl.Date(),
+    "diterima": pl.Datetime("us", "UTC"),
+}
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]
+) -> None:
+    """Rows of one file into `table` in one statement (a file may hold a million rows:
+    one INSERT each took a quarter of an hour); the first row of a `key` counts."""
+    if not rows:
+        return
+    schema = {c: _TYPES.get(c, pl.String()) for c in rows[0]}
+    df = pl.DataFrame(rows, schema=schema, orient="row").unique(key, keep="first")
+    cols = ", ".join(df.columns)
+    con.register("_tanggapan_baris_simpan", df.to_arrow())
+    try:
+        con.execute(
+            f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM _tanggapan_baris_simpan"
+        )
+    finally:
+        con.unregister("_tanggapan_baris_simpan")
 
 
 def _store(
@@ -188,8 +212,6 @@ def _store(
     n_rows: int,
 ) -> None:
     now = datetime.now(UTC)
-    cols = ", ".join(store.ROW_COLUMNS)
-    marks = ", ".join("?" for _ in store.ROW_COLUMNS)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
@@ -212,47 +234,35 @@ def _store(
                 len(aside),
             ],
         )
-        for s in aside:
-            con.execute(
-                f"INSERT OR IGNORE INTO tanggapan_ditolak (sha256, lokasi, baris, tanggal_daftar, "
-                f"diterima, tanggal_proses, kode_prov, kode_kab, kolom, alasan_tolak, {cols}) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {marks})",
-                [
-                    sha,
-                    s.row.lokasi,
-                    s.row.baris,
-                    p.tanggal_daftar,
-                    now,
-                    tanggal,
-                    p.kode_prov,
-                    p.kode_kab,
-                    s.kolom,
-                    s.alasan,
-                    *_row_values(s.row),
-                ],
-            )
+        where = {
+            "sha256": sha,
+            "tanggal_daftar": p.tanggal_daftar,
+            "diterima": now,
+            "tanggal_proses": tanggal,
+        }
+        _insert(
+            con,
+            "tanggapan_ditolak",
+            [
+                {**where, "lokasi": s.row.lokasi, "baris": s.row.baris, "kode_prov": p.kode_prov,
+                 "kode_kab": p.kode_kab, "kolom": s.kolom, "alasan_tolak": s.alasan,
+                 **{c: s.row.values[c] for c in store.ROW_COLUMNS}}
+                for s in aside
+            ],
+            key=("lokasi", "kolom"),
+        )  # fmt: skip
+        used = []
         for a in applied:
             v = dict(a.row.values)
             v.update({k: ("" if x is None else str(x)) for k, x in a.unit.items()})
             v["kode_temuan"] = a.row.values["kode_temuan"].strip().upper()
             v["tanggapan"] = a.tanggapan
-            con.execute(
-                f"INSERT INTO tanggapan_dipakai (sha256, lokasi, baris, tanggal_daftar, diterima, "
-                f"tanggal_proses, kode_prov, kode_kab, kunci, sidik, {cols}) "
-                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, {marks})",
-                [
-                    sha,
-                    a.row.lokasi,
-                    a.row.baris,
-                    p.tanggal_daftar,
-                    now,
-                    tanggal,
-                    a.kode_prov,
-                    a.kode_kab,
-                    a.kunci,
-                    *[v[c] for c in store.ROW_COLUMNS],
-                ],
-            )
+            used.append(
+                {**where, "lokasi": a.row.lokasi, "baris": a.row.baris, "kode_prov": a.kode_prov,
+                 "kode_kab": a.kode_kab, "kunci": a.kunci,
+                 **{c: v[c] for c in store.ROW_COLUMNS}}
+            )  # fmt: skip
+        _insert(con, "tanggapan_dipakai", used, key=("lokasi",))
         if applied:
             listed = p.tanggal_daftar
             _fingerprint(con, sha, listed if listed and _held(con, listed) else tanggal)

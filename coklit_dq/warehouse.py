@@ -214,18 +214,29 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 )
 
 
-def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
-    """The latest night before `tanggal` that the warehouse has a snapshot of.
+# A night the warehouse holds: its run finished (not 'running') and used at least one of
+# its files; a night that could not be read at all (no folder, a mistyped date) is none.
+_HELD = (
+    "r.state <> 'running' AND EXISTS (SELECT 1 FROM files f "
+    "WHERE f.tanggal_ekspor = r.tanggal_ekspor AND f.state = 'used')"
+)
 
-    A night counts when its run finished (not 'running') and at least one of its
-    files was used; a night that could not be read at all has no snapshot.
-    """
+
+def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
+    """The latest night before `tanggal` that the warehouse holds (`_HELD`)."""
     row = con.execute(
-        "SELECT max(r.tanggal_ekspor) FROM runs r WHERE r.tanggal_ekspor < ? "
-        "AND r.state <> 'running' AND EXISTS (SELECT 1 FROM files f "
-        "WHERE f.tanggal_ekspor = r.tanggal_ekspor AND f.state = 'used')",
+        f"SELECT max(r.tanggal_ekspor) FROM runs r WHERE r.tanggal_ekspor < ? AND {_HELD}",
         [tanggal],
     ).fetchall()  # fetchall: a half-read result blocks the connection's next con.sql
+    return row[0][0] if row else None
+
+
+def next_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
+    """The earliest night after `tanggal` that the warehouse holds (`_HELD`)."""
+    row = con.execute(
+        f"SELECT min(r.tanggal_ekspor) FROM runs r WHERE r.tanggal_ekspor > ? AND {_HELD}",
+        [tanggal],
+    ).fetchall()
     return row[0][0] if row else None
 
 

@@ -802,6 +802,50 @@ def test_a_rerun_of_an_older_night_reads_no_new_answer(first_night, tmp_path):
     assert _tables(str(wh))["tanggapan_berkas"] == 0  # read by the next new night
 
 
+def _answers_to_night_1(env: dict, inbox: Path) -> None:
+    book = _answer_workbook(
+        env["outbox"],
+        N1,
+        {
+            ("NIK_TIDAK_VALID", A): ("BUKAN_MASALAH", "sudah dicek"),
+            ("NIK_TIDAK_VALID", B): ("SUDAH_DIPERBAIKI", None),
+        },
+    )
+    _drop(inbox, N1, KAB, "tanggapan.xlsx", book)
+
+
+def test_a_night_run_late_behind_a_later_one_counts_the_answers_it_would_have_read(
+    first_night, tmp_path
+):
+    """Answers to night 1 wait in the inbox; night 2's export comes late, night 3 runs and
+    reads them, then night 2 is run: its lists are those of nights run in order."""
+    env = first_night
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    _, outbox, inbox, settings = _night1_again(env, clean)
+    _answers_to_night_1(env, inbox)
+    run_night(settings, str(env["export"]), N2)
+    late = tmp_path / "late"
+    late.mkdir()
+    _, outbox2, inbox2, settings2 = _night1_again(env, late)
+    _answers_to_night_1(env, inbox2)
+    run_night(settings2, str(env["export"]), N3)
+    run_night(settings2, str(env["export"]), N2)
+    assert A not in set(_list(outbox, N2)["id_pemilih"].drop_nulls())
+    assert _list(outbox2, N2).equals(_list(outbox, N2))
+
+
+def test_a_night_that_could_not_be_read_is_no_later_night_for_the_inbox(first_night, tmp_path):
+    """A mistyped --date (no such folder) fails; the next real night still reads answers."""
+    env = first_night
+    _, outbox, inbox, settings = _night1_again(env, tmp_path)
+    _answers_to_night_1(env, inbox)
+    result = run_night(settings, str(env["export"]), date(2024, 7, 9))
+    assert not result.ok
+    run_night(settings, str(env["export"]), N2)
+    assert A not in set(_list(outbox, N2)["id_pemilih"].drop_nulls())
+
+
 def test_a_file_set_aside_for_its_place_is_read_once_moved_to_the_right_place(
     first_night, tmp_path
 ):

@@ -14,10 +14,11 @@
           PERLU_BANTUAN         the region asked for help and it is still found
     region_figures(con, tanggal, level) -> frame per kode_kab / kode_prov / nasional
 
-An answer applies to the nights after the list it answers (tanggal_daftar <
-tanggal) whose run read it or came later (tanggal_proses <= tanggal): a rerun of
-an older night sees what its first run saw. The latest answer about a finding counts
-(store.LATEST_FIRST: the latest list, then the answer that arrived last).
+An answer applies to the nights after the list it answers that had not run when it was
+read (store.COUNTS_FOR_NIGHT): a rerun of an older night sees what its first run saw,
+and a night run late behind later nights sees what it would have seen in order. The
+latest answer about a finding counts (store.LATEST_FIRST: the latest list, then the
+answer that arrived last).
 """
 
 from __future__ import annotations
@@ -37,11 +38,9 @@ KELUAR = ("BUKAN_MASALAH", "PUSDATIN")  # out of the region's list
 MARKS_SQL = """
 CREATE OR REPLACE TEMP TABLE _tanggapan_tanda AS
 WITH f AS (SELECT * FROM temuan WHERE tanggal_ekspor = $tanggal),
--- the answers tonight's first run had: about an earlier list, read by this night's run
--- or before (a rerun of an older night sees nothing that arrived after it)
+-- the answers this night counts (store.COUNTS_FOR_NIGHT)
 j AS (
-  SELECT * FROM {dipakai}
-  WHERE tanggal_daftar < $tanggal AND tanggal_proses <= $tanggal
+  SELECT * FROM {dipakai} WHERE {counts}
   QUALIFY row_number() OVER (PARTITION BY kode_temuan, kunci {latest}) = 1
 ),
 fj AS (
@@ -57,7 +56,7 @@ oleh AS (  -- a region as the pages name it
 ),
 lbl AS (
   SELECT id_l, id_r, cocok, kode_kab AS kab_jawab, tanggal_daftar FROM {label}
-  WHERE tanggal_daftar < $tanggal AND dibaca_malam <= $tanggal
+  WHERE {counts}
   QUALIFY row_number() OVER (PARTITION BY id_l, id_r {latest}) = 1
 ),
 orang AS (
@@ -148,6 +147,7 @@ def _build_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
         .replace("{dipakai}", store.with_arrival("tanggapan_dipakai"))
         .replace("{label}", store.with_arrival("tanggapan_label"))
         .replace("{latest}", store.LATEST_FIRST)
+        .replace("{counts}", store.COUNTS_FOR_NIGHT)
     )
     con.execute(sql, {"tanggal": tanggal})
 
@@ -171,7 +171,7 @@ WITH dikirim AS (
   WHERE tanggal_ekspor < $tanggal AND kode_kab IS NOT NULL
 ),
 dijawab AS (
-  SELECT DISTINCT kode_temuan, kunci FROM tanggapan_dipakai WHERE tanggal_proses <= $tanggal
+  SELECT DISTINCT kode_temuan, kunci FROM {dipakai} WHERE {counts}
 ),
 periode AS (
   SELECT {cols} AS wilayah_, kode_temuan, kunci, pertama_ditemukan,
@@ -232,7 +232,12 @@ def region_figures(
     key = "struct_pack(kode_prov, kode_kab)" if level == "kode_kab" else cols
     _build_marks(con, tanggal)
     try:
-        df = con.sql(FIGURES_SQL.replace("{cols}", key), params={"tanggal": tanggal}).pl()
+        sql = (
+            FIGURES_SQL.replace("{cols}", key)
+            .replace("{dipakai}", store.with_arrival("tanggapan_dipakai"))
+            .replace("{counts}", store.COUNTS_FOR_NIGHT)
+        )
+        df = con.sql(sql, params={"tanggal": tanggal}).pl()
     finally:
         con.execute("DROP TABLE IF EXISTS _tanggapan_tanda")
     if level == "kode_kab":

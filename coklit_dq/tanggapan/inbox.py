@@ -37,6 +37,7 @@ import fsspec
 import polars as pl
 from fsspec.implementations.local import LocalFileSystem
 
+from coklit_dq import warehouse
 from coklit_dq.config import Settings
 from coklit_dq.contract import PROVINCE_CODES
 from coklit_dq.ingest.quarantine import shown_name
@@ -215,7 +216,10 @@ def _store(
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
-            "INSERT INTO tanggapan_berkas VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO tanggapan_berkas (sha256, path, tanggal_daftar, kode_prov, kode_kab, "
+            "diterima, waktu_berkas, tanggal_proses, ukuran, isi, state, reason, n_baris, "
+            "n_dipakai, n_ditolak, malam_sebelum) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 sha,
                 p.rel,
@@ -232,6 +236,7 @@ def _store(
                 n_rows,
                 len(applied),
                 len(aside),
+                warehouse.previous_night(con, tanggal),
             ],
         )
         where = {
@@ -343,10 +348,7 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
     belongs to the newest night, and the rerun gives what its first run gave."""
     store.ensure_schema(con)
     result = InboxResult(tanggal=tanggal)
-    later = con.execute(
-        "SELECT min(tanggal_ekspor) FROM runs WHERE tanggal_ekspor > ? AND state <> 'running'",
-        [tanggal],
-    ).fetchall()[0][0]
+    later = warehouse.next_night(con, tanggal)
     if later is not None:
         log.info("inbox not read for %s: a later night (%s) has run and reads it", tanggal, later)
         result.later_night = later

@@ -43,11 +43,24 @@ LATEST_FIRST = (
 
 def with_arrival(table: str) -> str:
     """Rows of tanggapan_dipakai or tanggapan_label with their file's night of reading
-    (dibaca_malam) and modification time (waktu_berkas), for LATEST_FIRST."""
+    (dibaca_malam), the night held before it then (malam_sebelum) and modification time
+    (waktu_berkas), for LATEST_FIRST and COUNTS_FOR_NIGHT."""
     return (
-        f"(SELECT r.*, b.tanggal_proses AS dibaca_malam, b.waktu_berkas "
+        f"(SELECT r.*, b.tanggal_proses AS dibaca_malam, b.malam_sebelum, b.waktu_berkas "
         f"FROM {table} r JOIN tanggapan_berkas b USING (sha256))"
     )
+
+
+# The answers night $tanggal counts (over rows of `with_arrival`): about an earlier list,
+# read when $tanggal had not run yet, i.e. the night held before the reading night was
+# earlier than $tanggal. So a rerun of a night sees what its first run saw (a file read
+# by a later night arrived after it ran), and a night run late, behind later nights (a
+# backfill), sees the answers that arrived before any night after their list ran, as a
+# night run in order would have. Files read before malam_sebelum was kept: read by
+# $tanggal's run or before.
+COUNTS_FOR_NIGHT = (
+    "tanggal_daftar < $tanggal AND coalesce(malam_sebelum < $tanggal, dibaca_malam <= $tanggal)"
+)
 
 
 SCHEMA = [
@@ -112,17 +125,32 @@ SCHEMA = [
 TABLES = ("tanggapan_berkas", "tanggapan_dipakai", "tanggapan_ditolak", "tanggapan_label")
 
 
+# Columns added after the tables existed: (table, column, type)
+ADDED = (
+    # the latest night the warehouse held before the night that read the file, at reading
+    # (COUNTS_FOR_NIGHT); NULL for files read before it was kept
+    ("tanggapan_berkas", "malam_sebelum", "DATE"),
+)
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the response tables if the warehouse does not have them yet (a warehouse
-    that has them is not written to, so a read-only connection works too)."""
+    """Create the response tables (and ADDED columns) if the warehouse does not have them
+    yet (a warehouse that has them is not written to, so a read-only connection works)."""
     names = ", ".join(f"'{t}'" for t in TABLES)
     n = con.execute(
         f"SELECT count(*) FROM information_schema.tables WHERE table_name IN ({names})"
     ).fetchall()[0][0]
-    if n == len(TABLES):
-        return
-    for ddl in SCHEMA:
-        con.execute(ddl)
+    if n != len(TABLES):
+        for ddl in SCHEMA:
+            con.execute(ddl)
+    for table, column, sql_type in ADDED:
+        have = con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+            "AND column_name = ? AND table_catalog = current_database()",
+            [table, column],
+        ).fetchall()[0][0]
+        if not have:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
 
 
 def has_schema(con: duckdb.DuckDBPyConnection) -> bool:

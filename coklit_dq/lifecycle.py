@@ -44,15 +44,19 @@ log = logging.getLogger(__name__)
 # Open findings before tonight: the last time each (kode_temuan, kunci) was found,
 # unless a later night before tonight resolved it; a change between two nights
 # ($3: event codes) is open only on the night it was seen ($2: last night).
-OPEN_FINDINGS_SQL = """
+# Only nights the warehouse holds count: a night killed after its findings were recorded
+# never published them, and is read as if it had not run (warehouse.HELD_NIGHTS_SQL).
+OPEN_FINDINGS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _temuan_terbuka AS
 SELECT l.* FROM temuan l
 WHERE l.tanggal_ekspor < CAST($1 AS DATE)
+  AND l.tanggal_ekspor IN ({warehouse.HELD_NIGHTS_SQL})
   AND (NOT list_contains($3::VARCHAR[], l.kode_temuan) OR l.tanggal_ekspor = $2::DATE)
   AND NOT EXISTS (SELECT 1 FROM temuan_selesai s
                   WHERE s.kode_temuan = l.kode_temuan AND s.kunci = l.kunci
                     AND s.tanggal_selesai > l.tanggal_ekspor
-                    AND s.tanggal_selesai < CAST($1 AS DATE))
+                    AND s.tanggal_selesai < CAST($1 AS DATE)
+                    AND s.tanggal_selesai IN ({warehouse.HELD_NIGHTS_SQL}))
 QUALIFY row_number() OVER (PARTITION BY l.kode_temuan, l.kunci
                            ORDER BY l.tanggal_ekspor DESC) = 1
 """

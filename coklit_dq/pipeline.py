@@ -95,10 +95,23 @@ class NightResult:
     provinces: list[dict[str, ProvinceValue]] = field(default_factory=list)  # PROVINCE_SQL
     timings: dict[str, float] = field(default_factory=dict)
     outbox: str = ""
+    # later nights run again after this one (`later_nights_to_redo`): night -> done | failed
+    redone: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return self.state == "done"
+
+    def add_redone(self, night: date, again: NightResult | None, why: str = "") -> None:
+        """Record a later night run again after this one; a failure fails this result."""
+        if again is not None and again.ok:
+            self.redone[night.isoformat()] = "done"
+            return
+        self.redone[night.isoformat()] = "failed"
+        self.state = "failed"
+        self.message += (
+            f"; later night {night} run again and failed: {why or (again.message if again else '')}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -122,6 +135,8 @@ class NightRun:
     fatal: bool = False
     failures: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # night_digest of this night before the run (None: the warehouse did not hold it)
+    digest_before: str | None = None
 
 
 # --- locking and connections ---------------------------------------------------
@@ -196,6 +211,18 @@ def open_night(settings: Settings, source: str, tanggal: date) -> Iterator[Night
             con.close()
             raise
         run = NightRun(con=con, settings=settings, source=source, tanggal=tanggal)
+        run.digest_before = night_digest(con, tanggal)
+        unfinished = con.execute(
+            "SELECT tanggal_ekspor FROM runs WHERE state = 'running' AND tanggal_ekspor < ? "
+            "ORDER BY 1",
+            [tanggal],
+        ).fetchall()
+        for (night,) in unfinished:  # we hold the lock: that run is dead
+            log.warning(
+                "night %s did not finish (its run was stopped): it counts as not run; "
+                "run it again, and the nights after it are run again with it",
+                night,
+            )
         try:
             yield run
         finally:
@@ -481,10 +508,54 @@ def run_steps(run: NightRun, call: Callable[[Step, NightRun], None] = call_direc
     return finish(run)
 
 
-def run_night(settings: Settings, source: str, tanggal: date) -> NightResult:
-    """One night, start to end, without Prefect."""
-    with open_night(settings, source, tanggal) as run:
-        return run_steps(run)
+# --- a night run behind later ones ------------------------------------------------------
+
+# What a night leaves that later nights read: the files it used and its findings (found and
+# resolved), with their lifecycle and words.
+_DIGEST_SQL = """
+SELECT md5(concat_ws('#',
+  (SELECT string_agg(concat_ws(':', path, state, rows), ',' ORDER BY path)
+   FROM files WHERE tanggal_ekspor = $1),
+  (SELECT string_agg(concat_ws('|', kode_temuan, kunci, status_temuan, pertama_ditemukan,
+                               keterangan), ',' ORDER BY kode_temuan, kunci)
+   FROM temuan WHERE tanggal_ekspor = $1),
+  (SELECT string_agg(concat_ws('|', kode_temuan, kunci), ',' ORDER BY kode_temuan, kunci)
+   FROM temuan_selesai WHERE tanggal_selesai = $1)))
+"""
+
+
+def night_digest(con: duckdb.DuckDBPyConnection, tanggal: date) -> str | None:
+    """One digest of what night `tanggal` left for later nights; None when the warehouse
+    does not hold it (never run, stopped, unreadable: warehouse.is_held)."""
+    if not warehouse.is_held(con, tanggal):
+        return None
+    return str(con.execute(_DIGEST_SQL, [tanggal]).fetchall()[0][0])
+
+
+def later_nights_to_redo(run: NightRun) -> list[date]:
+    """The nights after this one the warehouse holds, when this run changed what they were
+    computed from: a night run late behind them (a backfill), a stopped night run again,
+    a night rerun on a corrected export. Each compared with and continued this night's
+    findings as they were, so each is run again, in order, to give what a run of every
+    night in order gives. [] when this night left what it left before (a plain rerun)."""
+    if night_digest(run.con, run.tanggal) == run.digest_before:
+        return []
+    return warehouse.held_after(run.con, run.tanggal)
+
+
+def run_night(settings: Settings, source: str, tanggal: date, *, later: bool = True) -> NightResult:
+    """One night, start to end, without Prefect; then, with `later`, the later nights
+    `later_nights_to_redo` names (the flow does the same with subflows)."""
+    with warehouse_lock(settings.warehouse):
+        with open_night(settings, source, tanggal) as run:
+            result = run_steps(run)
+            redo = later_nights_to_redo(run) if later else []
+        for night in redo:
+            log.warning(
+                "night %s is run again: %s changed what it was computed from", night, tanggal
+            )
+            result.add_redone(night, run_night(settings, source, night, later=False))
+    return result
 
 
 # --- plausibility of a province's dump ---------------------------------------------

@@ -231,6 +231,27 @@ def previous_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None
     return row[0][0] if row else None
 
 
+# The nights the warehouse holds (`_HELD`), as a subquery: what a killed night left
+# (findings recorded before it died) is not read by later nights as "found before".
+HELD_NIGHTS_SQL = f"SELECT r.tanggal_ekspor FROM runs r WHERE {_HELD}"
+
+
+def is_held(con: duckdb.DuckDBPyConnection, tanggal: date) -> bool:
+    row = con.execute(
+        f"SELECT count(*) FROM runs r WHERE r.tanggal_ekspor = ? AND {_HELD}", [tanggal]
+    )
+    return bool(row.fetchall()[0][0])
+
+
+def held_after(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[date]:
+    """Every night after `tanggal` the warehouse holds, oldest first."""
+    rows = con.execute(
+        f"SELECT r.tanggal_ekspor FROM runs r WHERE r.tanggal_ekspor > ? AND {_HELD} ORDER BY 1",
+        [tanggal],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def next_night(con: duckdb.DuckDBPyConnection, tanggal: date) -> date | None:
     """The earliest night after `tanggal` that the warehouse holds (`_HELD`)."""
     row = con.execute(

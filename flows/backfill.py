@@ -68,6 +68,7 @@ def backfill_coklit(
                 warehouse=settings.warehouse,
                 election=settings.election.kode,
                 inbox=settings.inbox,
+                later=night == nights[-1],  # nights after the range, once, after its last
                 return_state=True,
             )
             ok = state.is_completed()

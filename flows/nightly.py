@@ -55,23 +55,44 @@ def nightly_coklit(
     election: str | None = None,
     *,
     inbox: str | None = None,
+    later: bool = True,
 ) -> pipeline.NightResult:
     """Ingest, check, link, diff, publish and notify one night of the export.
 
     The parameters are what an operator may set (`--param source=...`); left
     out, they are read at run time (flows.runtime.settings_for_run), once, into
     the run's one `Settings`. A night that did not use every file or finish
-    every step raises `NightFailed` carrying its `NightResult`.
+    every step raises `NightFailed` carrying its `NightResult`. With `later`, the
+    later nights this one changed (pipeline.later_nights_to_redo: a backfill, a stopped
+    night run again) are run again after it, in order, each a subflow.
     """
     night = tanggal or default_night()
     settings = runtime.settings_for_run(
         source=source, outbox=outbox, warehouse=warehouse, election=election, inbox=inbox
     )
     assert settings.source is not None  # settings_for_run refuses a run without one
-    with runtime.logs_to_prefect():
+    with runtime.logs_to_prefect(), pipeline.warehouse_lock(settings.warehouse):
         with pipeline.open_night(settings, settings.source, night) as run:
             result = pipeline.run_steps(run, tasks.call_as_task)
+            redo = pipeline.later_nights_to_redo(run) if later else []
         publish_artifacts(result)
+        for n in redo:
+            state = nightly_coklit(
+                settings.source,
+                n,
+                outbox=settings.outbox,
+                warehouse=settings.warehouse,
+                election=settings.election.kode,
+                inbox=settings.inbox,
+                later=False,
+                return_state=True,
+            )
+            again = state.result(raise_on_failure=False) if state.is_completed() else None
+            result.add_redone(
+                n,
+                again if isinstance(again, pipeline.NightResult) else None,
+                "" if state.is_completed() else str(state.message),
+            )
     if not result.ok:
         raise pipeline.NightFailed(result)
     return result

@@ -388,6 +388,20 @@ def test_killed_midway_then_rerun_equals_uninterrupted(
     assert state_of(out, wh) == baseline
 
 
+def test_a_night_run_behind_a_later_one_runs_it_again_as_a_subflow(
+    prefect_api, two_nights, baseline, group_key, tmp_path: Path
+):
+    """Night 1's export came late: night 2 ran first (against nothing), then night 1. The
+    flow runs night 2 again after it, so the history is the in-order one."""
+    out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
+    _with_key(wh, group_key)
+    assert _run(two_nights, N2, out, wh)[0] == 0
+    assert state_of(out, wh) != baseline
+    code, _, message = _run(two_nights, N1, out, wh)
+    assert code == 0, message
+    assert state_of(out, wh) == baseline
+
+
 def test_second_trigger_while_running_waits_then_runs_and_corrupts_nothing(
     prefect_api, two_nights, baseline, group_key, tmp_path: Path, caplog
 ):

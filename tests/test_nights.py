@@ -88,6 +88,68 @@ def test_rerunning_an_earlier_night_reproduces_its_findings_row_for_row(tmp_path
         assert (_rows(wh, FINDING, night), _rows(wh, SELESAI, night)) == first[night], night
 
 
+def _histories(tmp_path: Path, *names: str):
+    """An export of three nights and, per name, settings of a warehouse that ran night 1
+    (copies of one warehouse: one secret, so group ids compare across histories)."""
+    import shutil
+
+    export = tmp_path / "export"
+    make_night(export, N1)
+    make_night(export, N2, drop=6)
+    _write(export, N3, _status_changes, drop=9)
+    first = _settings(tmp_path / "first")
+    run_night(first, str(export), N1)
+    out = {}
+    for name in names:
+        (tmp_path / name).mkdir()
+        shutil.copy(first.warehouse, tmp_path / name / "w.duckdb")
+        out[name] = _settings(tmp_path / name)
+    return export, out
+
+
+def _night_rows(settings, night: date) -> tuple[list[tuple], list[tuple]]:
+    wh = Path(settings.warehouse)
+    return _rows(wh, FINDING, night), _rows(wh, SELESAI, night)
+
+
+def test_a_night_run_behind_later_ones_runs_them_again(tmp_path: Path):
+    """Night 2's export came late: nights 1, 3, then 2. Night 3 was computed across the
+    gap; once night 2 is in, night 3 is run again, and both read as in a run in order."""
+    export, h = _histories(tmp_path, "clean", "late")
+    for night in (N2, N3):
+        run_night(h["clean"], str(export), night)
+    run_night(h["late"], str(export), N3)
+    gap = _night_rows(h["late"], N3)
+    assert gap != _night_rows(h["clean"], N3)  # compared with night 1: other findings
+    result = run_night(h["late"], str(export), N2)
+    assert result.ok and result.redone == {N3.isoformat(): "done"}, result.message
+    for night in (N2, N3):
+        assert _night_rows(h["late"], night) == _night_rows(h["clean"], night), night
+    again = run_night(h["late"], str(export), N2)  # a plain rerun changes nothing later
+    assert again.ok and again.redone == {}
+
+
+def test_a_stopped_night_counts_as_not_run_until_it_is_run_again(tmp_path: Path):
+    """Night 2 was stopped after recording its findings (never published); night 3 then
+    reads as if night 2 had not run, not as a mix; running night 2 again runs 3 again."""
+    export, h = _histories(tmp_path, "clean", "gap", "stopped")
+    for night in (N2, N3):
+        run_night(h["clean"], str(export), night)
+    run_night(h["gap"], str(export), N3)
+    run_night(h["stopped"], str(export), N2)
+    con = duckdb.connect(h["stopped"].warehouse)
+    con.execute(
+        "UPDATE runs SET state = 'running', finished_at = NULL WHERE tanggal_ekspor = ?", [N2]
+    )
+    con.close()
+    run_night(h["stopped"], str(export), N3)
+    assert _night_rows(h["stopped"], N3) == _night_rows(h["gap"], N3)
+    result = run_night(h["stopped"], str(export), N2)
+    assert result.ok and result.redone == {N3.isoformat(): "done"}, result.message
+    for night in (N2, N3):
+        assert _night_rows(h["stopped"], night) == _night_rows(h["clean"], night), night
+
+
 def test_a_rerun_whose_previous_snapshot_was_pruned_is_refused(tmp_path: Path):
     export = tmp_path / "export"
     for i, night in enumerate((N1, N2, N3)):

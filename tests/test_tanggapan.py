@@ -667,6 +667,22 @@ def test_a_named_pipe_in_the_inbox_is_set_aside_without_being_opened(first_night
     assert res.rows_applied == 1
 
 
+def test_other_files_in_the_inbox_are_set_aside_without_copying_their_bytes(first_night, tmp_path):
+    """A region's scans dropped in the inbox (personal data, megabytes each) are set aside
+    with their size and hash; their bytes stay in the inbox, not in the warehouse."""
+    wh, inbox, settings, ans_a, ans_f = _inbox_env(first_night, tmp_path)
+    _drop_both(inbox, _csv([ans_a]), _csv([ans_f]))
+    scan = b"\xff\xd8\xff" + os.urandom(3 * 1024 * 1024)
+    _drop(inbox, N1, KAB, "foto_akta.jpg", scan)
+    res, berkas = _read(
+        wh,
+        settings,
+        "SELECT path, ukuran, isi IS NULL FROM tanggapan_berkas WHERE path LIKE '%jpg'",
+    )
+    assert berkas == [(f"{N1.isoformat()}/31/{KAB}/foto_akta.jpg", len(scan), True)]
+    assert res.rows_applied == 2 and len(res.set_aside) == 1
+
+
 def test_inbox_names_are_quoted_in_log_lines(first_night, tmp_path, caplog):
     wh, inbox, settings, ans_a, _ = _inbox_env(first_night, tmp_path)
     forged = f"{KAB}\n2026-01-01 INFO coklit_dq: semua baik"

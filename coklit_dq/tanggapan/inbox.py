@@ -375,7 +375,10 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
         if _known(con, sha):
             result.already_read += 1
             continue
-        save = partial(_store, con, tanggal=tanggal, p=p, sha=sha, size=size, data=data)
+        # the bytes are kept of answer files only: a region's scans or photos dropped in the
+        # inbox stay there, and are never copied into the warehouse (size and hash are)
+        kept = data if rel.rsplit("/", 1)[-1] in NAMES else None
+        save = partial(_store, con, tanggal=tanggal, p=p, sha=sha, size=size, data=kept)
         try:
             reason, applied, aside, n_rows = _check(con, p, data, never_opened)
             save(

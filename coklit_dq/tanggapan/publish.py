@@ -49,8 +49,12 @@ def _key(df: pl.DataFrame) -> pl.Expr:
 
 
 # What a region sent that tonight's run read and set aside: whole files (kolom and lokasi
-# empty) and rows, with the file's path. Only files whose folder names a region.
+# empty) and rows, with the file's path. Only files whose folder names a region; the first
+# MAX_DITOLAK per region, with how many there are (n_semua): a file of a million bad rows
+# is told in a few lines, not copied into a workbook.
+MAX_DITOLAK = 2000
 DITOLAK_SQL = f"""
+WITH d AS (
 SELECT b.kode_kab, b.path AS berkas, NULL::VARCHAR AS lokasi, NULL::VARCHAR AS kolom,
        b.reason AS alasan_tolak,
        {", ".join(f"NULL::VARCHAR AS {c}" for c in store.ROW_COLUMNS)}, 0 AS urut
@@ -61,6 +65,9 @@ SELECT d.kode_kab, b.path, d.lokasi, d.kolom, d.alasan_tolak,
        {", ".join(f"d.{c}" for c in store.ROW_COLUMNS)}, d.baris AS urut
 FROM tanggapan_ditolak d JOIN tanggapan_berkas b USING (sha256)
 WHERE d.tanggal_proses = $tanggal AND d.kode_kab IS NOT NULL
+)
+SELECT *, count(*) OVER (PARTITION BY kode_kab) AS n_semua FROM d
+QUALIFY row_number() OVER (PARTITION BY kode_kab ORDER BY berkas, urut, kolom) <= {MAX_DITOLAK}
 ORDER BY kode_kab, berkas, urut, kolom
 """
 # sheet "Tanggapan ditolak": column -> header
@@ -179,8 +186,9 @@ class TanggapanNight:
             figures = self.kab.filter(where)
             part = self.ditolak_of(kode or "")
             if part is not None:
+                n = int(part["n_semua"][0])
                 ditolak = part.head(MAX_PAGE_ROWS).to_dicts() + (
-                    [{"lagi": part.height - MAX_PAGE_ROWS}] if part.height > MAX_PAGE_ROWS else []
+                    [{"lagi": n - MAX_PAGE_ROWS}] if n > MAX_PAGE_ROWS else []
                 )
         elif level == "prov":
             where = pl.col("kode_prov") == kode
@@ -208,7 +216,7 @@ class TanggapanNight:
 def _ditolak(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
     """DITOLAK_SQL of the night, every text a region wrote (or named) made safe."""
     df = con.sql(DITOLAK_SQL, params={"tanggal": tanggal}).pl().drop("urut")
-    text = [c for c in df.columns if c != "kode_kab"]
+    text = [c for c in df.columns if c not in ("kode_kab", "n_semua")]
     return df.with_columns(pl.col(c).map_elements(safe_text, return_dtype=pl.String) for c in text)
 
 
@@ -267,6 +275,10 @@ def write_sheet(workbook: Any, ditandai: pl.DataFrame | None) -> None:
     ws.autofilter(0, 0, ditandai.height, len(cols) - 1)
 
 
+def _ribuan(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
 def write_rejected_sheet(workbook: Any, ditolak: pl.DataFrame) -> None:
     """Add the sheet "Tanggapan ditolak": what the region sent that was set aside, file by
     file and row by row, with the reason; every cell written with write_string."""
@@ -285,5 +297,13 @@ def write_rejected_sheet(workbook: Any, ditolak: pl.DataFrame) -> None:
     for r, row in enumerate(ditolak.select(cols).iter_rows(named=True), start=2):
         for i, c in enumerate(cols):
             ws.write_string(r, i, _cell(row[c]))
+    n = int(ditolak["n_semua"][0])
+    if n > ditolak.height:
+        ws.write_string(
+            ditolak.height + 2,
+            0,
+            f"… dan {_ribuan(n - ditolak.height)} baris lain yang disisihkan (hanya "
+            f"{_ribuan(ditolak.height)} pertama yang ditampilkan).",
+        )
     ws.freeze_panes(2, 0)
     ws.autofilter(1, 0, ditolak.height + 1, len(cols) - 1)

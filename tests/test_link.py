@@ -559,6 +559,29 @@ def test_a_change_in_how_records_are_prepared_relinks_in_full(night, monkeypatch
         con.close()
 
 
+def test_after_a_rerun_of_an_older_night_the_next_night_links_against_what_is_held(
+    night,
+) -> None:
+    """Nights 1-3 linked, night 2 rerun: the standing records are night 2's again. Night 4
+    (whose night before is 3) must not take them for night 3's: it links in full."""
+    from datetime import timedelta
+
+    d3, d4 = D2 + timedelta(days=1), D2 + timedelta(days=2)
+    con = warehouse.connect(":memory:")
+    try:
+        for d in (D1, D2, d3, d4):
+            load(con, d, *night)
+        modes = {}
+        for d in (D1, D2, d3, D2, d4):
+            run_linkage(con, d, resolve_settings())
+            modes[d] = con.execute(
+                "SELECT mode FROM link_malam WHERE tanggal_ekspor = ?", [d]
+            ).fetchone()[0]
+        assert modes == {D1: "full", D2: "full", d3: "incremental", d4: "full"}
+    finally:
+        con.close()
+
+
 def test_splink_duckdb_takes_the_memory_limit_setting() -> None:
     """Splink's own DuckDB is capped like the warehouse (Settings.duckdb_memory_limit)."""
     from coklit_dq.link.model import duckdb_api

@@ -80,6 +80,9 @@ STATE_DDL = (
     # the fingerprint of the region reference the night's records were prepared with
     # (sql.known_kecamatan): their nik_wil_dikenal depends on it
     "ALTER TABLE link_malam ADD COLUMN IF NOT EXISTS kecamatan VARCHAR",
+    # when the night's row was written: the newest written row is the night whose records
+    # link_rekaman holds (a rerun of an older night rolls the state back to it)
+    "ALTER TABLE link_malam ADD COLUMN IF NOT EXISTS ditulis TIMESTAMPTZ",
 )
 
 
@@ -222,9 +225,9 @@ def score(
     for ddl in STATE_DDL:
         con.execute(ddl)
     prev = warehouse.previous_night(con, tanggal)
-    rows = con.execute(
+    rows = con.execute(  # the night the standing state was made for
         "SELECT tanggal_ekspor, model, kecamatan FROM link_malam "
-        "ORDER BY tanggal_ekspor DESC LIMIT 1"
+        "ORDER BY ditulis DESC NULLS LAST, tanggal_ekspor DESC LIMIT 1"
     ).fetchall()
     last = rows[0] if rows else None
     kecamatan = known_kecamatan(con, tanggal)
@@ -276,7 +279,8 @@ def score(
     )
     con.execute(
         "INSERT OR REPLACE INTO link_malam (tanggal_ekspor, mode, rekaman, berubah, pasangan, "
-        "detik, model, backend, model_malam, kecamatan) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "detik, model, backend, model_malam, kecamatan, ditulis) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
         [
             tanggal,
             stats.mode,

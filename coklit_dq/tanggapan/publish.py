@@ -216,8 +216,18 @@ class TanggapanNight:
 def _ditolak(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
     """DITOLAK_SQL of the night, every text a region wrote (or named) made safe."""
     df = con.sql(DITOLAK_SQL, params={"tanggal": tanggal}).pl().drop("urut")
-    text = [c for c in df.columns if c not in ("kode_kab", "n_semua")]
-    return df.with_columns(pl.col(c).map_elements(safe_text, return_dtype=pl.String) for c in text)
+    free = ("berkas", "alasan", "petugas")  # free text: every run that may be a nik masked
+    units = [c for c in df.columns if c not in (*free, "kode_kab", "n_semua")]
+    return df.with_columns(
+        *(pl.col(c).map_elements(safe_text, return_dtype=pl.String) for c in free),
+        # ids and codes as the region sent them (a 12-digit id_pemilih is how it finds the
+        # row), but a nik typed into one still masked
+        *(pl.col(c).map_elements(_safe_unit, return_dtype=pl.String) for c in units),
+    )
+
+
+def _safe_unit(text: str | None) -> str:
+    return mask_digit_runs(text, 16)[:MAX_TEXT] if text else ""
 
 
 def _env() -> jinja2.Environment:

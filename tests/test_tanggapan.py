@@ -683,6 +683,16 @@ def test_other_files_in_the_inbox_are_set_aside_without_copying_their_bytes(firs
     assert res.rows_applied == 2 and len(res.set_aside) == 1
 
 
+def test_a_workbook_sent_back_under_another_name_is_set_aside_for_its_name(first_night, tmp_path):
+    """temuan.xlsx sent back as it was received, in the right folder: the reason says the
+    name, and the file counts as that region's (shown to it the next morning)."""
+    wh, inbox, settings, _, ans_f = _inbox_env(first_night, tmp_path)
+    _drop(inbox, N1, KAB, "temuan.xlsx", b"PK\x03\x04")
+    _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]))
+    _, berkas = _read(wh, settings, "SELECT kode_kab, state, reason FROM tanggapan_berkas")
+    assert sorted(berkas) == [("3101", "set_aside", inbox_mod.WRONG_NAME), ("3171", "used", None)]
+
+
 def test_inbox_names_are_quoted_in_log_lines(first_night, tmp_path, caplog):
     wh, inbox, settings, ans_a, _ = _inbox_env(first_night, tmp_path)
     forged = f"{KAB}\n2026-01-01 INFO coklit_dq: semua baik"

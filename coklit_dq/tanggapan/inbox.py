@@ -51,6 +51,8 @@ from coklit_dq.tanggapan.validate import Applied, SetAside, check_rows
 log = logging.getLogger("coklit_dq.tanggapan")
 
 NAMES = ("tanggapan.xlsx", "tanggapan.csv")
+MISPLACED = "letak berkas tidak sesuai format kotak masuk"
+WRONG_NAME = "nama berkas harus tanggapan.xlsx atau tanggapan.csv"
 CHUNK = 1 << 20
 # files are looked for this deep (the layout is 4): deeper ones are set aside as out of
 # place; the bound only guards against a filesystem that would follow a folder link
@@ -93,8 +95,10 @@ def parse_path(rel: str, tonight: date) -> InboxPath | None:
     except UnicodeEncodeError:
         return InboxPath(shown_name(rel), None, None, None, NOT_UTF8)
     parts = rel.split("/")
-    if len(parts) != 4 or parts[3] not in NAMES:
-        return InboxPath(rel, None, None, None, "letak berkas tidak sesuai format kotak masuk")
+    if len(parts) < 4:
+        return InboxPath(rel, None, None, None, MISPLACED)
+    # deeper than the layout, or another name: set aside, told to the region its folder names
+    wrong = MISPLACED if len(parts) > 4 else None if parts[3] in NAMES else WRONG_NAME
     d, prov, kab = parts[:3]
     try:
         tanggal = date.fromisoformat(d) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) else None
@@ -108,7 +112,7 @@ def parse_path(rel: str, tonight: date) -> InboxPath | None:
         return InboxPath(rel, tanggal, None, None, "kode provinsi pada folder tidak sah")
     if not (re.fullmatch(r"\d{4}", kab) and kab.startswith(prov)):
         return InboxPath(rel, tanggal, prov, None, "kode kabupaten/kota pada folder tidak sah")
-    return InboxPath(rel, tanggal, prov, kab, None)
+    return InboxPath(rel, tanggal, prov, kab, wrong)
 
 
 def _open(fs: Any, path: str) -> Any:

@@ -28,6 +28,7 @@ SHEET = "Ditandai bukan masalah"
 MASIH = "DILAPORKAN SUDAH DIPERBAIKI, MASIH DITEMUKAN"
 MAX_TEXT = 300
 MAX_PAGE_ROWS = 200
+MAX_DITOLAK_PAGE = 50  # refused rows on a region's page (the workbook has MAX_DITOLAK)
 
 
 def tanggal_id(d: date | None) -> str:
@@ -181,15 +182,14 @@ class TanggapanNight:
         national), GANDA_NIK forwarded to Pusdatin (national)."""
         names = names or {}
         ditolak: list[dict[str, Any]] = []
+        ditolak_lagi = 0
         if level == "kab":
             where = pl.col("kode_kab") == kode
             figures = self.kab.filter(where)
             part = self.ditolak_of(kode or "")
             if part is not None:
-                n = int(part["n_semua"][0])
-                ditolak = part.head(MAX_PAGE_ROWS).to_dicts() + (
-                    [{"lagi": n - MAX_PAGE_ROWS}] if n > MAX_PAGE_ROWS else []
-                )
+                ditolak = part.head(MAX_DITOLAK_PAGE).to_dicts()
+                ditolak_lagi = int(part["n_semua"][0]) - len(ditolak)
         elif level == "prov":
             where = pl.col("kode_prov") == kode
             figures = self.kab.filter(where)
@@ -208,6 +208,7 @@ class TanggapanNight:
                 bantuan=self._rows("PERLU_BANTUAN", where) if level != "kab" else [],
                 pusdatin=self._rows("PUSDATIN", where) if level == "nasional" else [],
                 ditolak=ditolak,
+                ditolak_lagi=ditolak_lagi,
                 names=names,
             )
         )

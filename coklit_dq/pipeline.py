@@ -211,7 +211,8 @@ def open_night(settings: Settings, source: str, tanggal: date) -> Iterator[Night
             con.close()
             raise
         run = NightRun(con=con, settings=settings, source=source, tanggal=tanggal)
-        run.digest_before = night_digest(con, tanggal)
+        if warehouse.held_after(con, tanggal):  # only then can this run change later nights
+            run.digest_before = night_digest(con, tanggal)
         unfinished = con.execute(
             "SELECT tanggal_ekspor FROM runs WHERE state = 'running' AND tanggal_ekspor < ? "
             "ORDER BY 1",
@@ -510,18 +511,21 @@ def run_steps(run: NightRun, call: Callable[[Step, NightRun], None] = call_direc
 
 # --- a night run behind later ones ------------------------------------------------------
 
-# What a night leaves that later nights read: the files it used and its findings (found and
-# resolved), with their lifecycle and words.
-_DIGEST_SQL = """
-SELECT md5(concat_ws('#',
-  (SELECT string_agg(concat_ws(':', path, state, rows), ',' ORDER BY path)
-   FROM files WHERE tanggal_ekspor = $1),
-  (SELECT string_agg(concat_ws('|', kode_temuan, kunci, status_temuan, pertama_ditemukan,
-                               keterangan), ',' ORDER BY kode_temuan, kunci)
-   FROM temuan WHERE tanggal_ekspor = $1),
-  (SELECT string_agg(concat_ws('|', kode_temuan, kunci), ',' ORDER BY kode_temuan, kunci)
-   FROM temuan_selesai WHERE tanggal_selesai = $1)))
-"""
+# What a night leaves that later nights read: its snapshot (the records and tables they
+# compare with), the files it used and its findings (found and resolved, with their
+# lifecycle and words). Each table summed as row hashes: order-independent, one pass, no
+# string of the whole night (a national night holds millions of findings).
+_DIGEST_TABLES = {
+    "pemilih": "tanggal_ekspor", "tps": "tanggal_ekspor", "pantarlih": "tanggal_ekspor",
+    "wilayah": "tanggal_ekspor", "agregat_desa": "tanggal_ekspor",
+    "snapshot_dibawa": "tanggal_ekspor", "files": "tanggal_ekspor",
+    "temuan": "tanggal_ekspor", "temuan_selesai": "tanggal_selesai",
+}  # fmt: skip
+_DIGEST_SQL = "SELECT " + ", ".join(
+    f"(SELECT count(*) || ':' || coalesce(sum(hash(t)::HUGEINT), 0) FROM {table} t "
+    f"WHERE t.{col} = $1)"
+    for table, col in _DIGEST_TABLES.items()
+)
 
 
 def night_digest(con: duckdb.DuckDBPyConnection, tanggal: date) -> str | None:
@@ -529,7 +533,7 @@ def night_digest(con: duckdb.DuckDBPyConnection, tanggal: date) -> str | None:
     does not hold it (never run, stopped, unreadable: warehouse.is_held)."""
     if not warehouse.is_held(con, tanggal):
         return None
-    return str(con.execute(_DIGEST_SQL, [tanggal]).fetchall()[0][0])
+    return "/".join(str(v) for v in con.execute(_DIGEST_SQL, [tanggal]).fetchall()[0])
 
 
 def later_nights_to_redo(run: NightRun) -> list[date]:
@@ -538,9 +542,10 @@ def later_nights_to_redo(run: NightRun) -> list[date]:
     a night rerun on a corrected export. Each compared with and continued this night's
     findings as they were, so each is run again, in order, to give what a run of every
     night in order gives. [] when this night left what it left before (a plain rerun)."""
-    if night_digest(run.con, run.tanggal) == run.digest_before:
+    later = warehouse.held_after(run.con, run.tanggal)
+    if not later or night_digest(run.con, run.tanggal) == run.digest_before:
         return []
-    return warehouse.held_after(run.con, run.tanggal)
+    return later
 
 
 def run_night(settings: Settings, source: str, tanggal: date, *, later: bool = True) -> NightResult:

@@ -137,6 +137,9 @@ class NightRun:
     timings: dict[str, float] = field(default_factory=dict)
     # night_digest of this night before the run (None: the warehouse did not hold it)
     digest_before: str | None = None
+    # email the regions (of the later nights run again after a backfill only the newest
+    # list is mailed: `redo_plan`)
+    mail: bool = True
 
 
 # --- locking and connections ---------------------------------------------------
@@ -197,7 +200,9 @@ def warehouse_lock(path: str, *, wait: bool = True) -> Iterator[None]:
 
 
 @contextmanager
-def open_night(settings: Settings, source: str, tanggal: date) -> Iterator[NightRun]:
+def open_night(
+    settings: Settings, source: str, tanggal: date, *, mail: bool = True
+) -> Iterator[NightRun]:
     """Lock and open the warehouse for one night.
 
     Refuses (warehouse.SnapshotGone) a rerun whose previous night's snapshot was
@@ -210,7 +215,7 @@ def open_night(settings: Settings, source: str, tanggal: date) -> Iterator[Night
         except BaseException:
             con.close()
             raise
-        run = NightRun(con=con, settings=settings, source=source, tanggal=tanggal)
+        run = NightRun(con=con, settings=settings, source=source, tanggal=tanggal, mail=mail)
         if warehouse.held_after(con, tanggal):  # only then can this run change later nights
             run.digest_before = night_digest(con, tanggal)
         unfinished = con.execute(
@@ -433,6 +438,9 @@ def notify(run: NightRun) -> None:
     from coklit_dq.publish.notify import notify_regions
 
     with timed(run, "notify"):
+        if not run.mail:
+            log.info("night %s run again behind a later one: no email sent", run.tanggal)
+            return
         notify_regions(run.con, run.tanggal, run.published, run.settings)
 
 
@@ -548,18 +556,57 @@ def later_nights_to_redo(run: NightRun) -> list[date]:
     return later
 
 
-def run_night(settings: Settings, source: str, tanggal: date, *, later: bool = True) -> NightResult:
+@dataclass(frozen=True)
+class Redo:
+    """A later night to run again: from the source it was read from, mailed if newest."""
+
+    tanggal: date
+    source: str
+    mail: bool
+
+
+def redo_plan(run: NightRun) -> list[Redo]:
+    """`later_nights_to_redo` with, for each, where its export was read from (`runs.source`,
+    unless it is where tonight's is: then tonight's, with its credentials) and whether its
+    regions are mailed again (only the newest: the older lists are history)."""
+    later = later_nights_to_redo(run)
+    if not later:
+        return []
+    from coklit_dq.ingest.source import public_url
+
+    here = public_url(run.source).rstrip("/")
+    rows = dict(
+        run.con.execute(
+            "SELECT tanggal_ekspor, source FROM runs WHERE list_contains(?, tanggal_ekspor)",
+            [later],
+        ).fetchall()
+    )
+    plan = []
+    for night in later:
+        was = (rows.get(night) or "").rstrip("/")
+        plan.append(Redo(night, run.source if was in ("", here) else was, night == later[-1]))
+    for r in plan:
+        log.warning(
+            "night %s is run again (from %s): %s changed what it was computed from",
+            r.tanggal,
+            public_url(r.source),
+            run.tanggal,
+        )
+    return plan
+
+
+def run_night(
+    settings: Settings, source: str, tanggal: date, *, later: bool = True, mail: bool = True
+) -> NightResult:
     """One night, start to end, without Prefect; then, with `later`, the later nights
-    `later_nights_to_redo` names (the flow does the same with subflows)."""
+    `redo_plan` names (the flow does the same with subflows)."""
     with warehouse_lock(settings.warehouse):
-        with open_night(settings, source, tanggal) as run:
+        with open_night(settings, source, tanggal, mail=mail) as run:
             result = run_steps(run)
-            redo = later_nights_to_redo(run) if later else []
-        for night in redo:
-            log.warning(
-                "night %s is run again: %s changed what it was computed from", night, tanggal
-            )
-            result.add_redone(night, run_night(settings, source, night, later=False))
+            redo = redo_plan(run) if later else []
+        for r in redo:
+            again = run_night(settings, r.source, r.tanggal, later=False, mail=r.mail)
+            result.add_redone(r.tanggal, again)
     return result
 
 

@@ -53,8 +53,15 @@ INVISIBLE = "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in
 _INVISIBLE_RE = re.compile(INVISIBLE)
 
 
+# Text where an invisible character touches a digit: the only place one can hide a nik.
+# Elsewhere (a name's zero-width joiner) the text is left as exported.
+NEAR_DIGIT = f"\\d{INVISIBLE}|{INVISIBLE}\\d"
+_NEAR_DIGIT_RE = re.compile(NEAR_DIGIT)
+
+
 def drop_invisible(text: str) -> str:
-    return _INVISIBLE_RE.sub("", text)
+    """`text` without its invisible characters when one of them touches a digit."""
+    return _INVISIBLE_RE.sub("", text) if _NEAR_DIGIT_RE.search(text) else text
 
 
 # A nik or nkk written in groups: digits parted by one to three spaces, no-break spaces,
@@ -72,13 +79,10 @@ GROUPED_IDS_POLARS = rf"\d{{1,16}}(?:{_SEP}\d{{1,16}}){{1,15}}"
 NIK_DIGITS = 16
 
 
-def _mask_run(run: str) -> str:
-    """A grouped run with every nik/nkk in it masked as one nik (its separators dropped)."""
-    groups = re.findall(r"\d+", run)
-    seps = re.findall(r"\D+", run)
+def _windows(groups: list[str], seps: list[str]) -> str:
+    """Groups (parted by `seps`) with every window of consecutive groups of 16 digits in
+    all masked as one nik; groups joined by a comma count only with 4 digits or more."""
     sizes = [len(g) for g in groups]
-    if "," not in run and sum(sizes) > NIK_DIGITS and max(sizes) <= 8:
-        return mask_id("".join(groups)) or ""
     out, i = [], 0
     while i < len(groups):
         j, total = i, sizes[i]
@@ -101,6 +105,34 @@ def _mask_run(run: str) -> str:
     return "".join(out)
 
 
+def _mask_stretch(groups: list[str], seps: list[str]) -> str:
+    """A stretch without commas: more than 16 digits in groups of at most 8 is a nik glued
+    to more digits, masked whole; otherwise its windows (`_windows`)."""
+    sizes = [len(g) for g in groups]
+    if sum(sizes) > NIK_DIGITS and max(sizes) <= 8:
+        return mask_id("".join(groups)) or ""
+    return _windows(groups, seps)
+
+
+def _mask_run(run: str) -> str:
+    """A grouped run with every nik/nkk in it masked as one nik (its separators dropped):
+    the whole run when it is one as groups of 4+ digits joined by commas, else each
+    stretch between its commas alone (so "no. 7, 3101 0104 0802 0001" masks the nik)."""
+    groups = re.findall(r"\d+", run)
+    seps = re.findall(r"\D+", run)
+    if "," not in run:
+        return _mask_stretch(groups, seps)
+    whole = _windows(groups, seps)
+    if whole != run and re.fullmatch(r"[0-9*]+", whole):
+        return whole
+    out, start = [], 0
+    for k, sep in enumerate([*seps, ""]):
+        if "," in sep or k == len(seps):
+            out.append(_mask_stretch(groups[start : k + 1], seps[start:k]) + sep)
+            start = k + 1
+    return "".join(out)
+
+
 def is_grouped_id(run: str) -> bool:
     """Whether a match of GROUPED_IDS(_POLARS) holds a nik or nkk to mask."""
     return _mask_run(run) != run
@@ -113,7 +145,7 @@ def mask_grouped(text: str) -> str:
 
 def mask_digit_runs(text: str, min_run: int) -> str:
     """Free text with every nik/nkk masked: runs of `min_run`+ digits, and niks written in
-    groups (GROUPED_IDS); invisible format characters dropped first (INVISIBLE)."""
+    groups (GROUPED_IDS); invisible format characters next to a digit dropped first."""
     masked = mask_grouped(drop_invisible(text))
     return re.sub(rf"\d{{{min_run},}}", lambda m: mask_id(m.group()) or "", masked)
 

@@ -56,6 +56,7 @@ def nightly_coklit(
     *,
     inbox: str | None = None,
     later: bool = True,
+    mail: bool = True,
 ) -> pipeline.NightResult:
     """Ingest, check, link, diff, publish and notify one night of the export.
 
@@ -63,8 +64,8 @@ def nightly_coklit(
     out, they are read at run time (flows.runtime.settings_for_run), once, into
     the run's one `Settings`. A night that did not use every file or finish
     every step raises `NightFailed` carrying its `NightResult`. With `later`, the
-    later nights this one changed (pipeline.later_nights_to_redo: a backfill, a stopped
-    night run again) are run again after it, in order, each a subflow.
+    later nights this one changed (pipeline.redo_plan: a backfill, a stopped night run
+    again) are run again after it, in order, each a subflow, only the newest mailed.
     """
     night = tanggal or default_night()
     settings = runtime.settings_for_run(
@@ -72,19 +73,21 @@ def nightly_coklit(
     )
     assert settings.source is not None  # settings_for_run refuses a run without one
     with runtime.logs_to_prefect(), pipeline.warehouse_lock(settings.warehouse):
-        with pipeline.open_night(settings, settings.source, night) as run:
+        with pipeline.open_night(settings, settings.source, night, mail=mail) as run:
             result = pipeline.run_steps(run, tasks.call_as_task)
-            redo = pipeline.later_nights_to_redo(run) if later else []
+            redo = pipeline.redo_plan(run) if later else []
         publish_artifacts(result)
-        for n in redo:
+        for r in redo:
+            n = r.tanggal
             state = nightly_coklit(
-                settings.source,
+                r.source,
                 n,
                 outbox=settings.outbox,
                 warehouse=settings.warehouse,
                 election=settings.election.kode,
                 inbox=settings.inbox,
                 later=False,
+                mail=r.mail,
                 return_state=True,
             )
             again = state.result(raise_on_failure=False) if state.is_completed() else None

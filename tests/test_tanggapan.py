@@ -688,6 +688,8 @@ def test_a_workbook_sent_back_under_another_name_is_set_aside_for_its_name(first
     name, and the file counts as that region's (shown to it the next morning)."""
     wh, inbox, settings, _, ans_f = _inbox_env(first_night, tmp_path)
     _drop(inbox, N1, KAB, "temuan.xlsx", b"PK\x03\x04")
+    for left in (".DS_Store", "Thumbs.db", "~$tanggapan.xlsx"):  # not answers: not stored
+        _drop(inbox, N1, KAB, left, b"\x00")
     _drop(inbox, N1, "3171", "tanggapan.csv", _csv([ans_f]))
     _, berkas = _read(wh, settings, "SELECT kode_kab, state, reason FROM tanggapan_berkas")
     assert sorted(berkas) == [("3101", "set_aside", inbox_mod.WRONG_NAME), ("3171", "used", None)]

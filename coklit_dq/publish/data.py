@@ -21,6 +21,7 @@ from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
 from coklit_dq.privacy import (
     GROUPED_IDS_POLARS,
     INVISIBLE,
+    NEAR_DIGIT,
     is_grouped_id,
     mask_digit_runs,
     mask_grouped,
@@ -56,8 +57,9 @@ def mask_text(
     df: pl.DataFrame, column: str = "keterangan", secrets: set[str] | None = None
 ) -> pl.DataFrame:
     """Mask nik/nkk in a text column (first 6 + last 2 kept): see ID_RUN; a nik written
-    in groups (privacy.GROUPED_IDS) always. In an identifier column (ID_COLUMNS) only
-    the niks and nkks of `secrets`.
+    in groups (privacy.GROUPED_IDS) always; invisible characters next to a digit dropped
+    first (privacy.NEAR_DIGIT). In an identifier column (ID_COLUMNS) a plain digit run
+    only when it is a nik or nkk of `secrets`.
 
     Producers are expected to mask already; this is the last gate before a file
     leaves, for every text column of a finding (a nik keyed into rt, rw or nama is as
@@ -67,21 +69,23 @@ def mask_text(
     if df.is_empty() or column not in df.columns:
         return df
     secrets = secrets or set()
-    if column not in ID_COLUMNS:  # invisible characters split a nik's digits (privacy)
-        df = df.with_columns(pl.col(column).str.replace_all(INVISIBLE, ""))
+    col = pl.col(column)
+    df = df.with_columns(  # an invisible character between digits hides a nik (privacy)
+        pl.when(col.str.contains(NEAR_DIGIT))
+        .then(col.str.replace_all(INVISIBLE, ""))
+        .otherwise(col)
+    )
     always = float("inf") if column in ID_COLUMNS else ALWAYS
     runs = df[column].str.extract_all(ID_RUN.pattern).explode().drop_nulls().unique()
     found = [r for r in runs.to_list() if len(r) >= always or r in secrets]
-    if column not in ID_COLUMNS:
-        grouped = df[column].str.extract_all(GROUPED_IDS_POLARS).explode().drop_nulls().unique()
-        found += [r for r in grouped.to_list() if is_grouped_id(r)]
+    grouped = df[column].str.extract_all(GROUPED_IDS_POLARS).explode().drop_nulls().unique()
+    found += [r for r in grouped.to_list() if is_grouped_id(r)]
     if not found:
         return df
     hit = df[column].str.contains_any(found).fill_null(False)
     values = df.filter(hit)[column].to_list()
     sub = _masker(secrets, always)
-    group = (lambda v: v) if column in ID_COLUMNS else mask_grouped
-    fixed = [ID_RUN.sub(sub, group(v)) for v in values]
+    fixed = [ID_RUN.sub(sub, mask_grouped(v)) for v in values]
     return df.with_columns(df[column].scatter(hit.arg_true(), fixed))
 
 
@@ -89,7 +93,12 @@ def known_ids(con: duckdb.DuckDBPyConnection, texts: list[pl.Series]) -> set[str
     """The digit runs (11 or more digits) of `texts` that are a nik or nkk of a record
     we hold."""
     runs = (
-        pl.concat([t.str.extract_all(ID_RUN.pattern).explode() for t in texts])
+        pl.concat(
+            [
+                t.str.replace_all(INVISIBLE, "").str.extract_all(ID_RUN.pattern).explode()
+                for t in texts
+            ]
+        )
         .drop_nulls()
         .unique()
     )

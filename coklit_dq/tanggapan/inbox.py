@@ -86,6 +86,17 @@ class InboxPath:
     problem: str | None  # why the path itself is not acceptable
 
 
+# What an operating system or an open spreadsheet leaves beside a file (Finder's
+# .DS_Store, Explorer's Thumbs.db and desktop.ini, Excel's ~$ lock file): no answer, not
+# told to the region as one refused
+SYSTEM_FILES = ("thumbs.db", "desktop.ini")
+
+
+def _system_file(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return name.startswith((".", "~$")) or name.lower() in SYSTEM_FILES
+
+
 def parse_path(rel: str, tonight: date) -> InboxPath | None:
     """Check `<date>/<prov>/<kab>/tanggapan.*`; None for a file to leave for a later night.
 
@@ -359,6 +370,8 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
         return result
     fs, root = fsspec.core.url_to_fs(settings.inbox, **settings.storage_options)
     for rel, never_opened in _list(fs, root):
+        if _system_file(rel):
+            continue
         p = parse_path(rel, tanggal)
         if p is None:
             result.for_later += 1

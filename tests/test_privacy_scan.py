@@ -139,6 +139,18 @@ def test_masking_keeps_record_ids_and_codes_but_not_short_junk_nik(tmp_path):
     assert mask_id("3101011501000010") in line
 
 
+def _add_finding(con, kunci: str, id_pemilih: str) -> None:
+    """A copy of one NIK_TIDAK_VALID of kab 3101 on night 2 under another id_pemilih."""
+    con.execute(
+        """
+        INSERT INTO temuan SELECT * REPLACE (? AS id_pemilih, ? AS kunci)
+        FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101'
+          AND kode_temuan = 'NIK_TIDAK_VALID' LIMIT 1
+        """,
+        [id_pemilih, kunci, N2],
+    )
+
+
 def test_a_nik_in_any_column_or_written_in_groups_is_masked(tmp_path):
     """A nik keyed into rt, rw or id_pemilih, or written "3201 0124 0963 0001" in a name or
     an address, is as personal as one in the keterangan (reports-v1 v1.1: no digit
@@ -157,14 +169,7 @@ def test_a_nik_in_any_column_or_written_in_groups_is_masked(tmp_path):
         """,
         [nik, nkk, held, f"SITI {spaced}", f"KK {dotted} RT 1", N2],
     )
-    con.execute(
-        """
-        INSERT INTO temuan SELECT * REPLACE (? AS id_pemilih, 'X|3' AS kunci)
-        FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101'
-          AND kode_temuan = 'NIK_TIDAK_VALID' LIMIT 1
-        """,
-        [system_id, N2],
-    )
+    _add_finding(con, "X|3", system_id)
     root = _publish(tmp_path, con, mask=True)
     con.close()
     full = {nik, nkk, held, spaced, dotted}
@@ -185,14 +190,7 @@ def test_a_held_nik_in_an_id_column_is_masked_however_written(tmp_path, written)
     con, _ = two_night_warehouse(tmp_path / "w.duckdb")
     (held,) = con.execute("SELECT max(nik) FROM pemilih WHERE length(nik) = 16").fetchone()
     value = written.format(held[:4], held[4:8], held[8:12], held[12:])
-    con.execute(
-        """
-        INSERT INTO temuan SELECT * REPLACE (? AS id_pemilih, 'X|4' AS kunci)
-        FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101'
-          AND kode_temuan = 'NIK_TIDAK_VALID' LIMIT 1
-        """,
-        [value, N2],
-    )
+    _add_finding(con, "X|4", value)
     root = _publish(tmp_path, con, mask=True)
     con.close()
     for path in [p for p in root.rglob("*") if p.is_file()]:

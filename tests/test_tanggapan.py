@@ -454,6 +454,17 @@ def _inbox_env(env: dict, tmp_path: Path) -> tuple[Path, Path, object, dict, dic
     return wh, inbox, settings, {**ans_a, "alasan": "kembar"}, ans_f
 
 
+def _after_night_1(env: dict, tmp_path: Path) -> tuple[Path, Path, object]:
+    """A copy of the warehouse after night 1, an empty outbox and inbox: (outbox, inbox,
+    settings), for running the next nights through the pipeline."""
+    shutil.copy(env["root"] / "w-n1.duckdb", tmp_path / "w.duckdb")
+    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
+    settings = resolve_settings(
+        warehouse=str(tmp_path / "w.duckdb"), outbox=str(outbox), inbox=str(inbox)
+    )
+    return outbox, inbox, settings
+
+
 def _drop_both(inbox: Path, kab: bytes, kota: bytes) -> None:
     """tanggapan.csv of kab 3101 and of kota 3171, answering the list of night 1."""
     _drop(inbox, N1, KAB, "tanggapan.csv", kab)
@@ -557,11 +568,7 @@ def test_an_answer_holds_for_the_data_of_the_list_it_answers_not_of_the_night_re
     """A BUKAN_MASALAH on night 1's list, first read on night 3 (night 2 did not run): A's
     record changed in between, so the region never saw those data and A is listed again."""
     env = first_night
-    shutil.copy(env["root"] / "w-n1.duckdb", tmp_path / "w.duckdb")
-    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
-    settings = resolve_settings(
-        warehouse=str(tmp_path / "w.duckdb"), outbox=str(outbox), inbox=str(inbox)
-    )
+    outbox, inbox, settings = _after_night_1(env, tmp_path)
     answer = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "tanggapan": "BUKAN_MASALAH"}
     _drop(inbox, N1, KAB, "tanggapan.csv", _csv([{**answer, "alasan": "sudah dicek"}]))
     run_night(settings, str(env["export"]), N3)
@@ -588,11 +595,7 @@ def test_of_two_files_read_the_same_night_the_one_written_last_counts(first_nigh
     """A corrected csv sent after the region's workbook is read first (paths in order):
     the inbox's modification times, not the reading order, say which answer is the last."""
     env = first_night
-    shutil.copy(env["root"] / "w-n1.duckdb", tmp_path / "w.duckdb")
-    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
-    settings = resolve_settings(
-        warehouse=str(tmp_path / "w.duckdb"), outbox=str(outbox), inbox=str(inbox)
-    )
+    outbox, inbox, settings = _after_night_1(env, tmp_path)
     first = _answer_workbook(env["outbox"], N1, {("NIK_TIDAK_VALID", A): ("BUKAN_MASALAH", "x")})
     book = _drop(inbox, N1, KAB, "tanggapan.xlsx", first)
     fixed = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "tanggapan": "SUDAH_DIPERBAIKI"}
@@ -610,11 +613,7 @@ def test_the_region_is_told_what_it_sent_that_was_set_aside(first_night, tmp_pat
     region reads them the next morning in its workbook and on its page, never anyone
     else's, its own text masked and inert."""
     env = first_night
-    shutil.copy(env["root"] / "w-n1.duckdb", tmp_path / "w.duckdb")
-    outbox, inbox = tmp_path / "outbox", tmp_path / "inbox"
-    settings = resolve_settings(
-        warehouse=str(tmp_path / "w.duckdb"), outbox=str(outbox), inbox=str(inbox)
-    )
+    outbox, inbox, settings = _after_night_1(env, tmp_path)
     good = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "tanggapan": "PERLU_BANTUAN"}
     bad = {**good, "id_pemilih": '=HYPERLINK("x") 3101 0104 0802 0001', "tanggapan": "OK"}
     _drop(inbox, N1, KAB, "tanggapan.csv", _csv([good, bad]))

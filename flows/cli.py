@@ -108,6 +108,22 @@ def run_flow(
     return EXIT_ERROR, None, state.message or "the nightly flow did not complete"
 
 
+class _ReasonsNotTracebacks(logging.Filter):
+    """Prefect logs a failed flow run's exception with its traceback. A night that ended
+    with its reasons (NightFailed) or was refused (SnapshotGone) is reported by this
+    command in words (`_report_failure`): on a data problem a traceback reads like a crash.
+    The one line stays, without the traceback; any other exception keeps it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from coklit_dq.pipeline import NightFailed
+        from coklit_dq.warehouse import SnapshotGone
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, NightFailed | SnapshotGone):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def _report_failure(result: NightResult | None, message: str, err: TextIO) -> None:
     err.write(f"coklit-dq: {one_line(message)}\n")
     if result is None:
@@ -142,6 +158,7 @@ def run_nightly_cli(
         sys.stderr.write(f"coklit-dq: {exc}\n")
         return EXIT_ERROR
     args = (source, tanggal, outbox, warehouse, election)
+    logging.getLogger("prefect.flow_runs").addFilter(_ReasonsNotTracebacks())
     if interactive:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

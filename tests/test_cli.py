@@ -82,6 +82,7 @@ def test_console_script_missing_night_folder_exits_nonzero(prefect_api, tmp_path
     )
     assert proc.returncode != 0
     assert "coklit-dq: night 2024-07-09 failed" in proc.stderr
+    assert "Traceback" not in proc.stderr  # a night that failed with reasons is no crash
     assert "2024-07-09" in proc.stderr.splitlines()[-1] or "nowhere" in proc.stderr
 
 

@@ -393,12 +393,13 @@ def carry_forward(con: duckdb.DuckDBPyConnection, tanggal: date) -> list[str]:
     clear_carried(con, tanggal)
     loaded = set(loaded_provinces(con, tanggal))
     rows = con.execute(
-        """
+        f"""
         SELECT kode_prov, max(tanggal_ekspor) FROM (
           SELECT tanggal_ekspor, kode_prov FROM files
           WHERE tabel = 'pemilih' AND state = 'used' AND kode_prov IS NOT NULL
           UNION ALL SELECT tanggal_ekspor, kode_prov FROM snapshot_dibawa
-        ) WHERE tanggal_ekspor < ? GROUP BY kode_prov ORDER BY kode_prov
+        ) WHERE tanggal_ekspor < ? AND tanggal_ekspor IN ({HELD_NIGHTS_SQL})
+        GROUP BY kode_prov ORDER BY kode_prov
         """,
         [tanggal],
     ).fetchall()

@@ -144,6 +144,12 @@ def test_a_stopped_night_counts_as_not_run_until_it_is_run_again(tmp_path: Path)
     con.close()
     run_night(h["stopped"], str(export), N3)
     assert _night_rows(h["stopped"], N3) == _night_rows(h["gap"], N3)
+    from coklit_dq.publish.data import history
+
+    con = duckdb.connect(h["stopped"].warehouse, read_only=True)
+    shown = set(history(con, N3)["tanggal_ekspor"])  # the trend charts skip it too
+    con.close()
+    assert shown == {N1, N3}
     result = run_night(h["stopped"], str(export), N2)
     assert result.ok and result.redone == {N3.isoformat(): "done"}, result.message
     for night in (N2, N3):

@@ -17,6 +17,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from coklit_dq import warehouse
 from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
 from coklit_dq.privacy import (
     GROUPED_IDS_POLARS,
@@ -193,7 +194,7 @@ def history(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
     """Per night and kabupaten/kota: progress and findings, for trend charts."""
     return _frame(
         con,
-        """
+        f"""
         WITH a AS (
           SELECT tanggal_ekspor, coalesce(kode_prov, left(kode_desa, 2)) AS kode_prov,
                  coalesce(kode_kab, left(kode_desa, 4)) AS kode_kab,
@@ -201,13 +202,17 @@ def history(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
                  sum(n_ms + n_ubah + n_tms)::BIGINT AS n_tercoklit,
                  sum(jumlah_diturunkan)::BIGINT AS jumlah_diturunkan,
                  sum(n_aktif)::BIGINT AS n_aktif
-          FROM agregat_desa WHERE tanggal_ekspor <= $1 GROUP BY ALL
+          FROM agregat_desa WHERE tanggal_ekspor = $1
+            OR tanggal_ekspor < $1 AND tanggal_ekspor IN ({warehouse.HELD_NIGHTS_SQL})
+          GROUP BY ALL
         ), t AS (
           SELECT tanggal_ekspor, kode_prov, kode_kab, count(*) AS n_temuan,
                  count(*) FILTER (WHERE tingkat = 'TINGGI') AS n_tinggi,
                  count(*) FILTER (WHERE tingkat = 'SEDANG') AS n_sedang,
                  count(*) FILTER (WHERE tingkat = 'RENDAH') AS n_rendah
-          FROM temuan WHERE tanggal_ekspor <= $1 AND kode_kab IS NOT NULL GROUP BY ALL
+          FROM temuan WHERE kode_kab IS NOT NULL AND (tanggal_ekspor = $1
+            OR tanggal_ekspor < $1 AND tanggal_ekspor IN ({warehouse.HELD_NIGHTS_SQL}))
+          GROUP BY ALL
         )
         SELECT tanggal_ekspor, kode_prov, kode_kab,
                coalesce(n_rekaman, 0) AS n_rekaman, coalesce(n_tercoklit, 0) AS n_tercoklit,

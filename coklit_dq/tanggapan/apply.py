@@ -28,6 +28,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from coklit_dq import warehouse
 from coklit_dq.tanggapan import store
 from coklit_dq.tanggapan.units import fingerprint_sql
 
@@ -168,7 +169,7 @@ LEVELS = {"kode_kab": "kode_prov, kode_kab", "kode_prov": "kode_prov", "nasional
 FIGURES_SQL = """
 WITH dikirim AS (
   SELECT DISTINCT {cols} AS wilayah_, kode_temuan, kunci FROM temuan
-  WHERE tanggal_ekspor < $tanggal AND kode_kab IS NOT NULL
+  WHERE tanggal_ekspor < $tanggal AND kode_kab IS NOT NULL AND tanggal_ekspor IN ({held})
 ),
 dijawab AS (
   SELECT DISTINCT kode_temuan, kunci FROM {dipakai} WHERE {counts}
@@ -176,11 +177,15 @@ dijawab AS (
 periode AS (
   SELECT {cols} AS wilayah_, kode_temuan, kunci, pertama_ditemukan,
          max(tanggal_ekspor) AS terakhir
-  FROM temuan WHERE tanggal_ekspor <= $tanggal AND kode_kab IS NOT NULL GROUP BY ALL
+  FROM temuan WHERE kode_kab IS NOT NULL
+    AND (tanggal_ekspor = $tanggal OR tanggal_ekspor < $tanggal AND tanggal_ekspor IN ({held}))
+  GROUP BY ALL
 ),
 selesai AS (
   SELECT kode_temuan, kunci, pertama_ditemukan, min(tanggal_selesai) AS tanggal_selesai
-  FROM temuan_selesai WHERE tanggal_selesai <= $tanggal GROUP BY ALL
+  FROM temuan_selesai
+  WHERE tanggal_selesai = $tanggal OR tanggal_selesai < $tanggal AND tanggal_selesai IN ({held})
+  GROUP BY ALL
 ),
 lama AS (
   SELECT p.wilayah_, median(coalesce(s.tanggal_selesai, p.terakhir) - p.pertama_ditemukan)
@@ -236,6 +241,7 @@ def region_figures(
             FIGURES_SQL.replace("{cols}", key)
             .replace("{dipakai}", store.with_arrival("tanggapan_dipakai"))
             .replace("{counts}", store.COUNTS_FOR_NIGHT)
+            .replace("{held}", warehouse.HELD_NIGHTS_SQL)
         )
         df = con.sql(sql, params={"tanggal": tanggal}).pl()
     finally:

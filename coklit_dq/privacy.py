@@ -49,7 +49,8 @@ _CF_RANGES = (
     (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001),
     (0xE0020, 0xE007F),
 )  # fmt: skip
-INVISIBLE = "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in _CF_RANGES) + "]"
+INVISIBLE_CHARS = "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in _CF_RANGES)
+INVISIBLE = f"[{INVISIBLE_CHARS}]"
 _INVISIBLE_RE = re.compile(INVISIBLE)
 
 

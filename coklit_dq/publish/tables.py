@@ -24,6 +24,7 @@ import io
 import polars as pl
 
 from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
+from coklit_dq.privacy import INVISIBLE_CHARS
 
 ORDER = [
     "kode_prov", "kode_kab", "kode_kec", "kode_desa", "no_tps", "rt", "rw", "nama",
@@ -33,7 +34,7 @@ ORDER = [
 # OWASP: a cell starting with one of these is a formula in some spreadsheet; spreadsheets
 # that trim spaces or ignore invisible characters see the sign after them (one pattern,
 # for Python's re and polars' regex alike: literal characters, no escapes beyond \s)
-_INVISIBLE = "\u00a0\u200b\u200c\u200d\u2060\ufeff"
+_INVISIBLE = "\u00a0" + INVISIBLE_CHARS  # a no-break space, and every format character
 _SPACE = " \t\n\r\x0b\x0c"  # spelled out: Python's \s and polars' differ (U+001C-1F)
 FORMULA_START = f"^(?:[\t\r\n]|[{_SPACE}{_INVISIBLE}]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
 # Text a spreadsheet reads as a number, a percentage, a date or a time ("2024-01-01",

@@ -141,16 +141,25 @@ FROM tanda
 """
 
 
+# The placeholders MARKS_SQL and FIGURES_SQL share, each defined once elsewhere.
+_PARTS = {
+    "{dipakai}": store.with_arrival("tanggapan_dipakai"),
+    "{label}": store.with_arrival("tanggapan_label"),
+    "{latest}": store.LATEST_FIRST,
+    "{counts}": store.COUNTS_FOR_NIGHT,
+    "{held}": warehouse.HELD_NIGHTS_SQL,
+}
+
+
+def _expand(sql: str, **more: str) -> str:
+    for key, part in {**_PARTS, **{f"{{{k}}}": v for k, v in more.items()}}.items():
+        sql = sql.replace(key, part)
+    return sql
+
+
 def _build_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
     store.ensure_schema(con)
-    sql = (
-        MARKS_SQL.replace("{fingerprint}", fingerprint_sql("fj"))
-        .replace("{dipakai}", store.with_arrival("tanggapan_dipakai"))
-        .replace("{label}", store.with_arrival("tanggapan_label"))
-        .replace("{latest}", store.LATEST_FIRST)
-        .replace("{counts}", store.COUNTS_FOR_NIGHT)
-    )
-    con.execute(sql, {"tanggal": tanggal})
+    con.execute(_expand(MARKS_SQL, fingerprint=fingerprint_sql("fj")), {"tanggal": tanggal})
 
 
 def night_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
@@ -237,13 +246,7 @@ def region_figures(
     key = "struct_pack(kode_prov, kode_kab)" if level == "kode_kab" else cols
     _build_marks(con, tanggal)
     try:
-        sql = (
-            FIGURES_SQL.replace("{cols}", key)
-            .replace("{dipakai}", store.with_arrival("tanggapan_dipakai"))
-            .replace("{counts}", store.COUNTS_FOR_NIGHT)
-            .replace("{held}", warehouse.HELD_NIGHTS_SQL)
-        )
-        df = con.sql(sql, params={"tanggal": tanggal}).pl()
+        df = con.sql(_expand(FIGURES_SQL, cols=key), params={"tanggal": tanggal}).pl()
     finally:
         con.execute("DROP TABLE IF EXISTS _tanggapan_tanda")
     if level == "kode_kab":

@@ -285,7 +285,7 @@ def _store(
         _insert(con, "tanggapan_dipakai", used, key=("lokasi",))
         if applied:
             listed = p.tanggal_daftar
-            _fingerprint(con, sha, listed if listed and _held(con, listed) else tanggal)
+            _fingerprint(con, sha, listed if listed and _records_kept(con, listed) else tanggal)
             _labels(con, sha)
         con.execute("COMMIT")
     except BaseException:
@@ -293,7 +293,7 @@ def _store(
         raise
 
 
-def _held(con: duckdb.DuckDBPyConnection, tanggal: date) -> bool:
+def _records_kept(con: duckdb.DuckDBPyConnection, tanggal: date) -> bool:
     """Whether the warehouse still holds the records of night `tanggal` (retention)."""
     row = con.execute("SELECT 1 FROM pemilih WHERE tanggal_ekspor = ? LIMIT 1", [tanggal])
     return bool(row.fetchall())

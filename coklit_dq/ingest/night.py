@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import tempfile
@@ -355,7 +356,10 @@ def _one_file(
         )
         night.quarantine(rel, why, local, lf)
         return
-    night.slots.append(pool.submit(_check, con, night, lf, local, i))
+    # in a copy of this thread's context: a line the check logs belongs to the run that
+    # asked for it (Prefect's log handler finds its flow run there)
+    in_context = contextvars.copy_context().run
+    night.slots.append(pool.submit(in_context, _check, con, night, lf, local, i))
 
 
 def _check(

@@ -14,6 +14,7 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -96,25 +97,113 @@ def _answered(cols: dict[str, int], row: tuple[Any, ...] | list[Any]) -> dict[st
     return {c: values.get(c, "") for c in ROW_COLUMNS}
 
 
+def _header(rows: Any, headers_seen: list[list[Any]]) -> tuple[int, dict[str, int]] | None:
+    """(row number, contract column -> index) of the first of the first HEADER_ROWS rows
+    that carries the contract columns; None when none does."""
+    for n, row in enumerate(rows, start=1):
+        if n > HEADER_ROWS:
+            return None
+        headers_seen.append(list(row))
+        cols = _columns(list(row))
+        if cols is not None:
+            return n, cols
+    return None
+
+
+# A vertical merged range of the sheet: its column (0-based) and its first and last row.
+Merge = tuple[int, int, int]
+
+
+def _data_rows(
+    rows: Any,
+    cols: dict[str, int],
+    first: int,
+    sheet: str | None,
+    budget: list[int],
+    *,
+    merges: Sequence[Merge] = (),
+) -> list[Row]:
+    """Answered rows of `rows`, the first numbered `first`. A merged range in a contract
+    column gives its one value to every line of the list it spans (a region merges the
+    answer cells of three rows for "these three are all fine"; Excel keeps the value in
+    the top cell only)."""
+    starts: dict[int, list[tuple[int, int]]] = {}
+    for col, top, last in merges:
+        if col in cols.values() and last > top:
+            starts.setdefault(top, []).append((col, last))
+    spread: dict[int, tuple[Any, int]] = {}  # column -> (the range's value, its last row)
+    unit = [cols[c] for c in ("kode_temuan", *UNIT) if c in cols]
+    out: list[Row] = []
+    for n, cells in enumerate(rows, start=first):
+        budget[0] += 1
+        if budget[0] > MAX_ROWS:
+            raise Unreadable(f"lebih dari {MAX_ROWS:,} baris".replace(",", "."))
+        row = (
+            _spread(list(cells), n, starts.get(n, ()), spread, unit)
+            if spread or n in starts
+            else cells
+        )
+        values = _answered(cols, row)
+        if values is not None:
+            out.append(Row(f"{sheet}!{n}" if sheet else str(n), n, values))
+    return out
+
+
+def _spread(
+    row: list[Any],
+    n: int,
+    starting: Any,
+    spread: dict[int, tuple[Any, int]],
+    unit: list[int],
+) -> list[Any]:
+    for col in [c for c, (_, last) in spread.items() if last < n]:
+        del spread[col]
+    is_line = any(i < len(row) and cell_text(row[i]) for i in unit)
+    for col, (value, _) in spread.items():
+        if is_line and not cell_text(row[col] if col < len(row) else None):
+            row.extend([None] * (col + 1 - len(row)))
+            row[col] = value
+    for col, last in starting:
+        spread[col] = (row[col] if col < len(row) else None, last)
+    return row
+
+
 def _table_rows(
     rows: Any, sheet: str | None, budget: list[int], headers_seen: list[list[Any]]
 ) -> list[Row]:
     """Answered rows below the first header row carrying the contract columns."""
-    cols: dict[str, int] | None = None
-    out: list[Row] = []
-    for n, row in enumerate(rows, start=1):
-        if cols is None:
-            if n > HEADER_ROWS:
-                return out
-            headers_seen.append(list(row))
-            cols = _columns(list(row))
-            continue
-        budget[0] += 1
-        if budget[0] > MAX_ROWS:
-            raise Unreadable(f"lebih dari {MAX_ROWS:,} baris".replace(",", "."))
-        values = _answered(cols, row)
-        if values is not None:
-            out.append(Row(f"{sheet}!{n}" if sheet else str(n), n, values))
+    it = iter(rows)
+    found = _header(it, headers_seen)
+    if found is None:
+        return []
+    n, cols = found
+    return _data_rows(it, cols, n + 1, sheet, budget)
+
+
+MAX_MERGES = 100_000
+_MERGE = re.compile(
+    rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=[\"']([A-Za-z]{1,3})(\d{1,7}):([A-Za-z]{1,3})(\d{1,7})[\"']"
+)
+
+
+def _merges(archive: zipfile.ZipFile, member: str) -> list[Merge]:
+    """The merged ranges a sheet's XML declares (openpyxl's read-only mode ignores
+    them), read as bytes: one pass, no XML parser."""
+    from openpyxl.utils.cell import column_index_from_string
+
+    out: list[Merge] = []
+    tail = b""
+    with archive.open(member) as f:
+        while chunk := f.read(1 << 20):
+            buf = tail + chunk
+            end = 0
+            for m in _MERGE.finditer(buf):
+                c1, r1, _, r2 = m.groups()
+                out.append((column_index_from_string(c1.decode().upper()) - 1, int(r1), int(r2)))
+                end = m.end()
+                if len(out) > MAX_MERGES:
+                    raise Unreadable("terlalu banyak sel yang digabung")
+            tail = buf[max(end, len(buf) - 256) :]
     return out
 
 
@@ -140,11 +229,19 @@ def read_xlsx(data: bytes) -> list[Row]:
     found = False
     try:
         for ws in wb.worksheets:
-            before = len(headers)
-            rows = _table_rows(ws.iter_rows(values_only=True), ws.title, budget, headers)
-            if any(_columns(h) for h in headers[before:]):
-                found = True
-            out.extend(rows)
+            # the sheet's stored <dimension> is not trusted: a writer that left it stale
+            # would cut rows or columns off
+            ws.reset_dimensions()
+            header = _header(ws.iter_rows(max_row=HEADER_ROWS, values_only=True), headers)
+            if header is None:
+                continue
+            found = True
+            n, cols = header
+            # only as wide as the contract columns: a stray cell far right does not
+            # widen every row
+            rows = ws.iter_rows(min_row=n + 1, max_col=max(cols.values()) + 1, values_only=True)
+            merges = _merges(wb._archive, ws._worksheet_path)  # both pinned (openpyxl 3.1)
+            out.extend(_data_rows(rows, cols, n + 1, ws.title, budget, merges=merges))
     except Unreadable:
         raise
     except Exception:
@@ -160,7 +257,10 @@ def read_csv(data: bytes) -> list[Row]:
     """Rows of a csv in UTF-8 (with or without BOM), else cp1252 (the bytes are kept as
     sent by the caller either way)."""
     try:
-        text = data.decode("utf-8-sig")
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode Text": UTF-16, tabs
+            text = data.decode("utf-16")
+        else:
+            text = data.decode("utf-8-sig")
     except UnicodeDecodeError:  # Excel on Windows saves csv in cp1252 by default
         try:
             text = data.decode("cp1252")
@@ -168,18 +268,26 @@ def read_csv(data: bytes) -> list[Row]:
             raise Unreadable("bukan teks UTF-8 atau Windows-1252") from None
     if "\x00" in text:
         raise Unreadable("bukan berkas teks (berisi karakter NUL)")
-    first = text.split("\n", 1)[0]
-    delimiter = max((";", ",", "\t"), key=first.count)
     headers: list[list[Any]] = []
     try:
-        rows = _table_rows(
-            csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), None, [0], headers
-        )
+        for delimiter in _delimiters(text):
+            it = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            tried: list[list[Any]] = []
+            header = _header(it, tried)
+            headers.extend(tried)
+            if header is not None:
+                n, cols = header
+                return _data_rows(it, cols, n + 1, None, [0])
     except csv.Error:
         raise Unreadable("berkas csv rusak") from None
-    if not any(_columns(h) for h in headers):
-        raise Unreadable(f"kolom tidak ditemukan: {_missing(headers)}")
-    return rows
+    raise Unreadable(f"kolom tidak ditemukan: {_missing(headers)}")
+
+
+def _delimiters(text: str) -> list[str]:
+    """Separators to try, the likeliest first (the one the first line uses most): a
+    title line above the header may use none of them."""
+    first = text.split("\n", 1)[0]
+    return sorted((";", ",", "\t"), key=first.count, reverse=True)
 
 
 def read_rows(name: str, data: bytes) -> list[Row]:

@@ -629,7 +629,11 @@ def test_the_region_is_told_what_it_sent_that_was_set_aside(first_night, tmp_pat
     assert got == [(f"{d}/tanggapan.csv", "3", "tanggapan"),
                    (f"{d}/tanggapan.xlsx", "", "")]  # fmt: skip
     row = next(r for r in rows if r["baris"].value == "3")
-    assert row["id_pemilih"].data_type == "s" and "3101 0104" not in row["id_pemilih"].value
+    sent = row["id_pemilih (dikirim)"]
+    assert sent.data_type == "s" and "3101 0104" not in sent.value
+    # one whole file and one row set aside: the sheet says what each means
+    headline = ws["A1"].value
+    assert "seluruh berkas itu tidak dibaca" in headline and "hanya baris itu" in headline
     page = (folder / "ringkasan.html").read_text(encoding="utf-8")
     assert "Tanggapan yang disisihkan malam ini" in page and "bukan berkas xlsx" in page
     assert "3101 0104 0802 0001" not in page
@@ -638,6 +642,34 @@ def test_the_region_is_told_what_it_sent_that_was_set_aside(first_night, tmp_pat
     assert "Tanggapan yang disisihkan" not in (
         outbox / N2.isoformat() / "31" / "3171" / "ringkasan.html"
     ).read_text(encoding="utf-8")
+
+
+def test_a_workbook_sent_back_whole_does_not_answer_again_with_its_refused_rows(
+    first_night, tmp_path
+):
+    """The region sends the workbook it received back as tanggapan-v1 asks: its sheet
+    "Tanggapan ditolak" holds last night's refused answers, which must stay refused."""
+    env = first_night
+    outbox, inbox, settings = _after_night_1(env, tmp_path)
+    used = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "tanggapan": "PERLU_BANTUAN"}
+    refused = {**used, "tanggapan": "BUKAN_MASALAH", "alasan": "NIK sudah benar"}
+    _drop(inbox, N1, KAB, "tanggapan.csv", _csv([used, refused]))
+    run_night(settings, str(env["export"]), N2)
+    book = outbox / N2.isoformat() / "31" / KAB / "temuan.xlsx"
+    assert "Tanggapan ditolak" in openpyxl.load_workbook(book, read_only=True).sheetnames
+    _drop(inbox, N2, KAB, "tanggapan.xlsx", book.read_bytes())  # nothing new answered
+    run_night(settings, str(env["export"]), N3)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    try:
+        read = con.execute(
+            "SELECT lokasi FROM tanggapan_dipakai WHERE tanggal_proses = $n UNION ALL "
+            "SELECT lokasi FROM tanggapan_ditolak WHERE tanggal_proses = $n",
+            {"n": N3},
+        ).fetchall()
+    finally:
+        con.close()
+    assert read == []
+    assert A in _list(outbox, N3)["id_pemilih"].to_list()  # not set aside as bukan masalah
 
 
 def test_an_id_pemilih_that_is_a_nik_is_answered_as_published_masked(first_night, tmp_path):

@@ -77,7 +77,9 @@ DITOLAK_COLUMNS = {
     "lokasi": "baris",
     "kolom": "kolom",
     "alasan_tolak": "alasan ditolak",
-    **{c: c for c in store.ROW_COLUMNS},
+    # what the row said, under headers that are not the contract's: a workbook sent back
+    # whole must not answer again with the rows refused the night before
+    **{c: f"{c} (dikirim)" for c in store.ROW_COLUMNS},
 }
 DITOLAK_SHEET = "Tanggapan ditolak"
 
@@ -290,17 +292,30 @@ def _ribuan(n: int) -> str:
     return f"{n:,}".replace(",", ".")
 
 
+def rejected_headline(ditolak: pl.DataFrame) -> str:
+    """What the region must do about the files and rows set aside: a whole file (no row)
+    was not read at all, a row alone was set aside while the rest of its file was used."""
+    whole = ditolak["lokasi"].is_null()
+    text = ["Tanggapan yang dibaca malam ini tetapi disisihkan."]
+    if whole.any():
+        text.append(
+            "Baris tanpa nomor baris: seluruh berkas itu tidak dibaca; perbaiki sesuai "
+            "alasannya (misalnya ganti nama berkas menjadi tanggapan.xlsx) lalu kirim lagi."
+        )
+    if not whole.all():
+        text.append(
+            "Baris bernomor: hanya baris itu yang disisihkan, baris lain dari berkas yang "
+            "sama sudah dipakai; perbaiki baris itu lalu kirim lagi ke kotak masuk."
+        )
+    return " ".join(text)
+
+
 def write_rejected_sheet(workbook: Any, ditolak: pl.DataFrame) -> None:
     """Add the sheet "Tanggapan ditolak": what the region sent that was set aside, file by
     file and row by row, with the reason; every cell written with write_string."""
     ws = workbook.add_worksheet(DITOLAK_SHEET)
     head = workbook.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1})
-    ws.write_string(
-        0,
-        0,
-        "Tanggapan yang dibaca malam ini tetapi disisihkan. Perbaiki baris atau berkasnya, "
-        "lalu kirim lagi ke kotak masuk; baris lain dari berkas yang sama sudah dipakai.",
-    )
+    ws.write_string(0, 0, rejected_headline(ditolak))
     cols = list(DITOLAK_COLUMNS)
     for i, c in enumerate(cols):
         ws.write_string(1, i, DITOLAK_COLUMNS[c], head)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from coklit_dq.tanggapan.publish import DITOLAK_SHEET, SHEET
 from coklit_dq.tanggapan.store import ROW_COLUMNS
 
 MAX_BYTES = 25 * 1024 * 1024  # a returned temuan.xlsx of a big kab/kota is a few MB
@@ -32,6 +33,9 @@ HEADER_ROWS = 10  # a header may sit below a title; looked for in the first rows
 csv.field_size_limit(max(csv.field_size_limit(), MAX_BYTES))
 
 REQUIRED = ("kode_temuan", "tanggapan")
+# Sheets of the workbook the pipeline wrote that are no list to answer: sent back whole,
+# their rows (last night's refused answers, the findings set aside) are not answers again.
+NOT_ANSWERS = frozenset({SHEET, DITOLAK_SHEET})
 UNIT = ("id_pemilih", "id_pantarlih", "kode_desa")  # at least one of these
 
 
@@ -229,6 +233,8 @@ def read_xlsx(data: bytes) -> list[Row]:
     found = False
     try:
         for ws in wb.worksheets:
+            if ws.title in NOT_ANSWERS:
+                continue
             # the sheet's stored <dimension> is not trusted: a writer that left it stale
             # would cut rows or columns off
             ws.reset_dimensions()

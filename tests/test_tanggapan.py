@@ -221,8 +221,107 @@ def test_answers_through_the_workbook_change_the_next_nights(first_night):
 
     # night 3: A's record changed, so the finding comes back; GANDA_NIK stays out
     run_night(settings, str(env["export"]), N3)
-    ids3 = set(_list(outbox, N3)["id_pemilih"].drop_nulls())
+    list3 = _list(outbox, N3)
+    ids3 = set(list3["id_pemilih"].drop_nulls())
     assert A in ids3 and C not in ids3 and D not in ids3
+    # ... saying that it was answered and why it is back
+    row_a = list3.filter(pl.col("id_pemilih") == A).row(0, named=True)
+    assert row_a["keterangan"].startswith(
+        "DITANDAI BUKAN MASALAH, TETAPI DATANYA BERUBAH SEJAK ITU; PERIKSA LAGI "
+        "(tanggapan atas daftar 1 Juli 2024). "
+    )
+
+
+def _sidik(con: duckdb.DuckDBPyConnection, finding: dict) -> str:
+    from coklit_dq.tanggapan.units import fingerprint_sql
+
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _f AS SELECT $kode_temuan AS kode_temuan, "
+        "$id_pemilih::VARCHAR AS id_pemilih, $kode_desa::VARCHAR AS kode_desa, "
+        "$no_tps::INTEGER AS no_tps, NULL::VARCHAR AS id_pantarlih",
+        finding,
+    )
+    return con.execute(fingerprint_sql("_f"), {"tanggal": N1}).fetchall()[0][-1]
+
+
+def test_fingerprints_of_an_earlier_version_are_taken_again_on_their_night(first_night, tmp_path):
+    """After an upgrade that changes what a fingerprint covers, a stored one is taken
+    again from the night it was taken on, so no standing answer lapses for the upgrade."""
+    env = first_night
+    _, inbox, settings = _after_night_1(env, tmp_path)
+    answer = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "tanggapan": "BUKAN_MASALAH",
+              "alasan": "sudah dicek"}  # fmt: skip
+    _drop(inbox, N1, KAB, "tanggapan.csv", _csv([answer]))
+    run_night(settings, str(env["export"]), N2)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        (taken,) = con.execute("SELECT sidik FROM tanggapan_dipakai").fetchall()[0]
+        con.execute("UPDATE tanggapan_dipakai SET sidik = md5('fingerprint of version 1')")
+        read_inbox(con, N2, settings)
+        assert con.execute("SELECT sidik FROM tanggapan_dipakai").fetchall() == [(taken,)]
+    finally:
+        con.close()
+
+
+def test_a_visit_that_changes_nothing_keeps_a_bukan_masalah(first_night, tmp_path):
+    """tanggapan-v1: BUKAN_MASALAH holds "while its unit's data stay the same". During
+    coklit every record is visited (BELUM -> MS, its officer may change) and every TPS's
+    counters grow: none of that is the unit's data changing, so the answer holds; a
+    changed address, or a TPS's gap between app and export that grows, is."""
+    shutil.copy(first_night["root"] / "w-n1.duckdb", tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        rec = {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "kode_desa": None,
+               "no_tps": None}  # fmt: skip
+        desa, tps = con.execute(
+            "SELECT kode_desa, no_tps FROM pemilih WHERE tanggal_ekspor = ? AND id_pemilih = ?",
+            [N1, A],
+        ).fetchone()
+        unit = {"kode_temuan": "JUMLAH_TIDAK_SESUAI", "id_pemilih": None, "kode_desa": desa,
+                "no_tps": tps}  # fmt: skip
+        at_tps = "tanggal_ekspor = $n AND kode_desa = $d AND no_tps = $t"
+        where = {"n": N1, "d": desa, "t": tps}
+        con.execute(  # not yet visited on the night answered: A and two more of its TPS
+            f"UPDATE pemilih SET status_coklit = 'BELUM', waktu_coklit = NULL WHERE {at_tps} "
+            "AND id_pemilih IN (SELECT id_pemilih FROM pemilih WHERE "
+            f"{at_tps} AND status_coklit IN ('MS', 'BELUM') ORDER BY id_pemilih <> $a, "
+            "id_pemilih LIMIT 3)",
+            {**where, "a": A},
+        )
+        before = _sidik(con, rec), _sidik(con, unit)
+        # they are visited, and the app counts them; another officer now holds A
+        visited = con.execute(
+            f"UPDATE pemilih SET status_coklit = 'MS', waktu_coklit = now() WHERE {at_tps} "
+            "AND status_coklit = 'BELUM'",
+            where,
+        ).fetchall()[0][0]
+        con.execute(
+            "UPDATE pemilih SET id_pantarlih = 'PL-LAIN' WHERE tanggal_ekspor = $n "
+            "AND id_pemilih = $a",
+            {"n": N1, "a": A},
+        )
+        con.execute(
+            f"UPDATE pantarlih SET jumlah_tercoklit_app = jumlah_tercoklit_app + $v "
+            f"WHERE {at_tps} AND id_pantarlih = (SELECT min(id_pantarlih) FROM pantarlih "
+            f"WHERE {at_tps})",
+            {**where, "v": visited},
+        )
+        assert visited == 3
+        assert (_sidik(con, rec), _sidik(con, unit)) == before
+        # the data themselves change
+        con.execute(
+            "UPDATE pemilih SET alamat = 'JL. LAIN 2' WHERE tanggal_ekspor = $n "
+            "AND id_pemilih = $a",
+            {"n": N1, "a": A},
+        )
+        con.execute(
+            f"UPDATE pantarlih SET jumlah_tercoklit_app = jumlah_tercoklit_app + 1 WHERE {at_tps}",
+            where,
+        )
+        after = _sidik(con, rec), _sidik(con, unit)
+        assert after[0] != before[0] and after[1] != before[1]
+    finally:
+        con.close()
 
 
 def _csv(rows: list[dict[str, str]], columns: tuple[str, ...] = ROW_COLUMNS) -> bytes:

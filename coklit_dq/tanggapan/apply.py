@@ -10,6 +10,8 @@
                                 the other record of the pair the answered list showed
                                 (in any region), unless it has an answer of its own
         A pair marked through its other record says in `alasan` which region marked it.
+          BUKAN_MASALAH_BERUBAH answered BUKAN_MASALAH, but the unit's data changed since:
+                                back on the list, saying so (the region checks again)
           DIPERBAIKI_MASIH_ADA  answered SUDAH_DIPERBAIKI, still found tonight
           PERLU_BANTUAN         the region asked for help and it is still found
     region_figures(con, tanggal, level) -> frame per kode_kab / kode_prov / nasional
@@ -33,7 +35,9 @@ from coklit_dq.tanggapan import store
 from coklit_dq.tanggapan.units import fingerprint_sql
 
 KEY = ("kode_temuan", "id_pemilih", "id_pantarlih", "kode_desa", "no_tps", "id_kelompok")
-TANDA = ("BUKAN_MASALAH", "PUSDATIN", "DIPERBAIKI_MASIH_ADA", "PERLU_BANTUAN")
+TANDA = (
+    "BUKAN_MASALAH", "PUSDATIN", "BUKAN_MASALAH_BERUBAH", "DIPERBAIKI_MASIH_ADA", "PERLU_BANTUAN"
+)  # fmt: skip
 KELUAR = ("BUKAN_MASALAH", "PUSDATIN")  # out of the region's list
 
 MARKS_SQL = """
@@ -107,10 +111,12 @@ tanda AS (
            WHEN lewat_label THEN 'BUKAN_MASALAH'
            WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan = 'GANDA_NIK'
                 AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab THEN 'PUSDATIN'
-           WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan IN ('GANDA_ORANG', 'GANDA_NIK')
-             THEN NULL
-           WHEN s.tanggapan = 'BUKAN_MASALAH' AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
+           -- a GANDA_ORANG pair is "not the same person" through its labels, above
+           WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan = 'GANDA_ORANG' THEN NULL
+           WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan <> 'GANDA_NIK'
+                AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
              THEN 'BUKAN_MASALAH'
+           WHEN s.tanggapan = 'BUKAN_MASALAH' THEN 'BUKAN_MASALAH_BERUBAH'
            WHEN s.tanggapan = 'SUDAH_DIPERBAIKI' THEN 'DIPERBAIKI_MASIH_ADA'
            WHEN s.tanggapan = 'PERLU_BANTUAN' THEN 'PERLU_BANTUAN'
            -- no answer of its own: forwarded with its pair

@@ -45,7 +45,7 @@ from coklit_dq.ingest.source import is_link, link_in_path, open_local, special_k
 from coklit_dq.privacy import scrub
 from coklit_dq.tanggapan import store
 from coklit_dq.tanggapan.reader import MAX_BYTES, Unreadable, read_rows
-from coklit_dq.tanggapan.units import fingerprint_sql
+from coklit_dq.tanggapan.units import VERSION, fingerprint_sql
 from coklit_dq.tanggapan.validate import Applied, SetAside, check_rows
 
 log = logging.getLogger("coklit_dq.tanggapan")
@@ -299,6 +299,21 @@ def _records_kept(con: duckdb.DuckDBPyConnection, tanggal: date) -> bool:
     return bool(row.fetchall())
 
 
+def refresh_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
+    """Fingerprints stored by an earlier version of units.fingerprint_sql taken again, on
+    the night they were taken on (the answered list's, else the reading night's) while the
+    warehouse holds its records; the others stay, and their answers lapse visibly."""
+    files = con.execute(
+        "SELECT DISTINCT d.sha256, d.tanggal_daftar, d.tanggal_proses FROM tanggapan_dipakai d "
+        "WHERE d.sidik IS NOT NULL AND NOT starts_with(d.sidik, ?)",
+        [VERSION],
+    ).fetchall()
+    for sha, listed, read in files:
+        night = listed if _records_kept(con, listed) else read
+        if _records_kept(con, night):
+            _fingerprint(con, sha, night)
+
+
 def _fingerprint(con: duckdb.DuckDBPyConnection, sha: str, tanggal: date) -> None:
     """The unit's fingerprint on night `tanggal`, on the rows of this file (BUKAN_MASALAH
     holds while it stays the same). The night is the answered list's: the data the region
@@ -362,6 +377,7 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
     A rerun of an older night (a later night has run) reads nothing: what arrived since
     belongs to the newest night, and the rerun gives what its first run gave."""
     store.ensure_schema(con)
+    refresh_fingerprints(con)
     result = InboxResult(tanggal=tanggal)
     later = warehouse.next_night(con, tanggal)
     if later is not None:

@@ -26,6 +26,9 @@ from coklit_dq.tanggapan import apply, store
 
 SHEET = "Ditandai bukan masalah"
 MASIH = "DILAPORKAN SUDAH DIPERBAIKI, MASIH DITEMUKAN"
+BERUBAH = "DITANDAI BUKAN MASALAH, TETAPI DATANYA BERUBAH SEJAK ITU; PERIKSA LAGI"
+# the prefix of a listed finding's keterangan, by its mark (apply.TANDA)
+AWALAN = {"DIPERBAIKI_MASIH_ADA": MASIH, "BUKAN_MASALAH_BERUBAH": BERUBAH}
 MAX_TEXT = 300
 MAX_PAGE_ROWS = 200
 MAX_DITOLAK_PAGE = 50  # refused rows on a region's page (the workbook has MAX_DITOLAK)
@@ -138,16 +141,18 @@ class TanggapanNight:
         """(the region lists, the findings marked not a problem), same columns as `findings`
         (the second with tanggapan, alasan, tanggal_daftar and tanda added).
 
-        Reported fixed but still found: keterangan starts with MASIH."""
+        Reported fixed but still found: keterangan starts with MASIH; marked not a problem
+        but its unit's data changed since: with BERUBAH (AWALAN)."""
         m = self.marks.select(
             _key(self.marks).alias("_k"), "tanda", "alasan", "tanggal_daftar"
         ).unique("_k")
         j = findings.with_columns(_key(findings).alias("_k")).join(m, on="_k", how="left")
         keluar = pl.col("tanda").is_in(list(apply.KELUAR)).fill_null(False)
-        masih = pl.col("tanda") == "DIPERBAIKI_MASIH_ADA"
+        awalan = pl.col("tanda").replace_strict(AWALAN, default=None, return_dtype=pl.String)
+        masih = awalan.is_not_null()
         tag = pl.format(
             "{} (tanggapan atas daftar {}). ",
-            pl.lit(MASIH),
+            awalan,
             pl.col("tanggal_daftar").map_elements(tanggal_id, return_dtype=pl.String),
         )
         daftar = (

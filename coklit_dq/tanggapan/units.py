@@ -5,12 +5,21 @@ stay the same": the fingerprint of the unit is stored when the answer is applied
 and compared with the fingerprint on every later night. The unit comes from the
 catalog (`unit` of expectations/rules/<KODE>.yaml):
 
-  pemilih    the record: every column of the export but waktu_coklit (a visit that
-             changes nothing is not a change)
-  tps        jumlah_diturunkan, its records (all, not TMS, visited) and the app
-             counters of its officers
+  pemilih    the record: every column of the export but what a visit that changes
+             nothing changes (waktu_coklit, the officer holding it, BELUM -> MS: the
+             status counts only as BARU, TMS or else)
+  tps        jumlah_diturunkan, its records (all, not TMS) and the gap between its
+             officers' app counters and its visited records (the counters and the
+             visits both grow every night of coklit; a gap the region explained
+             does not change with them)
   desa       the desa's counts of the night (agregat_desa)
   pantarlih  the officer's row
+
+Measured during coklit, a fingerprint of every column lapsed every BUKAN_MASALAH of a
+record not yet visited, and of every TPS finding, the next night (review-reader P1-3).
+A fingerprint carries its version (VERSION): inbox.refresh_fingerprints takes again,
+from the same night, those stored by an earlier version, so an upgrade lapses no answer
+whose night the warehouse still holds.
 """
 
 from __future__ import annotations
@@ -40,8 +49,14 @@ def _hash(cols: list[str], alias: str = "") -> str:
     return f"concat_ws('|', {parts})"
 
 
+VERSION = "2:"
+# what a visit that changes nothing changes: left out of a record's fingerprint
+_VISIT = ("waktu_coklit", "id_pantarlih", "status_coklit")
+_STATUS = "CASE WHEN status_coklit IN ('BELUM', 'MS', 'UBAH') THEN 'aktif' ELSE status_coklit END"
+
+
 def _pemilih_columns() -> list[str]:
-    return [c.name for c in EXPORT_TABLES["pemilih"] if c.name != "waktu_coklit"]
+    return [c.name for c in EXPORT_TABLES["pemilih"] if c.name not in _VISIT] + [_STATUS]
 
 
 def fingerprint_sql(findings: str, tanggal_param: str = "$tanggal") -> str:
@@ -54,7 +69,8 @@ def fingerprint_sql(findings: str, tanggal_param: str = "$tanggal") -> str:
     return f"""
 WITH u(kode_temuan, unit) AS (VALUES {units}),
 p AS (
-  SELECT id_pemilih, md5(string_agg({_hash(pem)}, '#' ORDER BY {_hash(pem)})) AS sidik
+  SELECT id_pemilih,
+         '{VERSION}' || md5(string_agg({_hash(pem)}, '#' ORDER BY {_hash(pem)})) AS sidik
   FROM pemilih WHERE tanggal_ekspor = {t}
     AND id_pemilih IN (SELECT id_pemilih FROM {findings}) GROUP BY id_pemilih
 ),
@@ -70,18 +86,20 @@ o AS (
 ),
 t AS (
   SELECT s.kode_desa, s.no_tps,
-         md5({_hash(["s.jumlah_diturunkan", "r.n", "r.a", "r.v", "o.app"])}) AS sidik
+         '{VERSION}' || md5({_hash(["s.jumlah_diturunkan", "r.n", "r.a", "o.app - r.v"])})
+           AS sidik
   FROM tps s LEFT JOIN r USING (kode_desa, no_tps) LEFT JOIN o USING (kode_desa, no_tps)
   WHERE s.tanggal_ekspor = {t}
 ),
 d AS (
-  SELECT kode_desa, md5({
+  SELECT kode_desa, '{VERSION}' || md5({
         _hash(["n_rekaman", "n_aktif", "n_diturunkan", "jumlah_diturunkan", "n_tps"])
     }) AS sidik
   FROM agregat_desa WHERE tanggal_ekspor = {t}
 ),
 o2 AS (
-  SELECT id_pantarlih, md5(string_agg({_hash(pan)}, '#' ORDER BY {_hash(pan)})) AS sidik
+  SELECT id_pantarlih,
+         '{VERSION}' || md5(string_agg({_hash(pan)}, '#' ORDER BY {_hash(pan)})) AS sidik
   FROM pantarlih WHERE tanggal_ekspor = {t}
     AND id_pantarlih IN (SELECT id_pantarlih FROM {findings}) GROUP BY id_pantarlih
 )

@@ -20,8 +20,16 @@
   PENURUNAN_TAJAM: `Rule.peristiwa`) belong to the night they are seen: they
   are open for that night only and never listed as resolved (a record still
   missing tomorrow is not fixed).
-- The night's rows of temuan and temuan_selesai are replaced, in one
-  transaction, so a rerun of the night gives the same rows.
+- A change to a record (those codes with unit pemilih) still stands on a later
+  night while the record is as the change left it (KEADAAN: absent, or its
+  status class BELUM / MS-UBAH / BARU / TMS and code). The contract lists the
+  change on its night only, so those that stand are kept apart, night by night
+  (perubahan_berlanjut: tonight's changes, and last night's standing ones whose
+  record is unchanged tonight), for the publication to show beside the list
+  (review-reader P1-2: a PPS who missed one morning never saw a deceased voter
+  set back to eligible). A record that changes again resolves it.
+- The night's rows of temuan, temuan_selesai and perubahan_berlanjut are
+  replaced, in one transaction, so a rerun of the night gives the same rows.
 """
 
 from __future__ import annotations
@@ -60,6 +68,57 @@ WHERE l.tanggal_ekspor < CAST($1 AS DATE)
 QUALIFY row_number() OVER (PARTITION BY l.kode_temuan, l.kunci
                            ORDER BY l.tanggal_ekspor DESC) = 1
 """
+
+
+# A record's state that a change leaves: absent, or its status class (a visit that
+# confirms, MS or UBAH, leaves it as it was).
+KEADAAN = (
+    "CASE WHEN status_coklit IN ('MS', 'UBAH') THEN 'aktif' "
+    "WHEN status_coklit = 'TMS' THEN 'TMS ' || coalesce(CAST(kode_tms AS VARCHAR), '') "
+    "ELSE coalesce(status_coklit, '?') END"
+)
+# $1 tonight, $2 last night (NULL: none), $3 the codes of changes to a record
+STANDING_SQL = f"""
+INSERT INTO perubahan_berlanjut
+WITH c AS (
+  SELECT kode_temuan, kunci, id_pemilih, CAST($1 AS DATE) AS tanggal_perubahan,
+         NULL::VARCHAR AS keadaan_lalu
+  FROM temuan WHERE tanggal_ekspor = CAST($1 AS DATE) AND list_contains($3::VARCHAR[], kode_temuan)
+  UNION ALL
+  SELECT b.kode_temuan, b.kunci, b.id_pemilih, b.tanggal_perubahan, b.keadaan
+  FROM perubahan_berlanjut b
+  WHERE b.tanggal_ekspor = CAST($2 AS DATE)
+    AND NOT EXISTS (SELECT 1 FROM temuan t WHERE t.tanggal_ekspor = CAST($1 AS DATE)
+                    AND t.kode_temuan = b.kode_temuan AND t.kunci = b.kunci)
+),
+k AS (
+  SELECT id_pemilih, string_agg(DISTINCT {KEADAAN}, ',' ORDER BY {KEADAAN}) AS keadaan
+  FROM pemilih
+  WHERE tanggal_ekspor = CAST($1 AS DATE) AND id_pemilih IN (SELECT id_pemilih FROM c)
+  GROUP BY id_pemilih
+)
+SELECT CAST($1 AS DATE), c.kode_temuan, c.kunci, c.id_pemilih, c.tanggal_perubahan,
+       coalesce(k.keadaan, 'tidak ada')
+FROM c LEFT JOIN k USING (id_pemilih)
+WHERE c.keadaan_lalu IS NULL OR c.keadaan_lalu = coalesce(k.keadaan, 'tidak ada')
+"""
+
+
+# The findings of earlier nights' changes that still stand tonight, as they were found
+# (reports-v1 columns), with the night of the change: shown beside tonight's list.
+STANDING_FINDINGS_SQL = """
+SELECT t.*, b.tanggal_perubahan
+FROM perubahan_berlanjut b
+JOIN temuan t ON t.tanggal_ekspor = b.tanggal_perubahan AND t.kode_temuan = b.kode_temuan
+ AND t.kunci = b.kunci
+WHERE b.tanggal_ekspor = $1 AND b.tanggal_perubahan < $1
+"""
+
+
+def standing_findings(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
+    """Changes to records found on earlier nights that still stand on night `tanggal`:
+    their findings as found (every stored column), and `tanggal_perubahan`."""
+    return con.sql(STANDING_FINDINGS_SQL, params=[tanggal]).pl()
 
 
 @dataclass(frozen=True)
@@ -109,6 +168,7 @@ def record_findings(
     catalog = load_catalog()
     absent = warehouse.tables_set_aside(con, tanggal)
     events = [k for k, r in catalog.items() if r.peristiwa]
+    to_record = [k for k, r in catalog.items() if r.peristiwa and r.unit == "pemilih"]
     # never resolved tonight: changes between two nights, and rules blind tonight
     keep_open = events + [k for k, r in catalog.items() if set(r.butuh_tabel) & absent]
     # officer findings come from the country-wide pantarlih file, not a province's file
@@ -124,6 +184,7 @@ def record_findings(
         try:
             con.execute("DELETE FROM temuan WHERE tanggal_ekspor = ?", [tanggal])
             con.execute("DELETE FROM temuan_selesai WHERE tanggal_selesai = ?", [tanggal])
+            con.execute("DELETE FROM perubahan_berlanjut WHERE tanggal_ekspor = ?", [tanggal])
             con.execute(OPEN_FINDINGS_SQL, [tanggal, lalu, events])
             con.execute(
                 f"""
@@ -135,6 +196,7 @@ def record_findings(
                 """,
                 [tanggal],
             )
+            con.execute(STANDING_SQL, [tanggal, lalu, to_record])
             if lalu is not None:
                 con.execute(
                     f"""

@@ -528,6 +528,7 @@ _DIGEST_TABLES = {
     "wilayah": "tanggal_ekspor", "agregat_desa": "tanggal_ekspor",
     "snapshot_dibawa": "tanggal_ekspor", "files": "tanggal_ekspor",
     "temuan": "tanggal_ekspor", "temuan_selesai": "tanggal_selesai",
+    "perubahan_berlanjut": "tanggal_ekspor",
 }  # fmt: skip
 _DIGEST_SQL = "SELECT " + ", ".join(
     f"(SELECT count(*) || ':' || coalesce(sum(hash(t)::HUGEINT), 0) FROM {table} t "

@@ -8,6 +8,9 @@ Tables (all keyed by tanggal_ekspor, the night):
   agregat_desa    per-night counts per desa (kept for all nights: trends, drops)
   temuan          the findings history (all nights), reports-v1 columns + kunci
   temuan_selesai  per night, the previous night's findings that are gone
+  perubahan_berlanjut
+                  per night, the changes to records (this and earlier nights) that
+                  still stand
 Other stages may add their own tables (prefix them: link_*, gx_*).
 """
 
@@ -120,6 +123,19 @@ SCHEMA = [
   kode_prov VARCHAR NOT NULL,
   dari_tanggal DATE NOT NULL,  -- the night the rows were loaded from a file
   PRIMARY KEY (tanggal_ekspor, kode_prov)
+)""",
+    # A change to a record (DATA_HILANG, STATUS_TIDAK_WAJAR) is a finding of the night it
+    # is seen (reports-v1); the record stays as the change left it until someone acts.
+    # Per night, the changes of this and earlier nights that still stand (lifecycle):
+    # the regions are shown them beside the night's list, never in it.
+    """CREATE TABLE IF NOT EXISTS perubahan_berlanjut (
+  tanggal_ekspor DATE NOT NULL,     -- the night it still stands on
+  kode_temuan VARCHAR NOT NULL,
+  kunci VARCHAR NOT NULL,
+  id_pemilih VARCHAR,
+  tanggal_perubahan DATE NOT NULL,  -- the night it was found (its row of temuan)
+  keadaan VARCHAR NOT NULL,         -- the record as the change left it (lifecycle.KEADAAN)
+  PRIMARY KEY (tanggal_ekspor, kode_temuan, kunci)
 )""",
     # secrets of this warehouse (the key of kelompok_id); never published
     "CREATE TABLE IF NOT EXISTS rahasia (nama VARCHAR PRIMARY KEY, nilai VARCHAR NOT NULL)",

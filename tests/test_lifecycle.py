@@ -11,7 +11,7 @@ from scenarios.world import DESA, auto_tables, load_night, voter
 from coklit_dq import warehouse
 from coklit_dq.config import resolve_settings
 from coklit_dq.contract import FINDING_COLUMNS
-from coklit_dq.lifecycle import record_findings
+from coklit_dq.lifecycle import record_findings, standing_findings
 from coklit_dq.rules import run_rules
 
 T1, T2, T3 = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)
@@ -180,6 +180,46 @@ def test_changes_between_two_nights_are_never_listed_as_resolved(con):
     run(con, T3, gone)  # still missing: not found again (no comparison), and not "resolved"
     assert ("DATA_HILANG", "OK_31") not in by_unit(temuan(con, T3))
     assert "DATA_HILANG" not in set(selesai(con, T3)["kode_temuan"])
+
+
+def standing(con, tanggal) -> set[tuple[str, str, date]]:
+    rows = con.execute(
+        "SELECT kode_temuan, kunci, tanggal_perubahan FROM perubahan_berlanjut "
+        "WHERE tanggal_ekspor = ?",
+        [tanggal],
+    ).fetchall()
+    return set(rows)
+
+
+def test_a_change_to_a_record_stands_beside_the_list_while_the_record_is_as_it_left_it(con):
+    """reports-v1 lists DATA_HILANG and STATUS_TIDAK_WAJAR on the night of the change only;
+    the record stays wrong until someone acts, so the warehouse keeps, night by night, the
+    changes that still stand (review-reader P1-2: a PPS who missed that morning's list
+    never saw a deceased voter set back to eligible again)."""
+    t4, t5 = date(2024, 7, 4), date(2024, 7, 5)
+    run(con, T1, base())
+    changed = base()[:-1]  # night 2: OK_31 deleted; NO_DOC (TMS 1) set back to eligible
+    changed[1] = voter(2, id_pemilih="NO_DOC", status_coklit="MS")
+    run(con, T2, changed)
+    found = by_unit(temuan(con, T2))
+    kunci = {
+        u: found[u]["kunci"] for u in (("DATA_HILANG", "OK_31"), ("STATUS_TIDAK_WAJAR", "NO_DOC"))
+    }
+    both = {(k, kunci[k, i], T2) for k, i in kunci}
+    assert standing(con, T2) == both
+    visited = [*changed]
+    visited[0] = voter(1, id_pemilih="BAD_NIK", nik="2222222222222222", status_coklit="UBAH")
+    for night, records in ((T3, changed), (t4, visited)):  # nothing done about them
+        run(con, night, records)
+        assert standing(con, night) == both
+        assert not {u for u in by_unit(temuan(con, night))} & set(kunci)  # the contract's list
+        # as they were found, for the publication to show beside the night's list
+        shown = standing_findings(con, night)
+        assert sorted(shown["id_pemilih"]) == ["NO_DOC", "OK_31"]
+        assert set(shown["tanggal_perubahan"]) == {T2} and set(shown["tanggal_ekspor"]) == {T2}
+    # night 5: the record is back; the deceased voter is TMS 1 again: neither stands
+    run(con, t5, base())
+    assert standing(con, t5) == set()
 
 
 def test_a_tps_file_set_aside_neither_invents_nor_resolves_tps_findings(con):

@@ -191,7 +191,9 @@ def standing(con, tanggal) -> set[tuple[str, str, date]]:
     return set(rows)
 
 
-def test_a_change_to_a_record_stands_beside_the_list_while_the_record_is_as_it_left_it(con):
+def test_a_change_to_a_record_stands_beside_the_list_while_the_record_is_as_it_left_it(
+    con, tmp_path
+):
     """reports-v1 lists DATA_HILANG and STATUS_TIDAK_WAJAR on the night of the change only;
     the record stays wrong until someone acts, so the warehouse keeps, night by night, the
     changes that still stand (review-reader P1-2: a PPS who missed that morning's list
@@ -217,6 +219,21 @@ def test_a_change_to_a_record_stands_beside_the_list_while_the_record_is_as_it_l
         shown = standing_findings(con, night)
         assert sorted(shown["id_pemilih"]) == ["NO_DOC", "OK_31"]
         assert set(shown["tanggal_perubahan"]) == {T2} and set(shown["tanggal_ekspor"]) == {T2}
+    # the region reads them beside the list: a sheet of the workbook, a line on its summary
+    import openpyxl
+
+    from coklit_dq.publish import publish_night
+
+    publish_night(con, t4, resolve_settings(outbox=str(tmp_path / "outbox")))
+    folder = tmp_path / "outbox" / t4.isoformat() / "32" / DESA[:4]
+    listed = pl.read_csv(folder / "temuan.csv", infer_schema=False)
+    assert not set(listed["kode_temuan"]) & {"DATA_HILANG", "STATUS_TIDAK_WAJAR"}
+    wb = openpyxl.load_workbook(folder / "temuan.xlsx", read_only=True)
+    sheet = [r for r in wb["Perubahan belum diperbaiki"].iter_rows(values_only=True)]
+    assert sheet[0][-1] == "Terlihat sejak ekspor"
+    assert sorted(r[-1] for r in sheet[1:]) == ["2 Juli 2024"]  # NO_DOC (OK_31: other kab)
+    summary = [r[0] for r in wb["Ringkasan"].iter_rows(values_only=True) if r[0]]
+    assert any(str(x).startswith("1 perubahan data pemilih dari malam sebelumnya") for x in summary)
     # night 5: the record is back; the deceased voter is TMS 1 again: neither stands
     run(con, t5, base())
     assert standing(con, t5) == set()

@@ -210,10 +210,13 @@ def publish_night(
     for kab in kab_rows:
         prov, kode = kab["kode_prov"], kab["kode_kab"]
         rows = by_kab.get((kode,), rows_all.clear())
+        berlanjut = night.berlanjut.filter(pl.col("kode_kab") == kode)
         kwargs = {
             "judul": f"Temuan data coklit {kab['nama_kab']} ({kode}), {kab['nama_prov']}",
             "tanggal": tanggal,
-            "catatan": _notes(night, prov),
+            "catatan": _notes(night, prov)
+            + ([xlsx.BERLANJUT_NOTE.format(n=berlanjut.height)] if berlanjut.height else []),
+            "berlanjut": berlanjut,
             "n_selesai": n_resolved.get(kode, 0),
             "ditandai": ditandai.filter(pl.col("kode_kab") == kode),
             "ditolak": night.tanggapan.ditolak_of(kode),

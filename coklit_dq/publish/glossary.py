@@ -80,7 +80,7 @@ NILAI: tuple[tuple[str, str, str], ...] = (
     ("Tanggapan", "SUDAH_DIPERBAIKI", "Sudah diperbaiki di Sidalih."),
     ("Tanggapan", "BUKAN_MASALAH", "Sudah diperiksa dan bukan masalah (isi alasan)."),
     ("Tanggapan", "PERLU_BANTUAN", "Perlu bantuan Pusdatin atau KPU Kabupaten/Kota."),
-    ("NIK/NKK", "320101******01", "NIK dan NKK disamarkan: 6 digit awal dan 2 digit akhir."),
+    ("NIK/NKK", "320101********01", "NIK dan NKK disamarkan: 6 digit awal dan 2 digit akhir."),
 )
 
 

@@ -18,6 +18,7 @@ import polars as pl
 from coklit_dq import warehouse
 from coklit_dq.bahasa import BULAN
 from coklit_dq.contract import TINGKAT, code_expr
+from coklit_dq.lifecycle import standing_findings
 from coklit_dq.publish import data
 from coklit_dq.publish.data import FileState
 
@@ -36,6 +37,8 @@ class Night:
     prev_counts: pl.DataFrame
     catalog: pl.DataFrame
     files: dict[str, FileState]
+    # changes to records of earlier nights that still stand (lifecycle.standing_findings)
+    berlanjut: pl.DataFrame
     tanggapan: Any = None  # coklit_dq.tanggapan.TanggapanNight, set by publish_night
     # the findings answered out of the region lists (TanggapanNight.split), set with it
     ditandai: pl.DataFrame | None = None
@@ -44,12 +47,15 @@ class Night:
     def load(cls, con: duckdb.DuckDBPyConnection, tanggal: date, *, mask: bool) -> Night:
         previous = warehouse.previous_night(con, tanggal)
         found, done = data.findings(con, tanggal), data.resolved(con, tanggal)
+        standing = standing_findings(con, tanggal).select(*found.columns, "tanggal_perubahan")
         if mask:  # every text column: see data.mask_text
             text = [c for c, t in found.schema.items() if t == pl.String]
-            secrets = data.known_ids(con, [df[c] for df in (found, done) for c in text])
+            frames = (found, done, standing)
+            secrets = data.known_ids(con, [df[c] for df in frames for c in text])
             for c in text:
                 found = data.mask_text(found, c, secrets=secrets)
                 done = data.mask_text(done, c, secrets=secrets)
+                standing = data.mask_text(standing, c, secrets=secrets)
         return cls(
             tanggal=tanggal,
             previous=previous,
@@ -61,6 +67,7 @@ class Night:
             prev_counts=data.previous_counts(con, previous),
             catalog=data.catalog_frame(),
             files=data.province_files(con, tanggal),
+            berlanjut=standing,
         )
 
     # --- which regions get files -------------------------------------------------

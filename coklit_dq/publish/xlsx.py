@@ -8,6 +8,9 @@ Sheets, in order:
                    fills and sends back. Codes a person rarely needs are hidden.
   <one per family> (expectations/families.yaml) the rows a region fixes itself
   Untuk Pusdatin   rows only Pusdatin can fix (ditangani_oleh PUSDATIN)
+  Perubahan belum diperbaiki   (when there are) changes to records found on earlier
+                   nights that still stand (lifecycle.standing_findings): the contract
+                   lists a change on its night only
   Per TPS, Per Pantarlih   counts to share out the work
   Penjelasan       every column and code (codes from the catalog's YAML)
 All sheets print A4 landscape, fit to width, header repeated (see `sheets`).
@@ -57,6 +60,16 @@ FAMILY_COLS: tuple[Col, ...] = (
     Col("keterangan", "Keterangan", 60, wrap=True), Col("id_pemilih", "ID pemilih", 14),
     Col("status_label", "Status", 11),
 )  # fmt: skip
+# earlier nights' changes that still stand: the family columns, and since when
+BERLANJUT = "Perubahan belum diperbaiki"
+BERLANJUT_COLS: tuple[Col, ...] = (
+    *(c for c in FAMILY_COLS if c.key != "status_label"),
+    Col("sejak", "Terlihat sejak ekspor", 16),
+)
+BERLANJUT_NOTE = (
+    "{n} perubahan data pemilih dari malam sebelumnya (data hilang, perubahan status tidak "
+    'wajar) belum diperbaiki: lihat lembar "' + BERLANJUT + '".'
+)
 STATUS_LABEL = {"BARU": "Temuan baru", "BERULANG": "Berulang"}
 NO_FINDINGS = "Tidak ada temuan pada kelompok ini malam ini."
 
@@ -123,8 +136,10 @@ def build_xlsx(
     n_selesai: int,
     ditandai: pl.DataFrame | None = None,
     ditolak: pl.DataFrame | None = None,
+    berlanjut: pl.DataFrame | None = None,
 ) -> bytes:
-    """The workbook as bytes. `rows`: the region's findings joined with the catalog."""
+    """The workbook as bytes. `rows`: the region's findings joined with the catalog;
+    `berlanjut`: its changes of earlier nights that still stand."""
     rows = desa_order(rows)
     wb, buf = new_workbook()
     f = _formats(wb)
@@ -145,6 +160,11 @@ def build_xlsx(
         _sheet(wb.add_worksheet(sheet_name(title)), f, FAMILY_COLS, part, title)
     pusat = rows.filter(pl.col("ditangani_oleh").eq_missing("PUSDATIN"))
     _sheet(wb.add_worksheet(PUSDATIN), f, FAMILY_COLS, pusat, "Hanya dapat diperbaiki Pusdatin")
+    if berlanjut is not None and berlanjut.height:
+        part = desa_order(berlanjut).with_columns(
+            sejak=pl.col("tanggal_perubahan").map_elements(tanggal_id, return_dtype=pl.String)
+        )
+        _sheet(wb.add_worksheet(BERLANJUT), f, BERLANJUT_COLS, part, BERLANJUT)
 
     tps_cols = (
         Col("nama_kec", "Kecamatan", 16),

@@ -151,7 +151,7 @@ WITH agg AS (
   SELECT kode_desa, no_tps,
          CASE WHEN count(jumlah_tercoklit_app) = count(*) THEN sum(jumlah_tercoklit_app) END
            AS jumlah_app, count(*) AS n_pantarlih,
-         string_agg(id_pantarlih || ' (' || jumlah_tercoklit_app || ')', ', '
+         string_agg(id_pantarlih || ': ' || jumlah_tercoklit_app, ', '
                     ORDER BY id_pantarlih) AS rincian_app
   FROM pantarlih WHERE tanggal_ekspor = getvariable('tanggal')
   GROUP BY kode_desa, no_tps

@@ -181,6 +181,15 @@ def test_answers_through_the_workbook_change_the_next_nights(first_night):
     assert sorted(r["id_pemilih"].value for r in marked) == sorted([A, C, D])
     reason_a = next(r["alasan"] for r in marked if r["id_pemilih"].value == A)
     assert reason_a.value == FORMULA and reason_a.data_type == "s"  # text, never a formula
+    # the first sheet says what the answers did, and where to look
+    summary = [r[0].value for r in wb["Ringkasan"].iter_rows() if r[0].value]
+    assert (
+        'Tanggapan wilayah: 3 temuan tidak dimuat di daftar (lihat lembar "Ditandai bukan '
+        'masalah").' in summary
+    )
+    assert any(
+        x.startswith("Tanggapan wilayah: 1 temuan dilaporkan sudah diperbaiki") for x in summary
+    )
     national = pl.read_parquet(outbox / N2.isoformat() / "nasional" / "temuan.parquet")
     assert {A, C, D} <= set(national["id_pemilih"].drop_nulls())
     # pages: PERLU_BANTUAN on province and national pages, escaped and masked

@@ -215,7 +215,8 @@ def publish_night(
             "judul": f"Temuan data coklit {kab['nama_kab']} ({kode}), {kab['nama_prov']}",
             "tanggal": tanggal,
             "catatan": _notes(night, prov)
-            + ([xlsx.BERLANJUT_NOTE.format(n=berlanjut.height)] if berlanjut.height else []),
+            + ([xlsx.BERLANJUT_NOTE.format(n=berlanjut.height)] if berlanjut.height else [])
+            + night.tanggapan.notes(kode),
             "berlanjut": berlanjut,
             "n_selesai": n_resolved.get(kode, 0),
             "ditandai": ditandai.filter(pl.col("kode_kab") == kode),

@@ -130,6 +130,29 @@ class TanggapanNight:
         )
         return cls(tanggal, marks, figures, figures, figures)
 
+    def notes(self, kode_kab: str) -> list[str]:
+        """Lines for the first sheet of region `kode_kab`'s workbook: what the answers it
+        sent did to tonight's list, and what was set aside, with the sheet to look at."""
+        mine = self.marks.filter(pl.col("kode_kab") == kode_kab)
+        n = dict(mine.group_by("tanda").len().iter_rows())
+        out = []
+        if keluar := n.get("BUKAN_MASALAH", 0) + n.get("PUSDATIN", 0):
+            out.append(f"Tanggapan wilayah: {_ribuan(keluar)} temuan tidak dimuat di daftar "
+                       f"(lihat lembar \"{SHEET}\").")  # fmt: skip
+        for tanda, text in (
+            ("DIPERBAIKI_MASIH_ADA", "dilaporkan sudah diperbaiki tetapi masih ditemukan"),
+            ("BUKAN_MASALAH_BERUBAH", "pernah ditandai bukan masalah tetapi datanya berubah"),
+        ):
+            if n.get(tanda):
+                out.append(f"Tanggapan wilayah: {_ribuan(n[tanda])} temuan {text} (keterangannya "
+                           f"diawali {AWALAN[tanda]}).")  # fmt: skip
+        ditolak = self.ditolak_of(kode_kab)
+        if ditolak is not None:
+            n_tolak = _ribuan(int(ditolak["n_semua"][0]))
+            out.append(f"Tanggapan wilayah: {n_tolak} baris atau berkas disisihkan malam ini "
+                       f"(lihat lembar \"{DITOLAK_SHEET}\").")  # fmt: skip
+        return out
+
     def ditolak_of(self, kode_kab: str) -> pl.DataFrame | None:
         """What region `kode_kab` sent that tonight's run set aside (None: nothing)."""
         if self.ditolak is None:

@@ -178,8 +178,9 @@ def test_answers_through_the_workbook_change_the_next_nights(first_night):
     wb = openpyxl.load_workbook(outbox / N2.isoformat() / "31" / KAB / "temuan.xlsx")
     head = [c.value for c in wb[SHEET][1]]
     marked = [{h: c for h, c in zip(head, r, strict=True)} for r in wb[SHEET].iter_rows(min_row=2)]
-    assert sorted(r["id_pemilih"].value for r in marked) == sorted([A, C, D])
-    reason_a = next(r["alasan"] for r in marked if r["id_pemilih"].value == A)
+    assert sorted(r["ID pemilih"].value for r in marked) == sorted([A, C, D])
+    assert all(r["Nama"].value for r in marked)  # whose record it is
+    reason_a = next(r["Alasan"] for r in marked if r["ID pemilih"].value == A)
     assert reason_a.value == FORMULA and reason_a.data_type == "s"  # text, never a formula
     # the first sheet says what the answers did, and where to look
     summary = [r[0].value for r in wb["Ringkasan"].iter_rows() if r[0].value]
@@ -520,7 +521,7 @@ def test_one_answer_forwards_every_record_of_its_nik_group(first_night, tmp_path
     wb = openpyxl.load_workbook(outbox / N2.isoformat() / "31" / KAB / "temuan.xlsx")
     head = [c.value for c in wb[SHEET][1]]
     marked = {
-        r[head.index("id_pemilih")]: (r[head.index("ditandai")], r[head.index("alasan")])
+        r[head.index("ID pemilih")]: (r[head.index("Ditandai")], r[head.index("Alasan")])
         for r in wb[SHEET].iter_rows(min_row=2, values_only=True)
     }
     assert set(marked) == {C, D}

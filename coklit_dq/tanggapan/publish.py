@@ -268,19 +268,23 @@ def _env() -> jinja2.Environment:
 
 
 # sheet column -> header (the contract's names where there is one)
+# whose record, where, what, and the answer (review-reader P2-6), under words a region
+# reads (the answer sheets keep the contract's names; this one is not read back)
 SHEET_COLUMNS = {
-    "kode_temuan": "kode_temuan",
-    "kode_kec": "kode_kec",
-    "kode_desa": "kode_desa",
-    "no_tps": "no_tps",
-    "id_pemilih": "id_pemilih",
-    "id_pantarlih": "id_pantarlih",
-    "id_kelompok": "id_kelompok",
-    "keterangan": "keterangan",
-    "tanda": "ditandai",
-    "alasan": "alasan",
-    "tanggal_daftar": "tanggapan atas daftar",
-    "pertama_ditemukan": "pertama_ditemukan",
+    "kode_temuan": "Kode temuan",
+    "nama_kec": "Kecamatan",
+    "nama_desa": "Desa/Kelurahan",
+    "no_tps": "TPS",
+    "nama": "Nama",
+    "keterangan": "Keterangan",
+    "tanda": "Ditandai",
+    "alasan": "Alasan",
+    "tanggal_daftar": "Tanggapan atas daftar",
+    "pertama_ditemukan": "Pertama ditemukan",
+    "id_pemilih": "ID pemilih",
+    "id_pantarlih": "ID Pantarlih",
+    "id_kelompok": "ID kelompok",
+    "kode_desa": "Kode desa",
 }
 TANDA_TEKS = {
     "BUKAN_MASALAH": "bukan masalah (tidak dimuat di daftar selama datanya tidak berubah)",

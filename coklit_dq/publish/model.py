@@ -18,6 +18,7 @@ import polars as pl
 from coklit_dq import warehouse
 from coklit_dq.bahasa import BULAN
 from coklit_dq.contract import TINGKAT, code_expr
+from coklit_dq.ingest.quarantine import shown_name
 from coklit_dq.publish import data
 from coklit_dq.publish.data import FileState
 
@@ -100,7 +101,8 @@ class Night:
         if f is None:
             return {"state": "absent", "path": None, "reason": None}
         if f.state == "quarantined":
-            return {"state": "quarantined", "path": f.path, "reason": f.reason}
+            path = shown_name(f.path) if f.path is not None else None
+            return {"state": "quarantined", "path": path, "reason": f.reason}
         return None
 
 

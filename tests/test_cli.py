@@ -86,6 +86,38 @@ def test_console_script_missing_night_folder_exits_nonzero(prefect_api, tmp_path
     assert "2024-07-09" in proc.stderr.splitlines()[-1] or "nowhere" in proc.stderr
 
 
+def test_every_log_handler_masks_what_it_prints_while_the_flow_runs() -> None:
+    """review-priv F3: whatever a record says (its message, its arguments, a traceback), a
+    handler of the process prints it masked while `masked_handlers` holds (the command
+    line's flow run); its own formatter is back after."""
+    import io
+    import logging
+
+    from flows.runtime import masked_handlers
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    formatter = logging.Formatter("%(levelname)s %(message)s")
+    handler.setFormatter(formatter)
+    logger = logging.getLogger("coklit_dq.test_masked_handlers")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with masked_handlers():
+            logger.warning("file %r set aside", "catatan-3502011712730001.txt")
+            try:
+                raise ValueError("row: nik 3501010706020001")
+            except ValueError:
+                logger.exception("failed")
+        assert handler.formatter is formatter
+    finally:
+        logger.removeHandler(handler)
+    printed = stream.getvalue()
+    assert "WARNING file 'catatan-350201********01.txt' set aside" in printed
+    assert "ValueError: row: nik 350101********01" in printed  # the traceback's last line
+    assert "17127300" not in printed and "07060200" not in printed
+
+
 def test_a_line_break_in_a_file_name_never_forges_a_line_of_the_error_output() -> None:
     import io
     from datetime import date

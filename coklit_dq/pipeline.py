@@ -45,6 +45,13 @@ import duckdb
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings
+from coklit_dq.ingest.quarantine import (
+    Quarantined,
+    QuarantineWriter,
+    quarantine_root,
+    shown_name,
+)
+from coklit_dq.ingest.quarantine import reason as make_reason
 from coklit_dq.privacy import one_line, owner_only_files, scrub
 
 if TYPE_CHECKING:  # the stages are imported lazily by the steps
@@ -86,7 +93,8 @@ class NightResult:
     state: str  # done | failed
     message: str
     used: list[str] = field(default_factory=list)
-    quarantined: list[dict[str, str]] = field(default_factory=list)  # path, reason (one line)
+    # path (as `shown_name` gives it: masked), reason; each on one line
+    quarantined: list[dict[str, str]] = field(default_factory=list)
     provinces_loaded: list[str] = field(default_factory=list)
     provinces_missing: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # "<step>: <error>"
@@ -640,9 +648,6 @@ def set_aside_collapsed(run: NightRun) -> list[str]:
     rows are dropped, its file is recorded as quarantined with the reason, and
     the night goes on like with any file set aside.
     """
-    from coklit_dq.ingest.quarantine import Quarantined, QuarantineWriter, quarantine_root
-    from coklit_dq.ingest.quarantine import reason as make_reason
-
     threshold = run.settings.collapse_threshold
     rows = run.con.execute(COLLAPSE_SQL, [run.tanggal, threshold]).fetchall()
     writer = QuarantineWriter(quarantine_root(run.settings), run.tanggal)
@@ -672,7 +677,7 @@ def set_aside_collapsed(run: NightRun) -> list[str]:
             [run.tanggal, prov],
         )
         writer.put(path, None, why)
-        log.warning("set aside %r: %s", path, message)
+        log.warning("set aside %r: %s", shown_name(path), message)
         ing = run.ingest
         if ing is not None:
             ing.used = [p for p in ing.used if p != path]
@@ -703,8 +708,14 @@ def reason_text(reason: Any) -> str:
 
 
 def _quarantined(ing: IngestResult | None) -> list[dict[str, str]]:
+    """The files set aside as the run's message, artifacts and command line show them: the
+    name as `shown_name` gives it (masked, one line; the export chose it), the reason on
+    one line."""
     quarantined = ing.quarantined if ing is not None else []
-    return [{"path": str(q.path), "reason": reason_text(q.reason)} for q in quarantined]
+    return [
+        {"path": shown_name(str(q.path)), "reason": one_line(reason_text(q.reason))}
+        for q in quarantined
+    ]
 
 
 def _counts(con: duckdb.DuckDBPyConnection, sql: str, tanggal: date) -> dict[str, int]:
@@ -770,7 +781,7 @@ def summarize(run: NightRun, error: BaseException | None = None) -> NightResult:
         result.provinces = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     except duckdb.Error as exc:  # a stage's table not there yet: figures stay empty
         log.warning("no figures for %s: %s", run.tanggal, _one_line(exc))
-    reasons = [f"set aside {one_line(q['path'])} ({one_line(q['reason'])})" for q in quarantined]
+    reasons = [f"set aside {q['path']} ({q['reason']})" for q in quarantined]
     if run.fatal or quarantined or result.failures:
         result.state = "failed"
         result.message = f"night {run.tanggal} failed: " + "; ".join(reasons + result.failures)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from coklit_dq import cli as library_cli
 from coklit_dq.config import select_election
-from coklit_dq.privacy import one_line
+from coklit_dq.privacy import one_line, scrub
 
 if TYPE_CHECKING:  # the pipeline (DuckDB) and Prefect load only for the flow's commands
     from rich.progress import Progress, TaskID
@@ -87,16 +87,18 @@ def run_flow(
     """Run the nightly flow once: (exit status, the night's result if any, message)."""
     from coklit_dq.pipeline import NightFailed
     from flows.nightly import nightly_coklit
+    from flows.runtime import masked_handlers
 
-    state = nightly_coklit(
-        source,
-        tanggal,
-        outbox=outbox,
-        warehouse=warehouse,
-        election=election,
-        inbox=inbox,
-        return_state=True,
-    )
+    with masked_handlers():  # Prefect's console lines are the operator's journal (cron)
+        state = nightly_coklit(
+            source,
+            tanggal,
+            outbox=outbox,
+            warehouse=warehouse,
+            election=election,
+            inbox=inbox,
+            return_state=True,
+        )
     if state.is_completed():
         result: NightResult = state.result()
         return EXIT_OK, result, result.message
@@ -124,14 +126,20 @@ class _ReasonsNotTracebacks(logging.Filter):
         return True
 
 
+def _shown(text: str) -> str:
+    """A text of the run as this command prints it: nik/nkk masked, on one line (the
+    message of an unexpected error may quote anything)."""
+    return one_line(scrub(text) or "")
+
+
 def _report_failure(result: NightResult | None, message: str, err: TextIO) -> None:
-    err.write(f"coklit-dq: {one_line(message)}\n")
+    err.write(f"coklit-dq: {_shown(message)}\n")
     if result is None:
         return
     for q in result.quarantined:
-        err.write(f"  set aside: {one_line(q['path'])}: {one_line(q['reason'])}\n")
+        err.write(f"  set aside: {_shown(q['path'])}: {_shown(q['reason'])}\n")
     for f in result.failures:
-        err.write(f"  failed: {one_line(f)}\n")
+        err.write(f"  failed: {_shown(f)}\n")
 
 
 def run_nightly_cli(
@@ -211,7 +219,7 @@ def run_demo(workdir: str, voters: int = 50_000) -> int:
     for night in _night_folders(export):
         code, result, message = run_flow(str(export), night, str(outbox), str(wh), inbox=str(inbox))
         worst = max(worst, code)
-        out.write(f"\nnight {night}: {'ok' if code == EXIT_OK else 'FAILED'}: {message}\n")
+        out.write(f"\nnight {night}: {'ok' if code == EXIT_OK else 'FAILED'}: {_shown(message)}\n")
         for kode, n in (result.findings_by_code if result is not None else {}).items():
             out.write(f"  {kode:<24} {n:>7}\n")
         answered = simulate_responses(str(outbox), night, str(inbox), seed=1)

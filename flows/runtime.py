@@ -8,7 +8,10 @@
 - Logs (`pipeline_logs`, the one place that routes them): the pipeline's own
   log lines (logger `coklit_dq`) go to the Prefect server with nik/nkk masked
   (`logs_to_prefect`) and, on a terminal, drive the progress display
-  (`terminal_logs`); Great Expectations' INFO chatter does not.
+  (`terminal_logs`); Great Expectations' INFO chatter does not. Where the
+  command line runs a flow, every handler of the process masks what it prints
+  or ships (`masked_handlers`): under cron, systemd or CI Prefect's console
+  handler writes the same records to standard error, i.e. the operator's journal.
 - A failed night mails Pusdatin (`mail_failure`, the flow's failure hook).
 """
 
@@ -131,6 +134,43 @@ def _api_handler() -> logging.Handler:
     handler = MaskedAPILogHandler(level=logging.INFO)
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     return handler
+
+
+class _MaskedFormatter(logging.Formatter):
+    """A handler's own formatter, the whole line it gives masked (privacy.scrub): the
+    message, its arguments and a traceback alike."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()  # what a handler without one uses
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(self.inner.format(record)) or ""
+
+
+@contextmanager
+def masked_handlers() -> Iterator[None]:
+    """For the block: every log handler the process has (the root's, Prefect's console and
+    API handlers, any a caller added, and logging's last resort that prints a record no
+    handler takes) formats through `_MaskedFormatter`; each gets its own formatter back
+    after. Prefect's handlers are set up first, so they are among them."""
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)
+    ]
+    handlers = {h for lg in loggers for h in lg.handlers}
+    if logging.lastResort is not None:
+        handlers.add(logging.lastResort)
+    saved = [(h, h.formatter) for h in handlers if not isinstance(h.formatter, _MaskedFormatter)]
+    for h, formatter in saved:
+        h.setFormatter(_MaskedFormatter(formatter))
+    try:
+        yield
+    finally:
+        for h, formatter in saved:
+            h.setFormatter(formatter)
 
 
 QUIET = {"great_expectations": logging.WARNING, "py4j": logging.WARNING}

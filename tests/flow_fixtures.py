@@ -171,6 +171,36 @@ def relist(night: Path, rel: str, data: bytes | None = None, rows: int | None = 
     (night / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
 
 
+# A full nik in a file's name, each way an export can carry one (review-priv F2): a file
+# present but not listed, one listed but absent, one listed and present; neither listed
+# name is one of export-v1 (a name that is holds only a province code).
+NAME_NIKS = {
+    "unlisted": "3502011712730001",
+    "listed, absent": "3501010706020001",
+    "listed, present": "3271015601670003",
+}
+
+
+def plant_names(night: Path) -> dict[str, str]:
+    """Add the files of NAME_NIKS to `night`; returns kind -> the file's path in it."""
+    import hashlib
+
+    paths = {
+        "unlisted": f"catatan-{NAME_NIKS['unlisted']}.txt",
+        "listed, absent": f"pemilih/{NAME_NIKS['listed, absent']}.parquet",
+        "listed, present": f"tps_{NAME_NIKS['listed, present']}.parquet",
+    }
+    for kind in ("unlisted", "listed, present"):
+        (night / paths[kind]).write_bytes(b"x")
+    m = manifest(night)
+    m["files"] += [
+        {"path": paths["listed, absent"], "rows": 1, "sha256": "0" * 64},
+        {"path": paths["listed, present"], "rows": 1, "sha256": hashlib.sha256(b"x").hexdigest()},
+    ]
+    (night / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
+    return paths
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

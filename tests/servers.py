@@ -1,4 +1,4 @@
-"""Real local servers for tests: S3 (moto in server mode) and SFTP (asyncssh).
+"""Real local servers for tests: S3 (moto in server mode), SFTP (asyncssh), SMTP (aiosmtpd).
 
 Both listen on 127.0.0.1 on a free port, run in a thread of the test process
 and are stopped through their own handle at the end of the session (never by
@@ -15,6 +15,9 @@ returns its `s3://` URL root.
 chrooted to), `url` (the `sftp://` URL of that root), `storage_options` for
 fsspec's sshfs (username, password, client key, known_hosts=None) and
 `path(rel)` that gives the local folder behind `url/rel`.
+
+`smtp_server` yields an `SMTPInbox`: `port` to send to, and `messages`, every
+message received as (recipients, parsed message), for one test.
 """
 
 from __future__ import annotations
@@ -31,7 +34,15 @@ from typing import Any
 
 import pytest
 
-__all__ = ["S3Server", "SFTPServer", "free_port", "s3_server", "sftp_server"]
+__all__ = [
+    "S3Server",
+    "SFTPServer",
+    "SMTPInbox",
+    "free_port",
+    "s3_server",
+    "sftp_server",
+    "smtp_server",
+]
 
 
 def free_port() -> int:
@@ -213,3 +224,37 @@ def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SFTPServer
 
         loop.call(_close())
         loop.stop()
+
+
+# --- SMTP: aiosmtpd in a thread --------------------------------------------------------
+
+
+@dataclass
+class SMTPInbox:
+    """An aiosmtpd handler keeping every message it receives."""
+
+    port: int = 0
+    messages: list[tuple[list[str], Any]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import email
+        import email.policy
+
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), msg))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPInbox]:
+    """An SMTP server on 127.0.0.1 for one test; its inbox."""
+    from aiosmtpd.controller import Controller
+
+    inbox = SMTPInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    try:
+        yield inbox
+    finally:
+        controller.stop()

@@ -9,9 +9,20 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
-from flow_fixtures import break_file, make_night, subprocess_env
+from flow_fixtures import (
+    NAME_NIKS,
+    break_file,
+    make_night,
+    night_tables,
+    plant_names,
+    subprocess_env,
+)
+from test_publish_support import file_text
 
+from coklit_dq.privacy import mask_id
+from coklit_dq.simulate.writer import write_night
 from flows.cli import main  # the console script coklit-dq
 
 N1 = date(2024, 7, 1)
@@ -84,6 +95,135 @@ def test_console_script_missing_night_folder_exits_nonzero(prefect_api, tmp_path
     assert "coklit-dq: night 2024-07-09 failed" in proc.stderr
     assert "Traceback" not in proc.stderr  # a night that failed with reasons is no crash
     assert "2024-07-09" in proc.stderr.splitlines()[-1] or "nowhere" in proc.stderr
+
+
+KAB_NIK = "3171011204900007"
+HOSTILE_KAB = f"KAB {KAB_NIK}\r\nBcc: evil@evil.example"
+
+
+def _hostile_names_night(export: Path) -> dict[str, str]:
+    """A night with a nik in three file names (flow_fixtures.plant_names) and in the name of
+    kab 3101, whose name also breaks a line."""
+    tables, pem = night_tables(N1, voters=600)
+    kab = pl.col("kode_kab") == "3101"
+    tables["wilayah"] = tables["wilayah"].with_columns(
+        nama_kab=pl.when(kab).then(pl.lit(HOSTILE_KAB)).otherwise(pl.col("nama_kab"))
+    )
+    write_night(str(export), N1, tables, pem, formats={"pemilih/31": "csv.gz"})
+    return plant_names(export / N1.isoformat())
+
+
+def test_names_from_the_export_leave_the_console_script_only_masked(
+    prefect_api, smtp_server, tmp_path: Path
+):
+    """review-priv F2, F3, F4, F9: run unattended (standard error is a pipe, as under cron
+    or systemd), a night whose file names and region name hold a nik shows each only
+    masked: on standard error, in the flow run's state, logs and artifacts on the server,
+    on Pusdatin's proses.html, on the region's pages and in every mail; the region's name
+    stays on one line."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterName,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    export, out, wh = tmp_path / "export", tmp_path / "out", tmp_path / "wh" / "w.duckdb"
+    paths = _hostile_names_night(export)
+    recipients = tmp_path / "r.yaml"
+    recipients.write_text(
+        "nasional: [pusdatin@kpu.example]\nkabupaten:\n  '3101': [kpu@kpu.example]\n"
+    )
+    command = [str(BIN / "coklit-dq"), "nightly", "--source", str(export), "--date",
+               N1.isoformat(), "--outbox", str(out), "--warehouse", str(wh)]  # fmt: skip
+    proc = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env=subprocess_env(
+            prefect_api,
+            COKLIT_DQ_SMTP_HOST="127.0.0.1",
+            COKLIT_DQ_SMTP_PORT=str(smtp_server.port),
+            COKLIT_DQ_RECIPIENTS=str(recipients),
+            COKLIT_DQ_PUSDATIN_EMAIL="pusdatin-gagal@kpu.example",
+        ),
+        capture_output=True,  # pipes: no terminal, Prefect's console handler prints its lines
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    texts = {"stderr": proc.stderr, "stdout": proc.stdout}
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"nightly-{N1}"]))
+        )
+        ids = [r.id for r in runs if (r.parameters or {}).get("source") == str(export)]
+        assert len(ids) == 1
+        (run,) = [r for r in runs if r.id == ids[0]]
+        texts["state"] = str(run.state.message if run.state else "")
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
+        texts["logs"] = "\n".join(lg.message for lg in logs)
+        arts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids))
+        )
+        texts["artifacts"] = "\n".join(f"{a.description} {a.data}" for a in arts)
+    assert logs and arts
+    root = out / N1.isoformat()
+    for p in root.rglob("*"):
+        if p.is_file():
+            texts[str(p.relative_to(root))] = file_text(p)
+    for to, msg in smtp_server.messages:
+        texts[f"mail to {to[0]}"] = f"{msg['Subject']}\n{msg.get_content()}"
+    assert {"mail to kpu@kpu.example", "mail to pusdatin-gagal@kpu.example"} <= set(texts)
+
+    # each name is there to be read, masked
+    shown = {k: p.replace(NAME_NIKS[k], mask_id(NAME_NIKS[k]) or "") for k, p in paths.items()}
+    for where in ("stderr", "state", "artifacts", "nasional/proses.html"):
+        assert all(name in texts[where] for name in shown.values()), where
+    assert f"quarantined {shown['unlisted']!r}" in texts["stderr"]  # Prefect's console line
+    one_line_kab = f"KAB {mask_id(KAB_NIK)}\\r\\nBcc: evil@evil.example"
+    for where in ("31/3101/ringkasan.html", "31/3101/temuan.xlsx", "mail to kpu@kpu.example"):
+        assert one_line_kab in texts[where], where
+    # ... and the digits the mask hides nowhere; no forged line
+    hidden = [n[6:14] for n in (*NAME_NIKS.values(), KAB_NIK)]
+    leaks = {where: [h for h in hidden if h in text] for where, text in texts.items()}
+    assert {where: h for where, h in leaks.items() if h} == {}
+    assert not [w for w, t in texts.items() if "\nBcc: evil" in t.replace("\r", "\n")]
+
+
+def test_every_log_handler_masks_what_it_prints_while_the_flow_runs() -> None:
+    """review-priv F3: whatever a record says (its message, its arguments, a traceback), a
+    handler of the process prints it masked while `masked_handlers` holds (the command
+    line's flow run); its own formatter is back after."""
+    import io
+    import logging
+
+    from flows.runtime import masked_handlers
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    formatter = logging.Formatter("%(levelname)s %(message)s")
+    handler.setFormatter(formatter)
+    logger = logging.getLogger("coklit_dq.test_masked_handlers")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with masked_handlers():
+            logger.warning("file %r set aside", "catatan-3502011712730001.txt")
+            try:
+                raise ValueError("row: nik 3501010706020001")
+            except ValueError:
+                logger.exception("failed")
+        assert handler.formatter is formatter
+    finally:
+        logger.removeHandler(handler)
+    printed = stream.getvalue()
+    assert "WARNING file 'catatan-350201********01.txt' set aside" in printed
+    assert "ValueError: row: nik 350101********01" in printed  # the traceback's last line
+    assert "17127300" not in printed and "07060200" not in printed
 
 
 def test_a_line_break_in_a_file_name_never_forges_a_line_of_the_error_output() -> None:

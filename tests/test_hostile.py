@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from flow_fixtures import make_night, night_tables, relist
+from flow_fixtures import NAME_NIKS, make_night, night_tables, plant_names, relist
 
 from coklit_dq import warehouse
 from coklit_dq.config import Settings, resolve_settings
@@ -934,6 +934,45 @@ def test_unlisted_files_with_odd_names_are_set_aside_not_a_crash(tmp_path: Path)
     result, _ = ingest(tmp_path)
     assert set(result.used) == ALL_FILES
     assert {q.path for q in result.quarantined} == {"a\\..\\b", "baris\nbaru", "sel:=1+2"}
+
+
+def test_a_nik_in_a_file_name_is_shown_masked_while_the_quarantine_keeps_the_name(
+    tmp_path: Path, caplog
+):
+    """review-priv F2: a file's name comes from the export. Its reason, the ingest's log
+    lines and the run's texts show it masked (`shown_name`); the quarantine, raw data kept
+    owner-only, stores the file under its own name."""
+    from coklit_dq.pipeline import _quarantined
+    from coklit_dq.privacy import mask_id
+
+    night = make_night(tmp_path / "src", N1)
+    paths = plant_names(night)
+    with caplog.at_level(logging.INFO, logger="coklit_dq"):
+        result, con = ingest(tmp_path)
+    con.close()
+    assert set(result.used) == ALL_FILES
+    assert {q.path for q in result.quarantined} == set(paths.values())
+    qdir = quarantine_dir(tmp_path)
+    for kind, rel in paths.items():
+        nik = NAME_NIKS[kind]
+        shown = rel.replace(nik, mask_id(nik) or "")
+        why = next(q.reason for q in result.quarantined if q.path == rel)
+        assert why["file"] == shown, kind
+        doc = json.loads((qdir / f"{rel}.reason.json").read_text(encoding="utf-8"))
+        assert doc["file"] == shown and nik[6:14] not in json.dumps(doc), kind
+        assert f"quarantined {shown!r}" in caplog.text
+    assert (qdir / paths["unlisted"]).read_bytes() == b"x"  # kept under its own name
+    # what the run's message, artifacts and the command line are built from
+    assert {q["path"] for q in _quarantined(result)} == {
+        rel.replace(NAME_NIKS[k], mask_id(NAME_NIKS[k]) or "") for k, rel in paths.items()
+    }
+    assert not [n for n in NAME_NIKS.values() if n[6:14] in caplog.text]
+
+
+def test_a_line_break_in_a_file_name_is_shown_escaped() -> None:
+    from coklit_dq.ingest.quarantine import shown_name
+
+    assert shown_name("a\nb 3502011712730001\u2028.txt") == "a\\nb 350201********01\\u2028.txt"
 
 
 def test_unlisted_files_whose_names_cannot_be_stored_are_kept_under_names_of_ours(

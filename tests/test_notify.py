@@ -2,52 +2,25 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import logging
-import socket
 from dataclasses import replace
-from email.message import EmailMessage
 
 import pytest
-from test_publish_support import N2, two_night_warehouse
+from flow_fixtures import free_port
+from test_publish_support import N2, file_text, two_night_warehouse
 
 from coklit_dq.config import resolve_settings
+from coklit_dq.privacy import mask_id
 from coklit_dq.publish import publish_night
 from coklit_dq.publish.notify import load_recipients, notify_regions
 
 pytestmark = pytest.mark.server
 
 
-class _Inbox:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def smtp():
-    from aiosmtpd.controller import Controller
-
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield inbox, controller.port
-    finally:
-        controller.stop()
+def smtp(smtp_server):
+    """The real SMTP server of tests/servers.py: (its inbox, its port)."""
+    return smtp_server, smtp_server.port
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +107,7 @@ def test_no_smtp_host_skips_with_a_log_line(published, tmp_path, caplog):
 def test_unreachable_server_is_an_error_the_flow_can_retry(published, tmp_path):
     base, con, fresh, _ = published
     result = fresh()
-    settings = _mail_settings(base, tmp_path, _free_port())  # nobody listens there
+    settings = _mail_settings(base, tmp_path, free_port())  # nobody listens there
     with pytest.raises(OSError):
         notify_regions(con, N2, result, settings)
 
@@ -173,3 +146,35 @@ def test_a_line_break_in_a_region_name_never_stops_the_mail(smtp, published, tmp
     assert evil["Subject"].startswith("[Coklit] KAB EVIL Bcc: attacker@evil.example X:")
     assert evil["Bcc"] is None
     assert all("attacker@evil.example" not in to for to, _ in inbox.messages)
+
+
+def test_a_region_name_from_the_export_is_shown_masked_and_on_one_line(smtp, tmp_path):
+    """review-priv F4, F9: region names come from the export's wilayah table. A nik in one
+    is shown masked, and a line break in one forges no line, on the pages, in the workbook
+    and in the mail (the subject was safe already; the body took the name as it was)."""
+    inbox, port = smtp
+    kab_nik, desa_nik = "3171011204900007", "3273016208850004"
+    con, _ = two_night_warehouse(tmp_path / "w.duckdb")
+    con.execute(
+        "UPDATE wilayah SET nama_kab = ? WHERE kode_kab = '3101'",
+        [f"KAB {kab_nik}\r\nBcc: evil@evil.example\u2028X: =cmd"],
+    )
+    (desa,) = con.execute("SELECT min(kode_desa) FROM wilayah WHERE kode_kab = '3101'").fetchone()
+    con.execute("UPDATE wilayah SET nama_desa = ? WHERE kode_desa = ?", [f"DESA {desa_nik}", desa])
+    settings = _mail_settings(tmp_path, tmp_path, port)
+    result = publish_night(con, N2, settings)
+    notify_regions(con, N2, result, settings)
+    con.close()
+
+    one_line_name = f"KAB {mask_id(kab_nik)}\\r\\nBcc: evil@evil.example\\u2028X: =cmd"
+    root = tmp_path / "outbox" / N2.isoformat()
+    shown = {str(p.relative_to(root)): file_text(p) for p in root.rglob("*") if p.is_file()}
+    mails = {to[0]: f"{m['Subject']}\n{m.get_content()}" for to, m in inbox.messages}
+    for where in ("31/3101/ringkasan.html", "31/ringkasan.html", "31/3101/temuan.xlsx"):
+        assert one_line_name in shown[where], where
+    assert f"DESA {mask_id(desa_nik)}" in shown["31/3101/ringkasan.html"]
+    assert f"Yth. KPU {one_line_name}," in mails["kpu-3101@example.kpu.go.id"]
+    assert mails["kpu-3101@example.kpu.go.id"].startswith(f"[Coklit] {one_line_name}: ")
+    for where, text in {**shown, **mails}.items():
+        assert kab_nik[6:14] not in text and desa_nik[6:14] not in text, where
+        assert not [ln for ln in text.splitlines() if ln.startswith(("Bcc:", "X: =cmd"))], where

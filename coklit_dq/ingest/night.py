@@ -45,6 +45,7 @@ from coklit_dq.ingest.quarantine import (
     quarantine_root,
     reason,
     shorten,
+    shown_name,
     storable,
 )
 from coklit_dq.ingest.readers import check_file
@@ -140,7 +141,7 @@ class _Night:
         try:
             return self.folder.fetch(rel, self.tmp)
         except OSError as exc:
-            log.warning("cannot fetch %r: %s", rel, exc.strerror or type(exc).__name__)
+            log.warning("cannot fetch %r: %s", shown_name(rel), exc.strerror or type(exc).__name__)
             return None, None
         finally:
             self.timings["fetch"] += time.perf_counter() - t0
@@ -379,7 +380,7 @@ def _check(
     finally:
         cur.close()
     if checked.warning:
-        log.warning("%s used with a warning: %s", rel, checked.warning["message"])
+        log.warning("%s used with a warning: %s", shown_name(rel), checked.warning["message"])
     if checked.set_aside:
         night.qw.put_rows(rel, checked.set_aside, checked.n_set_aside)
     return FileRow(rel, tabel, prov, checked.rows, "used", checked.warning, checked)

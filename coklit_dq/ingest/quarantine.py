@@ -7,6 +7,9 @@ of the file for CSV (the header is line 1, the first record line 2) and the
 
 Reasons never carry a full nik/nkk: every run of 12 or more digits is masked
 (first 6 and last 2 kept), so a DuckDB error that quotes a record cannot leak it.
+A file's name comes from the export too, so it is shown (in a reason, a log line,
+the run's message, a page) only as `shown_name` gives it; the quarantine itself,
+raw data kept owner-only, stores each file under its own name.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from coklit_dq.config import Settings
-from coklit_dq.privacy import scrub
+from coklit_dq.privacy import one_line, scrub
 
 REASON_KEYS = ("file", "line", "column", "expected", "found", "message")
 MAX_FOUND = 80
@@ -46,8 +49,10 @@ def storable(rel: str) -> bool:
 
 
 def shown_name(rel: str) -> str:
-    """`rel` as written into a reason, a log or the warehouse: itself when valid UTF-8 of
-    at most MAX_NAME characters; else bytes that are not UTF-8 escaped (`\\xff`) and cut."""
+    """A name from outside (a file of the export or the inbox) as any text shows it: in a
+    reason, a log line, the run's message, a page. Bytes that are not UTF-8 escaped
+    (`\\xff`), every nik/nkk in it masked (`privacy.scrub`: a name is as hostile as a
+    value), on one line (`privacy.one_line`), at most MAX_NAME characters."""
     try:
         rel.encode("utf-8")
         text = rel
@@ -57,17 +62,19 @@ def shown_name(rel: str) -> str:
         except UnicodeEncodeError:  # a lone surrogate from a JSON escape
             raw = rel.encode("utf-8", "backslashreplace")
         text = raw.decode("utf-8", "backslashreplace")
+    # masked before the line breaks become escapes (letters between a nik's digits) and
+    # before the cut (a cut nik must not escape the mask)
+    text = one_line(scrub(text) or "")
     return text if len(text) <= MAX_NAME else text[: MAX_NAME - 3] + "..."
 
 
 def shorten(value: Any) -> str | None:
-    """A found value as shown in a reason: masked, on one line, at most MAX_FOUND chars."""
+    """A found value as shown in a reason: as a name is (`shown_name`), at most MAX_FOUND
+    characters."""
     if value is None:
         return None
-    text = scrub(shown_name(str(value)).replace("\r", "\\r").replace("\n", "\\n")) or ""
-    if len(text) > MAX_FOUND:  # masked first: a cut nik must not escape the mask
-        text = text[: MAX_FOUND - 3] + "..."
-    return text
+    text = shown_name(str(value))
+    return text if len(text) <= MAX_FOUND else text[: MAX_FOUND - 3] + "..."
 
 
 def reason(

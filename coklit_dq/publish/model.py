@@ -18,11 +18,29 @@ import polars as pl
 from coklit_dq import warehouse
 from coklit_dq.bahasa import BULAN
 from coklit_dq.contract import TINGKAT, code_expr
+from coklit_dq.ingest.quarantine import shown_name
 from coklit_dq.lifecycle import standing_findings
+from coklit_dq.privacy import LINE_BREAKERS, one_line
 from coklit_dq.publish import data
 from coklit_dq.publish.data import FileState
 
 COUNTS = ("n_rekaman", "jumlah_diturunkan", "n_tercoklit", "n_baru", "n_tms", "n_aktif")
+# The region names of the export's wilayah table: a page's title, a workbook's, the
+# greeting and subject of a region's mail. As hostile as any value of the export: masked
+# like a finding's text, and on one line (a line break in a name would forge lines of
+# the mail's body).
+NAMES = ("nama_desa", "nama_kec", "nama_kab", "nama_prov")
+
+
+def _on_one_line(df: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """`columns` of `df` with line breaks and control characters escaped (privacy.one_line),
+    the few values that hold one rewritten in Python."""
+    fixes = []
+    for c in columns:
+        broken = [v for v in df[c].unique().drop_nulls().to_list() if LINE_BREAKERS.search(v)]
+        if broken:
+            fixes.append(pl.col(c).replace({v: one_line(v) for v in broken}))
+    return df.with_columns(fixes) if fixes else df
 
 
 @dataclass
@@ -48,20 +66,26 @@ class Night:
         previous = warehouse.previous_night(con, tanggal)
         found, done = data.findings(con, tanggal), data.resolved(con, tanggal)
         standing = standing_findings(con, tanggal).select(*found.columns, "tanggal_perubahan")
-        if mask:  # every text column: see data.mask_text
+        wilayah = data.wilayah(con, tanggal)
+        if mask:  # every text column, and the region names every page and mail shows
             text = [c for c, t in found.schema.items() if t == pl.String]
             frames = (found, done, standing)
-            secrets = data.known_ids(con, [df[c] for df in frames for c in text])
+            secrets = data.known_ids(
+                con,
+                [df[c] for df in frames for c in text] + [wilayah[c] for c in NAMES],
+            )
             for c in text:
                 found = data.mask_text(found, c, secrets=secrets)
                 done = data.mask_text(done, c, secrets=secrets)
                 standing = data.mask_text(standing, c, secrets=secrets)
+            for c in NAMES:
+                wilayah = data.mask_text(wilayah, c, secrets=secrets)
         return cls(
             tanggal=tanggal,
             previous=previous,
             findings=found,
             resolved=done,
-            wilayah=data.wilayah(con, tanggal),
+            wilayah=_on_one_line(wilayah, NAMES),
             progress=data.progress(con, tanggal),
             history=data.history(con, tanggal),
             prev_counts=data.previous_counts(con, previous),
@@ -107,7 +131,8 @@ class Night:
         if f is None:
             return {"state": "absent", "path": None, "reason": None}
         if f.state == "quarantined":
-            return {"state": "quarantined", "path": f.path, "reason": f.reason}
+            path = shown_name(f.path) if f.path is not None else None
+            return {"state": "quarantined", "path": path, "reason": f.reason}
         return None
 
 

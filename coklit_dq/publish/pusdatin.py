@@ -1,7 +1,7 @@
 """Pages for Pusdatin beside the national page (nasional/…): what to drill into.
 
     proses.html   the night's run record: the run, every file used or set aside with
-                  its reason (masked), timings the warehouse holds
+                  its reason (names and reasons masked), timings the warehouse holds
     kamus.html    data dictionary: every published column and value (publish.glossary),
                   every finding code from the catalog
     tautan.html   a sample of tonight's GANDA_ORANG pairs with Splink's own charts
@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from coklit_dq.config import Settings
+from coklit_dq.ingest.quarantine import shown_name
 from coklit_dq.publish import glossary
 from coklit_dq.publish.data import _reason_message
 
@@ -85,7 +86,14 @@ def run_record(con: duckdb.DuckDBPyConnection, tanggal: date) -> dict[str, Any]:
     return {
         "run": run[0] if run else None,
         "files": [
-            (p, t, k, r, "dipakai" if s == "used" else "dikarantina", _reason_message(why) or "")
+            (
+                shown_name(p),  # the warehouse keeps the name as received: the export's text
+                t,
+                k,
+                r,
+                "dipakai" if s == "used" else "dikarantina",
+                _reason_message(why) or "",
+            )
             for p, t, k, r, s, why in files
         ],
         "timings": timings,

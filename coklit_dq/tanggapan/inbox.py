@@ -18,8 +18,9 @@ never read (as in ingest; stored under the sha256 of `link:<path>`, since its
 bytes are never read), a file deeper than the layout is set aside with its
 reason, and an unexpected error while checking or storing one file sets that
 file aside (stored, so it is not read again) and the other files go on. Names
-from the inbox appear in log lines as %r only. A rerun of an older night reads
-nothing (see read_inbox).
+from the inbox appear in log lines only as `shown_name` gives them (masked, on
+one line): a region may name a folder after a voter's nik. A rerun of an older
+night reads nothing (see read_inbox).
 """
 
 from __future__ import annotations
@@ -393,6 +394,7 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
             result.for_later += 1
             continue
         full = f"{root.rstrip('/')}/{rel}"
+        shown = shown_name(rel)  # for log lines
         if never_opened:  # its key is its path, so it is stored once
             sha, size, data = hashlib.sha256(f"link:{p.rel}".encode()).hexdigest(), 0, None
         else:
@@ -400,7 +402,7 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
                 sha, size, data = _read(fs, full)
             except OSError as exc:  # not read: tried again on the next night
                 why = exc.strerror or type(exc).__name__
-                log.warning("response %r cannot be read: %s", rel, why)
+                log.warning("response %r cannot be read: %s", shown, why)
                 continue
         if p.problem is not None:  # set aside for its place: the same bytes put in the
             # right place are another file, read then (its key: place + content)
@@ -424,7 +426,7 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
         except Exception as exc:  # one file never stops the others' answers
             log.error(
                 "response %r set aside after an unexpected error: %s: %r",
-                rel,
+                shown,
                 type(exc).__name__,
                 (scrub(str(exc)) or "")[:200],
             )
@@ -432,13 +434,13 @@ def read_inbox(con: duckdb.DuckDBPyConnection, tanggal: date, settings: Settings
             try:
                 save(mtime=None, reason=reason, applied=[], aside=[], n_rows=0)
             except Exception as again:  # not stored: read again tomorrow
-                log.error("response %r not stored: %s", rel, type(again).__name__)
+                log.error("response %r not stored: %s", shown, type(again).__name__)
         if reason:
             result.set_aside.append({"path": rel, "reason": reason})
-            log.warning("response %r set aside: %s", rel, reason)
+            log.warning("response %r set aside: %s", shown, reason)
         else:
             result.used.append(rel)
-            log.info("response %r: %d rows applied, %d set aside", rel, len(applied), len(aside))
+            log.info("response %r: %d rows applied, %d set aside", shown, len(applied), len(aside))
         result.rows_applied += len(applied)
         result.rows_set_aside += len(aside)
     if result.for_later:

@@ -222,8 +222,9 @@ def terminal_logs(handler: logging.Handler) -> AbstractContextManager[None]:
     warnings print as lines. Prefect's run loggers are silenced there: the command
     prints the reasons of a failed night itself, without NightFailed's traceback.
     """
-    import prefect  # noqa: F401  (Prefect sets up its logging handlers on import)
+    from prefect.logging.configuration import ensure_logging_setup
 
+    ensure_logging_setup()  # importing prefect alone does not: root's handlers exist now
     silent = {"prefect.flow_runs": logging.CRITICAL, "prefect.task_runs": logging.CRITICAL}
     return pipeline_logs(handler, quiet={**QUIET, **silent}, root_handlers_level=logging.WARNING)
 

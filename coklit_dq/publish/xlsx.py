@@ -2,8 +2,8 @@
 
 Sheets, in order:
   Ringkasan        counts by prioritas, kind and tingkat, kecamatan, temuan baru/berulang
-  Semua temuan     every row in desa-officer order, headed by the contract's column
-                   names (reports-v1 + v1.1, then tanggapan, alasan, petugas of
+  Semua temuan     every row in desa-officer order, the contract's columns in its order
+                   (reports-v1 + v1.1, then tanggapan, alasan, petugas of
                    tanggapan-v1, with a dropdown on tanggapan): the sheet a region
                    fills and sends back. Codes a person rarely needs are hidden.
   <one per family> (expectations/families.yaml) the rows a region fixes itself
@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 import xlsxwriter
 
-from coklit_dq.contract import STATUS_TEMUAN, TINGKAT
+from coklit_dq.contract import FINDING_COLUMNS, STATUS_TEMUAN, TINGKAT
 from coklit_dq.publish import glossary
 from coklit_dq.publish.sheets import Col, new_workbook, print_setup, set_widths, table, tanggal_id
 from coklit_dq.publish.tables import desa_order
@@ -38,18 +38,12 @@ _W = {
     "keterangan": 46, "ditangani_oleh": 14, "status_temuan": 13, "pertama_ditemukan": 17,
     "id_pemilih": 14, "id_pantarlih": 16, "tanggapan": 18, "alasan": 18, "petugas": 12,
 }  # fmt: skip
-_HIDDEN = ("kode_desa", "id_kelompok")
-# the all-rows sheet: v1.1's columns, what and how urgent and since when, the unit of a
-# finding (what tanggapan-v1 matches on; codes a person rarely needs hidden), then the
-# answer. The csv's other columns are the same on every row of one kab/kota's workbook
-# (tanggal_ekspor, kode_prov, kode_kab) or read from the names (kode_kec): left out, as
-# every cell costs publishing time on a big night.
-SEMUA_KEYS = (
-    "prioritas", "nama_kec", "nama_desa", "no_tps", "rt", "rw", "nama", "jenis_kelamin",
-    "usia", "alamat", "kode_temuan", "tingkat", "keterangan", "status_temuan",
-    "pertama_ditemukan", "ditangani_oleh", "id_pemilih", "id_pantarlih", "kode_desa",
-    "id_kelompok", *ANSWER_COLUMNS,
-)  # fmt: skip
+# codes a person rarely needs: in the sheet (a program reads them), hidden
+_HIDDEN = ("tanggal_ekspor", "kode_prov", "kode_kab", "kode_kec", "kode_desa", "id_kelompok")
+# the all-rows sheet: reports-v1's columns in its order (v1, then v1.1: "in every
+# kabupaten/kota's temuan.csv and temuan.xlsx ... after the columns of v1"), then the
+# answer of tanggapan-v1. The family sheets are the ones laid out for reading.
+SEMUA_KEYS = (*FINDING_COLUMNS, *ANSWER_COLUMNS)
 SEMUA_COLS: tuple[Col, ...] = tuple(
     Col(k, k, _W.get(k, 10), wrap=k == "keterangan", hidden=k in _HIDDEN) for k in SEMUA_KEYS
 )

@@ -173,3 +173,11 @@ def resolve_settings(**overrides: Any) -> Settings:
             values[name] = parse(text)
     values.update({k: v for k, v in overrides.items() if v is not None and v != ""})
     return Settings(**values)
+
+
+def origin(name: str) -> str:
+    """Where `resolve_settings` takes setting `name` from when no override gives it: its
+    environment variable when that is set, else "default" (so a command can say which
+    warehouse it writes, and why)."""
+    variable = ENV[name][0]
+    return variable if os.environ.get(variable, "").strip() else "default"

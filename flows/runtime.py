@@ -5,6 +5,9 @@
   environment (`COKLIT_DQ_SOURCE`, ...). Moving a path is `prefect variable set`
   (or the worker's unit file), never a redeploy. A deployed run with a path
   unset stops before it touches anything (no `.lock` in the checkout).
+  The Variables are the deployment's configuration: only a deployed run reads
+  them. A run by hand (`coklit-dq nightly`) reporting to the same server uses
+  its command line, COKLIT_DQ_* and the defaults, never the production paths.
 - Logs (`pipeline_logs`, the one place that routes them): the pipeline's own
   log lines (logger `coklit_dq`) go to the Prefect server with nik/nkk masked
   (`logs_to_prefect`) and, on a terminal, drive the progress display
@@ -42,23 +45,20 @@ def variable_name(key: str) -> str:
 
 
 def _variable(name: str) -> str | None:
+    """The Prefect Variable `name`, None when unset. Read by deployed runs only, which
+    always have an API: an error reading it fails the run rather than letting it fall
+    back to other paths (another warehouse) unnoticed."""
     from prefect.variables import Variable
 
-    try:
-        value = Variable.get(name, default=None)
-    except Exception as exc:  # no API reachable: the environment decides
-        log.debug("Prefect Variable %s not read: %s", name, exc)
-        return None
+    value = Variable.get(name, default=None)
     return str(value) if value not in (None, "") else None
 
 
 def _deployed() -> bool:
-    from prefect.runtime import flow_run
+    """Whether this flow run belongs to a deployment (a subflow of a deployed run does)."""
+    from prefect.runtime import deployment
 
-    try:
-        return flow_run.deployment_id is not None
-    except Exception:
-        return False
+    return deployment.id is not None
 
 
 def settings_for_run(
@@ -70,18 +70,19 @@ def settings_for_run(
     inbox: str | None = None,
 ) -> Settings:
     """The run's one Settings, resolved once when it starts: its parameters > Prefect
-    Variables (the paths) > the worker's environment > config/ (coklit_dq.config)."""
+    Variables (the paths; deployed runs only) > the environment > config/
+    (coklit_dq.config)."""
     params = {
         "source": source, "outbox": outbox, "warehouse": warehouse,
         "election": election, "inbox": inbox,
     }  # fmt: skip
     overrides: dict[str, str] = {k: v for k, v in params.items() if v}
-    for key in PATH_ENV:
-        if key not in overrides:
-            value = _variable(variable_name(key))
-            if value is not None:
-                overrides[key] = value
     if _deployed():
+        for key in PATH_ENV:
+            if key not in overrides:
+                value = _variable(variable_name(key))
+                if value is not None:
+                    overrides[key] = value
         missing = [
             k for k, env in PATH_ENV.items() if k not in overrides and not os.environ.get(env)
         ]
@@ -97,8 +98,8 @@ def settings_for_run(
     settings = resolve_settings(**overrides)
     if not settings.source:
         raise SettingsMissing(
-            f"no export source: pass source, or set the Prefect Variable "
-            f"{variable_name('source')} or {PATH_ENV['source']}"
+            f"no export source: pass source, or set {PATH_ENV['source']} (a deployed "
+            f"run: the Prefect Variable {variable_name('source')})"
         )
     run_id = _flow_run_id()
     if run_id is not None:  # for the failure hook, so it need not resolve them again

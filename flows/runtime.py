@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from coklit_dq.config import PATH_ENV, Settings, resolve_settings
+from coklit_dq.config import PATH_ENV, Settings, readable_settings, resolve_settings
 from coklit_dq.privacy import scrub
 
 if TYPE_CHECKING:
@@ -196,14 +196,24 @@ def mail_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> 
     """Failure hook: mail Pusdatin (settings.pusdatin_email) that the night failed.
 
     Uses the settings the run resolved; a run that failed before it had them
-    (a path missing) is reported with what the environment has.
+    (a path missing, a wrong setting) is reported with what can be read
+    (config.readable_settings: the mail settings, when they are right, are enough),
+    and the mail says which settings are wrong: the hook must not fail on the very
+    error it reports.
     """
     from coklit_dq.publish.notify import notify_failure
 
-    settings = _RESOLVED.pop(flow_run.id, None) or resolve_settings()
     night = (flow_run.parameters or {}).get("tanggal") or flow_run.name
     try:
-        notify_failure(settings, str(night), scrub(state.message or "") or "", flow_run.name)
+        reason = state.message or ""
+        settings = _RESOLVED.pop(flow_run.id, None)
+        if settings is None:
+            settings, wrong = readable_settings()
+            if wrong:
+                told = "; ".join(wrong)
+                said = "" if told in reason else f"; {reason}"
+                reason = f"pengaturan salah (settings are wrong): {told}{said}"
+        notify_failure(settings, str(night), scrub(reason) or "", flow_run.name)
     except Exception as exc:
         log.error("could not mail the failure of %s: %s", night, scrub(str(exc)))
 

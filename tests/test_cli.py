@@ -27,6 +27,19 @@ def test_unknown_election_is_refused_before_any_work(tmp_path: Path, capsys, mon
     assert not (tmp_path / "coklit-dq.duckdb").exists()
 
 
+def test_a_wrong_setting_is_refused_before_any_work_naming_its_variable(
+    tmp_path: Path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COKLIT_DQ_LINKAGE_BACKEND", "sparkk")
+    code = main(["nightly", "--source", str(tmp_path), "--date", "2024-07-01"])
+    assert code == 3
+    assert "COKLIT_DQ_LINKAGE_BACKEND='sparkk': must be one of duckdb, spark" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "coklit-dq.duckdb").exists()
+
+
 def test_bad_date_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["nightly", "--source", "x", "--date", "2024-13-01"])

@@ -10,6 +10,8 @@ PREFECT__RUNTIME__DEPLOYMENT__ID).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from coklit_dq.config import DEFAULT_OUTBOX, DEFAULT_WAREHOUSE, ENV
@@ -77,3 +79,47 @@ def test_a_deployed_run_takes_a_path_from_the_workers_environment(variables, dep
     del variables["coklit_dq_warehouse"]
     monkeypatch.setenv("COKLIT_DQ_WAREHOUSE", "/data/w.duckdb")
     assert runtime.settings_for_run().warehouse == "/data/w.duckdb"
+
+
+class _Mailbox:
+    """Stands in for smtplib.SMTP: keeps where each message went."""
+
+    sent: ClassVar[list[tuple[str, int, object]]] = []
+
+    def __init__(self, host: str, port: int, timeout: float = 0) -> None:
+        self.host, self.port = host, port
+
+    def __enter__(self) -> _Mailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def send_message(self, msg: object) -> None:
+        self.sent.append((self.host, self.port, msg))
+
+
+def test_a_run_stopped_by_a_wrong_setting_still_mails_pusdatin_saying_so(monkeypatch):
+    """COKLIT_DQ_SMTP_PORT=abc fails every night; the failure hook used to fail on the
+    same error, so no mail went out. Now it mails with what can be read (port 25)."""
+    import smtplib
+    from types import SimpleNamespace
+    from uuid import uuid4
+
+    for variable, _parse in ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("COKLIT_DQ_SMTP_HOST", "mail.kpu.example")
+    monkeypatch.setenv("COKLIT_DQ_SMTP_PORT", "abc")
+    monkeypatch.setenv("COKLIT_DQ_PUSDATIN_EMAIL", "pusdatin@kpu.example")
+    monkeypatch.setattr(smtplib, "SMTP", _Mailbox)
+    _Mailbox.sent.clear()
+    flow_run = SimpleNamespace(
+        id=uuid4(), parameters={"tanggal": "2024-07-01"}, name="nightly-2024-07-01"
+    )
+    state = SimpleNamespace(message="Flow run encountered an exception: SettingsError: ...")
+    runtime.mail_failure(None, flow_run, state)  # type: ignore[arg-type]
+    ((host, port, msg),) = _Mailbox.sent
+    assert (host, port, msg["To"]) == ("mail.kpu.example", 25, "pusdatin@kpu.example")
+    body = msg.get_content()
+    assert "pengaturan salah" in body and "COKLIT_DQ_SMTP_PORT='abc'" in body
+    assert "1 Juli 2024" in msg["Subject"]

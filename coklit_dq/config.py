@@ -241,11 +241,13 @@ ENV: dict[str, tuple[str, Callable[[Any], Any]]] = {
 # The paths a deployment needs, and the environment variable of each. A
 # deployed run resolves them at run time (flow parameter > Prefect Variable of
 # the same name in lower case > the worker's environment), so moving a path
-# needs no redeploy (docs/operations.md).
+# needs no redeploy (docs/operations.md). The inbox is one of them: its default,
+# ./inbox, would be the worker's checkout, where no region's answer ever lands.
 PATH_ENV = {
     "source": "COKLIT_DQ_SOURCE",
     "outbox": "COKLIT_DQ_OUTBOX",
     "warehouse": "COKLIT_DQ_WAREHOUSE",
+    "inbox": "COKLIT_DQ_INBOX",
 }
 
 

@@ -45,6 +45,7 @@ def backfill_coklit(
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
+    inbox: str | None = None,
 ) -> dict[str, str]:
     """Run every night of the source between start and end (inclusive), oldest first.
 
@@ -52,7 +53,7 @@ def backfill_coklit(
     paths and election as its parameters, which win over Variables and environment.
     """
     settings = runtime.settings_for_run(
-        source=source, outbox=outbox, warehouse=warehouse, election=election
+        source=source, outbox=outbox, warehouse=warehouse, election=election, inbox=inbox
     )
     assert settings.source is not None
     nights = nights_in(settings.source, start, end)

@@ -1,7 +1,8 @@
 """What a flow run resolves when it starts, not when it is deployed.
 
 - Paths (`settings_for_run`): flow parameter > Prefect Variable
-  (`coklit_dq_source`, `coklit_dq_outbox`, `coklit_dq_warehouse`) > the worker's
+  (`coklit_dq_source`, `coklit_dq_outbox`, `coklit_dq_warehouse`,
+  `coklit_dq_inbox`) > the worker's
   environment (`COKLIT_DQ_SOURCE`, ...). Moving a path is `prefect variable set`
   (or the worker's unit file), never a redeploy. A deployed run with a path
   unset stops before it touches anything (no `.lock` in the checkout).

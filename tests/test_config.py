@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 import pytest
@@ -149,3 +150,16 @@ def test_a_memory_limit_duckdb_would_refuse_or_take_for_no_limit_does_not_pass(s
 
     with pytest.raises(ValueError, match="DuckDB memory size"):
         duckdb_size(size)
+
+
+def test_the_operations_guide_lists_every_setting():
+    """An operator sets what docs/operations.md lists: a setting missing there is one a
+    deployment never sets (the inbox was: answers were read from the checkout)."""
+    from coklit_dq.config import ENV, PATH_ENV, PROJECT_ROOT
+
+    guide = (PROJECT_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    table = guide.split("Every setting (", 1)[1].split("\n\n", 2)[1]
+    listed = set(re.findall(r"`(COKLIT_DQ_[A-Z_]+)`", table))
+    assert {variable for variable, _parse in ENV.values()} | {"COKLIT_DQ_ELECTION"} <= listed
+    for variable in PATH_ENV.values():  # the deployment's Variables, step 4
+        assert f"prefect variable set {variable.lower()} " in guide

@@ -249,7 +249,8 @@ def test_a_deployed_run_without_paths_fails_at_once_touching_nothing(stack: Stac
     assert fr["state"]["type"] == "FAILED", fr["state"]
     message = fr["state"]["message"]
     assert "not set for this deployed run" in message, message
-    assert "coklit_dq_outbox" in message and "coklit_dq_warehouse" in message, message
+    for missing in ("coklit_dq_outbox", "coklit_dq_warehouse", "coklit_dq_inbox"):
+        assert missing in message, message
     assert "coklit_dq_source" not in message, message
     assert _left_in_checkout() == before
     wait_for(lambda: stack.inbox.messages, timeout=30, what="the failure mail")
@@ -265,6 +266,7 @@ def test_a_scheduled_run_reads_last_night_in_wib_with_paths_from_variables(stack
         ("source", stack.export),
         ("outbox", stack.outbox),
         ("warehouse", stack.wh),
+        ("inbox", stack.tmp / "inbox"),
     ):
         stack.prefect("variable", "set", f"coklit_dq_{key}", str(value), "--overwrite")
     run = stack.run("nightly-coklit")  # what the scheduler sends: no parameters

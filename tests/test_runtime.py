@@ -62,7 +62,16 @@ def test_a_deployed_run_reads_its_paths_from_the_variables(variables, deployed):
         PRODUCTION["coklit_dq_outbox"],
         PRODUCTION["coklit_dq_warehouse"],
     )
+    assert s.inbox == PRODUCTION["coklit_dq_inbox"]
     assert runtime.settings_for_run(outbox="/elsewhere").outbox == "/elsewhere"  # a parameter
+
+
+def test_a_deployed_run_without_an_inbox_fails_naming_it(variables, deployed):
+    """Without it the regions' answers were read from ./inbox in the worker's checkout,
+    where none ever lands: every answer silently ignored."""
+    del variables["coklit_dq_inbox"]
+    with pytest.raises(runtime.SettingsMissing, match=r"inbox.*coklit_dq_inbox.*COKLIT_DQ_INBOX"):
+        runtime.settings_for_run()
 
 
 def test_a_deployed_run_with_only_the_source_set_fails_naming_what_to_set(variables, deployed):

@@ -464,6 +464,29 @@ def test_a_failing_publish_closes_the_night_as_failed_not_running(tmp_path: Path
     con.close()
 
 
+def test_a_recipients_file_that_is_not_there_fails_the_night_after_publishing(tmp_path: Path):
+    """With a mail server set, mail was asked for: a mistyped COKLIT_DQ_RECIPIENTS is an
+    error naming the path (exit 1 by hand, a Failed run and Pusdatin's mail deployed),
+    not a night that ends "done" having mailed nobody. The lists are published first."""
+    from coklit_dq.pipeline import run_night
+
+    export = tmp_path / "export"
+    make_night(export, N1, voters=300)
+    missing = tmp_path / "etc" / "penerima.yaml"
+    settings = resolve_settings(
+        outbox=str(tmp_path / "o"),
+        warehouse=str(tmp_path / "w.duckdb"),
+        smtp_host="127.0.0.1",
+        recipients_file=missing,
+    )
+    result = run_night(settings, str(export), N1)
+    assert result.state == "failed"
+    assert result.failures == [f"notify: FileNotFoundError: no recipients file at {missing} "
+                               "(COKLIT_DQ_RECIPIENTS): no region was mailed"]  # fmt: skip
+    assert str(missing) in result.message
+    assert (tmp_path / "o" / N1.isoformat() / "nasional" / "temuan.parquet").is_file()
+
+
 def test_error_lines_never_carry_a_full_nik():
     from coklit_dq.pipeline import _one_line
 

@@ -173,3 +173,12 @@ def test_a_line_break_in_a_region_name_never_stops_the_mail(smtp, published, tmp
     assert evil["Subject"].startswith("[Coklit] KAB EVIL Bcc: attacker@evil.example X:")
     assert evil["Bcc"] is None
     assert all("attacker@evil.example" not in to for to, _ in inbox.messages)
+
+
+def test_a_recipients_file_that_is_not_there_is_an_error_naming_it(published, tmp_path):
+    base, con, fresh, _ = published
+    settings = replace(
+        _mail_settings(base, tmp_path, _free_port()), recipients_file=tmp_path / "nope.yaml"
+    )
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
+        notify_regions(con, N2, fresh(), settings)

@@ -447,21 +447,45 @@ def test_a_step_calling_sys_exit_fails_the_night_instead_of_ending_it(tmp_path: 
     con.close()
 
 
-def test_a_failing_publish_closes_the_night_as_failed_not_running(tmp_path: Path):
+def test_a_failing_publish_closes_the_night_as_failed_not_running(tmp_path: Path, monkeypatch):
+    import coklit_dq.publish
     from coklit_dq.pipeline import run_night
 
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(coklit_dq.publish, "publish_night", full_disk)
     export = tmp_path / "export"
     make_night(export, N1, voters=300)
-    blocker = tmp_path / "outbox-is-a-file"
-    blocker.write_text("not a folder", encoding="utf-8")
     wh = tmp_path / "w.duckdb"
-    settings = resolve_settings(outbox=str(blocker), warehouse=str(wh))
+    settings = resolve_settings(outbox=str(tmp_path / "o"), warehouse=str(wh))
     result = run_night(settings, str(export), N1)
     assert result.state == "failed"
     assert any(f.startswith("stopped:") for f in result.failures), result.failures
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("SELECT state FROM runs").fetchall() == [("failed",)]
     con.close()
+
+
+@pytest.mark.parametrize("folder", ["outbox", "quarantine"])
+def test_an_outbox_or_quarantine_that_cannot_be_written_fails_before_anything_is_recorded(
+    tmp_path: Path, folder: str
+):
+    """Found at publish, the night's findings were already history the regions never
+    received (the next night lists them BERULANG). Now it stops in open_night."""
+    from coklit_dq.pipeline import FolderUnusable, run_night
+
+    export = tmp_path / "export"
+    make_night(export, N1, voters=300)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    wh = tmp_path / "wh" / "w.duckdb"
+    paths = {"outbox": str(tmp_path / "o"), "quarantine": str(tmp_path / "q")}
+    paths[folder] = str(blocker / folder)
+    settings = resolve_settings(warehouse=str(wh), **paths)
+    with pytest.raises(FolderUnusable, match=f"{folder}.* {blocker} is not a folder"):
+        run_night(settings, str(export), N1)
+    assert not wh.exists()  # no night recorded: the warehouse was never opened
 
 
 def test_a_recipients_file_that_is_not_there_fails_the_night_after_publishing(tmp_path: Path):

@@ -516,3 +516,36 @@ def test_error_lines_never_carry_a_full_nik():
 
     line = _one_line(ValueError("bad row nik=3204054107880001 in pemilih/32.parquet"))
     assert "3204054107880001" not in line and "320405********01" in line
+
+
+def test_a_backfill_mails_the_regions_once_for_the_last_night_of_its_range(
+    tmp_path: Path, monkeypatch
+):
+    """Each night of the range is a nightly subflow (stood in for here); only the last
+    mails the regions and runs the nights after the range again."""
+    from flows import backfill
+
+    calls: list[tuple[date, bool, bool]] = []
+
+    class Completed:
+        message = ""
+
+        def is_completed(self) -> bool:
+            return True
+
+    def nightly(source: str, night: date, **kw: object) -> Completed:
+        calls.append((night, bool(kw.get("mail", True)), bool(kw.get("later", True))))
+        return Completed()
+
+    monkeypatch.setattr(backfill, "nightly_coklit", nightly)
+    n3 = date(2024, 7, 3)
+    for night in (N1, N2, n3):
+        (tmp_path / "export" / night.isoformat()).mkdir(parents=True)
+    backfill.backfill_coklit.fn(
+        N1,
+        n3,
+        source=str(tmp_path / "export"),
+        outbox=str(tmp_path / "o"),
+        warehouse=str(tmp_path / "w.duckdb"),
+    )
+    assert calls == [(N1, False, False), (N2, False, False), (n3, True, True)]

@@ -40,6 +40,29 @@ def test_a_wrong_setting_is_refused_before_any_work_naming_its_variable(
     assert not (tmp_path / "coklit-dq.duckdb").exists()
 
 
+def test_an_outbox_that_cannot_be_written_exits_3_naming_it(prefect_api, tmp_path: Path, capsys):
+    export = tmp_path / "export"
+    make_night(export, N1, voters=300)
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    code = main(["nightly", "--source", str(export), "--date", N1.isoformat(),
+                 "--outbox", str(tmp_path / "a-file" / "outbox"),
+                 "--warehouse", str(tmp_path / "w.duckdb")])  # fmt: skip
+    assert code == 3
+    assert f"outbox {tmp_path / 'a-file' / 'outbox'} cannot be used" in capsys.readouterr().err
+
+
+def test_the_readme_names_every_cause_of_exit_3():
+    """Each way `coklit-dq nightly` ends with 3 (the tests above and the one of a refused
+    rerun, test_nights.py) is in the README's exit status line."""
+    from flow_fixtures import REPO
+
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    line = readme.split("; 3 when the night could not run at all", 1)[1].split("; 2 for", 1)[0]
+    for cause in ("unknown election", "setting whose value is wrong", "outbox or quarantine",
+                  "rerun refused", "error outside the night's steps"):  # fmt: skip
+        assert cause in line, cause
+
+
 def test_bad_date_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["nightly", "--source", "x", "--date", "2024-13-01"])

@@ -161,9 +161,10 @@ def run_nightly_cli(
 ) -> int:
     """`coklit-dq nightly`: the nightly flow on one night, its outcome as an exit status.
 
-    The flow resolves the settings (once, flows.runtime.settings_for_run); they are
-    resolved here first by the same function, so a typo (an unknown election, a
-    setting that does not parse) is refused before Prefect starts.
+    The flow resolves the settings (once, flows.runtime.settings_for_run, over
+    config.resolve_settings); a run by hand reads no Prefect Variable, so resolving
+    them here first gives the same settings, and a typo (an unknown election, a
+    wrong setting) is refused before Prefect starts.
     """
     interactive = sys.stderr.isatty()
     if interactive:  # the progress display replaces Prefect's INFO lines on a terminal

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -207,15 +208,49 @@ def warehouse_lock(path: str, *, wait: bool = True) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+class FolderUnusable(RuntimeError):
+    """A folder the night must write (outbox, quarantine) that cannot be made or written."""
+
+
+def check_writable(root: str, what: str) -> None:
+    """Raise FolderUnusable unless the local folder `root` can be made and written to.
+
+    Nothing is made: the nearest folder of `root` that exists must be a folder in
+    which a file can be created (tried, then removed: permission bits say nothing for
+    root or a read-only mount). A remote root (s3://, sftp://) is left to the step
+    that writes it, which retries on I/O errors.
+    """
+    if "://" in root and not root.startswith("file://"):
+        return
+    path = Path(root.removeprefix("file://")).absolute()
+    try:
+        here = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+        if not here.is_dir():
+            raise FolderUnusable(f"{what} {root} cannot be used: {here} is not a folder")
+        fd, probe = tempfile.mkstemp(prefix=".coklit-dq-probe-", dir=here)
+        os.close(fd)
+        Path(probe).unlink()
+    except OSError as exc:
+        raise FolderUnusable(
+            f"{what} {root} cannot be used: {exc.strerror or exc} ({exc.filename or path})"
+        ) from None
+
+
 @contextmanager
 def open_night(
     settings: Settings, source: str, tanggal: date, *, mail: bool = True
 ) -> Iterator[NightRun]:
     """Lock and open the warehouse for one night.
 
-    Refuses (warehouse.SnapshotGone) a rerun whose previous night's snapshot was
-    pruned, before anything is touched.
+    Refuses, before anything is recorded: an outbox or quarantine folder that cannot
+    be written (FolderUnusable; else the night would be history the regions never
+    received), and a rerun whose previous night's snapshot was pruned
+    (warehouse.SnapshotGone).
     """
+    from coklit_dq.ingest.quarantine import quarantine_root
+
+    check_writable(settings.outbox, "outbox")
+    check_writable(quarantine_root(settings), "quarantine folder")
     with warehouse_lock(settings.warehouse):
         con = warehouse.connect_settings(settings)
         try:

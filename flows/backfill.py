@@ -2,7 +2,8 @@
 
 Nights are the folders named YYYY-MM-DD under the source within [start, end].
 A failed night does not stop the later ones (each compares with the last
-night the warehouse holds); the backfill fails when any night failed. It holds
+night the warehouse holds); the backfill fails when any night failed. Only the
+last night of the range mails the regions. It holds
 the warehouse's lock (pipeline.warehouse_lock) for the whole range: a
 scheduled nightly run that fires meanwhile waits, then runs.
 """
@@ -45,6 +46,7 @@ def backfill_coklit(
     outbox: str | None = None,
     warehouse: str | None = None,
     election: str | None = None,
+    inbox: str | None = None,
 ) -> dict[str, str]:
     """Run every night of the source between start and end (inclusive), oldest first.
 
@@ -52,7 +54,7 @@ def backfill_coklit(
     paths and election as its parameters, which win over Variables and environment.
     """
     settings = runtime.settings_for_run(
-        source=source, outbox=outbox, warehouse=warehouse, election=election
+        source=source, outbox=outbox, warehouse=warehouse, election=election, inbox=inbox
     )
     assert settings.source is not None
     nights = nights_in(settings.source, start, end)
@@ -69,6 +71,9 @@ def backfill_coklit(
                 election=settings.election.kode,
                 inbox=settings.inbox,
                 later=night == nights[-1],  # nights after the range, once, after its last
+                # the regions are mailed once, the list of the range's last night: the
+                # older lists are history (a 30-night backfill sent 30 summaries)
+                mail=night == nights[-1],
                 return_state=True,
             )
             ok = state.is_completed()

@@ -8,7 +8,9 @@ import this package: this module hands its two commands to coklit_dq.cli.main.
 
 Which Prefect API the flow reports to: PREFECT_API_URL when it is set (the
 long-lived server of docs/operations.md; also set it in the Prefect profile,
-`prefect config set PREFECT_API_URL=...`, so a run by hand reports there), else
+`prefect config set PREFECT_API_URL=...`, so a run by hand reports there; it still
+writes where its command line, COKLIT_DQ_* or the defaults say, never where the
+deployment's Prefect Variables point), else
 a temporary local server that Prefect starts once per process and stops at
 exit. What each costs: `benchmarks/bench_flow_overhead.py`, whose figures
 docs/operations.md quotes.
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from coklit_dq import cli as library_cli
-from coklit_dq.config import select_election
+from coklit_dq.config import Settings, origin, resolve_settings
 from coklit_dq.privacy import one_line, scrub
 
 if TYPE_CHECKING:  # the pipeline (DuckDB) and Prefect load only for the flow's commands
@@ -142,6 +144,20 @@ def _report_failure(result: NightResult | None, message: str, err: TextIO) -> No
         err.write(f"  failed: {_shown(f)}\n")
 
 
+def _say_paths(settings: Settings, given: dict[str, str | None], err: TextIO) -> None:
+    """Name the warehouse and outbox the night writes when the command line did not: a
+    run by hand never writes where an environment variable or a default sent it
+    unnoticed (the deployment's Prefect Variables are not read here: flows.runtime)."""
+    for name, value in given.items():
+        if value:
+            continue
+        path = str(getattr(settings, name))
+        shown = path if "://" in path else str(Path(path).resolve())
+        err.write(
+            f"coklit-dq: {name} {one_line(shown)} (from {origin(name)}; --{name} to choose)\n"
+        )
+
+
 def run_nightly_cli(
     source: str,
     tanggal: date,
@@ -153,18 +169,22 @@ def run_nightly_cli(
 ) -> int:
     """`coklit-dq nightly`: the nightly flow on one night, its outcome as an exit status.
 
-    The flow resolves the settings (once, flows.runtime.settings_for_run); the
-    election's name is checked here by the same function, so a typo is refused
-    before Prefect starts.
+    The flow resolves the settings (once, flows.runtime.settings_for_run, over
+    config.resolve_settings); a run by hand reads no Prefect Variable, so resolving
+    them here first gives the same settings, and a typo (an unknown election, a
+    wrong setting) is refused before Prefect starts.
     """
     interactive = sys.stderr.isatty()
     if interactive:  # the progress display replaces Prefect's INFO lines on a terminal
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     try:
-        select_election(election)
+        settings = resolve_settings(
+            source=source, outbox=outbox, warehouse=warehouse, election=election, inbox=inbox
+        )
     except ValueError as exc:
         sys.stderr.write(f"coklit-dq: {exc}\n")
         return EXIT_ERROR
+    _say_paths(settings, {"warehouse": warehouse, "outbox": outbox}, sys.stderr)
     args = (source, tanggal, outbox, warehouse, election)
     logging.getLogger("prefect.flow_runs").addFilter(_ReasonsNotTracebacks())
     if interactive:

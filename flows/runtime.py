@@ -1,10 +1,14 @@
 """What a flow run resolves when it starts, not when it is deployed.
 
 - Paths (`settings_for_run`): flow parameter > Prefect Variable
-  (`coklit_dq_source`, `coklit_dq_outbox`, `coklit_dq_warehouse`) > the worker's
+  (`coklit_dq_source`, `coklit_dq_outbox`, `coklit_dq_warehouse`,
+  `coklit_dq_inbox`) > the worker's
   environment (`COKLIT_DQ_SOURCE`, ...). Moving a path is `prefect variable set`
   (or the worker's unit file), never a redeploy. A deployed run with a path
   unset stops before it touches anything (no `.lock` in the checkout).
+  The Variables are the deployment's configuration: only a deployed run reads
+  them. A run by hand (`coklit-dq nightly`) reporting to the same server uses
+  its command line, COKLIT_DQ_* and the defaults, never the production paths.
 - Logs (`pipeline_logs`, the one place that routes them): the pipeline's own
   log lines (logger `coklit_dq`) go to the Prefect server with nik/nkk masked
   (`logs_to_prefect`) and, on a terminal, drive the progress display
@@ -24,7 +28,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from coklit_dq.config import PATH_ENV, Settings, resolve_settings
+from coklit_dq.config import PATH_ENV, Settings, readable_settings, resolve_settings
 from coklit_dq.privacy import scrub
 
 if TYPE_CHECKING:
@@ -45,23 +49,20 @@ def variable_name(key: str) -> str:
 
 
 def _variable(name: str) -> str | None:
+    """The Prefect Variable `name`, None when unset. Read by deployed runs only, which
+    always have an API: an error reading it fails the run rather than letting it fall
+    back to other paths (another warehouse) unnoticed."""
     from prefect.variables import Variable
 
-    try:
-        value = Variable.get(name, default=None)
-    except Exception as exc:  # no API reachable: the environment decides
-        log.debug("Prefect Variable %s not read: %s", name, exc)
-        return None
+    value = Variable.get(name, default=None)
     return str(value) if value not in (None, "") else None
 
 
 def _deployed() -> bool:
-    from prefect.runtime import flow_run
+    """Whether this flow run belongs to a deployment (a subflow of a deployed run does)."""
+    from prefect.runtime import deployment
 
-    try:
-        return flow_run.deployment_id is not None
-    except Exception:
-        return False
+    return deployment.id is not None
 
 
 def settings_for_run(
@@ -73,18 +74,19 @@ def settings_for_run(
     inbox: str | None = None,
 ) -> Settings:
     """The run's one Settings, resolved once when it starts: its parameters > Prefect
-    Variables (the paths) > the worker's environment > config/ (coklit_dq.config)."""
+    Variables (the paths; deployed runs only) > the environment > config/
+    (coklit_dq.config)."""
     params = {
         "source": source, "outbox": outbox, "warehouse": warehouse,
         "election": election, "inbox": inbox,
     }  # fmt: skip
     overrides: dict[str, str] = {k: v for k, v in params.items() if v}
-    for key in PATH_ENV:
-        if key not in overrides:
-            value = _variable(variable_name(key))
-            if value is not None:
-                overrides[key] = value
     if _deployed():
+        for key in PATH_ENV:
+            if key not in overrides:
+                value = _variable(variable_name(key))
+                if value is not None:
+                    overrides[key] = value
         missing = [
             k for k, env in PATH_ENV.items() if k not in overrides and not os.environ.get(env)
         ]
@@ -100,8 +102,8 @@ def settings_for_run(
     settings = resolve_settings(**overrides)
     if not settings.source:
         raise SettingsMissing(
-            f"no export source: pass source, or set the Prefect Variable "
-            f"{variable_name('source')} or {PATH_ENV['source']}"
+            f"no export source: pass source, or set {PATH_ENV['source']} (a deployed "
+            f"run: the Prefect Variable {variable_name('source')})"
         )
     run_id = _flow_run_id()
     if run_id is not None:  # for the failure hook, so it need not resolve them again
@@ -236,14 +238,24 @@ def mail_failure(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> 
     """Failure hook: mail Pusdatin (settings.pusdatin_email) that the night failed.
 
     Uses the settings the run resolved; a run that failed before it had them
-    (a path missing) is reported with what the environment has.
+    (a path missing, a wrong setting) is reported with what can be read
+    (config.readable_settings: the mail settings, when they are right, are enough),
+    and the mail says which settings are wrong: the hook must not fail on the very
+    error it reports.
     """
     from coklit_dq.publish.notify import notify_failure
 
-    settings = _RESOLVED.pop(flow_run.id, None) or resolve_settings()
     night = (flow_run.parameters or {}).get("tanggal") or flow_run.name
     try:
-        notify_failure(settings, str(night), scrub(state.message or "") or "", flow_run.name)
+        reason = state.message or ""
+        settings = _RESOLVED.pop(flow_run.id, None)
+        if settings is None:
+            settings, wrong = readable_settings()
+            if wrong:
+                told = "; ".join(wrong)
+                said = "" if told in reason else f"; {reason}"
+                reason = f"pengaturan salah (settings are wrong): {told}{said}"
+        notify_failure(settings, str(night), scrub(reason) or "", flow_run.name)
     except Exception as exc:
         log.error("could not mail the failure of %s: %s", night, scrub(str(exc)))
 

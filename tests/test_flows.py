@@ -447,15 +447,18 @@ def test_a_step_calling_sys_exit_fails_the_night_instead_of_ending_it(tmp_path: 
     con.close()
 
 
-def test_a_failing_publish_closes_the_night_as_failed_not_running(tmp_path: Path):
+def test_a_failing_publish_closes_the_night_as_failed_not_running(tmp_path: Path, monkeypatch):
+    import coklit_dq.publish
     from coklit_dq.pipeline import run_night
 
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(coklit_dq.publish, "publish_night", full_disk)
     export = tmp_path / "export"
     make_night(export, N1, voters=300)
-    blocker = tmp_path / "outbox-is-a-file"
-    blocker.write_text("not a folder", encoding="utf-8")
     wh = tmp_path / "w.duckdb"
-    settings = resolve_settings(outbox=str(blocker), warehouse=str(wh))
+    settings = resolve_settings(outbox=str(tmp_path / "o"), warehouse=str(wh))
     result = run_night(settings, str(export), N1)
     assert result.state == "failed"
     assert any(f.startswith("stopped:") for f in result.failures), result.failures
@@ -464,8 +467,85 @@ def test_a_failing_publish_closes_the_night_as_failed_not_running(tmp_path: Path
     con.close()
 
 
+@pytest.mark.parametrize("folder", ["outbox", "quarantine"])
+def test_an_outbox_or_quarantine_that_cannot_be_written_fails_before_anything_is_recorded(
+    tmp_path: Path, folder: str
+):
+    """Found at publish, the night's findings were already history the regions never
+    received (the next night lists them BERULANG). Now it stops in open_night."""
+    from coklit_dq.pipeline import FolderUnusable, run_night
+
+    export = tmp_path / "export"
+    make_night(export, N1, voters=300)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    wh = tmp_path / "wh" / "w.duckdb"
+    paths = {"outbox": str(tmp_path / "o"), "quarantine": str(tmp_path / "q")}
+    paths[folder] = str(blocker / folder)
+    settings = resolve_settings(warehouse=str(wh), **paths)
+    with pytest.raises(FolderUnusable, match=f"{folder}.* {blocker} is not a folder"):
+        run_night(settings, str(export), N1)
+    assert not wh.exists()  # no night recorded: the warehouse was never opened
+
+
+def test_a_recipients_file_that_is_not_there_fails_the_night_after_publishing(tmp_path: Path):
+    """With a mail server set, mail was asked for: a mistyped COKLIT_DQ_RECIPIENTS is an
+    error naming the path (exit 1 by hand, a Failed run and Pusdatin's mail deployed),
+    not a night that ends "done" having mailed nobody. The lists are published first."""
+    from coklit_dq.pipeline import run_night
+
+    export = tmp_path / "export"
+    make_night(export, N1, voters=300)
+    missing = tmp_path / "etc" / "penerima.yaml"
+    settings = resolve_settings(
+        outbox=str(tmp_path / "o"),
+        warehouse=str(tmp_path / "w.duckdb"),
+        smtp_host="127.0.0.1",
+        recipients_file=missing,
+    )
+    result = run_night(settings, str(export), N1)
+    assert result.state == "failed"
+    assert result.failures == [f"notify: FileNotFoundError: no recipients file at {missing} "
+                               "(COKLIT_DQ_RECIPIENTS): no region was mailed"]  # fmt: skip
+    assert str(missing) in result.message
+    assert (tmp_path / "o" / N1.isoformat() / "nasional" / "temuan.parquet").is_file()
+
+
 def test_error_lines_never_carry_a_full_nik():
     from coklit_dq.pipeline import _one_line
 
     line = _one_line(ValueError("bad row nik=3204054107880001 in pemilih/32.parquet"))
     assert "3204054107880001" not in line and "320405********01" in line
+
+
+def test_a_backfill_mails_the_regions_once_for_the_last_night_of_its_range(
+    tmp_path: Path, monkeypatch
+):
+    """Each night of the range is a nightly subflow (stood in for here); only the last
+    mails the regions and runs the nights after the range again."""
+    from flows import backfill
+
+    calls: list[tuple[date, bool, bool]] = []
+
+    class Completed:
+        message = ""
+
+        def is_completed(self) -> bool:
+            return True
+
+    def nightly(source: str, night: date, **kw: object) -> Completed:
+        calls.append((night, bool(kw.get("mail", True)), bool(kw.get("later", True))))
+        return Completed()
+
+    monkeypatch.setattr(backfill, "nightly_coklit", nightly)
+    n3 = date(2024, 7, 3)
+    for night in (N1, N2, n3):
+        (tmp_path / "export" / night.isoformat()).mkdir(parents=True)
+    backfill.backfill_coklit.fn(
+        N1,
+        n3,
+        source=str(tmp_path / "export"),
+        outbox=str(tmp_path / "o"),
+        warehouse=str(tmp_path / "w.duckdb"),
+    )
+    assert calls == [(N1, False, False), (N2, False, False), (n3, True, True)]

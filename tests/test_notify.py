@@ -178,3 +178,12 @@ def test_a_region_name_from_the_export_is_shown_masked_and_on_one_line(smtp, tmp
     for where, text in {**shown, **mails}.items():
         assert kab_nik[6:14] not in text and desa_nik[6:14] not in text, where
         assert not [ln for ln in text.splitlines() if ln.startswith(("Bcc:", "X: =cmd"))], where
+
+
+def test_a_recipients_file_that_is_not_there_is_an_error_naming_it(published, tmp_path):
+    base, con, fresh, _ = published
+    settings = replace(
+        _mail_settings(base, tmp_path, free_port()), recipients_file=tmp_path / "nope.yaml"
+    )
+    with pytest.raises(FileNotFoundError, match=r"nope\.yaml"):
+        notify_regions(con, N2, fresh(), settings)

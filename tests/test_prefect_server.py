@@ -231,13 +231,28 @@ def test_the_schedule_creates_runs_at_0100_wib(stack: Stack):
     assert starts[0] > datetime.now(WIB)
 
 
+def _left_in_checkout() -> set[Path]:
+    """What a night run from the checkout (the worker's cwd) would leave there."""
+    return {
+        p for pattern in ("*.lock", "*.duckdb", "outbox", "datadocs") for p in REPO.glob(pattern)
+    }
+
+
 def test_a_deployed_run_without_paths_fails_at_once_touching_nothing(stack: Stack):
-    before = set(REPO.glob("*.lock")) | set(REPO.glob("*.duckdb"))
+    """Only the source is set (a Variable): the outbox and the warehouse are missing, and
+    the run must not fall back to defaults in the checkout (the worker's cwd)."""
+    make_night(stack.export, date(2024, 7, 1), voters=300)
+    stack.prefect("variable", "set", "coklit_dq_source", str(stack.export), "--overwrite")
+    before = _left_in_checkout()
     run = stack.run("nightly-coklit", tanggal="2024-07-01")
     fr = stack.wait(run["id"])
     assert fr["state"]["type"] == "FAILED", fr["state"]
-    assert "coklit_dq_source" in fr["state"]["message"], fr["state"]["message"]
-    assert set(REPO.glob("*.lock")) | set(REPO.glob("*.duckdb")) == before
+    message = fr["state"]["message"]
+    assert "not set for this deployed run" in message, message
+    for missing in ("coklit_dq_outbox", "coklit_dq_warehouse", "coklit_dq_inbox"):
+        assert missing in message, message
+    assert "coklit_dq_source" not in message, message
+    assert _left_in_checkout() == before
     wait_for(lambda: stack.inbox.messages, timeout=30, what="the failure mail")
     mail = stack.inbox.messages.pop()
     assert mail["To"] == "pusdatin@kpu.example" and "GAGAL" in mail["Subject"]
@@ -251,6 +266,7 @@ def test_a_scheduled_run_reads_last_night_in_wib_with_paths_from_variables(stack
         ("source", stack.export),
         ("outbox", stack.outbox),
         ("warehouse", stack.wh),
+        ("inbox", stack.tmp / "inbox"),
     ):
         stack.prefect("variable", "set", f"coklit_dq_{key}", str(value), "--overwrite")
     run = stack.run("nightly-coklit")  # what the scheduler sends: no parameters

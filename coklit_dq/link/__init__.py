@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from coklit_dq.config import LINKAGE_BACKENDS
 from coklit_dq.link import findings as fnd
 from coklit_dq.link.graph import connected_components, consistent_edges
 from coklit_dq.link.sql import register_macros
@@ -87,8 +88,8 @@ def run_linkage(
     record instead of only the night's changes."""
     mask = bool(getattr(settings, "mask_ids", True))
     backend = str(getattr(settings, "linkage_backend", "duckdb") or "duckdb")
-    if backend not in ("duckdb", "spark"):
-        raise ValueError(f"linkage_backend must be duckdb or spark, not {backend!r}")
+    if backend not in LINKAGE_BACKENDS:  # resolve_settings checks it; a caller's own object
+        raise ValueError(f"linkage_backend must be one of {LINKAGE_BACKENDS}, not {backend!r}")
     t0 = time.perf_counter()
     nik = ganda_nik(con, tanggal, mask=mask)
     t1 = time.perf_counter()

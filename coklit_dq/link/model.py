@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from coklit_dq.config import duckdb_size
 from linkage import settings as model_settings
 
 log = logging.getLogger("coklit_dq.link")
@@ -45,7 +46,6 @@ def duckdb_api(threads: int | None = None, memory_limit: str | None = None) -> A
     """Splink's own in-memory DuckDB; `memory_limit` (Settings.duckdb_memory_limit, e.g.
     "2GB") caps it like the warehouse connection, spilling to a temporary folder."""
     import os
-    import re
     import tempfile
 
     from splink import DuckDBAPI
@@ -55,9 +55,11 @@ def duckdb_api(threads: int | None = None, memory_limit: str | None = None) -> A
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if limit:
-        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(limit).strip(), re.IGNORECASE):
-            raise ValueError(f"duckdb_memory_limit must look like 2GB or 512MiB, not {limit!r}")
-        con.execute(f"SET memory_limit = '{str(limit).strip()}'")
+        try:  # the size is quoted into SQL: only DuckDB's size syntax gets there
+            limit = duckdb_size(limit)
+        except ValueError as exc:
+            raise ValueError(f"duckdb_memory_limit={limit!r}: {exc}") from None
+        con.execute(f"SET memory_limit = '{limit}'")
         # its own owner-only folder (mkdtemp), never a fixed name in the shared /tmp
         spill = tempfile.mkdtemp(prefix="coklit-dq-splink-")
         con.execute(f"SET temp_directory = '{spill}'")

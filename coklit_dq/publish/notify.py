@@ -59,10 +59,16 @@ def _addresses(value: Any) -> tuple[str, ...]:
 
 
 def load_recipients(path: Path) -> Recipients:
-    """Read the recipients file; kode_kab keys may be written with or without quotes."""
+    """Read the recipients file; kode_kab keys may be written with or without quotes.
+
+    A file that is not there is an error naming it (the notify step fails, so the
+    night ends failed): read only when a mail server is set, i.e. mail was asked for,
+    and a mistyped COKLIT_DQ_RECIPIENTS must not pass as "mailed nobody".
+    """
     if not Path(path).is_file():
-        log.warning("no recipients file at %s: nobody is notified", path)
-        return Recipients()
+        raise FileNotFoundError(
+            f"no recipients file at {path} (COKLIT_DQ_RECIPIENTS): no region was mailed"
+        )
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     kab = raw.get("kabupaten") or {}
     return Recipients(

@@ -7,8 +7,9 @@ family (one xlsx sheet each) and the Indonesian title.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -54,20 +55,93 @@ class Rule:
 
 
 class CatalogError(ValueError):
-    pass
+    """A rule file that cannot be used: the message starts with the file, then says what
+    and where (the YAML line, the key), on one line (it is a night's failure reason)."""
 
 
 _CORE = ("kode_temuan", "keluarga", "tingkat", "unit", "judul", "deskripsi", "tindakan")
 _V11 = ("prioritas", "ditangani_oleh")
+_KEYS = (*_CORE, *_V11, "parameter", "periksa")
+# a `periksa` block: what it must have, and everything it may have (rules/engine.py)
+_PERIKSA_NEEDS = ("tabel", "expectations", "keterangan")
+_PERIKSA_KEYS = (
+    *_PERIKSA_NEEDS, "nilai", "butuh_tabel", "butuh_malam_lalu", "butuh_dibuat",
+    "id_kelompok", "kecuali",
+)  # fmt: skip
+_EXPECTATION_KEYS = ("type", "kwargs", "alasan")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """The hint ' (did you mean x?)' when `name` looks like a misspelling of one of `known`."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _unknown(keys: Iterable[Any], known: tuple[str, ...], where: str) -> str | None:
+    for key in keys:
+        if key not in known:
+            return f"unknown key {key!r}{where}{did_you_mean(str(key), known)}"
+    return None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error on one line, with its line and column (1-based)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark, begun = exc.problem_mark, exc.context_mark
+        text = f"YAML error at line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+        if exc.context:  # where what it was reading began: often the line to fix
+            at = f" at line {begun.line + 1}, column {begun.column + 1}" if begun else ""
+            text += f" ({exc.context}{at})"
+        return text
+    return f"YAML error: {' '.join(str(exc).split())}"
+
+
+def _periksa_problem(periksa: Any) -> str | None:
+    """What is wrong with the shape of a `periksa` block (GX checks the expectations
+    themselves: rules/engine.py periksa_of), or None."""
+    if not isinstance(periksa, dict):
+        return "periksa must be a mapping"
+    missing = [k for k in _PERIKSA_NEEDS if not periksa.get(k)]
+    if missing:
+        return f"periksa: missing {', '.join(missing)}"
+    unknown = _unknown(periksa, _PERIKSA_KEYS, " in periksa")
+    if unknown:
+        return unknown
+    expectations = periksa["expectations"]
+    if not isinstance(expectations, list):
+        return "periksa.expectations must be a list"
+    for i, e in enumerate(expectations, 1):
+        where = f"periksa.expectations item {i}"
+        if not isinstance(e, dict) or not isinstance(e.get("type"), str):
+            return f"{where}: needs a type (a Great Expectations expectation)"
+        unknown = _unknown(e, _EXPECTATION_KEYS, f" in {where}")
+        if unknown:
+            return unknown
+        if not isinstance(e.get("kwargs") or {}, dict):
+            return f"{where}: kwargs must be a mapping"
+    return None
 
 
 def load_rule(path: Path) -> Rule:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{path}: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise CatalogError(f"{path}: expected a mapping")
     missing = [k for k in _CORE if k not in raw]
     if missing:
         raise CatalogError(f"{path}: missing {', '.join(missing)}")
+    empty = [k for k in _CORE if not str(raw[k] or "").strip()]
+    if empty:
+        raise CatalogError(f"{path}: empty {', '.join(empty)}")
+    problem = _unknown(raw, _KEYS, "") or (
+        _periksa_problem(raw["periksa"]) if "periksa" in raw else None
+    )
+    if problem:
+        raise CatalogError(f"{path}: {problem}")
+    if not isinstance(raw.get("parameter") or {}, dict):
+        raise CatalogError(f"{path}: parameter must be a mapping")
     if raw["kode_temuan"] != path.stem:
         raise CatalogError(f"{path}: kode_temuan {raw['kode_temuan']!r} differs from file name")
     if raw["tingkat"] not in TINGKAT:
@@ -91,6 +165,13 @@ def load_rule(path: Path) -> Rule:
 @cache
 def load_catalog(directory: Path = EXPECTATIONS_DIR) -> dict[str, Rule]:
     rules = [load_rule(p) for p in sorted((directory / "rules").glob("*.yaml"))]
+    families = load_families(directory)
+    for r in rules:  # one sheet per family: a rule of no family would be on none
+        if r.keluarga not in families:
+            raise CatalogError(
+                f"{r.path}: keluarga {r.keluarga!r} is not in families.yaml"
+                f"{did_you_mean(r.keluarga, families)}"
+            )
     return {r.kode_temuan: r for r in rules}
 
 

@@ -38,8 +38,8 @@ from coklit_dq.contract import (
     RAW_FINDING_SCHEMA,
     empty_raw_findings,
 )
-from coklit_dq.rules.catalog import Rule, fill_settings, load_catalog
-from coklit_dq.rules.gx_adapter import Check, GxRunner, Outcome
+from coklit_dq.rules.catalog import CatalogError, Rule, did_you_mean, fill_settings, load_catalog
+from coklit_dq.rules.gx_adapter import Check, GxRunner, Outcome, check_expectation
 from coklit_dq.rules.prepare import TABLES, Night, drop_prepared, night_of, prepare
 from coklit_dq.rules.results import Validation, build_data_docs, keep_results
 
@@ -83,6 +83,19 @@ KONTRAK: dict[str, Any] = {
 
 
 def periksa_of(rule: Rule, settings: Settings) -> Periksa:
+    """The rule's `periksa` block, typed, its settings filled in and each expectation
+    as GX takes it (gx_adapter.check_expectation). A mistake raises CatalogError naming
+    the rule file: a rule set that does not load stops the night (docs/stages.md)."""
+    try:
+        return _periksa_of(rule, settings)
+    except (ValueError, KeyError, TypeError) as exc:
+        text = " ".join(str(exc.args[0] if isinstance(exc, KeyError) else exc).split())
+        if isinstance(exc, KeyError):
+            text = f"periksa: missing {text}"
+        raise CatalogError(f"{rule.path or rule.kode_temuan}: {text}") from None
+
+
+def _periksa_of(rule: Rule, settings: Settings) -> Periksa:
     spec = rule.spec["periksa"]
     sources = {
         "election": election_values(settings),
@@ -101,14 +114,21 @@ def periksa_of(rule: Rule, settings: Settings) -> Periksa:
     spec = fill_settings(spec, sources)
     tabel = spec["tabel"]
     if tabel not in TABLES:
-        raise ValueError(f"{rule.kode_temuan}: unknown prepared table {tabel!r}")
+        raise ValueError(
+            f"periksa.tabel: unknown prepared table {tabel!r}{did_you_mean(str(tabel), TABLES)}"
+        )
     exps = spec.get("expectations") or []
     if not exps:
-        raise ValueError(f"{rule.kode_temuan}: periksa.expectations is empty")
+        raise ValueError("periksa.expectations is empty")
     checks = tuple(
         Check(rule.kode_temuan, str(e["type"]), dict(e.get("kwargs") or {}), i)
         for i, e in enumerate(exps)
     )
+    for c in checks:
+        try:
+            check_expectation(c)
+        except ValueError as exc:
+            raise ValueError(f"periksa.expectations item {c.urutan + 1}: {exc}") from None
     return Periksa(
         rule=rule,
         tabel=tabel,

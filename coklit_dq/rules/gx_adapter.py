@@ -58,6 +58,8 @@ from typing import Any
 
 import duckdb
 
+from coklit_dq.rules.catalog import did_you_mean
+
 log = logging.getLogger(__name__)
 
 ROW_ID = "rid"
@@ -119,9 +121,45 @@ def expectation_class(type_name: str) -> type:
 
     camel = "".join(part[:1].upper() + part[1:] for part in type_name.split("_"))
     cls = getattr(gxe, camel, None)
-    if cls is None:
-        raise ValueError(f"unknown Great Expectations expectation {type_name!r}")
+    if not isinstance(cls, type):
+        known = [_snake(n) for n in dir(gxe) if n.startswith("Expect")]
+        raise ValueError(
+            f"unknown Great Expectations expectation {type_name!r}{did_you_mean(type_name, known)}"
+        )
     return cls
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
+
+
+def check_expectation(check: Check) -> None:
+    """Raise ValueError, on one line, unless GX takes `check` as it is written: a known
+    expectation, only kwargs it has (a misspelt `max_valu` named, with the likely one),
+    each of a type it accepts. Run when a rule is read, so a broken rule file is named
+    before any table is prepared."""
+    cls = expectation_class(check.type)
+    fields: Mapping[str, Any] = getattr(cls, "__fields__", {})  # pydantic v1 (GX 1.24)
+    for name in check.kwargs:
+        if name not in fields:
+            raise ValueError(f"{check.type} has no kwarg {name!r}{did_you_mean(name, fields)}")
+    try:
+        cls(**check.gx_kwargs())
+    except Exception as exc:  # GX's pydantic ValidationError: one entry per field and type
+        errors = getattr(exc, "errors", None)
+        if not callable(errors):
+            raise ValueError(f"{check.type}: {' '.join(str(exc).split())}") from None
+        said: dict[str, str] = {}
+        for e in errors():
+            field = ".".join(str(x) for x in e.get("loc", ()) if x != "__root__")
+            said.setdefault(field, str(e.get("msg", "")))
+        told = []
+        for f, m in said.items():  # a field's first error (a union type gives one per member)
+            if f in check.kwargs:
+                told.append(f"{f}={check.kwargs[f]!r}: {m}")
+            else:
+                told.append(f"{f}: {m}" if f else m)
+        raise ValueError(f"{check.type}: {'; '.join(told)}") from None
 
 
 # --- what GX 1.24 lacks for DuckDB (private API: pinned and smoke-tested) --------------

@@ -114,16 +114,18 @@ def run_flow(
 
 class _ReasonsNotTracebacks(logging.Filter):
     """Prefect logs a failed flow run's exception with its traceback. A night that ended
-    with its reasons (NightFailed) or was refused (SnapshotGone) is reported by this
-    command in words (`_report_failure`): on a data problem a traceback reads like a crash.
-    The one line stays, without the traceback; any other exception keeps it."""
+    with its reasons (NightFailed) or was refused (SnapshotGone, a folder it cannot write,
+    a wrong setting) is reported by this command in words (`_report_failure`): on a data or
+    setting problem a traceback reads like a crash. The one line stays, without the
+    traceback; any other exception keeps it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from coklit_dq.pipeline import NightFailed
+        from coklit_dq.config import SettingsError
+        from coklit_dq.pipeline import FolderUnusable, NightFailed
         from coklit_dq.warehouse import SnapshotGone
 
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, NightFailed | SnapshotGone):
+        if isinstance(exc, NightFailed | SnapshotGone | FolderUnusable | SettingsError):
             record.exc_info, record.exc_text = None, None
         return True
 

@@ -1,16 +1,20 @@
-"""ringkasan.html in a real browser (Debian's headless Chromium) on a phone and a desktop.
+"""ringkasan.html in a real browser (Debian's headless Chromium) on phones, a tablet and
+a desktop.
 
 Driven over the DevTools protocol (tests/cdp.py); phone widths are emulated as
 DevTools' device mode does. A script evaluated in the page measures what the
 browser laid out: the document's scroll width against the viewport, where the
-key figures sit, and the smallest chart text in CSS pixels. Screenshots are
-kept in the test's folder for a person to look at.
+key figures sit, the smallest chart text in CSS pixels and whether a chart runs
+past its box. Screenshots are kept in the test's folder for a person to look at.
+The first test reads the pages' markup only: what every chart must be, for any
+browser.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -22,14 +26,22 @@ from coklit_dq.publish import publish_night
 
 MEASURE = """(function () {
   var w = window.innerWidth, out = {viewport: w,
-    scroll: document.documentElement.scrollWidth, cards: [], chartText: 1e9, charts: 0};
+    scroll: document.documentElement.scrollWidth, cards: [], chartText: 1e9, charts: 0,
+    drawings: 0, chartsCut: []};
   document.querySelectorAll('.kartu > div').forEach(function (d) {
     var r = d.getBoundingClientRect();
     out.cards.push({text: d.innerText, left: r.left, right: r.right, w: r.width});
   });
   document.querySelectorAll('svg.chart').forEach(function (s) {
-    var vb = s.viewBox.baseVal, scale = s.getBoundingClientRect().width / vb.width;
+    var box = s.getBoundingClientRect();
+    out.drawings += 1;
+    if (box.width === 0) return;  // the drawing for the other width (charts.py)
+    var vb = s.viewBox.baseVal, scale = box.width / vb.width;
+    var room = s.parentElement.getBoundingClientRect();
     out.charts += 1;
+    if (box.right > room.right + 0.5 || box.right > w) {
+      out.chartsCut.push(s.textContent.slice(0, 40));
+    }
     s.querySelectorAll('text').forEach(function (t) {
       var px = parseFloat(t.getAttribute('font-size') || '12') * scale;
       if (px < out.chartText) out.chartText = px;
@@ -37,6 +49,7 @@ MEASURE = """(function () {
   });
   return JSON.stringify(out);
 })()"""
+PAGES = ["31/3101", "31", "nasional"]
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +76,25 @@ def render(browser: Browser, page: Path, width: int, shot: Path) -> dict:
     return json.loads(tab.evaluate(MEASURE))
 
 
-@pytest.mark.parametrize("width", [412, 1366])
-@pytest.mark.parametrize("rel", ["31/3101", "31", "nasional"])
+def test_charts_scale_to_their_box(outbox):
+    """Every chart: a viewBox, width 100 %, no minimum width, drawn for a phone and for
+    wider screens; every page: CSS that shows the right drawing."""
+    for rel in PAGES:
+        raw = (outbox / rel / "ringkasan.html").read_text(encoding="utf-8")
+        svgs = re.findall(r"<svg class='chart [^>]*>", raw)
+        assert len(svgs) >= 6 and "min-width" not in " ".join(svgs)
+        for tag in svgs:
+            svg = ET.fromstring(tag + "</svg>")
+            assert re.fullmatch(r"0 0 \d+ \d+", svg.get("viewBox", "")), tag
+            assert svg.get("width") == "100%", tag
+        assert raw.count("<svg class='chart sempit'") == raw.count("<svg class='chart lebar'")
+        css = raw[raw.index("<style>") : raw.index("</style>")]
+        phone = css[css.index("@media (max-width: 639px)") :]
+        assert "svg.chart.lebar { display: none; }" in phone
+
+
+@pytest.mark.parametrize("width", [360, 412, 768, 1366])
+@pytest.mark.parametrize("rel", PAGES)
 def test_page_fits_the_screen_and_shows_its_key_figures(browser, outbox, rel, width, tmp_path):
     shot = tmp_path / f"{rel.replace('/', '-')}-{width}.png"
     m = render(browser, outbox / rel / "ringkasan.html", width, shot)
@@ -75,5 +105,6 @@ def test_page_fits_the_screen_and_shows_its_key_figures(browser, outbox, rel, wi
         assert card["w"] > 0 and card["left"] >= 0 and card["right"] <= width, card
         assert re.search(r"\d", card["text"]), card
     assert m["chartText"] >= 11 - 0.05, m["chartText"]
-    assert m["charts"] >= 3
+    assert m["charts"] >= 3 and not m["chartsCut"], m["chartsCut"]
+    assert m["drawings"] == 2 * m["charts"]  # one of each chart's two drawings is shown
     assert shot.stat().st_size > 5000

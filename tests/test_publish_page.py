@@ -4,10 +4,11 @@ a desktop.
 Driven over the DevTools protocol (tests/cdp.py); phone widths are emulated as
 DevTools' device mode does. A script evaluated in the page measures what the
 browser laid out: the document's scroll width against the viewport, where the
-key figures sit, the smallest chart text in CSS pixels and whether a chart runs
-past its box. Screenshots are kept in the test's folder for a person to look at.
-The first test reads the pages' markup only: what every chart must be, for any
-browser.
+key figures sit, the smallest chart text in CSS pixels, whether a chart runs past
+its box, which table columns show without scrolling, and whether a table that
+scrolls says so. Screenshots are kept in the test's folder for a person to look
+at. The first test reads the pages' markup only: what every chart must be, for
+any browser.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from coklit_dq.publish import publish_night
 MEASURE = """(function () {
   var w = window.innerWidth, out = {viewport: w,
     scroll: document.documentElement.scrollWidth, cards: [], chartText: 1e9, charts: 0,
-    drawings: 0, chartsCut: []};
+    drawings: 0, chartsCut: [], tables: []};
   document.querySelectorAll('.kartu > div').forEach(function (d) {
     var r = d.getBoundingClientRect();
     out.cards.push({text: d.innerText, left: r.left, right: r.right, w: r.width});
@@ -47,8 +48,25 @@ MEASURE = """(function () {
       if (px < out.chartText) out.chartText = px;
     });
   });
+  document.querySelectorAll('.geser').forEach(function (g) {
+    var box = g.getBoundingClientRect(), table = g.querySelector('table');
+    var cue = g.previousElementSibling;
+    out.tables.push({
+      heads: Array.from(table.querySelectorAll('thead th')).map(function (th) {
+        var r = th.getBoundingClientRect();
+        return {text: th.innerText.trim(),
+                shown: r.left >= box.left - 0.5 && r.right <= box.right + 0.5};
+      }),
+      scrolls: g.scrollWidth > g.clientWidth + 1,
+      cue: !!(cue && cue.classList.contains('info-geser') && cue.offsetHeight > 0),
+      overflow: getComputedStyle(g).overflowX,
+    });
+  });
   return JSON.stringify(out);
 })()"""
+# The columns a table shows next to its name on a phone: progress, findings, priority
+KEY_FIGURES = {"Progres", "Temuan", "Malam ini", "Tingkat", "Perubahan", "Per 1.000 pemilih",
+               "Prioritas 1 (wilayah)", "% ditanggapi", "Perlu bantuan"}  # fmt: skip
 PAGES = ["31/3101", "31", "nasional"]
 
 
@@ -108,3 +126,18 @@ def test_page_fits_the_screen_and_shows_its_key_figures(browser, outbox, rel, wi
     assert m["charts"] >= 3 and not m["chartsCut"], m["chartsCut"]
     assert m["drawings"] == 2 * m["charts"]  # one of each chart's two drawings is shown
     assert shot.stat().st_size > 5000
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_tables_on_a_phone_show_name_and_key_figures_and_say_when_they_scroll(
+    browser, outbox, rel, tmp_path
+):
+    m = render(browser, outbox / rel / "ringkasan.html", 360, tmp_path / "360.png")
+    figures = [t for t in m["tables"] if len(t["heads"]) >= 5]
+    assert len(figures) >= 2, m["tables"]
+    for t in figures:
+        heads = [h["text"] for h in t["heads"]]
+        assert set(heads[1:3]) <= KEY_FIGURES, heads  # the key figures right after the name
+        assert all(h["shown"] for h in t["heads"][:3]), t  # ... on screen without scrolling
+    for t in m["tables"]:
+        assert not t["scrolls"] or t["cue"], t  # a table that scrolls says so above it

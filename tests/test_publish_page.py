@@ -1,14 +1,14 @@
-"""ringkasan.html in a real browser (Debian's headless Chromium) on phones, a tablet and
-a desktop.
+"""ringkasan.html in a real browser (Debian's headless Chromium) on phones, a tablet, a
+desktop and on paper.
 
 Driven over the DevTools protocol (tests/cdp.py); phone widths are emulated as
-DevTools' device mode does. A script evaluated in the page measures what the
-browser laid out: the document's scroll width against the viewport, where the
-key figures sit, the smallest chart text in CSS pixels, whether a chart runs past
-its box, which table columns show without scrolling, and whether a table that
-scrolls says so. Screenshots are kept in the test's folder for a person to look
-at. The first test reads the pages' markup only: what every chart must be, for
-any browser.
+DevTools' device mode does, paper as the print media at an A4 page's width. A
+script evaluated in the page measures what the browser laid out: the document's
+scroll width against the viewport, where the key figures sit, the smallest chart
+text in CSS pixels, whether a chart runs past its box, which table columns show
+without scrolling, and whether a table that scrolls says so. Screenshots are kept
+in the test's folder for a person to look at. The first test reads the pages'
+markup only: what every chart and the print styles must be, for any browser.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from coklit_dq.publish import publish_night
 MEASURE = """(function () {
   var w = window.innerWidth, out = {viewport: w,
     scroll: document.documentElement.scrollWidth, cards: [], chartText: 1e9, charts: 0,
-    drawings: 0, chartsCut: [], tables: []};
+    drawings: 0, chartsCut: [], shown: [], tables: [], sections: []};
   document.querySelectorAll('.kartu > div').forEach(function (d) {
     var r = d.getBoundingClientRect();
     out.cards.push({text: d.innerText, left: r.left, right: r.right, w: r.width});
@@ -40,6 +40,7 @@ MEASURE = """(function () {
     var vb = s.viewBox.baseVal, scale = box.width / vb.width;
     var room = s.parentElement.getBoundingClientRect();
     out.charts += 1;
+    if (out.shown.indexOf(s.getAttribute('class')) < 0) out.shown.push(s.getAttribute('class'));
     if (box.right > room.right + 0.5 || box.right > w) {
       out.chartsCut.push(s.textContent.slice(0, 40));
     }
@@ -61,6 +62,10 @@ MEASURE = """(function () {
       cue: !!(cue && cue.classList.contains('info-geser') && cue.offsetHeight > 0),
       overflow: getComputedStyle(g).overflowX,
     });
+  });
+  document.querySelectorAll('main > section').forEach(function (s) {
+    out.sections.push({long: s.classList.contains('panjang'),
+                       breakInside: getComputedStyle(s).breakInside});
   });
   return JSON.stringify(out);
 })()"""
@@ -87,16 +92,20 @@ def browser():
         yield b
 
 
-def render(browser: Browser, page: Path, width: int, shot: Path) -> dict:
-    """Lay the page out at `width` CSS px (a phone below 600); measure it, take a screenshot."""
+def render(browser: Browser, page: Path, width: int, shot: Path, *, media: str = "") -> dict:
+    """Lay the page out at `width` CSS px (a phone below 600; `media="print"`: on paper);
+    measure it, take a screenshot."""
     tab = browser.open(page.as_uri(), width=width, height=900, mobile=width < 600)
+    if media:
+        browser.send("Emulation.setEmulatedMedia", {"media": media}, tab.session)
     tab.screenshot(shot)
     return json.loads(tab.evaluate(MEASURE))
 
 
-def test_charts_scale_to_their_box(outbox):
+def test_charts_scale_to_their_box_and_the_pages_have_print_styles(outbox):
     """Every chart: a viewBox, width 100 %, no minimum width, drawn for a phone and for
-    wider screens; every page: CSS that shows the right drawing."""
+    wider screens; every page: CSS that shows the right drawing and prints without
+    scroll boxes or split sections."""
     for rel in PAGES:
         raw = (outbox / rel / "ringkasan.html").read_text(encoding="utf-8")
         svgs = re.findall(r"<svg class='chart [^>]*>", raw)
@@ -108,7 +117,11 @@ def test_charts_scale_to_their_box(outbox):
         assert raw.count("<svg class='chart sempit'") == raw.count("<svg class='chart lebar'")
         css = raw[raw.index("<style>") : raw.index("</style>")]
         phone = css[css.index("@media (max-width: 639px)") :]
-        assert "svg.chart.lebar { display: none; }" in phone
+        assert "svg.chart.lebar { display: none; }" in phone.split("@media print")[0]
+        printing = css[css.index("@media print") :]
+        assert "break-inside: avoid" in printing.split("section.panjang")[0]
+        assert re.search(r"\.geser, \.gulir[^{]*\{ overflow: visible; max-height: none;", printing)
+        assert "svg.chart.lebar { display: block; }" in printing
 
 
 @pytest.mark.parametrize("width", [360, 412, 768, 1366])
@@ -141,3 +154,18 @@ def test_tables_on_a_phone_show_name_and_key_figures_and_say_when_they_scroll(
         assert all(h["shown"] for h in t["heads"][:3]), t  # ... on screen without scrolling
     for t in m["tables"]:
         assert not t["scrolls"] or t["cue"], t  # a table that scrolls says so above it
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_printed_page_cuts_no_column_and_has_no_scroll_box(browser, outbox, rel, tmp_path):
+    # an A4 page less 12 mm margins is 703 CSS px wide
+    m = render(browser, outbox / rel / "ringkasan.html", 703, tmp_path / "print.png", media="print")
+    assert m["scroll"] <= m["viewport"], m
+    assert m["charts"] >= 3 and not m["chartsCut"], m["chartsCut"]
+    assert m["shown"] == ["chart lebar"]  # the wide drawing, names beside the bars
+    kept = [sec for sec in m["sections"] if not sec["long"]]
+    assert kept and all(sec["breakInside"] == "avoid" for sec in kept), m["sections"]
+    assert len(m["tables"]) >= 2
+    for t in m["tables"]:
+        assert t["overflow"] == "visible" and not t["scrolls"], t
+        assert all(h["shown"] for h in t["heads"]), t  # every column, "Kode" too

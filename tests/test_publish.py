@@ -130,8 +130,10 @@ def test_pages_are_self_contained_with_charts(night, rel):
         "Temuan per jenis",
         "Progres coklit per malam",
         "Jumlah temuan per malam",
-    ]:
-        assert raw.count(f"<title>{title}</title>") == 1, title
+    ]:  # drawn once for a phone, once for wider screens and print (charts.py)
+        assert raw.count(f"<title>{title}</title>") == 2, title
+        for layout in ("sempit", "lebar"):
+            assert raw.count(f"<svg class='chart {layout}'") == raw.count("<svg class='chart ") / 2
 
 
 def test_kab_page_shows_progress_change_and_trend(night):
@@ -201,22 +203,32 @@ def test_charts_are_well_formed_svg_with_escaped_labels():
 
     from coklit_dq.publish import charts
 
-    svgs = [
+    def drawings(svgs: str) -> list[ET.Element]:
+        """A chart's two drawings, for a phone and for wider screens (charts.py)."""
+        both = list(ET.fromstring(f"<div>{svgs}</div>"))
+        assert [e.tag for e in both] == ["svg", "svg"]
+        assert [e.get("class") for e in both] == ["chart sempit", "chart lebar"]
+        return both
+
+    charts_ = [
         charts.hbars(["Desa <A> & B", "C"], [3, 1.5], "t1", colors=["#c0392b", "#27ae60"]),
         charts.progress_bars(["Kec X"], [150], [186], "t2"),
         charts.lines(["01/07", "02/07"], {"Semua": [13, 28], "TINGGI": [12, 27]}, "t3"),
         charts.lines([], {}, "kosong"),
     ]
-    for svg in svgs:
-        root = ET.fromstring(svg)
-        assert root.tag == "svg" and root.find("title") is not None
-    labels = [t.text for t in ET.fromstring(svgs[0]).iter("text")]
-    assert "Desa <A> & B" in labels and "3,0" in labels and "1,5" in labels
-    assert "80,6% (150/186)" in [t.text for t in ET.fromstring(svgs[1]).iter("text")]
-    ticks = [t.text for t in ET.fromstring(svgs[2]).iter("text")]
-    assert {"0", "10", "20", "30", "40"} <= set(ticks)  # whole-number ticks for counts
-    assert len(ET.fromstring(svgs[2]).findall("polyline")) == 2
-    assert "Belum ada data" in svgs[3]
+    for svgs in charts_:
+        for root in drawings(svgs):
+            assert root.find("title") is not None
+    for hb, pb, ln in zip(*(drawings(c) for c in charts_[:3]), strict=True):
+        labels = [t.text for t in hb.iter("text")]
+        assert "Desa <A> & B" in labels and "3,0" in labels and "1,5" in labels
+        assert "80,6% (150/186)" in [t.text for t in pb.iter("text")]
+        assert len(ln.findall("polyline")) == 2
+    wide = [t.text for t in drawings(charts_[2])[1].iter("text")]
+    assert {"0", "10", "20", "30", "40"} <= set(wide)  # whole-number ticks for counts
+    narrow = [t.text for t in drawings(charts_[2])[0].iter("text")]
+    assert {"0", "20", "40"} <= set(narrow) and "10" not in narrow  # fewer on a phone
+    assert "Belum ada data" in charts_[3]
 
 
 def test_province_missing_from_the_export_is_named_and_its_regions_told(tmp_path):

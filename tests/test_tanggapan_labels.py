@@ -94,7 +94,7 @@ def test_a_pair_answered_not_the_same_person_is_a_labelled_non_match(tmp_path, c
     wb = openpyxl.load_workbook(outbox / N2.isoformat() / "31" / "3101" / "temuan.xlsx")
     head = [c.value for c in wb[SHEET][1]]
     marked = {
-        r[head.index("id_pemilih")]: r[head.index("alasan")]
+        r[head.index("ID pemilih")]: r[head.index("Alasan")]
         for r in wb[SHEET].iter_rows(min_row=2, values_only=True)
     }
     assert marked[G] == "kembar, sudah dicek ke rumah"

@@ -172,7 +172,8 @@ def _backend(value: Any) -> str:
 # TB; K, M, G, T; kilobytes ...) or 1024 (KiB, MiB, GiB, TiB), or a percent of the
 # machine's memory. (tests/test_config.py checks that DuckDB takes what passes.)
 _DUCKDB_SIZE = re.compile(
-    r"(?P<n>\d+(\.\d*)?|\.\d+)\s*([KMGT]B?|[KMGT]iB|(kilo|mega|giga|tera)bytes?|%)", re.IGNORECASE
+    r"(?P<n>[0-9]+(\.[0-9]*)?|\.[0-9]+)\s*([KMGT]B?|[KMGT]iB|(kilo|mega|giga|tera)bytes?|%)",
+    re.IGNORECASE | re.ASCII,  # DuckDB reads ASCII digits only ('２GB' is refused there)
 )
 
 

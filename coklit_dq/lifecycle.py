@@ -77,15 +77,17 @@ KEADAAN = (
     "WHEN status_coklit = 'TMS' THEN 'TMS ' || coalesce(CAST(kode_tms AS VARCHAR), '') "
     "ELSE coalesce(status_coklit, '?') END"
 )
-# $1 tonight, $2 last night (NULL: none), $3 the codes of changes to a record
+# $1 tonight, $2 last night (NULL: none), $3 the codes of changes to a record, $4 the
+# provinces loaded tonight: a province whose file was set aside cannot tell, and its
+# changes stand as they stood (its records are carried forward only after this step).
 STANDING_SQL = f"""
 INSERT INTO perubahan_berlanjut
 WITH c AS (
-  SELECT kode_temuan, kunci, id_pemilih, CAST($1 AS DATE) AS tanggal_perubahan,
+  SELECT kode_temuan, kunci, id_pemilih, kode_prov, CAST($1 AS DATE) AS tanggal_perubahan,
          NULL::VARCHAR AS keadaan_lalu
   FROM temuan WHERE tanggal_ekspor = CAST($1 AS DATE) AND list_contains($3::VARCHAR[], kode_temuan)
   UNION ALL
-  SELECT b.kode_temuan, b.kunci, b.id_pemilih, b.tanggal_perubahan, b.keadaan
+  SELECT b.kode_temuan, b.kunci, b.id_pemilih, b.kode_prov, b.tanggal_perubahan, b.keadaan
   FROM perubahan_berlanjut b
   WHERE b.tanggal_ekspor = CAST($2 AS DATE)
     AND NOT EXISTS (SELECT 1 FROM temuan t WHERE t.tanggal_ekspor = CAST($1 AS DATE)
@@ -96,22 +98,55 @@ k AS (
   FROM pemilih
   WHERE tanggal_ekspor = CAST($1 AS DATE) AND id_pemilih IN (SELECT id_pemilih FROM c)
   GROUP BY id_pemilih
+),
+n AS (
+  SELECT c.*, list_contains($4::VARCHAR[], c.kode_prov) AS tahu,
+         coalesce(k.keadaan, 'tidak ada') AS keadaan
+  FROM c LEFT JOIN k USING (id_pemilih)
 )
-SELECT CAST($1 AS DATE), c.kode_temuan, c.kunci, c.id_pemilih, c.tanggal_perubahan,
-       coalesce(k.keadaan, 'tidak ada')
-FROM c LEFT JOIN k USING (id_pemilih)
-WHERE c.keadaan_lalu IS NULL OR c.keadaan_lalu = coalesce(k.keadaan, 'tidak ada')
+SELECT CAST($1 AS DATE), kode_temuan, kunci, id_pemilih, kode_prov, tanggal_perubahan,
+       CASE WHEN tahu OR keadaan_lalu IS NULL THEN keadaan ELSE keadaan_lalu END
+FROM n
+WHERE keadaan_lalu IS NULL OR keadaan_lalu = keadaan OR NOT tahu
 """
 
 
 # The findings of earlier nights' changes that still stand tonight, as they were found
-# (reports-v1 columns), with the night of the change: shown beside tonight's list.
+# (reports-v1 columns), with the night of the change: shown beside tonight's list. A
+# record still there is shown where it is tonight, with its data of tonight (the region
+# that now holds it acts; the old one no longer sees a voter it does not hold).
 STANDING_FINDINGS_SQL = """
-SELECT t.*, b.tanggal_perubahan
-FROM perubahan_berlanjut b
+WITH b AS (SELECT * FROM perubahan_berlanjut WHERE tanggal_ekspor = $1 AND tanggal_perubahan < $1),
+p AS (
+  SELECT id_pemilih, any_value(kode_desa ORDER BY baris) AS kode_desa,
+         any_value(no_tps ORDER BY baris) AS no_tps, any_value(nama ORDER BY baris) AS nama,
+         any_value(alamat ORDER BY baris) AS alamat, any_value(rt ORDER BY baris) AS rt,
+         any_value(rw ORDER BY baris) AS rw
+  FROM pemilih WHERE tanggal_ekspor = $1 AND id_pemilih IN (SELECT id_pemilih FROM b)
+  GROUP BY id_pemilih
+),
+w AS (
+  SELECT DISTINCT kode_prov, kode_kab, kode_kec, nama_kec, kode_desa, nama_desa FROM wilayah
+  WHERE tanggal_ekspor = (SELECT max(tanggal_ekspor) FROM wilayah WHERE tanggal_ekspor <= $1)
+)
+SELECT t.* REPLACE (
+         coalesce(w.kode_prov, t.kode_prov) AS kode_prov,
+         coalesce(w.kode_kab, t.kode_kab) AS kode_kab,
+         coalesce(w.kode_kec, t.kode_kec) AS kode_kec,
+         coalesce(w.kode_desa, t.kode_desa) AS kode_desa,
+         CASE WHEN w.kode_desa IS NULL THEN t.no_tps ELSE p.no_tps END AS no_tps,
+         coalesce(w.nama_kec, t.nama_kec) AS nama_kec,
+         coalesce(w.nama_desa, t.nama_desa) AS nama_desa,
+         CASE WHEN p.id_pemilih IS NULL THEN t.nama ELSE p.nama END AS nama,
+         CASE WHEN p.id_pemilih IS NULL THEN t.alamat ELSE p.alamat END AS alamat,
+         CASE WHEN p.id_pemilih IS NULL THEN t.rt ELSE p.rt END AS rt,
+         CASE WHEN p.id_pemilih IS NULL THEN t.rw ELSE p.rw END AS rw),
+       b.tanggal_perubahan
+FROM b
 JOIN temuan t ON t.tanggal_ekspor = b.tanggal_perubahan AND t.kode_temuan = b.kode_temuan
  AND t.kunci = b.kunci
-WHERE b.tanggal_ekspor = $1 AND b.tanggal_perubahan < $1
+LEFT JOIN p ON p.id_pemilih = b.id_pemilih
+LEFT JOIN w ON w.kode_desa = p.kode_desa
 """
 
 
@@ -196,7 +231,7 @@ def record_findings(
                 """,
                 [tanggal],
             )
-            con.execute(STANDING_SQL, [tanggal, lalu, to_record])
+            con.execute(STANDING_SQL, [tanggal, lalu, to_record, loaded])
             if lalu is not None:
                 con.execute(
                     f"""

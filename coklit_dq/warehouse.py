@@ -133,6 +133,7 @@ SCHEMA = [
   kode_temuan VARCHAR NOT NULL,
   kunci VARCHAR NOT NULL,
   id_pemilih VARCHAR,
+  kode_prov VARCHAR,                -- where it was found
   tanggal_perubahan DATE NOT NULL,  -- the night it was found (its row of temuan)
   keadaan VARCHAR NOT NULL,         -- the record as the change left it (lifecycle.KEADAAN)
   PRIMARY KEY (tanggal_ekspor, kode_temuan, kunci)

@@ -234,9 +234,13 @@ def test_a_change_to_a_record_stands_beside_the_list_while_the_record_is_as_it_l
     assert sorted(r[-1] for r in sheet[1:]) == ["2 Juli 2024"]  # NO_DOC (OK_31: other kab)
     summary = [r[0] for r in wb["Ringkasan"].iter_rows(values_only=True) if r[0]]
     assert any(str(x).startswith("1 perubahan data pemilih dari malam sebelumnya") for x in summary)
-    # night 5: the record is back; the deceased voter is TMS 1 again: neither stands
-    run(con, t5, base())
-    assert standing(con, t5) == set()
+    # night 5: NO_DOC's province file set aside: tonight cannot tell, so it stands as it stood
+    run(con, t5, visited, quarantined=["32"])
+    assert standing(con, t5) == both
+    # night 6: the record is back; the deceased voter is TMS 1 again: neither stands
+    t6 = date(2024, 7, 6)
+    run(con, t6, base())
+    assert standing(con, t6) == set()
 
 
 def test_a_tps_file_set_aside_neither_invents_nor_resolves_tps_findings(con):

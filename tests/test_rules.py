@@ -332,7 +332,10 @@ def test_status_tidak_wajar(con):
     out = night(con, after, T2)
     assert units(out, "STATUS_TIDAK_WAJAR") == {"DEAD_BACK", "BACK_TO_BELUM", "DOWN_TO_BARU"}
     f = only(out, "STATUS_TIDAK_WAJAR").filter(pl.col("kunci") == "DEAD_BACK").row(0, named=True)
-    assert "TMS 1 menjadi MS" in f["keterangan"]
+    # the nights are named: the text is read on later mornings too (standing changes)
+    assert (
+        "dari TMS 1 pada ekspor 1 Juli 2024 menjadi MS pada ekspor 2 Juli 2024" in f["keterangan"]
+    )
 
 
 def test_data_hilang_and_quarantined_province(con):

@@ -242,7 +242,9 @@ def test_answers_through_the_workbook_change_the_next_nights(first_night):
     )
 
 
-def _sidik(con: duckdb.DuckDBPyConnection, finding: dict) -> str:
+def _sidik(
+    con: duckdb.DuckDBPyConnection, finding: dict, column: str = "sidik", night: date = N1
+) -> str:
     from coklit_dq.tanggapan.units import fingerprint_sql
 
     con.execute(
@@ -251,7 +253,8 @@ def _sidik(con: duckdb.DuckDBPyConnection, finding: dict) -> str:
         "$no_tps::INTEGER AS no_tps, NULL::VARCHAR AS id_pantarlih",
         finding,
     )
-    return con.execute(fingerprint_sql("_f"), {"tanggal": N1}).fetchall()[0][-1]
+    sql = f"SELECT {column} FROM ({fingerprint_sql('_f')})"
+    return con.execute(sql, {"tanggal": night}).fetchall()[0][0]
 
 
 def test_fingerprints_of_an_earlier_version_are_taken_again_on_their_night(first_night, tmp_path):
@@ -269,6 +272,16 @@ def test_fingerprints_of_an_earlier_version_are_taken_again_on_their_night(first
         con.execute("UPDATE tanggapan_dipakai SET sidik = md5('fingerprint of version 1')")
         read_inbox(con, N2, settings)
         assert con.execute("SELECT sidik FROM tanggapan_dipakai").fetchall() == [(taken,)]
+        # one that cannot be taken again (its nights pruned) is compared in its own version:
+        # the answer holds while the data are as they were, by the rule it was stored under
+        v1 = _sidik(con, {"kode_temuan": "NIK_TIDAK_VALID", "id_pemilih": A, "kode_desa": None,
+                          "no_tps": None}, column="sidik_v1", night=N2)  # fmt: skip
+        con.execute("UPDATE tanggapan_dipakai SET sidik = ?", [v1])
+        marks = night_marks(con, N2).filter(pl.col("id_pemilih") == A)
+        assert marks["tanda"].to_list() == ["BUKAN_MASALAH"]
+        con.execute("UPDATE tanggapan_dipakai SET sidik = md5('other data')")
+        marks = night_marks(con, N2).filter(pl.col("id_pemilih") == A)
+        assert marks["tanda"].to_list() == ["BUKAN_MASALAH_BERUBAH"]
     finally:
         con.close()
 
@@ -318,6 +331,26 @@ def test_a_visit_that_changes_nothing_keeps_a_bukan_masalah(first_night, tmp_pat
         )
         assert visited == 3
         assert (_sidik(con, rec), _sidik(con, unit)) == before
+        # coklit goes on at the TPS: a new voter added (and counted by the app), another
+        # struck; what its findings rest on (handed-down records, the app's gap) stays
+        con.execute(
+            f"INSERT INTO pemilih SELECT * REPLACE ('P-BARU' AS id_pemilih, 'BARU' AS "
+            f"status_coklit) FROM pemilih WHERE {at_tps} AND id_pemilih <> $a LIMIT 1",
+            {**where, "a": A},
+        )
+        con.execute(
+            f"UPDATE pantarlih SET jumlah_tercoklit_app = jumlah_tercoklit_app + 1 "
+            f"WHERE {at_tps} AND id_pantarlih = (SELECT min(id_pantarlih) FROM pantarlih "
+            f"WHERE {at_tps})",
+            where,
+        )
+        con.execute(
+            f"UPDATE pemilih SET status_coklit = 'TMS', kode_tms = 4 WHERE {at_tps} "
+            "AND id_pemilih = (SELECT max(id_pemilih) FROM pemilih WHERE "
+            f"{at_tps} AND status_coklit = 'MS' AND id_pemilih <> $a)",
+            {**where, "a": A},
+        )
+        assert _sidik(con, unit) == before[1]
         # the data themselves change
         con.execute(
             "UPDATE pemilih SET alamat = 'JL. LAIN 2' WHERE tanggal_ekspor = $n "

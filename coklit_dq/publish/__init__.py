@@ -210,7 +210,8 @@ def publish_night(
     for kab in kab_rows:
         prov, kode = kab["kode_prov"], kab["kode_kab"]
         rows = by_kab.get((kode,), rows_all.clear())
-        berlanjut = night.berlanjut.filter(pl.col("kode_kab") == kode)
+        # answered like the list: not a problem -> off the sheet; fixed yet standing -> said
+        berlanjut, _ = night.tanggapan.split(night.berlanjut.filter(pl.col("kode_kab") == kode))
         kwargs = {
             "judul": f"Temuan data coklit {kab['nama_kab']} ({kode}), {kab['nama_prov']}",
             "tanggal": tanggal,

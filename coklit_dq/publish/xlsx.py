@@ -58,6 +58,8 @@ FAMILY_COLS: tuple[Col, ...] = (
 BERLANJUT = "Perubahan belum diperbaiki"
 BERLANJUT_COLS: tuple[Col, ...] = (
     *(c for c in FAMILY_COLS if c.key != "status_label"),
+    Col("kode_temuan", "Kode temuan", 20),
+    Col("ditangani_oleh", "Ditangani oleh", 12),
     Col("sejak", "Terlihat sejak ekspor", 16),
 )
 BERLANJUT_NOTE = (

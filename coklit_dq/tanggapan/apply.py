@@ -32,7 +32,7 @@ import polars as pl
 
 from coklit_dq import warehouse
 from coklit_dq.tanggapan import store
-from coklit_dq.tanggapan.units import fingerprint_sql
+from coklit_dq.tanggapan.units import SAMA, fingerprint_sql
 
 KEY = ("kode_temuan", "id_pemilih", "id_pantarlih", "kode_desa", "no_tps", "id_kelompok")
 TANDA = (
@@ -42,7 +42,14 @@ KELUAR = ("BUKAN_MASALAH", "PUSDATIN")  # out of the region's list
 
 MARKS_SQL = """
 CREATE OR REPLACE TEMP TABLE _tanggapan_tanda AS
-WITH f AS (SELECT * FROM temuan WHERE tanggal_ekspor = $tanggal),
+WITH f AS (
+  SELECT * FROM temuan WHERE tanggal_ekspor = $tanggal
+  UNION ALL  -- earlier changes to records still standing (lifecycle): answered the same way
+  SELECT t.* REPLACE ($tanggal AS tanggal_ekspor)
+  FROM perubahan_berlanjut b JOIN temuan t ON t.tanggal_ekspor = b.tanggal_perubahan
+   AND t.kode_temuan = b.kode_temuan AND t.kunci = b.kunci
+  WHERE b.tanggal_ekspor = $tanggal AND b.tanggal_perubahan < $tanggal
+),
 -- the answers this night counts (store.COUNTS_FOR_NIGHT)
 j AS (
   SELECT * FROM {dipakai} WHERE {counts}
@@ -83,7 +90,7 @@ orang AS (
 nik_jawab AS (
   SELECT kunci, id_pemilih, id_kelompok, tanggal_daftar, kab_jawab FROM fs
   WHERE kode_temuan = 'GANDA_NIK' AND tanggapan = 'BUKAN_MASALAH'
-    AND sidik IS NOT DISTINCT FROM sidik_jawab
+    AND {sama}
 ),
 nik_daftar AS (  -- the answered list's GANDA_NIK groups of those answers
   SELECT t.tanggal_ekspor, t.id_kelompok, t.id_pemilih,
@@ -110,11 +117,11 @@ tanda AS (
          CASE
            WHEN lewat_label THEN 'BUKAN_MASALAH'
            WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan = 'GANDA_NIK'
-                AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab THEN 'PUSDATIN'
+                AND {sama_s} THEN 'PUSDATIN'
            -- a GANDA_ORANG pair is "not the same person" through its labels, above
            WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan = 'GANDA_ORANG' THEN NULL
            WHEN s.tanggapan = 'BUKAN_MASALAH' AND f.kode_temuan <> 'GANDA_NIK'
-                AND s.sidik IS NOT DISTINCT FROM s.sidik_jawab
+                AND {sama_s}
              THEN 'BUKAN_MASALAH'
            WHEN s.tanggapan = 'BUKAN_MASALAH' THEN 'BUKAN_MASALAH_BERUBAH'
            WHEN s.tanggapan = 'SUDAH_DIPERBAIKI' THEN 'DIPERBAIKI_MASIH_ADA'
@@ -165,7 +172,13 @@ def _expand(sql: str, **more: str) -> str:
 
 def _build_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> None:
     store.ensure_schema(con)
-    con.execute(_expand(MARKS_SQL, fingerprint=fingerprint_sql("fj")), {"tanggal": tanggal})
+    sql = _expand(
+        MARKS_SQL,
+        fingerprint=fingerprint_sql("fj"),
+        sama=SAMA,
+        sama_s=SAMA.replace("sidik", "s.sidik"),
+    )
+    con.execute(sql, {"tanggal": tanggal})
 
 
 def night_marks(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:

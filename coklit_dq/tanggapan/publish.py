@@ -337,7 +337,8 @@ def rejected_headline(ditolak: pl.DataFrame) -> str:
     if not whole.all():
         text.append(
             "Baris bernomor: hanya baris itu yang disisihkan, baris lain dari berkas yang "
-            "sama sudah dipakai; perbaiki baris itu lalu kirim lagi ke kotak masuk."
+            'sama sudah dipakai; isi lagi tanggapan yang benar di lembar "Semua temuan" '
+            "(lembar ini tidak dibaca) lalu kirim lagi ke kotak masuk."
         )
     return " ".join(text)
 

@@ -273,7 +273,10 @@ def read_csv(data: bytes) -> list[Row]:
         except UnicodeDecodeError:
             raise Unreadable("bukan teks UTF-8 atau Windows-1252") from None
     if "\x00" in text:
-        raise Unreadable("bukan berkas teks (berisi karakter NUL)")
+        raise Unreadable(
+            "bukan berkas teks UTF-8 (berisi karakter NUL; mungkin UTF-16 tanpa penanda "
+            "BOM): simpan ulang sebagai CSV UTF-8"
+        )
     headers: list[list[Any]] = []
     try:
         for delimiter in _delimiters(text):

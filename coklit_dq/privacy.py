@@ -259,13 +259,22 @@ def owner_only_files() -> Iterator[None]:
             os.umask(old)
 
 
+# Bits never given to group and other on published files, whatever the operator's umask
+# (review-priv F12: under umask 000 any local user could rewrite a region's list between
+# publishing and mailing it)
+NEVER_SHARED = 0o022
+
+
 def shared_modes() -> tuple[int, int]:
     """(folder mode, file mode) the operator's umask gives outside `owner_only_files`: what
-    a published night of the outbox gets once it is complete (its staging is owner-only)."""
+    a published night of the outbox gets once it is complete (its staging is owner-only).
+    Never writable by group or other (NEVER_SHARED): umask 000 gives 0755 and 0644, a
+    stricter one (027) stays as it is."""
     with _UMASK_LOCK:
         if _OUTER_UMASK:
             mask = _OUTER_UMASK[0]
         else:
             mask = os.umask(0o077)
             os.umask(mask)
+    mask |= NEVER_SHARED
     return 0o777 & ~mask, 0o666 & ~mask

@@ -1,5 +1,5 @@
 """A nik or nkk shows no digit beyond its masked form, however it is written (review-priv
-F1, F5, F8, F12).
+F1, F5, F7, F8, F12).
 
 Every test reads the masked text the way the privacy audit did: NFKC, every Unicode digit
 as ASCII, everything else dropped, forwards and backwards. A nik leaks when digits 7-14
@@ -15,12 +15,13 @@ import itertools
 import os
 import random
 import unicodedata
+from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
-from coklit_dq.privacy import mask_digit_runs
+from coklit_dq.privacy import mask_digit_runs, mask_id
 from coklit_dq.publish.data import known_ids, mask_text
 
 NIKS = ["3171034403760001", "3502014502930002", "7301015410960001", "3271011701750003"]
@@ -237,6 +238,34 @@ def test_a_held_nik_anywhere_in_an_id_is_masked_and_other_ids_stay() -> None:
         assert shown[len(planted) :] == kept
 
 
+def test_digits_in_names_addresses_rt_rw_are_masked_so_a_split_nik_shows_nothing() -> None:
+    """F7: nama and tempat_lahir mask every run of 5 digits, alamat of 6, rt and rw of 4, so
+    a nik split over the fields of one row shows no digit beyond its masked form, read
+    across the row; the values these columns hold stay."""
+    con = _warehouse(["1" * 16], ["2" * 16])  # none of the planted niks is held
+    rows = []
+    for nik in NIKS:
+        for cut in range(4, 13):
+            rows += [
+                ("ANI " + nik[:cut], "JAKARTA", nik[cut:] + " JL MAWAR", "001", "002"),
+                ("ANI", "KOTA " + nik[:6], "JL " + nik[14:], nik[6:10], nik[10:14]),
+                ("BUDI", "BOGOR", "NO " + nik[cut:], "003", nik[:cut]),
+            ]
+    columns = ["nama", "tempat_lahir", "alamat", "rt", "rw"]
+    frame = pl.DataFrame(rows, schema=columns, orient="row")
+    shown = _masked(frame, con)
+    niks = [nik for nik in NIKS for _ in range(9 * 3)]
+    for nik, row, out in zip(niks, frame.iter_rows(), shown.iter_rows(), strict=True):
+        assert not leaks(" ".join(out), nik), (row, out)
+    own = pl.DataFrame({
+        "nama": ["SITI AMINAH", "I GUSTI AYU", "MUHAMMAD ALI 2"],
+        "tempat_lahir": ["JAKARTA", "KAB. BOGOR", "SURABAYA"],
+        "alamat": ["JL. MAWAR NO. 12 RT 003/004, 12345", "DUSUN II BLOK C-7", "PERUM GRIYA 2 B 14"],
+        "rt": ["001", "012", "3"], "rw": ["002", "010", "04"],
+    })  # fmt: skip
+    assert _masked(own, con).equals(own)
+
+
 @pytest.mark.parametrize(
     ("opening", "closing"),
     [("\u202e", "\u202c"), ("\u202b", "\u202c"), ("\u2067", "\u2069"), ("\u202d\u202e", "")],
@@ -289,3 +318,47 @@ def test_the_published_outbox_is_never_writable_by_others() -> None:
         assert shared_modes() == (0o750, 0o640)  # a stricter umask stays
     finally:
         os.umask(old)
+
+
+def test_no_shape_of_a_planted_nik_is_readable_in_any_published_file(tmp_path: Path) -> None:
+    """The way it is used: findings whose texts carry held niks in the shapes above (and
+    split over nama and alamat), published; no file shows digits 7-14 of any of them."""
+    from test_publish_support import N2, file_text, two_night_warehouse
+
+    from coklit_dq.config import resolve_settings
+    from coklit_dq.publish import publish_night
+
+    con, _ = two_night_warehouse(tmp_path / "w.duckdb")
+    niks = [r[0] for r in con.execute(
+        "SELECT nik FROM pemilih WHERE tanggal_ekspor = ? AND length(nik) = 16 "
+        "ORDER BY hash(nik) LIMIT 12", [N2]).fetchall()]  # fmt: skip
+    fw = str.maketrans("0123456789", "０１２３４５６７８９")
+    shapes = [
+        lambda n: "\u2009".join(n[i : i + 4] for i in range(0, 16, 4)),
+        lambda n: "x".join(n[i : i + 4] for i in range(0, 16, 4)),
+        lambda n: n.translate(fw),
+        lambda n: "".join(d + "\ufe0f\u20e3" for d in n),
+        lambda n: "\u202e" + n[::-1] + "\u202c",
+        lambda n: n[:15],
+    ]
+    for k, (nik, shape) in enumerate(zip(niks, shapes * 2, strict=False)):
+        con.execute(
+            """
+            INSERT INTO temuan SELECT * REPLACE (? AS keterangan, ? AS nama, ? AS alamat,
+                ? AS rt, ? AS id_pemilih, ? AS kunci)
+            FROM temuan WHERE tanggal_ekspor = ? AND kode_kab = '3101'
+              AND kode_temuan = 'NIK_TIDAK_VALID' LIMIT 1
+            """,
+            [f"catatan: {shape(nik)}", f"ANI {nik[:8]}", f"{nik[8:]} JL MAWAR", shape(nik),
+             nik + "7" if k % 2 else nik.translate(fw), f"X|{k}", N2],
+        )  # fmt: skip
+    out = tmp_path / "outbox"
+    settings = resolve_settings(outbox=str(out), warehouse=str(tmp_path / "w.duckdb"))
+    publish_night(con, N2, settings)
+    con.close()
+    files = [p for p in (out / N2.isoformat()).rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} >= {".csv", ".xlsx", ".html", ".parquet"}
+    found = {(str(p), nik) for p in files for nik in niks if leaks(file_text(p), nik)}
+    assert not found
+    kab = pl.read_csv(out / N2.isoformat() / "31" / "3101" / "temuan.csv", infer_schema=False)
+    assert mask_id(niks[1]) + "7" in kab["id_pemilih"].to_list()  # the nik, masked, in the id

@@ -41,15 +41,24 @@ from coklit_dq.rules.catalog import load_catalog, load_families
 
 # How the digits of each text column of a finding are masked (privacy.mask_niks: a nik or
 # nkk however written, and one we hold or a part of one, always). Free text (keterangan,
-# region names, names and addresses: FREE_TEXT) keeps the pipeline's numbers, region codes
-# and the app's 12-digit id_pemilih, which a PPK needs to see.
+# region names: FREE_TEXT) keeps the pipeline's numbers, region codes and the app's 12-digit
+# id_pemilih, which a PPK needs to see. A name or a place of birth has no digits, so any 5
+# in a row may be a part of a nik (a nik split over nama and alamat shows nothing then);
+# an address keeps its house number, "RT 003/004" and a postcode (5), an rt or rw its 3.
 # Identifier columns (ID_COLUMNS): an id is not personal data, and a PPS finds the record
 # by it and answers by it (tanggapan-v1), so only a nik or nkk we hold (or 14-15 of its
 # digits) is masked in one, wherever it is among the id's digits (an export that uses the
 # nik as the record's id, or the nik with a digit added): a 12- or 16-digit id of the
 # voter-data system stays as it was exported.
 ID_COLUMNS = frozenset({"id_pemilih", "id_pantarlih", "id_kelompok"})
-TEXT_RULES: dict[str, DigitRule] = dict.fromkeys(ID_COLUMNS, IDENTIFIER)
+TEXT_RULES: dict[str, DigitRule] = {
+    "nama": DigitRule(5),
+    "tempat_lahir": DigitRule(5),
+    "alamat": DigitRule(6),
+    "rt": DigitRule(4),
+    "rw": DigitRule(4),
+    **dict.fromkeys(ID_COLUMNS, IDENTIFIER),
+}
 
 
 def text_rule(column: str) -> DigitRule:

@@ -1,5 +1,5 @@
 """A nik or nkk shows no digit beyond its masked form, however it is written (review-priv
-F1, F5, F7, F8, F12).
+F1, F5-F8, F12).
 
 Every test reads the masked text the way the privacy audit did: NFKC, every Unicode digit
 as ASCII, everything else dropped, forwards and backwards. A nik leaks when digits 7-14
@@ -280,6 +280,37 @@ def test_a_nik_under_a_bidi_override_shows_no_digit_beyond_its_mask(opening, clo
                 assert len(digits) <= 8 and not leaks(out, nik), (held, out)
                 hidden = (nik[6:14], nik[::-1][2:10])  # forwards and backwards
                 assert not any(h[i : i + 3] in digits for h in hidden for i in range(6))
+
+
+def test_answers_mask_niks_in_any_shape_and_13_to_15_digits_in_ids() -> None:
+    """F6: what a region wrote or sent (alasan, set-aside ids) is masked like a finding's
+    text: every shape, and 13-15 digits in an id (12 stay: the region finds the row)."""
+    from coklit_dq.tanggapan.publish import _safe_unit, safe_text
+
+    rng = random.Random(6)
+    for sep in (":", "|", "x", "\t", "    ", "\u2013"):
+        nik = rng.choice(NIKS)
+        text = _grouped(nik, (4, 4, 4, 4), sep)
+        assert not leaks(safe_text(f"sudah benar {text}"), nik)
+        assert not leaks(_safe_unit(text), nik)
+    for size in (13, 14, 15):
+        assert reading(_safe_unit(NIKS[0][:size])) == ""
+    assert _safe_unit("310000000389") == "310000000389"
+    assert _safe_unit("PL3101011001001-1") == "PL3101011001001-1"
+    # the ids of a finding a region asks help for, as the province and national pages list
+    # them: as the warehouse holds them (an export that used a nik as an id)
+    from datetime import date
+
+    from coklit_dq.tanggapan.publish import TanggapanNight
+
+    night = TanggapanNight.empty(date(2024, 7, 2))
+    fw = NIKS[0].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    row = {"kode_kab": "3101", "kunci": "k", "tanda": "PERLU_BANTUAN", "id_pemilih": fw,
+           "id_pantarlih": f"PL {NIKS[1]}", "alasan": f"tolong {NIKS[2][:15]}"}  # fmt: skip
+    night.marks = pl.concat([night.marks, pl.DataFrame([row])], how="diagonal_relaxed")
+    (shown,) = night._rows("PERLU_BANTUAN", pl.lit(True))
+    for nik, column in zip(NIKS, ("id_pemilih", "id_pantarlih", "alasan"), strict=False):
+        assert not leaks(shown[column], nik), shown
 
 
 def test_polars_finds_every_row_the_masker_changes() -> None:

@@ -9,8 +9,7 @@ every writer downstream sees the same masked values.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,102 +19,178 @@ import polars as pl
 from coklit_dq import warehouse
 from coklit_dq.contract import FINDING_COLUMNS, FINDING_SCHEMA
 from coklit_dq.privacy import (
-    GROUPED_IDS_POLARS,
-    INVISIBLE,
-    NEAR_DIGIT,
-    is_grouped_id,
+    CHAIN,
+    FREE_TEXT,
+    GROUPED_MIN,
+    IDENTIFIER,
+    LIST_JOIN,
+    NIK_DIGITS,
+    NON_ASCII,
+    PART_ANYWHERE,
+    PART_MIN,
+    DigitRule,
+    HeldIds,
+    chain_of,
+    digit_chains,
     mask_digit_runs,
-    mask_grouped,
-    mask_id,
+    mask_niks,
+    run_of,
 )
 from coklit_dq.publish.tables import desa_order
 from coklit_dq.rules.catalog import load_catalog, load_families
 
-# Digit runs in free text that may be a nik or nkk. A run of 16+ digits is
-# always masked (the nik/nkk format, or one glued to more digits); a shorter
-# run of 11+ is masked when it is the nik or nkk of a record we hold (a junk
-# nik of 13 digits), and left alone otherwise: the simulator's and the real
-# app's id_pemilih are 12-digit numbers a PPK needs to see. Region codes are
-# at most 10 digits.
-ID_RUN = re.compile(r"\d{11,}")
-ALWAYS = 16
-# Identifier columns: an id is not personal data, and a PPS finds the record by it and
-# answers by it (tanggapan-v1), so a digit run in one is masked only when it is the nik
-# or nkk of a record we hold (an export that uses the nik as the record's id), whatever
-# its length: a 16-digit id of the voter-data system stays as it was exported.
+# How the digits of each text column of a finding are masked (privacy.mask_niks: a nik or
+# nkk however written, and one we hold or a part of one, always). Free text (keterangan,
+# region names: FREE_TEXT) keeps the pipeline's numbers, region codes and the app's 12-digit
+# id_pemilih, which a PPK needs to see. A name or a place of birth has no digits, so any 5
+# in a row may be a part of a nik (a nik split over nama and alamat shows nothing then);
+# an address keeps its house number, "RT 003/004" and a postcode (5), an rt or rw its 3.
+# Identifier columns (ID_COLUMNS): an id is not personal data, and a PPS finds the record
+# by it and answers by it (tanggapan-v1), so only a nik or nkk we hold (or 14-15 of its
+# digits) is masked in one, wherever it is among the id's digits (an export that uses the
+# nik as the record's id, or the nik with a digit added): a 12- or 16-digit id of the
+# voter-data system stays as it was exported.
 ID_COLUMNS = frozenset({"id_pemilih", "id_pantarlih", "id_kelompok"})
+TEXT_RULES: dict[str, DigitRule] = {
+    "nama": DigitRule(5),
+    "tempat_lahir": DigitRule(5),
+    "alamat": DigitRule(6),
+    "rt": DigitRule(4),
+    "rw": DigitRule(4),
+    **dict.fromkeys(ID_COLUMNS, IDENTIFIER),
+}
 
 
-def _masker(secrets: set[str], always: float) -> Callable[[re.Match[str]], str]:
-    def sub(m: re.Match[str]) -> str:
-        run = m.group()
-        return (mask_id(run) or "") if len(run) >= always or run in secrets else run
+def text_rule(column: str) -> DigitRule:
+    return TEXT_RULES.get(column, FREE_TEXT)
 
-    return sub
+
+def _held(secrets: Collection[str] | None) -> HeldIds | None:
+    if not secrets:
+        return None
+    return secrets if isinstance(secrets, HeldIds) else HeldIds(secrets)
 
 
 def mask_text(
-    df: pl.DataFrame, column: str = "keterangan", secrets: set[str] | None = None
+    df: pl.DataFrame, column: str = "keterangan", secrets: Collection[str] | None = None
 ) -> pl.DataFrame:
-    """Mask nik/nkk in a text column (first 6 + last 2 kept): see ID_RUN; a nik written
-    in groups (privacy.GROUPED_IDS) always; invisible characters next to a digit dropped
-    first (privacy.NEAR_DIGIT). In an identifier column (ID_COLUMNS) a plain digit run
-    only when it is a nik or nkk of `secrets`.
+    """Mask nik/nkk in a text column (privacy.mask_niks with the column's TEXT_RULES;
+    `secrets`: the niks and nkks we hold that the texts mention, see known_ids).
 
     Producers are expected to mask already; this is the last gate before a file
     leaves, for every text column of a finding (a nik keyed into rt, rw or nama is as
-    personal as one in the keterangan). Candidate runs are found with polars; only
-    rows holding one of them are rewritten in Python.
+    personal as one in the keterangan). polars finds the rows that may hold something to
+    mask (`_maybe`); only those are read and rewritten in Python.
     """
     if df.is_empty() or column not in df.columns:
         return df
-    secrets = secrets or set()
-    col = pl.col(column)
-    df = df.with_columns(  # an invisible character between digits hides a nik (privacy)
-        pl.when(col.str.contains(NEAR_DIGIT))
-        .then(col.str.replace_all(INVISIBLE, ""))
-        .otherwise(col)
-    )
-    always = float("inf") if column in ID_COLUMNS else ALWAYS
-    runs = df[column].str.extract_all(ID_RUN.pattern).explode().drop_nulls().unique()
-    found = [r for r in runs.to_list() if len(r) >= always or r in secrets]
-    grouped = df[column].str.extract_all(GROUPED_IDS_POLARS).explode().drop_nulls().unique()
-    found += [r for r in grouped.to_list() if is_grouped_id(r)]
-    if not found:
+    rule, held = text_rule(column), _held(secrets)
+    hit = _maybe(df[column], rule, held)
+    if not hit.any():
         return df
-    hit = df[column].str.contains_any(found).fill_null(False)
     values = df.filter(hit)[column].to_list()
-    sub = _masker(secrets, always)
-    fixed = [ID_RUN.sub(sub, mask_grouped(v)) for v in values]
+    fixed = [mask_niks(v, rule, held) if v else v for v in values]
     return df.with_columns(df[column].scatter(hit.arg_true(), fixed))
 
 
-def known_ids(con: duckdb.DuckDBPyConnection, texts: list[pl.Series]) -> set[str]:
-    """The digit runs (11 or more digits) of `texts` that are a nik or nkk of a record
-    we hold."""
-    runs = (
-        pl.concat(
-            [
-                t.str.replace_all(INVISIBLE, "").str.extract_all(ID_RUN.pattern).explode()
-                for t in texts
-            ]
-        )
-        .drop_nulls()
-        .unique()
-    )
-    if runs.is_empty():
+def _maybe(texts: pl.Series, rule: DigitRule, held: HeldIds | None) -> pl.Series:
+    """Which of `texts` mask_niks may change: any beyond ASCII (digits of other scripts,
+    marks and invisible characters the masker reads itself), and in ASCII a run it masks,
+    a held nik's part (HeldIds.triggers) among its digits, or a number of several groups
+    that mask_niks masks (the distinct ones are few, each is tried alone)."""
+    if rule.ids:
+        hit = texts.str.contains(NON_ASCII)
+        if held:
+            hit |= texts.str.replace_all("[^0-9]", "").str.contains_any(held.triggers)
+        return hit.fill_null(False)
+    least = PART_MIN if held else GROUPED_MIN
+    direct = f"{NON_ASCII}|{run_of(rule)}"
+    hit = texts.str.contains(f"{direct}|{chain_of(least)}|{LIST_JOIN}").fill_null(False)
+    if not hit.any():  # one pass over all rows, the rest over the few it found
+        return hit
+    some = texts.filter(hit)
+    keep = some.str.contains(direct)
+    if held:
+        keep |= some.str.contains_any(held.triggers)
+    chains = pl.DataFrame({"c": some.str.extract_all(CHAIN)}).with_row_index().explode("c")
+    distinct = chains["c"].drop_nulls().unique()
+    many = distinct.filter(distinct.str.count_matches("[0-9]") >= least).to_list()
+    found = [c for c in many if mask_niks(c, rule, held) != c]  # few, each tried alone
+    if found:
+        keep = keep.scatter(chains.filter(pl.col("c").is_in(found))["index"].unique(), True)
+    return hit.scatter(hit.arg_true(), keep)
+
+
+def known_ids(con: duckdb.DuckDBPyConnection, texts: list[pl.Series]) -> HeldIds:
+    """The niks and nkks of records we hold that `texts` (columns of findings, by name)
+    mention: as a number of 11 or more digits however written (privacy.digit_chains), 16
+    of its digits in a row, or a part of one (14-15 of its first or last digits anywhere,
+    11-13 as a whole number in free text)."""
+    whole, part = [], []  # numbers that may be a nik or nkk, and a part of one
+    for t in texts:
+        rule = text_rule(str(t.name))
+        if rule.ids:  # an id's digits in a row (IDENTIFIER)
+            plain = t.filter(~t.str.contains(NON_ASCII)).str.replace_all("[^0-9]", "")
+            other = t.filter(t.str.contains(NON_ASCII).fill_null(False))
+            grouped: list[str] = []
+        else:  # one pass over all rows, the rest over those with 11 digits in a number
+            maybe = t.filter(t.str.contains(f"{NON_ASCII}|{chain_of(PART_MIN)}|{LIST_JOIN}"))
+            plain = maybe.str.extract_all(f"[0-9]{{{PART_MIN},}}").explode()
+            other = maybe.filter(maybe.str.contains(NON_ASCII))
+            several = maybe.filter(maybe.str.contains(f"{chain_of(PART_MIN)}|{LIST_JOIN}"))
+            grouped = several.str.extract_all(CHAIN).explode().drop_nulls().unique().to_list()
+        read = []  # the numbers polars cannot read: in groups, in other digits
+        for v in grouped + other.unique().to_list():
+            read += digit_chains(v, rule)
+        numbers = pl.concat([plain.drop_nulls(), pl.Series(read, dtype=pl.String)]).unique()
+        size = numbers.str.len_chars()
+        whole.append(numbers.filter(size >= PART_MIN))
+        if not rule.ids:
+            part.append(numbers.filter((size >= PART_MIN) & (size < PART_ANYWHERE)))
+        long = numbers.filter(size >= PART_ANYWHERE).to_list()  # few: their windows
+        for n in range(PART_ANYWHERE, NIK_DIGITS + 1):
+            windows = pl.Series([d[i : i + n] for d in long for i in range(len(d) - n + 1)])
+            (whole if n == NIK_DIGITS else part).append(windows)
+    return HeldIds(_lookup(con, _distinct(whole), _distinct(part)))
+
+
+def _distinct(series: list[pl.Series]) -> pl.DataFrame:
+    values = pl.concat([pl.Series([], dtype=pl.String), *(s.cast(pl.String) for s in series)])
+    return pl.DataFrame({"v": values.unique()})
+
+
+def _lookup(con: duckdb.DuckDBPyConnection, whole: pl.DataFrame, part: pl.DataFrame) -> set[str]:
+    """The niks and nkks held that are one of `whole`, or begin or end with one of `part`."""
+    if whole.is_empty() and part.is_empty():
         return set()
     con.complete()
-    con.register("_publish_runs", pl.DataFrame({"v": runs}))
+    con.register("_publish_whole", whole)
+    con.register("_publish_part", part)
+    sizes = part["v"].str.len_chars().unique().sort().to_list()
+    ends = "".join(
+        f" OR {end}(x, {n}) IN (SELECT v FROM _publish_part WHERE length(v) = {n})"
+        for n in sizes
+        for end in ("left", "right")
+    )
     try:
-        # the few runs are the hash side, the records only probe it (the other way round,
-        # hashing every nik and nkk held, took ~1 s CPU at 1 M voters)
+        # the few numbers are the hash side, the records only probe it (the other way
+        # round, hashing every nik and nkk held, took ~1 s CPU at 1 M voters); the ids
+        # whose first or last 11 digits match are few, and only they are tried for parts of
+        # every length (each length probed over all records cost ~0.4 s at 1 M voters)
         rows = con.execute(
-            "SELECT nik FROM pemilih WHERE nik IN (SELECT v FROM _publish_runs) "
-            "UNION SELECT nkk FROM pemilih WHERE nkk IN (SELECT v FROM _publish_runs)"
+            f"""
+            WITH maybe AS MATERIALIZED (
+              SELECT DISTINCT x FROM (SELECT nik AS x FROM pemilih UNION ALL
+                                      SELECT nkk FROM pemilih)
+              WHERE x IN (SELECT v FROM _publish_whole)
+                 OR left(x, {PART_MIN}) IN (SELECT left(v, {PART_MIN}) FROM _publish_part)
+                 OR right(x, {PART_MIN}) IN (SELECT right(v, {PART_MIN}) FROM _publish_part))
+            SELECT x FROM maybe WHERE x IN (SELECT v FROM _publish_whole){ends}
+            """
         ).fetchall()
     finally:
-        con.unregister("_publish_runs")
+        con.unregister("_publish_whole")
+        con.unregister("_publish_part")
     return {r[0] for r in rows}
 
 

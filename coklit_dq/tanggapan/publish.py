@@ -21,7 +21,7 @@ import polars as pl
 from markupsafe import Markup
 
 from coklit_dq import bahasa
-from coklit_dq.privacy import mask_digit_runs
+from coklit_dq.privacy import mask_digit_runs, mask_niks
 from coklit_dq.tanggapan import apply, store
 
 SHEET = "Ditandai bukan masalah"
@@ -199,6 +199,8 @@ class TanggapanNight:
         return [
             {
                 **r,
+                # the finding's ids as the warehouse holds them: a nik used as one masked
+                **{c: _safe_unit(r[c]) for c in ("id_pemilih", "id_pantarlih") if r.get(c)},
                 "alasan": safe_text(r["alasan"]),
                 "tanggal_daftar": tanggal_id(r["tanggal_daftar"]),
             }
@@ -252,13 +254,14 @@ def _ditolak(con: duckdb.DuckDBPyConnection, tanggal: date) -> pl.DataFrame:
     return df.with_columns(
         *(pl.col(c).map_elements(safe_text, return_dtype=pl.String) for c in free),
         # ids and codes as the region sent them (a 12-digit id_pemilih is how it finds the
-        # row), but a nik typed into one still masked
+        # row), but a nik typed into one, however written, and 13-15 digits still masked
         *(pl.col(c).map_elements(_safe_unit, return_dtype=pl.String) for c in units),
     )
 
 
 def _safe_unit(text: str | None) -> str:
-    return mask_digit_runs(text, 16)[:MAX_TEXT] if text else ""
+    """An id or code a region sent, masked as the findings' free text is (FREE_TEXT)."""
+    return mask_niks(text)[:MAX_TEXT] if text else ""
 
 
 def _env() -> jinja2.Environment:

@@ -25,7 +25,8 @@
   status class BELUM / MS-UBAH / BARU / TMS and code). The contract lists the
   change on its night only, so those that stand are kept apart, night by night
   (perubahan_berlanjut: tonight's changes, and last night's standing ones whose
-  record is unchanged tonight), for the publication to show beside the list
+  record is unchanged tonight, or whose province's file was set aside tonight), for
+  the publication to show beside the list, where the record is tonight
   (review-reader P1-2: a PPS who missed one morning never saw a deceased voter
   set back to eligible). A record that changes again resolves it.
 - The night's rows of temuan, temuan_selesai and perubahan_berlanjut are

@@ -451,7 +451,7 @@ def test_hostile_responses_are_set_aside_with_reasons(first_night, tmp_path):
             "tanggapan",
             "tanggapan tidak dikenal; isi SUDAH_DIPERBAIKI, BUKAN_MASALAH atau PERLU_BANTUAN",
         ),
-        (KAB, "5", "alasan", "alasan wajib diisi untuk BUKAN_MASALAH"),
+        (KAB, "5", "alasan", "alasan wajib diisi untuk BUKAN_MASALAH (di kolom alasan)"),
         ("3199", "2", "id_pemilih", "temuan milik wilayah lain"),
     ]
     d = N1.isoformat()

@@ -63,7 +63,9 @@ def _row_faults(row: Row) -> list[SetAside]:
             )
         )
     elif answer == "BUKAN_MASALAH" and not v["alasan"]:
-        out.append(SetAside(row, "alasan", "alasan wajib diisi untuk BUKAN_MASALAH"))
+        out.append(
+            SetAside(row, "alasan", "alasan wajib diisi untuk BUKAN_MASALAH (di kolom alasan)")
+        )
     kode = v["kode_temuan"].strip().upper()
     unit = unit_of().get(kode)
     if not kode:
@@ -136,6 +138,8 @@ def check_rows(
         unit_col = UNIT_COLUMNS[unit_of()[kode]][0]
         if own is None or own.is_empty():
             if cand is not None and not cand.is_empty():
+                # not which one: a region sees only its own voters, and naming the region
+                # of any id it types would tell where that voter is listed
                 aside.append(SetAside(row, unit_col, "temuan milik wilayah lain"))
             else:
                 aside.append(

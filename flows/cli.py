@@ -208,6 +208,9 @@ def run_nightly_cli(
     if code == EXIT_OK:
         where = result.outbox if result is not None else ""
         sys.stdout.write(f"{message}\noutbox: {where}/{tanggal}\n")
+        if result is not None and result.redone:  # review-eng F3: say what else changed
+            again = ", ".join(f"{n} ({state})" for n, state in sorted(result.redone.items()))
+            sys.stdout.write(f"later nights run again: {again}\n")
     else:
         _report_failure(result, message, sys.stderr)
     return code

@@ -398,16 +398,19 @@ def test_killed_midway_then_rerun_equals_uninterrupted(
 
 
 def test_a_night_run_behind_a_later_one_runs_it_again_as_a_subflow(
-    prefect_api, two_nights, baseline, group_key, tmp_path: Path
+    prefect_api, two_nights, baseline, group_key, tmp_path: Path, capsys
 ):
     """Night 1's export came late: night 2 ran first (against nothing), then night 1. The
-    flow runs night 2 again after it, so the history is the in-order one."""
+    flow runs night 2 again after it, so the history is the in-order one, and the command
+    says so."""
+    from flows.cli import run_nightly_cli
+
     out, wh = tmp_path / "outbox", tmp_path / "w.duckdb"
     _with_key(wh, group_key)
     assert _run(two_nights, N2, out, wh)[0] == 0
     assert state_of(out, wh) != baseline
-    code, _, message = _run(two_nights, N1, out, wh)
-    assert code == 0, message
+    assert run_nightly_cli(str(two_nights), N1, str(out), str(wh)) == 0
+    assert f"later nights run again: {N2} (done)" in capsys.readouterr().out
     assert state_of(out, wh) == baseline
 
 

@@ -116,37 +116,47 @@ WHERE keadaan_lalu IS NULL OR keadaan_lalu = keadaan OR NOT tahu
 # (reports-v1 columns), with the night of the change: shown beside tonight's list. A
 # record still there is shown where it is tonight, with its data of tonight (the region
 # that now holds it acts; the old one no longer sees a voter it does not hold).
-STANDING_FINDINGS_SQL = """
-WITH b AS (SELECT * FROM perubahan_berlanjut WHERE tanggal_ekspor = $1 AND tanggal_perubahan < $1),
+def standing_as_found(night: str) -> str:
+    """SQL of the findings of earlier nights' changes that still stand on `night` (a SQL
+    value or parameter): their rows of temuan as found, with `tanggal_perubahan`. The one
+    definition the publication and the answers read."""
+    return f"""
+SELECT t.*, b.tanggal_perubahan
+FROM perubahan_berlanjut b
+JOIN temuan t ON t.tanggal_ekspor = b.tanggal_perubahan AND t.kode_temuan = b.kode_temuan
+ AND t.kunci = b.kunci
+WHERE b.tanggal_ekspor = {night} AND b.tanggal_perubahan < {night}
+"""
+
+
+STANDING_FINDINGS_SQL = f"""
+WITH s AS ({standing_as_found("$1")}),
 p AS (
   SELECT id_pemilih, any_value(kode_desa ORDER BY baris) AS kode_desa,
          any_value(no_tps ORDER BY baris) AS no_tps, any_value(nama ORDER BY baris) AS nama,
          any_value(alamat ORDER BY baris) AS alamat, any_value(rt ORDER BY baris) AS rt,
          any_value(rw ORDER BY baris) AS rw
-  FROM pemilih WHERE tanggal_ekspor = $1 AND id_pemilih IN (SELECT id_pemilih FROM b)
+  FROM pemilih WHERE tanggal_ekspor = $1 AND id_pemilih IN (SELECT id_pemilih FROM s)
   GROUP BY id_pemilih
 ),
 w AS (
   SELECT DISTINCT kode_prov, kode_kab, kode_kec, nama_kec, kode_desa, nama_desa FROM wilayah
   WHERE tanggal_ekspor = (SELECT max(tanggal_ekspor) FROM wilayah WHERE tanggal_ekspor <= $1)
 )
-SELECT t.* REPLACE (
-         coalesce(w.kode_prov, t.kode_prov) AS kode_prov,
-         coalesce(w.kode_kab, t.kode_kab) AS kode_kab,
-         coalesce(w.kode_kec, t.kode_kec) AS kode_kec,
-         coalesce(w.kode_desa, t.kode_desa) AS kode_desa,
-         CASE WHEN w.kode_desa IS NULL THEN t.no_tps ELSE p.no_tps END AS no_tps,
-         coalesce(w.nama_kec, t.nama_kec) AS nama_kec,
-         coalesce(w.nama_desa, t.nama_desa) AS nama_desa,
-         CASE WHEN p.id_pemilih IS NULL THEN t.nama ELSE p.nama END AS nama,
-         CASE WHEN p.id_pemilih IS NULL THEN t.alamat ELSE p.alamat END AS alamat,
-         CASE WHEN p.id_pemilih IS NULL THEN t.rt ELSE p.rt END AS rt,
-         CASE WHEN p.id_pemilih IS NULL THEN t.rw ELSE p.rw END AS rw),
-       b.tanggal_perubahan
-FROM b
-JOIN temuan t ON t.tanggal_ekspor = b.tanggal_perubahan AND t.kode_temuan = b.kode_temuan
- AND t.kunci = b.kunci
-LEFT JOIN p ON p.id_pemilih = b.id_pemilih
+SELECT s.* REPLACE (
+         coalesce(w.kode_prov, s.kode_prov) AS kode_prov,
+         coalesce(w.kode_kab, s.kode_kab) AS kode_kab,
+         coalesce(w.kode_kec, s.kode_kec) AS kode_kec,
+         coalesce(w.kode_desa, s.kode_desa) AS kode_desa,
+         CASE WHEN w.kode_desa IS NULL THEN s.no_tps ELSE p.no_tps END AS no_tps,
+         coalesce(w.nama_kec, s.nama_kec) AS nama_kec,
+         coalesce(w.nama_desa, s.nama_desa) AS nama_desa,
+         CASE WHEN p.id_pemilih IS NULL THEN s.nama ELSE p.nama END AS nama,
+         CASE WHEN p.id_pemilih IS NULL THEN s.alamat ELSE p.alamat END AS alamat,
+         CASE WHEN p.id_pemilih IS NULL THEN s.rt ELSE p.rt END AS rt,
+         CASE WHEN p.id_pemilih IS NULL THEN s.rw ELSE p.rw END AS rw)
+FROM s
+LEFT JOIN p ON p.id_pemilih = s.id_pemilih
 LEFT JOIN w ON w.kode_desa = p.kode_desa
 """
 

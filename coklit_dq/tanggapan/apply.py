@@ -31,6 +31,7 @@ import duckdb
 import polars as pl
 
 from coklit_dq import warehouse
+from coklit_dq.lifecycle import standing_as_found
 from coklit_dq.tanggapan import store
 from coklit_dq.tanggapan.units import SAMA, fingerprint_sql
 
@@ -45,10 +46,8 @@ CREATE OR REPLACE TEMP TABLE _tanggapan_tanda AS
 WITH f AS (
   SELECT * FROM temuan WHERE tanggal_ekspor = $tanggal
   UNION ALL  -- earlier changes to records still standing (lifecycle): answered the same way
-  SELECT t.* REPLACE ($tanggal AS tanggal_ekspor)
-  FROM perubahan_berlanjut b JOIN temuan t ON t.tanggal_ekspor = b.tanggal_perubahan
-   AND t.kode_temuan = b.kode_temuan AND t.kunci = b.kunci
-  WHERE b.tanggal_ekspor = $tanggal AND b.tanggal_perubahan < $tanggal
+  SELECT * EXCLUDE (tanggal_perubahan) REPLACE ($tanggal AS tanggal_ekspor)
+  FROM ({standing})
 ),
 -- the answers this night counts (store.COUNTS_FOR_NIGHT)
 j AS (
@@ -161,6 +160,7 @@ _PARTS = {
     "{latest}": store.LATEST_FIRST,
     "{counts}": store.COUNTS_FOR_NIGHT,
     "{held}": warehouse.HELD_NIGHTS_SQL,
+    "{standing}": standing_as_found("$tanggal"),
 }
 
 

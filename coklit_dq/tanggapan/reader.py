@@ -172,18 +172,6 @@ def _spread(
     return row
 
 
-def _table_rows(
-    rows: Any, sheet: str | None, budget: list[int], headers_seen: list[list[Any]]
-) -> list[Row]:
-    """Answered rows below the first header row carrying the contract columns."""
-    it = iter(rows)
-    found = _header(it, headers_seen)
-    if found is None:
-        return []
-    n, cols = found
-    return _data_rows(it, cols, n + 1, sheet, budget)
-
-
 MAX_MERGES = 100_000
 _MERGE = re.compile(
     rb"<(?:\w+:)?mergeCell\b[^>]*?\bref=[\"']([A-Za-z]{1,3})(\d{1,7}):([A-Za-z]{1,3})(\d{1,7})[\"']"
